@@ -1,0 +1,348 @@
+//! Configuration as the host writes it (camelCase JSON), validated once at construction so every
+//! later call can trust it. A bad field is `CONFIG_INVALID` naming that field.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::salesforce::soql::ExportType;
+use crate::secret::{ClientSecret, StateSecret};
+
+pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+pub const DEFAULT_API_VERSION: &str = "62.0";
+pub const DEFAULT_SCOPES: [&str; 4] = ["api", "id", "web", "refresh_token"];
+
+/// The raw shape accepted from JS. Unknown fields are rejected so a typo is caught, not ignored.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_uri: Option<String>,
+    state_secret: Option<String>,
+    login_url: Option<String>,
+    api_version: Option<String>,
+    scopes: Option<Vec<String>>,
+    state_ttl_seconds: Option<f64>,
+    http_timeout_ms: Option<f64>,
+    allowed_forward_origins: Option<Vec<String>>,
+    store_path: Option<String>,
+    encryption_key: Option<String>,
+    export_types: Option<BTreeMap<String, RawExportType>>,
+    max_retries: Option<f64>,
+    lease_wait_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExportType {
+    object: String,
+    fields: Vec<String>,
+}
+
+/// A login host: https anywhere, plain http only on loopback (tests, the simulator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginUrl(String);
+
+impl LoginUrl {
+    pub fn parse(field: &str, s: &str) -> Result<Self> {
+        let url = Url::parse(s).map_err(|e| Error::config(field, format!("not a URL ({e})")))?;
+        let host = url.host_str().ok_or_else(|| Error::config(field, "URL has no host"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(host) => {}
+            "http" => return Err(Error::config(field, "plain http is only allowed for loopback hosts")),
+            other => return Err(Error::config(field, format!("unsupported scheme {other}"))),
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(Error::config(field, "must be a bare origin such as https://login.salesforce.com"));
+        }
+        if url.path() != "/" && !url.path().is_empty() {
+            return Err(Error::config(field, "must not have a path"));
+        }
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+/// An origin (`scheme://host[:port]`) that forward URLs may point to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    pub fn parse(field: &str, s: &str) -> Result<Self> {
+        let url = Url::parse(s).map_err(|e| Error::config(field, format!("{s:?} is not an origin ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::config(field, format!("{s:?} is not an http(s) origin")));
+        }
+        if (url.path() != "/" && !url.path().is_empty()) || url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::config(field, format!("{s:?} must be an origin without a path")));
+        }
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub struct Config {
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    pub redirect_uri: String,
+    pub state_secret: StateSecret,
+    pub login_url: LoginUrl,
+    pub api_version: String,
+    pub scopes: Vec<String>,
+    pub state_ttl: Duration,
+    pub http_timeout: Duration,
+    pub allowed_forward_origins: Vec<Origin>,
+    pub store_path: String,
+    pub encryption_key: Option<[u8; 32]>,
+    pub export_types: BTreeMap<String, ExportType>,
+    pub max_retries: u32,
+    pub lease_wait: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("state_secret", &self.state_secret)
+            .field("login_url", &self.login_url)
+            .field("api_version", &self.api_version)
+            .field("scopes", &self.scopes)
+            .field("encryption_key", &self.encryption_key.map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+fn required(field: &str, v: Option<String>) -> Result<String> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(Error::config(field, "is required")),
+    }
+}
+
+fn bounded(field: &str, v: Option<f64>, default: f64, min: f64, max: f64) -> Result<f64> {
+    match v {
+        None => Ok(default),
+        Some(n) if n.is_finite() && n.fract() == 0.0 && (min..=max).contains(&n) => Ok(n),
+        Some(_) => Err(Error::config(field, format!("must be a whole number between {min} and {max}"))),
+    }
+}
+
+fn parse_key(s: &str) -> Result<[u8; 32]> {
+    use base64::Engine;
+    let bytes = if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| Error::config("encryptionKey", "invalid hex"))?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|_| Error::config("encryptionKey", "must be 32 bytes as 64 hex characters or base64"))?
+    };
+    bytes
+        .try_into()
+        .map_err(|_| Error::config("encryptionKey", "must decode to exactly 32 bytes"))
+}
+
+fn default_export_types() -> BTreeMap<String, ExportType> {
+    let def = |object: &str, fields: &[&str]| {
+        // The defaults are fixed literals that satisfy the identifier grammar.
+        ExportType::new(object, fields).unwrap_or_else(|e| panic!("default export type {object} invalid: {e}"))
+    };
+    BTreeMap::from([
+        ("contacts".to_string(), def("Contact", &["Name", "Account.Name", "Title", "Phone", "Email", "Owner.Alias"])),
+        (
+            "deals".to_string(),
+            def("Opportunity", &["Name", "Account.Name", "Amount", "CloseDate", "StageName", "Owner.Alias"]),
+        ),
+        (
+            "notes".to_string(),
+            def("Note", &["Body", "IsDeleted", "IsPrivate", "OwnerId", "ParentId", "Title", "Owner.Alias"]),
+        ),
+    ])
+}
+
+impl Config {
+    /// Parses and validates the host's configuration JSON.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
+            let msg = e.to_string();
+            // serde names the offending field in "unknown field `x`" / "invalid type ... for key `x`".
+            let field = msg.split('`').nth(1).unwrap_or("config").to_string();
+            Error::config(field, msg)
+        })?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Self> {
+        let client_id = required("clientId", raw.client_id)?;
+        let client_secret = ClientSecret::new(required("clientSecret", raw.client_secret)?);
+        let redirect_uri = required("redirectUri", raw.redirect_uri)?;
+        let ru = Url::parse(&redirect_uri).map_err(|e| Error::config("redirectUri", format!("not a URL ({e})")))?;
+        if !matches!(ru.scheme(), "http" | "https") || ru.host_str().is_none() {
+            return Err(Error::config("redirectUri", "must be an absolute http(s) URL"));
+        }
+        let state_secret = required("stateSecret", raw.state_secret)?;
+        if state_secret.len() < 32 {
+            return Err(Error::config("stateSecret", "must be at least 32 bytes"));
+        }
+        let login_url = LoginUrl::parse("loginUrl", raw.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))?;
+        let api_version = raw.api_version.unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
+        let valid_version = api_version
+            .split_once('.')
+            .map(|(maj, min)| {
+                !maj.is_empty() && maj.len() <= 3 && maj.bytes().all(|b| b.is_ascii_digit()) && min == "0"
+            })
+            .unwrap_or(false);
+        if !valid_version {
+            return Err(Error::config("apiVersion", "must look like \"62.0\""));
+        }
+        let scopes = match raw.scopes {
+            None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            Some(s) if s.is_empty() => return Err(Error::config("scopes", "must not be empty")),
+            Some(s) => {
+                for sc in &s {
+                    if sc.is_empty() || !sc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                        return Err(Error::config("scopes", format!("{sc:?} is not a scope name")));
+                    }
+                }
+                s
+            }
+        };
+        let state_ttl = Duration::from_secs(bounded("stateTtlSeconds", raw.state_ttl_seconds, 3600.0, 30.0, 86_400.0)? as u64);
+        let http_timeout =
+            Duration::from_millis(bounded("httpTimeoutMs", raw.http_timeout_ms, 30_000.0, 100.0, 600_000.0)? as u64);
+        let allowed_forward_origins = raw
+            .allowed_forward_origins
+            .unwrap_or_default()
+            .iter()
+            .map(|o| Origin::parse("allowedForwardOrigins", o))
+            .collect::<Result<Vec<_>>>()?;
+        let store_path = raw.store_path.unwrap_or_else(|| "./forcelink.db".to_string());
+        if store_path.trim().is_empty() {
+            return Err(Error::config("storePath", "must not be empty"));
+        }
+        let encryption_key = raw.encryption_key.as_deref().map(parse_key).transpose()?;
+        let mut export_types = default_export_types();
+        for (name, t) in raw.export_types.unwrap_or_default() {
+            let field = format!("exportTypes.{name}");
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(Error::config(field, "type names may hold letters, digits, _ and - only"));
+            }
+            let fields: Vec<&str> = t.fields.iter().map(String::as_str).collect();
+            let et = ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
+            export_types.insert(name, et);
+        }
+        let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;
+        let lease_wait = Duration::from_millis(bounded("leaseWaitMs", raw.lease_wait_ms, 15_000.0, 100.0, 120_000.0)? as u64);
+        Ok(Self {
+            client_id,
+            client_secret,
+            redirect_uri,
+            state_secret: StateSecret::new(state_secret),
+            login_url,
+            api_version,
+            scopes,
+            state_ttl,
+            http_timeout,
+            allowed_forward_origins,
+            store_path,
+            encryption_key,
+            export_types,
+            max_retries,
+            lease_wait,
+        })
+    }
+
+    pub fn export_type(&self, name: &str) -> Result<&ExportType> {
+        self.export_types.get(name).ok_or(Error::InvalidType)
+    }
+
+    /// `/services/data/vXX.X`
+    pub fn data_path(&self) -> String {
+        format!("/services/data/v{}", self.api_version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "clientId": "cid", "clientSecret": "csecret", "redirectUri": "http://localhost:3000/cb",
+            "stateSecret": "0123456789abcdef0123456789abcdef"
+        })
+    }
+
+    fn with(k: &str, v: serde_json::Value) -> Result<Config> {
+        let mut b = base();
+        b[k] = v;
+        Config::from_json(&b.to_string())
+    }
+
+    fn field_of(r: Result<Config>) -> String {
+        match r {
+            Err(Error::ConfigInvalid { field, .. }) => field,
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("expected CONFIG_INVALID"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_json(&base().to_string()).unwrap();
+        assert_eq!(c.login_url.as_str(), "https://login.salesforce.com");
+        assert_eq!(c.api_version, "62.0");
+        assert_eq!(c.scopes, vec!["api", "id", "web", "refresh_token"]);
+        assert_eq!(c.state_ttl, Duration::from_secs(3600));
+        assert!(c.export_types.contains_key("deals"));
+    }
+
+    #[test]
+    fn rejects_bad_fields_by_name() {
+        assert_eq!(field_of(with("stateSecret", "short".into())), "stateSecret");
+        assert_eq!(field_of(with("loginUrl", "http://login.salesforce.com".into())), "loginUrl");
+        assert!(with("loginUrl", "http://127.0.0.1:9999".into()).is_ok());
+        assert!(with("loginUrl", "https://acme.my.salesforce.com/".into()).is_ok());
+        assert_eq!(field_of(with("apiVersion", "v62".into())), "apiVersion");
+        assert_eq!(field_of(with("scopes", serde_json::json!(["api", "x y"]))), "scopes");
+        assert_eq!(field_of(with("allowedForwardOrigins", serde_json::json!(["https://a.com/path"]))), "allowedForwardOrigins");
+        assert_eq!(field_of(with("encryptionKey", "abc".into())), "encryptionKey");
+        assert_eq!(field_of(with("clientSecrett", "x".into())), "clientSecrett");
+        assert_eq!(field_of(with("httpTimeoutMs", serde_json::json!(-1))), "httpTimeoutMs");
+        let mut b = base();
+        b.as_object_mut().unwrap().remove("clientId");
+        assert_eq!(field_of(Config::from_json(&b.to_string())), "clientId");
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Config::from_json(&base().to_string()).unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("csecret") && !d.contains("0123456789abcdef"));
+    }
+}

@@ -1,0 +1,61 @@
+//! The shared HTTP client and the one retry policy every outside call uses: a bounded number of
+//! attempts with jittered exponential backoff, and only for failures that are safe to repeat.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::error::Error;
+
+pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("forcelink/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Internal(format!("could not build HTTP client: {e}")))
+}
+
+/// Backoff before retry `attempt` (1-based): full jitter over 100 ms · 2^(attempt-1), capped at 2 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let cap = (100u64 << attempt.saturating_sub(1).min(5)).min(2_000);
+    Duration::from_millis(rand::rng().random_range(cap / 2..=cap))
+}
+
+/// Whether a transport error happened before the request could reach the server, so that even a
+/// non-idempotent request (a code exchange, a rotating refresh) may be sent again.
+pub fn never_sent(e: &reqwest::Error) -> bool {
+    e.is_connect()
+}
+
+/// Describes a transport error without its URL (which may carry a query) or any body.
+pub fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection failed while reading the response"
+    } else {
+        "connection failed"
+    };
+    let detail = e.without_url().to_string();
+    format!("{kind} ({detail})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        for a in 1..20 {
+            let d = backoff(a);
+            assert!(d <= Duration::from_millis(2000) && d >= Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Salesforce's OAuth endpoints on the login host: code exchange, refresh and revoke.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::net;
+use crate::oauth::pkce::Verifier;
+use crate::secret::{AccessToken, AuthCode, RefreshToken};
+
+/// The token endpoint's success body (fields per salesforce-api.md §1.2; no `expires_in` exists).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    pub instance_url: Option<String>,
+    pub id: Option<String>,
+    pub issued_at: Option<String>,
+    pub scope: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("instance_url", &self.instance_url)
+            .field("id", &self.id)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+pub struct OAuthClient<'a> {
+    pub cfg: &'a Config,
+    pub http: &'a reqwest::Client,
+}
+
+impl OAuthClient<'_> {
+    pub async fn exchange_code(&self, code: &AuthCode, verifier: &Verifier) -> Result<TokenResponse> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", self.cfg.client_id.as_str()),
+            ("client_secret", self.cfg.client_secret.expose()),
+            ("redirect_uri", self.cfg.redirect_uri.as_str()),
+            ("code", code.expose()),
+            ("code_verifier", verifier.expose()),
+        ];
+        self.token_request(&form).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.cfg.client_id.as_str()),
+            ("client_secret", self.cfg.client_secret.expose()),
+            ("refresh_token", refresh_token.expose()),
+        ];
+        self.token_request(&form).await
+    }
+
+    /// Revokes a refresh token (and with it its access tokens). `Ok(false)` when Salesforce says
+    /// the token is already invalid.
+    pub async fn revoke(&self, token: &RefreshToken) -> Result<bool> {
+        let url = self.cfg.login_url.join("/services/oauth2/revoke");
+        let resp = self.send(&url, &[("token", token.expose())]).await?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            return Ok(true);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        match serde_json::from_str::<OAuthErrorBody>(&body) {
+            Ok(e) if e.error == "invalid_token" => Ok(false),
+            Ok(e) => Err(Error::OAuth { error: e.error, description: e.error_description }),
+            Err(_) => Err(Error::Unavailable(format!("revoke answered HTTP {status}"))),
+        }
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse> {
+        let url = self.cfg.login_url.join("/services/oauth2/token");
+        let resp = self.send(&url, form).await?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| Error::Unavailable(net::describe(e)))?;
+        if status == 200 {
+            let tr: TokenResponse = serde_json::from_slice(&body)
+                .map_err(|_| Error::Unavailable("the token endpoint answered with an unreadable body".into()))?;
+            self.check_signature(&tr)?;
+            return Ok(tr);
+        }
+        match serde_json::from_slice::<OAuthErrorBody>(&body) {
+            Ok(e) => Err(Error::OAuth { error: e.error, description: e.error_description }),
+            Err(_) => Err(Error::Unavailable(format!("the token endpoint answered HTTP {status}"))),
+        }
+    }
+
+    /// Salesforce signs `id + issued_at` with the client secret; a mismatch means the response was
+    /// not issued for this connected app.
+    fn check_signature(&self, tr: &TokenResponse) -> Result<()> {
+        let (Some(sig), Some(id), Some(issued_at)) = (&tr.signature, &tr.id, &tr.issued_at) else {
+            return Ok(());
+        };
+        use base64::Engine;
+        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else {
+            return Err(Error::OAuth { error: "invalid_signature".into(), description: "token response signature is not base64".into() });
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.cfg.client_secret.expose().as_bytes())
+            .map_err(|_| Error::Internal("HMAC key".into()))?;
+        mac.update(id.as_bytes());
+        mac.update(issued_at.as_bytes());
+        mac.verify_slice(&sig).map_err(|_| Error::OAuth {
+            error: "invalid_signature".into(),
+            description: "token response signature does not match the client secret".into(),
+        })
+    }
+
+    /// POSTs a form with the retry policy for non-idempotent calls: a retry only when the request
+    /// never reached Salesforce, or Salesforce answered 503 (it did not process it).
+    async fn send(&self, url: &str, form: &[(&str, &str)]) -> Result<reqwest::Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt > self.cfg.max_retries;
+            match self.http.post(url).header("Accept", "application/json").form(form).send().await {
+                Ok(r) if r.status().as_u16() == 503 && !last => {}
+                Ok(r) if r.status().as_u16() == 503 => {
+                    return Err(Error::Unavailable("the OAuth endpoint answered 503".into()))
+                }
+                Ok(r) => return Ok(r),
+                Err(e) if net::never_sent(&e) && !last => {}
+                Err(e) => return Err(Error::Unavailable(net::describe(e))),
+            }
+            tokio::time::sleep(net::backoff(attempt)).await;
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Exports. A page is read in `ORDER BY Id` order so pages tile the records exactly; pages past
+//! Salesforce's 2,000-row OFFSET ceiling are reached by keyset (`WHERE Id > last`), with the Id
+//! that starts a deep page found by cheap one-row hops of OFFSET ≤ 2,000 and remembered. Streams
+//! follow `nextRecordsUrl` one batch at a time, so memory is bounded by a batch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::salesforce::paginate::{paginate, Pagination};
+use crate::salesforce::rest::{query_path, Rest};
+use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
+use crate::token::record::ConnKey;
+
+/// Salesforce's ceiling for OFFSET.
+pub const MAX_OFFSET: u64 = 2000;
+/// Salesforce's largest query batch.
+pub const MAX_BATCH: u64 = 2000;
+const ANCHOR_TTL: Duration = Duration::from_secs(600);
+const MAX_ANCHORS: usize = 4096;
+
+/// One query response, records kept as raw JSON text (they cross to JS as text, never re-encoded).
+#[derive(Deserialize)]
+pub struct QueryPage<'a> {
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+    pub done: bool,
+    #[serde(rename = "nextRecordsUrl", default)]
+    pub next_records_url: Option<String>,
+    #[serde(borrow)]
+    pub records: Option<&'a RawValue>,
+}
+
+impl<'a> QueryPage<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self> {
+        serde_json::from_slice(body).map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
+    }
+
+    /// The records as individual raw values.
+    pub fn rows(&self) -> Result<Vec<&'a RawValue>> {
+        match self.records {
+            None => Ok(Vec::new()),
+            Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}"))),
+        }
+    }
+}
+
+/// The Id of a record, read from `attributes.url` (so exports need not add `Id` to the fields and
+/// records keep the incumbent's shape).
+pub fn record_id(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Attrs<'a> {
+        #[serde(borrow)]
+        url: &'a str,
+    }
+    #[derive(Deserialize)]
+    struct Rec<'a> {
+        #[serde(borrow)]
+        attributes: Option<Attrs<'a>>,
+        #[serde(rename = "Id")]
+        id: Option<String>,
+    }
+    let r: Rec = serde_json::from_str(raw.get()).ok()?;
+    r.id.or_else(|| r.attributes.and_then(|a| a.url.rsplit('/').next().map(str::to_string)))
+}
+
+/// Appends raw records to a JSON array under construction.
+pub struct ArrayBuilder {
+    out: String,
+    n: usize,
+}
+
+impl ArrayBuilder {
+    pub fn new() -> Self {
+        Self { out: String::from("["), n: 0 }
+    }
+    pub fn push(&mut self, raw: &RawValue) {
+        if self.n > 0 {
+            self.out.push(',');
+        }
+        self.out.push_str(raw.get());
+        self.n += 1;
+    }
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    pub fn finish(mut self) -> String {
+        self.out.push(']');
+        self.out
+    }
+}
+
+impl Default for ArrayBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Remembered (position → Id) keys per connection and type, so walking pages in order costs one
+/// query each, and a deep page pays its hops once.
+#[derive(Default)]
+pub struct AnchorCache {
+    inner: Mutex<HashMap<(ConnKey, String), Anchors>>,
+}
+
+struct Anchors {
+    total: Option<u64>,
+    at: Instant,
+    ids: BTreeMap<u64, String>,
+}
+
+impl AnchorCache {
+    fn nearest(&self, key: &ConnKey, ty: &str, pos: u64) -> Option<(u64, String)> {
+        let g = self.inner.lock().ok()?;
+        let a = g.get(&(key.clone(), ty.to_string()))?;
+        if a.at.elapsed() > ANCHOR_TTL {
+            return None;
+        }
+        a.ids.range(..=pos).next_back().map(|(p, id)| (*p, id.clone()))
+    }
+
+    fn put(&self, key: &ConnKey, ty: &str, pos: u64, id: String) {
+        let Ok(mut g) = self.inner.lock() else { return };
+        if g.len() > 1024 {
+            g.clear();
+        }
+        let a = g
+            .entry((key.clone(), ty.to_string()))
+            .or_insert_with(|| Anchors { total: None, at: Instant::now(), ids: BTreeMap::new() });
+        if a.at.elapsed() > ANCHOR_TTL || a.ids.len() >= MAX_ANCHORS {
+            *a = Anchors { total: a.total, at: Instant::now(), ids: BTreeMap::new() };
+        }
+        a.ids.insert(pos, id);
+    }
+
+    /// Positions shift when records are added or removed: a changed count drops the anchors.
+    fn observe_total(&self, key: &ConnKey, ty: &str, total: u64) {
+        let Ok(mut g) = self.inner.lock() else { return };
+        if let Some(a) = g.get_mut(&(key.clone(), ty.to_string())) {
+            if a.total.is_some_and(|t| t != total) {
+                a.ids.clear();
+                a.at = Instant::now();
+            }
+            a.total = Some(total);
+        }
+    }
+
+    pub fn forget_connection(&self, key: &ConnKey) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.retain(|(k, _), _| k != key);
+        }
+    }
+}
+
+/// A page of records as raw JSON text plus the incumbent's pagination object.
+pub struct PageResult {
+    pub data_json: String,
+    pub pagination: Pagination,
+    /// REST calls this page cost (for the docs' deep-page cost and tests).
+    pub api_calls: u32,
+}
+
+pub struct Exporter<'a> {
+    pub rest: Rest<'a>,
+    pub anchors: &'a AnchorCache,
+}
+
+impl Exporter<'_> {
+    async fn run(&self, key: &ConnKey, soql: &str, batch: Option<u32>) -> Result<bytes::Bytes> {
+        self.rest.get(key, &query_path(self.rest.cfg, soql), batch).await
+    }
+
+    pub async fn count(&self, key: &ConnKey, ty: &ExportType) -> Result<u64> {
+        let body = self.run(key, &Select::new(ty).count(), None).await?;
+        Ok(QueryPage::parse(&body)?.total_size)
+    }
+
+    /// `exportPage`: the count and the data run concurrently.
+    pub async fn page(&self, key: &ConnKey, type_name: &str, ty: &ExportType, page: u64, limit: Option<u64>) -> Result<PageResult> {
+        let offset = match limit {
+            Some(l) => (page - 1).saturating_mul(l),
+            None => 0,
+        };
+        // With no limit, only page 1 has data; other pages need the count alone.
+        let wants_data = limit.is_some() || page == 1;
+        let data = async {
+            if wants_data {
+                self.data(key, type_name, ty, offset, limit).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (total, data) = tokio::try_join!(self.count(key, ty), data)?;
+        self.anchors.observe_total(key, type_name, total);
+        let pagination = paginate(total, page, limit);
+        let (data_json, calls) = match data {
+            Some((json, n, calls)) if pagination.in_range() && n > 0 => (json, calls),
+            Some((_, _, calls)) => ("[]".to_string(), calls),
+            None => ("[]".to_string(), 0),
+        };
+        Ok(PageResult { data_json, pagination, api_calls: calls + 1 })
+    }
+
+    /// Records [offset, offset+limit) in Id order; returns (json, count, calls).
+    async fn data(&self, key: &ConnKey, type_name: &str, ty: &ExportType, offset: u64, limit: Option<u64>) -> Result<(String, usize, u32)> {
+        let mut calls = 0u32;
+        let want = limit.unwrap_or(u64::MAX);
+        // Shallow pages: one OFFSET query answers them outright.
+        if offset <= MAX_OFFSET && want <= MAX_BATCH {
+            let body = self.run(key, &Select::new(ty).limit(want).offset(offset).build(), None).await?;
+            calls += 1;
+            let page = QueryPage::parse(&body)?;
+            let rows = page.rows()?;
+            self.remember_last(key, type_name, offset, &rows);
+            let mut b = ArrayBuilder::new();
+            rows.iter().for_each(|r| b.push(r));
+            let n = b.len();
+            return Ok((b.finish(), n, calls));
+        }
+        let after = if offset == 0 {
+            None
+        } else {
+            let (id, hops) = self.id_at(key, type_name, ty, offset - 1).await?;
+            calls += hops;
+            match id {
+                Some(id) => Some(id),
+                None => return Ok(("[]".to_string(), 0, calls)),
+            }
+        };
+        let mut sel = Select::new(ty);
+        if let Some(a) = &after {
+            sel = sel.after_id(a);
+        }
+        if let Some(l) = limit {
+            sel = sel.limit(l);
+        }
+        let mut b = ArrayBuilder::new();
+        let mut body = self.run(key, &sel.build(), Some(MAX_BATCH as u32)).await?;
+        calls += 1;
+        loop {
+            let page = QueryPage::parse(&body)?;
+            let rows = page.rows()?;
+            let room = (want - b.len() as u64).min(rows.len() as u64) as usize;
+            self.remember_last(key, type_name, offset + b.len() as u64, &rows[..room]);
+            rows[..room].iter().for_each(|r| b.push(r));
+            match page.next_records_url {
+                Some(next) if !page.done && (b.len() as u64) < want => {
+                    body = self.rest.get(key, &next, Some(MAX_BATCH as u32)).await?;
+                    calls += 1;
+                }
+                _ => break,
+            }
+        }
+        let n = b.len();
+        Ok((b.finish(), n, calls))
+    }
+
+    /// Remembers the Id that ends a run of rows starting at `offset`, so the next page starts
+    /// from it with `WHERE Id >` instead of hopping.
+    fn remember_last(&self, key: &ConnKey, type_name: &str, offset: u64, rows: &[&RawValue]) {
+        if let Some(id) = rows.last().and_then(|r| record_id(r)) {
+            self.anchors.put(key, type_name, offset + rows.len() as u64 - 1, id);
+        }
+    }
+
+    /// The Id at 0-based position `pos` in Id order, hopping ≤ 2,000 rows per one-row query from
+    /// the nearest remembered anchor. Returns (id, queries made); `None` past the end.
+    async fn id_at(&self, key: &ConnKey, type_name: &str, ty: &ExportType, pos: u64) -> Result<(Option<String>, u32)> {
+        let mut calls = 0;
+        let (mut at, mut id): (Option<u64>, Option<String>) = match self.anchors.nearest(key, type_name, pos) {
+            Some((p, i)) => (Some(p), Some(i)),
+            None => (None, None),
+        };
+        loop {
+            if at == Some(pos) {
+                return Ok((id, calls));
+            }
+            // Rows after the anchor start at OFFSET 0.
+            let next_index = at.map(|p| p + 1).unwrap_or(0);
+            let skip = (pos - next_index).min(MAX_OFFSET);
+            let mut sel = Select::new(ty).id_only().limit(1).offset(skip);
+            if let Some(i) = &id {
+                sel = sel.after_id(i);
+            }
+            let body = self.run(key, &sel.build(), None).await?;
+            calls += 1;
+            let page = QueryPage::parse(&body)?;
+            let rows = page.rows()?;
+            let Some(found) = rows.first().and_then(|r| record_id(r)) else {
+                return Ok((None, calls));
+            };
+            let p = next_index + skip;
+            self.anchors.put(key, type_name, p, found.clone());
+            at = Some(p);
+            id = Some(found);
+        }
+    }
+}
+
+/// A streaming export: one batch per `next()`, following `nextRecordsUrl`.
+pub struct ExportCursor {
+    pub key: ConnKey,
+    pub ty: ExportType,
+    pub since: Option<SoqlDateTime>,
+    pub batch_size: u32,
+    next_url: Option<String>,
+    started: bool,
+    finished: bool,
+    pub fetched: u64,
+    pub total: Option<u64>,
+}
+
+/// One batch of records as raw JSON values' text.
+pub struct Batch {
+    pub records: Vec<Box<RawValue>>,
+}
+
+impl ExportCursor {
+    pub fn new(key: ConnKey, ty: ExportType, since: Option<SoqlDateTime>, batch_size: u32) -> Self {
+        Self { key, ty, since, batch_size, next_url: None, started: false, finished: false, fetched: 0, total: None }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn finish(&mut self) {
+        self.finished = true;
+        self.next_url = None;
+    }
+
+    /// The next batch, or `None` when the export is complete.
+    pub async fn next(&mut self, rest: &Rest<'_>) -> Result<Option<Batch>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let body = if !self.started {
+            self.started = true;
+            let soql = Select::new(&self.ty).since(self.since.as_ref()).build();
+            rest.get(&self.key, &query_path(rest.cfg, &soql), Some(self.batch_size)).await?
+        } else {
+            match self.next_url.take() {
+                Some(u) => rest.get(&self.key, &u, Some(self.batch_size)).await?,
+                None => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+            }
+        };
+        let page = QueryPage::parse(&body)?;
+        self.total = Some(page.total_size);
+        let records: Vec<Box<RawValue>> = match page.records {
+            None => Vec::new(),
+            Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))?,
+        };
+        self.fetched += records.len() as u64;
+        match page.next_records_url {
+            Some(u) if !page.done => self.next_url = Some(u),
+            _ => self.finished = true,
+        }
+        if records.is_empty() && self.finished {
+            return Ok(None);
+        }
+        Ok(Some(Batch { records }))
+    }
+}

@@ -1,0 +1,6 @@
+//! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
+
+pub mod export;
+pub mod paginate;
+pub mod rest;
+pub mod soql;

@@ -1,0 +1,281 @@
+//! `Forcelink`: the connect flow, the token lifecycle and exports, over a TokenStore. This is the
+//! whole core API; the Node binding only converts types at the edge.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::net;
+use crate::oauth::client::OAuthClient;
+use crate::oauth::forward::{encode_component, ForwardUrl};
+use crate::oauth::pkce::Verifier;
+use crate::oauth::state::{now_millis, StateCodec};
+use crate::salesforce::export::{AnchorCache, ExportCursor, Exporter, PageResult};
+use crate::salesforce::paginate::{normalize_limit, normalize_page};
+use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
+use crate::salesforce::soql::SoqlDateTime;
+use crate::secret::AuthCode;
+use crate::token::manager::{check_instance_url, TokenManager};
+use crate::token::record::{ConnKey, TokenData, TokenRecord};
+use crate::token::sqlite::SqliteStore;
+use crate::token::store::{NonceGuard, TokenStore};
+
+pub struct Forcelink {
+    cfg: Config,
+    http: reqwest::Client,
+    state: StateCodec,
+    tokens: TokenManager,
+    nonces: NonceGuard,
+    limits: LimitTracker,
+    anchors: AnchorCache,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginStart {
+    pub redirect_url: String,
+    pub already_connected: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+pub struct AccessGrant {
+    pub access_token: String,
+    pub instance_url: String,
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl Forcelink {
+    /// With `store: None` the embedded SQLite store at `cfg.store_path` is used.
+    pub fn new(cfg: Config, store: Option<Arc<dyn TokenStore>>) -> Result<Self> {
+        let store: Arc<dyn TokenStore> = match store {
+            Some(s) => s,
+            None => Arc::new(SqliteStore::open(&cfg.store_path, cfg.encryption_key.as_ref())?),
+        };
+        Ok(Self {
+            http: net::client(cfg.http_timeout)?,
+            state: StateCodec::new(&cfg.state_secret, cfg.state_ttl),
+            tokens: TokenManager::new(store),
+            nonces: NonceGuard::default(),
+            limits: LimitTracker::default(),
+            anchors: AnchorCache::default(),
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn store(&self) -> &Arc<dyn TokenStore> {
+        self.tokens.store()
+    }
+
+    fn oauth(&self) -> OAuthClient<'_> {
+        OAuthClient { cfg: &self.cfg, http: &self.http }
+    }
+
+    fn rest(&self) -> Rest<'_> {
+        Rest { cfg: &self.cfg, http: &self.http, tokens: &self.tokens, limits: &self.limits }
+    }
+
+    fn exporter(&self) -> Exporter<'_> {
+        Exporter { rest: self.rest(), anchors: &self.anchors }
+    }
+
+    /// Starts (or short-circuits) the connect flow.
+    pub async fn begin_login(&self, account_id: &str, owner_id: &str, forward_url: Option<&str>) -> Result<LoginStart> {
+        let forward = ForwardUrl::check(forward_url, &self.cfg.allowed_forward_origins)?;
+        let key = ConnKey::new(account_id, owner_id)?;
+        match self.store().find(&key).await? {
+            Some(rec) if !rec.token_invalidated => {
+                return Ok(LoginStart { redirect_url: forward.success(), already_connected: true });
+            }
+            Some(_) => {
+                self.store().delete(&key).await?;
+                self.tokens.forget(&key);
+            }
+            None => {}
+        }
+        let (state, claims) = self.state.sign(key.account_id(), key.owner(), forward.as_str())?;
+        let challenge = Verifier::derive(&self.cfg.state_secret, &claims.nonce).challenge();
+        let params = [
+            ("response_type", "code"),
+            ("client_id", self.cfg.client_id.as_str()),
+            ("redirect_uri", self.cfg.redirect_uri.as_str()),
+            ("scope", &self.cfg.scopes.join(" ")),
+            ("state", state.as_str()),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
+        Ok(LoginStart {
+            redirect_url: format!("{}?{}", self.cfg.login_url.join("/services/oauth2/authorize"), query.join("&")),
+            already_connected: false,
+        })
+    }
+
+    /// Finishes the flow. Failures Salesforce reports go back to the forward URL as
+    /// `status=error&reason=…`; a bad state is an error (there is nowhere trusted to send the user).
+    pub async fn handle_callback(&self, p: CallbackParams) -> Result<String> {
+        let (code, error) = (non_empty(p.code), non_empty(p.error));
+        let Some(state) = non_empty(p.state) else {
+            return Err(if code.is_none() && error.is_none() {
+                Error::AuthNotInitiated
+            } else {
+                Error::InvalidState { reason: "missing" }
+            });
+        };
+        let claims = self.state.verify(&state)?;
+        let expires_ms = (claims.exp as i64).saturating_mul(1000);
+        let fresh = match self.store().consume_nonce(&claims.nonce, expires_ms).await? {
+            Some(f) => f && self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
+            None => self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
+        };
+        if !fresh {
+            return Err(Error::InvalidState { reason: "already used" });
+        }
+        let forward = ForwardUrl::trusted(claims.forward_url.clone());
+        if let Some(err) = error {
+            return Ok(forward.error(&non_empty(p.error_description).unwrap_or(err)));
+        }
+        let Some(code) = code else {
+            return Ok(forward.error("Authentication not initiated"));
+        };
+        let key = ConnKey::new(&claims.aid, &claims.uid).map_err(|_| Error::InvalidState { reason: "malformed" })?;
+        let verifier = Verifier::derive(&self.cfg.state_secret, &claims.nonce);
+        let tr = match self.oauth().exchange_code(&AuthCode::new(code), &verifier).await {
+            Ok(tr) => tr,
+            Err(Error::OAuth { error, description }) => {
+                return Ok(forward.error(if description.is_empty() { &error } else { &description }))
+            }
+            Err(Error::Unavailable(msg)) => return Ok(forward.error(&format!("Salesforce is unavailable: {msg}"))),
+            Err(e) => return Err(e),
+        };
+        let instance_url = match tr.instance_url.as_deref().map(check_instance_url).transpose() {
+            Ok(u) => u,
+            Err(e) => return Ok(forward.error(&e.to_string())),
+        };
+        let record = TokenRecord {
+            account_id: claims.aid.clone(),
+            owner: claims.uid.clone(),
+            token: TokenData {
+                access_token: tr.access_token,
+                refresh_token: tr.refresh_token,
+                issued_at: tr.issued_at,
+                instance_url,
+                id: tr.id,
+                scope: tr.scope,
+                extra: Default::default(),
+            },
+            token_invalidated: false,
+            extra: Default::default(),
+        };
+        self.store().save(&record).await?;
+        self.tokens.remember(&key, record);
+        self.anchors.forget_connection(&key);
+        Ok(forward.success())
+    }
+
+    /// Revokes at Salesforce, then deletes the record whatever the revoke said.
+    pub async fn disconnect(&self, account_id: &str, owner_id: &str) -> Result<bool> {
+        let key = ConnKey::new(account_id, owner_id)?;
+        let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
+        let revoked = match &rec.token.refresh_token {
+            Some(rt) => self.oauth().revoke(rt).await.unwrap_or(false),
+            None => {
+                let at = crate::secret::RefreshToken::new(rec.token.access_token.expose());
+                self.oauth().revoke(&at).await.unwrap_or(false)
+            }
+        };
+        self.tokens.forget(&key);
+        self.anchors.forget_connection(&key);
+        self.store().delete(&key).await?;
+        Ok(revoked)
+    }
+
+    pub async fn get_access_token(&self, account_id: &str, owner_id: &str, force_refresh: bool) -> Result<AccessGrant> {
+        let key = ConnKey::new(account_id, owner_id)?;
+        let mut rec = self.tokens.usable(&self.cfg, &self.http, &key).await?;
+        if force_refresh {
+            rec = self.tokens.refresh(&self.cfg, &self.http, &key, rec.token.access_token.expose()).await?;
+        }
+        Ok(AccessGrant {
+            access_token: rec.token.access_token.expose().to_string(),
+            instance_url: rec.token.instance_url.clone().unwrap_or_default(),
+        })
+    }
+
+    /// One page of a raw SOQL query (response body as Salesforce sent it).
+    pub async fn query(&self, account_id: &str, owner_id: &str, soql: &str) -> Result<bytes::Bytes> {
+        let key = ConnKey::new(account_id, owner_id)?;
+        if soql.trim().is_empty() || soql.len() > 100_000 {
+            return Err(Error::input("soql", "must be a non-empty query of at most 100,000 characters"));
+        }
+        self.rest().get(&key, &query_path(&self.cfg, soql), None).await
+    }
+
+    pub async fn query_more(&self, account_id: &str, owner_id: &str, next_records_url: &str) -> Result<bytes::Bytes> {
+        let key = ConnKey::new(account_id, owner_id)?;
+        self.rest().get(&key, next_records_url, None).await
+    }
+
+    pub async fn export_page(
+        &self,
+        account_id: &str,
+        owner_id: &str,
+        type_name: &str,
+        page: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<PageResult> {
+        let ty = self.cfg.export_type(type_name)?.clone();
+        let key = ConnKey::new(account_id, owner_id)?;
+        self.exporter().page(&key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
+    }
+
+    /// A cursor for `exportAll`; no request is made until its first `next`.
+    pub fn export_cursor(
+        &self,
+        account_id: &str,
+        owner_id: &str,
+        type_name: &str,
+        batch_size: Option<f64>,
+        since: Option<&str>,
+    ) -> Result<ExportCursor> {
+        let ty = self.cfg.export_type(type_name)?.clone();
+        let key = ConnKey::new(account_id, owner_id)?;
+        let batch = match batch_size {
+            None => 2000,
+            Some(b) if b.is_finite() && b.fract() == 0.0 && (200.0..=2000.0).contains(&b) => b as u32,
+            Some(_) => return Err(Error::input("batchSize", "must be a whole number from 200 to 2000")),
+        };
+        let since = since
+            .map(|s| match s.parse::<i64>() {
+                Ok(ms) => SoqlDateTime::from_millis(ms),
+                Err(_) => SoqlDateTime::parse(s),
+            })
+            .transpose()
+            .map_err(|e| Error::input("since", e))?;
+        Ok(ExportCursor::new(key, ty, since, batch))
+    }
+
+    pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
+        cursor.next(&self.rest()).await
+    }
+
+    /// The latest `Sforce-Limit-Info` seen on any response.
+    pub fn limit_info(&self) -> Option<ApiUsage> {
+        self.limits.latest()
+    }
+}

@@ -1,0 +1,7 @@
+//! Stored connections and their lifecycle.
+
+pub mod manager;
+pub mod record;
+pub mod seal;
+pub mod sqlite;
+pub mod store;

@@ -1,0 +1,94 @@
+//! The stored connection: exactly the host's existing MongoDB document shape, so an incumbent
+//! collection needs no migration. Unknown fields (`_id`, `__v`, ...) are carried through untouched.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::secret::{AccessToken, RefreshToken};
+
+/// Who a connection belongs to: the host's account and user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    account_id: String,
+    owner: String,
+}
+
+impl ConnKey {
+    pub fn new(account_id: &str, owner: &str) -> Result<Self> {
+        let check = |field: &str, v: &str| {
+            if v.trim().is_empty() {
+                Err(Error::input(field, "is required"))
+            } else if v.len() > 256 || v.chars().any(char::is_control) {
+                Err(Error::input(field, "must be at most 256 printable characters"))
+            } else {
+                Ok(())
+            }
+        };
+        check("accountId", account_id)?;
+        check("ownerId", owner)?;
+        Ok(Self { account_id: account_id.to_string(), owner: owner.to_string() })
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+fn null_as_false<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TokenData {
+    pub access_token: AccessToken,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<RefreshToken>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for TokenData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenData")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("issued_at", &self.issued_at)
+            .field("instance_url", &self.instance_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub account_id: String,
+    pub owner: String,
+    pub token: TokenData,
+    #[serde(default, deserialize_with = "null_as_false")]
+    pub token_invalidated: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl TokenRecord {
+    pub fn key(&self) -> Result<ConnKey> {
+        ConnKey::new(&self.account_id, &self.owner)
+    }
+
+    /// Parses a record a store returned, saying what is wrong instead of failing obscurely.
+    pub fn from_store_json(v: Value) -> Result<Self> {
+        serde_json::from_value(v).map_err(|e| Error::store("find", format!("the stored record has an unexpected shape: {e}")))
+    }
+}

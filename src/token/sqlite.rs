@@ -1,0 +1,234 @@
+//! The embedded default store: one SQLite file (WAL mode) that survives restarts and is shared
+//! safely by every process that opens it. Implements leases and nonces; tokens are sealed with
+//! AES-256-GCM when an encryption key is configured.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::oauth::state::now_millis;
+use crate::token::record::{ConnKey, TokenRecord};
+use crate::token::seal::Sealer;
+use crate::token::store::TokenStore;
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    sealer: Option<Arc<Sealer>>,
+    /// Identifies this store instance as a lease holder.
+    holder: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS forcelink_tokens (
+  account_id TEXT NOT NULL, owner TEXT NOT NULL, record TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, owner));
+CREATE TABLE IF NOT EXISTS forcelink_leases (
+  account_id TEXT NOT NULL, owner TEXT NOT NULL, holder TEXT NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, owner));
+CREATE TABLE IF NOT EXISTS forcelink_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+";
+
+fn aad(key: &ConnKey) -> Vec<u8> {
+    format!("{}\u{0}{}", key.account_id(), key.owner()).into_bytes()
+}
+
+impl SqliteStore {
+    pub fn open(path: &str, encryption_key: Option<&[u8; 32]>) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL lets readers and one writer in different processes proceed together.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        let holder = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            sealer: encryption_key.map(|k| Arc::new(Sealer::new(k))),
+            holder,
+        })
+    }
+
+    /// Runs blocking SQLite work off the async runtime's worker threads.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = match conn.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            f(&guard)
+        })
+        .await
+        .map_err(|e| Error::store(op, format!("worker failed: {e}")))?
+        .map_err(|e| Error::store(op, e.to_string()))
+    }
+
+    fn encode(&self, rec: &TokenRecord) -> Result<String> {
+        let mut v = serde_json::to_value(rec).map_err(|e| Error::store("save", e.to_string()))?;
+        if let Some(sealer) = &self.sealer {
+            let token = serde_json::to_vec(&rec.token).map_err(|e| Error::store("save", e.to_string()))?;
+            v["token"] = Value::String(sealer.seal(&token, &aad(&rec.key()?))?);
+        }
+        Ok(v.to_string())
+    }
+
+    fn decode(&self, key: &ConnKey, text: &str) -> Result<TokenRecord> {
+        let mut v: Value = serde_json::from_str(text).map_err(|e| Error::store("find", format!("corrupt row: {e}")))?;
+        if let Some(Value::String(s)) = v.get("token") {
+            if Sealer::is_sealed(s) {
+                let sealer = self
+                    .sealer
+                    .as_ref()
+                    .ok_or_else(|| Error::store("find", "the stored token is encrypted; configure encryptionKey"))?;
+                let plain = sealer.open(s, &aad(key))?;
+                v["token"] = serde_json::from_slice(&plain).map_err(|e| Error::store("find", e.to_string()))?;
+            }
+        }
+        TokenRecord::from_store_json(v)
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
+        let (a, o) = (key.account_id().to_string(), key.owner().to_string());
+        let row = self
+            .with_conn("find", move |c| {
+                c.query_row(
+                    "SELECT record FROM forcelink_tokens WHERE account_id = ?1 AND owner = ?2",
+                    params![a, o],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+            })
+            .await?;
+        row.map(|t| self.decode(key, &t)).transpose()
+    }
+
+    async fn save(&self, record: &TokenRecord) -> Result<()> {
+        let text = self.encode(record)?;
+        let (a, o) = (record.account_id.clone(), record.owner.clone());
+        self.with_conn("save", move |c| {
+            c.execute(
+                "INSERT INTO forcelink_tokens (account_id, owner, record, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account_id, owner) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+                params![a, o, text, now_millis()],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &ConnKey) -> Result<bool> {
+        let (a, o) = (key.account_id().to_string(), key.owner().to_string());
+        self.with_conn("delete", move |c| {
+            c.execute("DELETE FROM forcelink_tokens WHERE account_id = ?1 AND owner = ?2", params![a, o]).map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<Option<bool>> {
+        let (a, o, h) = (key.account_id().to_string(), key.owner().to_string(), self.holder.clone());
+        let now = now_millis();
+        let got = self
+            .with_conn("acquireLease", move |c| {
+                // Take the lease if nobody holds it, it expired, or we already hold it.
+                c.execute(
+                    "INSERT INTO forcelink_leases (account_id, owner, holder, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account_id, owner) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                     WHERE forcelink_leases.expires_at <= ?5 OR forcelink_leases.holder = excluded.holder",
+                    params![a, o, h, now + ttl_ms as i64, now],
+                )
+                .map(|n| n == 1)
+            })
+            .await?;
+        Ok(Some(got))
+    }
+
+    async fn release_lease(&self, key: &ConnKey) -> Result<()> {
+        let (a, o, h) = (key.account_id().to_string(), key.owner().to_string(), self.holder.clone());
+        self.with_conn("releaseLease", move |c| {
+            c.execute("DELETE FROM forcelink_leases WHERE account_id = ?1 AND owner = ?2 AND holder = ?3", params![a, o, h])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
+        let n = nonce.to_string();
+        let now = now_millis();
+        let fresh = self
+            .with_conn("consumeNonce", move |c| {
+                c.execute("DELETE FROM forcelink_nonces WHERE expires_at < ?1", params![now])?;
+                c.execute("INSERT OR IGNORE INTO forcelink_nonces (nonce, expires_at) VALUES (?1, ?2)", params![n, expires_at_ms])
+                    .map(|n| n == 1)
+            })
+            .await?;
+        Ok(Some(fresh))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::AccessToken;
+    use crate::token::record::TokenData;
+
+    fn record(a: &str) -> TokenRecord {
+        TokenRecord {
+            account_id: a.into(),
+            owner: "u1".into(),
+            token: TokenData {
+                access_token: AccessToken::new("00Dsecret!token"),
+                refresh_token: None,
+                issued_at: Some("1".into()),
+                instance_url: None,
+                id: None,
+                scope: None,
+                extra: Default::default(),
+            },
+            token_invalidated: false,
+            extra: Default::default(),
+        }
+    }
+
+    fn tmp(name: &str) -> String {
+        let p = std::env::temp_dir().join(format!("fl-{name}-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        p.to_string_lossy().into_owned()
+    }
+
+    #[tokio::test]
+    async fn crud_leases_nonces_and_sealing() {
+        let path = tmp("crud");
+        let s = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
+        let k = ConnKey::new("a1", "u1").unwrap();
+        assert!(s.find(&k).await.unwrap().is_none());
+        s.save(&record("a1")).await.unwrap();
+        let raw = std::fs::read(&path).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&raw).contains("00Dsecret"), "token stored in clear");
+        assert_eq!(s.find(&k).await.unwrap().unwrap().token.access_token.expose(), "00Dsecret!token");
+        // A second process (another connection) sees the same row, and the lease excludes it.
+        let s2 = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
+        assert!(s2.find(&k).await.unwrap().is_some());
+        assert_eq!(s.acquire_lease(&k, 60_000).await.unwrap(), Some(true));
+        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), Some(false));
+        s.release_lease(&k).await.unwrap();
+        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), Some(true));
+        assert_eq!(s.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(true));
+        assert_eq!(s2.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(false));
+        // Without the key the sealed token cannot be read.
+        let s3 = SqliteStore::open(&path, None).unwrap();
+        assert!(matches!(s3.find(&k).await, Err(Error::Store { .. })));
+        assert!(s.delete(&k).await.unwrap());
+        assert!(!s.delete(&k).await.unwrap());
+        let _ = std::fs::remove_file(&path);
+    }
+}
