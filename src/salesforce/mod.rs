@@ -1,6 +1,7 @@
 //! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
 
 pub mod export;
+pub mod format;
 pub mod paginate;
 pub mod rest;
 pub mod soql;

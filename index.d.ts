@@ -1,0 +1,163 @@
+import type { Readable } from 'node:stream'
+
+/** The stored connection: the host's existing document shape (MongoDB collection compatible). */
+export interface TokenRecord {
+  account_id: string
+  owner: string
+  token: {
+    access_token: string
+    refresh_token?: string
+    /** Milliseconds since the epoch, as Salesforce sends it. */
+    issued_at?: string
+    /** Absent on records written by the incumbent controller; a refresh fills it in. */
+    instance_url?: string
+    id?: string
+    scope?: string
+    [extra: string]: unknown
+  }
+  token_invalidated?: boolean
+  [extra: string]: unknown
+}
+
+type MaybePromise<T> = T | Promise<T>
+
+/** Where the host keeps connections. Each method may return a value or a Promise. */
+export interface TokenStore {
+  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | null | undefined>
+  /** Upsert keyed by `account_id` + `owner`. */
+  save(record: TokenRecord): MaybePromise<void>
+  delete(accountId: string, ownerId: string): MaybePromise<boolean>
+  /** Cross-process refresh lease: true if this caller now holds it. */
+  acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<boolean>
+  releaseLease?(accountId: string, ownerId: string): MaybePromise<void>
+  /** Single use of OAuth state across processes: true the first time only. */
+  consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
+}
+
+export interface ExportTypeConfig {
+  /** sObject API name, e.g. `Contact` or `ns__Invoice__c`. */
+  object: string
+  /** Field or relationship paths, e.g. `Name`, `Account.Name`, `Custom_Field__c`. */
+  fields: string[]
+}
+
+export interface ForcelinkConfig {
+  clientId: string
+  clientSecret: string
+  redirectUri: string
+  /** At least 32 bytes. Signs OAuth state and derives PKCE verifiers. */
+  stateSecret: string
+  /** Default `https://login.salesforce.com`. */
+  loginUrl?: string
+  /** Default `"62.0"`. */
+  apiVersion?: string
+  /** Default `["api", "id", "web", "refresh_token"]`. */
+  scopes?: string[]
+  /** Default 3600. */
+  stateTtlSeconds?: number
+  /** Per-request timeout, default 30000. */
+  httpTimeoutMs?: number
+  /** Origins `forwardUrl` may point to; relative paths are always allowed. */
+  allowedForwardOrigins?: string[]
+  /** A host TokenStore; omitted → the embedded SQLite store. */
+  store?: TokenStore
+  /** Embedded store file, default `./forcelink.db`. */
+  storePath?: string
+  /** 32 bytes (64 hex chars or base64): seals stored tokens with AES-256-GCM. */
+  encryptionKey?: string
+  /** Adds export types or replaces a default type's fields. */
+  exportTypes?: Record<string, ExportTypeConfig>
+  /** Retries for transient failures (default 3). */
+  maxRetries?: number
+  /** How long to wait for another process's refresh lease (default 15000). */
+  leaseWaitMs?: number
+}
+
+export interface Connection {
+  accountId: string | number | { toString(): string }
+  ownerId: string | number | { toString(): string }
+}
+
+export interface Pagination {
+  page: number
+  per_page: number
+  total: number
+  total_pages: number
+  next_page: number | null
+  prev_page: number | null
+  offsetValue: number
+}
+
+/** A record as Salesforce returns it (`attributes`, nested parents, `null` for absent parents). */
+export interface SalesforceRecord {
+  attributes: { type: string; url: string }
+  [field: string]: unknown
+}
+
+export interface QueryResult<R = SalesforceRecord> {
+  totalSize: number
+  done: boolean
+  nextRecordsUrl?: string
+  records: R[]
+}
+
+export interface ExportAllOptions extends Connection {
+  type: string
+  /** 200–2000 (Salesforce's range), default 2000. */
+  batchSize?: number
+  /** Only records with SystemModstamp at or after this time. */
+  since?: Date | string | number
+  onProgress?: (progress: { fetched: number; total: number | null }) => void
+}
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'INVALID_INPUT'
+  | 'FORWARD_URL_REQUIRED'
+  | 'FORWARD_URL_NOT_ALLOWED'
+  | 'AUTH_NOT_INITIATED'
+  | 'INVALID_STATE'
+  | 'TOKEN_NOT_FOUND'
+  | 'RECONNECT_REQUIRED'
+  | 'STORE_ERROR'
+  | 'INVALID_TYPE'
+  | 'OAUTH_ERROR'
+  | 'SALESFORCE_ERROR'
+  | 'RATE_LIMITED'
+  | 'SALESFORCE_UNAVAILABLE'
+  | 'CANCELLED'
+  | 'INTERNAL'
+
+export declare class ForcelinkError extends Error {
+  code: ErrorCode
+  /** The HTTP status a handler should answer with. */
+  status: number
+  /** Salesforce's own error code (`INVALID_FIELD`, `invalid_grant`, ...). */
+  salesforceCode?: string
+  /** Fields Salesforce named in the error. */
+  fields?: string[]
+  /** The config or input field at fault. */
+  field?: string
+}
+
+export declare class Forcelink {
+  /** Validates synchronously; throws `CONFIG_INVALID` naming the field. */
+  constructor(config: ForcelinkConfig)
+  beginLogin(opts: Connection & { forwardUrl: string }): Promise<{ redirectUrl: string; alreadyConnected: boolean }>
+  handleCallback(opts: { code?: string; state?: string; error?: string; errorDescription?: string }): Promise<{ redirectUrl: string }>
+  disconnect(opts: Connection): Promise<{ revoked: boolean }>
+  getAccessToken(opts: Connection & { forceRefresh?: boolean }): Promise<{ accessToken: string; instanceUrl: string }>
+  query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean }): Promise<QueryResult<R>>
+  queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string }): Promise<QueryResult<R>>
+  exportPage(
+    opts: Connection & { type: string; page?: number | string; limit?: number | string },
+  ): Promise<{ data: SalesforceRecord[]; pagination: Pagination }>
+  exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
+  /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
+  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' }): Readable
+  /** The latest `Sforce-Limit-Info` usage seen, or null. */
+  limitInfo(): { used: number; max: number } | null
+}
+
+/** The incumbent's paginator, NaN-free for inputs its formula leaves undefined. */
+export declare function paginate(total: number, page?: number | string | null, perPage?: number | string | null): Pagination

@@ -1,0 +1,239 @@
+'use strict'
+// The public JS surface: a thin layer over the native binding that turns arguments into JSON,
+// results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
+
+const { Readable } = require('node:stream')
+const native = require('./binding.js')
+
+const MARK = '\u0001forcelink:'
+
+class ForcelinkError extends Error {
+  constructor(info) {
+    super(info.message)
+    this.name = 'ForcelinkError'
+    this.code = info.code
+    this.status = info.status
+    if (info.salesforceCode) this.salesforceCode = info.salesforceCode
+    if (info.fields) this.fields = info.fields
+    if (info.field) this.field = info.field
+  }
+}
+
+function convert(e) {
+  if (e instanceof ForcelinkError) return e
+  const msg = e && typeof e.message === 'string' ? e.message : String(e)
+  if (msg.startsWith(MARK)) {
+    try {
+      return new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
+    } catch (_) {
+      /* fall through */
+    }
+  }
+  // Anything else from native code is a contained panic or a binding failure.
+  const err = new ForcelinkError({ code: 'INTERNAL', status: 500, message: `internal error: ${msg}` })
+  err.cause = e
+  return err
+}
+
+function configError(field, reason) {
+  return new ForcelinkError({ code: 'CONFIG_INVALID', status: 500, field, message: `invalid configuration: ${field}: ${reason}` })
+}
+
+function inputError(field, reason) {
+  return new ForcelinkError({ code: 'INVALID_INPUT', status: 400, field, message: `invalid input: ${field}: ${reason}` })
+}
+
+const REQUIRED_STORE_METHODS = ['find', 'save', 'delete']
+const OPTIONAL_STORE_METHODS = ['acquireLease', 'releaseLease', 'consumeNonce']
+const UNSUPPORTED = '{"ok":true,"unsupported":true}'
+
+// Wraps a host TokenStore as one function native code calls: it never rejects, so a store that
+// throws, rejects or returns junk becomes a STORE_ERROR instead of an uncaught exception.
+function bridgeStore(store) {
+  for (const m of REQUIRED_STORE_METHODS) {
+    if (typeof store[m] !== 'function') throw configError('store', `store.${m} must be a function`)
+  }
+  return async (op, argsJson) => {
+    const fn = store[op]
+    if (typeof fn !== 'function') {
+      if (OPTIONAL_STORE_METHODS.includes(op)) return UNSUPPORTED
+      return JSON.stringify({ ok: false, message: `store.${op} is not a function` })
+    }
+    try {
+      let value = await fn.apply(store, JSON.parse(argsJson))
+      if (value && typeof value.toObject === 'function') value = value.toObject() // mongoose documents
+      return JSON.stringify({ ok: true, value: value === undefined ? null : value })
+    } catch (err) {
+      const message = err && err.message ? err.message : String(err)
+      return JSON.stringify({ ok: false, message })
+    }
+  }
+}
+
+const str = (v) => (v === undefined || v === null ? undefined : String(v))
+
+function conn(opts) {
+  if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+  return { accountId: str(opts.accountId) ?? '', ownerId: str(opts.ownerId) ?? '' }
+}
+
+async function call(promiseFn) {
+  try {
+    return JSON.parse(await promiseFn())
+  } catch (e) {
+    throw convert(e)
+  }
+}
+
+class Forcelink {
+  #n
+
+  constructor(config) {
+    if (!config || typeof config !== 'object') throw configError('config', 'must be an object')
+    const { store, ...rest } = config
+    if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
+    try {
+      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined)
+    } catch (e) {
+      throw convert(e)
+    }
+  }
+
+  /** Starts the connect flow: `{ redirectUrl, alreadyConnected }`. */
+  async beginLogin(opts) {
+    const args = { ...conn(opts), forwardUrl: str(opts.forwardUrl) }
+    return call(() => this.#n.beginLogin(JSON.stringify(args)))
+  }
+
+  /** Finishes the flow: `{ redirectUrl }`. */
+  async handleCallback(opts) {
+    if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+    const args = { code: str(opts.code), state: str(opts.state), error: str(opts.error), errorDescription: str(opts.errorDescription) }
+    return call(() => this.#n.handleCallback(JSON.stringify(args)))
+  }
+
+  /** Revokes at Salesforce and deletes the stored connection: `{ revoked }`. */
+  async disconnect(opts) {
+    const args = conn(opts)
+    return call(() => this.#n.disconnect(JSON.stringify(args)))
+  }
+
+  /** `{ accessToken, instanceUrl }` for the host's own Salesforce calls. */
+  async getAccessToken(opts) {
+    const args = { ...conn(opts), forceRefresh: Boolean(opts.forceRefresh) }
+    return call(() => this.#n.getAccessToken(JSON.stringify(args)))
+  }
+
+  /** One page of a SOQL query (`{ totalSize, done, nextRecordsUrl?, records }`); `all: true` follows every page. */
+  async query(opts) {
+    const args = { ...conn(opts), soql: str(opts.soql) ?? '' }
+    const first = await call(() => this.#n.query(JSON.stringify(args)))
+    if (!opts.all) return first
+    let page = first
+    const records = first.records
+    while (!page.done && page.nextRecordsUrl) {
+      page = await this.queryMore({ ...args, nextRecordsUrl: page.nextRecordsUrl })
+      for (const r of page.records) records.push(r)
+    }
+    return { totalSize: first.totalSize, done: true, records }
+  }
+
+  /** The page after `nextRecordsUrl`. */
+  async queryMore(opts) {
+    const args = { ...conn(opts), nextRecordsUrl: str(opts.nextRecordsUrl) ?? '' }
+    return call(() => this.#n.queryMore(JSON.stringify(args)))
+  }
+
+  /** `{ data, pagination }`, the incumbent's export response, every page reachable. */
+  async exportPage(opts) {
+    const args = { ...conn(opts), type: str(opts.type) ?? '', page: str(opts.page), limit: str(opts.limit) }
+    const r = await call(() => this.#n.exportPage(JSON.stringify(args)))
+    const out = { data: r.data, pagination: r.pagination }
+    Object.defineProperty(out, 'apiCalls', { value: r.apiCalls, enumerable: false })
+    return out
+  }
+
+  #cursor(opts) {
+    const args = {
+      ...conn(opts),
+      type: str(opts.type) ?? '',
+      batchSize: opts.batchSize === undefined || opts.batchSize === null ? undefined : Number(opts.batchSize),
+      since: opts.since instanceof Date ? String(opts.since.getTime()) : str(opts.since),
+    }
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
+    try {
+      return this.#n.exportCursor(JSON.stringify(args))
+    } catch (e) {
+      throw convert(e)
+    }
+  }
+
+  /** Every record of a type, as an async iterable of batches. Breaking out stops the requests. */
+  async *exportAll(opts) {
+    const cursor = this.#cursor(opts || {})
+    try {
+      for (;;) {
+        let text
+        try {
+          text = await cursor.nextJson()
+        } catch (e) {
+          throw convert(e)
+        }
+        if (text === null) return
+        const batch = JSON.parse(text)
+        if (opts.onProgress) opts.onProgress({ fetched: batch.fetched, total: batch.total })
+        yield batch.records
+      }
+    } finally {
+      cursor.close()
+    }
+  }
+
+  /** Every record of a type as CSV or NDJSON bytes (a Node Readable), written natively. */
+  exportStream(opts) {
+    opts = opts || {}
+    const format = opts.format === undefined ? 'ndjson' : opts.format
+    const cursor = this.#cursor(opts)
+    async function* chunks() {
+      try {
+        for (;;) {
+          let buf
+          try {
+            buf = await cursor.nextBytes(format)
+          } catch (e) {
+            throw convert(e)
+          }
+          if (buf === null) return
+          if (opts.onProgress) opts.onProgress(JSON.parse(await cursor.progress()))
+          yield buf
+        }
+      } finally {
+        cursor.close()
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false })
+  }
+
+  /** The latest `Sforce-Limit-Info` API usage seen (`{ used, max }`), or null. */
+  limitInfo() {
+    return JSON.parse(this.#n.limitInfo())
+  }
+
+  /** @internal test hook: a Rust panic must surface as an INTERNAL error. */
+  __panicForTest(message, async = false) {
+    if (async) return this.#n.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
+    try {
+      return this.#n.panicForTest(String(message))
+    } catch (e) {
+      throw convert(e)
+    }
+  }
+}
+
+/** The incumbent paginator, with NaN-free answers for the inputs its formula leaves undefined. */
+function paginate(total, page, perPage) {
+  const t = Number(total)
+  return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
+}
+
+module.exports = { Forcelink, ForcelinkError, paginate }

@@ -1,0 +1,4 @@
+import cjs from './index.js'
+
+export const { Forcelink, ForcelinkError, paginate } = cjs
+export default cjs

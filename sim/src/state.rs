@@ -1,0 +1,176 @@
+//! Shared simulator state (one instance behind an `Arc`, used by both hosts).
+//! Std mutexes are fine: no lock is held across an `.await`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+
+use crate::data::Data;
+use crate::faults::Faults;
+use crate::query::Cursors;
+use crate::tokens::Store;
+use crate::SimConfig;
+
+/// Lock that survives a poisoned mutex (a panic elsewhere must not wedge the sim).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Knobs changeable at runtime through `/__sim/config`.
+pub struct Settings {
+    pub rotation: AtomicBool,
+    pub auto_approve: AtomicBool,
+    pub api_limit: AtomicU64,
+    pub api_usage: AtomicU64,
+    pub latency_ms: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Counts {
+    pub token_code: AtomicU64,
+    pub token_refresh: AtomicU64,
+    pub token_total: AtomicU64,
+    pub revoke: AtomicU64,
+    pub query: AtomicU64,
+    pub query_more: AtomicU64,
+    pub rest: AtomicU64,
+    pub authorize: AtomicU64,
+}
+
+pub fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+impl Counts {
+    pub fn snapshot(&self) -> serde_json::Value {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        json!({
+            "token": {
+                "authorization_code": g(&self.token_code),
+                "refresh_token": g(&self.token_refresh),
+                "total": g(&self.token_total),
+            },
+            "revoke": g(&self.revoke),
+            "query": g(&self.query),
+            "queryMore": g(&self.query_more),
+            "rest": g(&self.rest),
+            "authorize": g(&self.authorize),
+        })
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.token_code,
+            &self.token_refresh,
+            &self.token_total,
+            &self.revoke,
+            &self.query,
+            &self.query_more,
+            &self.rest,
+            &self.authorize,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+pub struct Sim {
+    pub login_url: String,
+    pub instance_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: Option<String>,
+    pub settings: Settings,
+    pub counts: Counts,
+    pub data: Mutex<Data>,
+    pub auth: Mutex<Store>,
+    pub cursors: Cursors,
+    pub faults: Mutex<Faults>,
+}
+
+pub const DEFAULT_API_LIMIT: u64 = 100_000;
+
+impl Sim {
+    pub fn new(cfg: &SimConfig, login_url: String, instance_url: String) -> Sim {
+        Sim {
+            login_url,
+            instance_url,
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+            redirect_uri: cfg.redirect_uri.clone(),
+            settings: Settings {
+                rotation: AtomicBool::new(cfg.rotation),
+                auto_approve: AtomicBool::new(cfg.auto_approve),
+                api_limit: AtomicU64::new(DEFAULT_API_LIMIT),
+                api_usage: AtomicU64::new(0),
+                latency_ms: AtomicU64::new(0),
+            },
+            counts: Counts::default(),
+            data: Mutex::new(Data { seed: cfg.seed, contacts: cfg.contacts, deals: cfg.deals, notes: cfg.notes }),
+            auth: Mutex::new(Store::default()),
+            cursors: Cursors::default(),
+            faults: Mutex::new(Faults::default()),
+        }
+    }
+
+    pub fn data(&self) -> Data {
+        *lock(&self.data)
+    }
+
+    pub fn rotation(&self) -> bool {
+        self.settings.rotation.load(Relaxed)
+    }
+
+    pub fn auto_approve(&self) -> bool {
+        self.settings.auto_approve.load(Relaxed)
+    }
+
+    /// `Sforce-Limit-Info` value.
+    pub fn limit_info(&self) -> String {
+        format!(
+            "api-usage={}/{}",
+            self.settings.api_usage.load(Relaxed),
+            self.settings.api_limit.load(Relaxed)
+        )
+    }
+
+    /// Charges one API call; false when the org is already at its limit.
+    pub fn charge_api_call(&self) -> bool {
+        let limit = self.settings.api_limit.load(Relaxed);
+        self.settings
+            .api_usage
+            .fetch_update(Relaxed, Relaxed, |u| (u < limit).then_some(u + 1))
+            .is_ok()
+    }
+
+    /// Configured artificial latency, applied to OAuth and REST calls (not `/__sim`).
+    pub async fn latency(&self) {
+        let ms = self.settings.latency_ms.load(Relaxed);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+
+    pub fn config_json(&self) -> serde_json::Value {
+        let s = &self.settings;
+        let d = self.data();
+        json!({
+            "rotation": s.rotation.load(Relaxed),
+            "autoApprove": s.auto_approve.load(Relaxed),
+            "apiLimit": s.api_limit.load(Relaxed),
+            "apiUsage": s.api_usage.load(Relaxed),
+            "latencyMs": s.latency_ms.load(Relaxed),
+            "clientId": self.client_id,
+            "redirectUri": self.redirect_uri,
+            "loginUrl": self.login_url,
+            "instanceUrl": self.instance_url,
+            "seed": d.seed,
+            "contacts": d.contacts,
+            "deals": d.deals,
+            "notes": d.notes,
+            "accounts": d.accounts(),
+            "users": crate::data::USERS,
+        })
+    }
+}

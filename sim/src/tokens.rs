@@ -1,0 +1,313 @@
+//! Authorization codes and token families ("connections").
+//!
+//! Each successful code exchange opens a connection: one user, one scope, zero or one
+//! live refresh token, any number of access tokens. Refreshing adds access tokens to the
+//! family; with rotation the refresh token is replaced and the old one is remembered as
+//! rotated-out, so its reuse can revoke the whole family (Salesforce's documented
+//! rotation behaviour).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::data::{self, Obj, ORG_ID15};
+
+pub const CODE_TTL: Duration = Duration::from_secs(15 * 60);
+/// Connection users get Ids past the User table so each connection is distinguishable.
+const CONN_USER_BASE: u64 = 1000;
+
+const TOKEN_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+
+/// `n` random token characters, guaranteed to contain both `.` and `_` (real Salesforce
+/// codes and tokens do, and clients must URL-encode them correctly).
+fn random_chars(n: usize) -> String {
+    let mut rng = rand::rng();
+    let mut v: Vec<u8> = (0..n).map(|_| TOKEN_CHARS[rng.random_range(0..TOKEN_CHARS.len())]).collect();
+    if n >= 4 {
+        let a = rng.random_range(1..n / 2);
+        let b = rng.random_range(n / 2..n - 1);
+        v[a] = b'.';
+        v[b] = b'_';
+    }
+    String::from_utf8(v).unwrap_or_default()
+}
+
+/// e.g. `aPrxshT49Bthl.zIhcGw5_DiH5uFl…==`
+pub fn new_code() -> String {
+    format!("aPrx{}==", random_chars(76))
+}
+/// e.g. `00D5g000004XYZa!AQ…`
+pub fn new_access_token() -> String {
+    format!("{ORG_ID15}!AQ{}", random_chars(100))
+}
+/// e.g. `5Aep861…==`
+pub fn new_refresh_token() -> String {
+    format!("5Aep861{}==", random_chars(80))
+}
+
+#[derive(Clone, Debug)]
+pub struct Code {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub challenge: Option<String>,
+    pub scope: String,
+    issued: Instant,
+    used: bool,
+}
+
+pub enum CodeState {
+    Unknown,
+    /// Used before, or older than 15 minutes.
+    Expired,
+    Valid(Code),
+}
+
+#[derive(Debug)]
+struct Conn {
+    user_idx: u64,
+    scope: String,
+    /// Created without a client secret (PKCE public client): may refresh without one.
+    public: bool,
+    refresh: Option<String>,
+    access: HashSet<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Refresh {
+    Current(usize),
+    RotatedOut(usize),
+    Revoked,
+}
+
+/// Tokens handed out by a grant.
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub user_id: String,
+    pub scope: String,
+}
+
+pub enum RefreshError {
+    Invalid,
+    SecretRequired,
+}
+
+#[derive(Default)]
+pub struct Store {
+    codes: HashMap<String, Code>,
+    conns: Vec<Conn>,
+    access: HashMap<String, usize>,
+    refresh: HashMap<String, Refresh>,
+}
+
+impl Store {
+    pub fn issue_code(&mut self, client_id: &str, redirect_uri: &str, challenge: Option<&str>, scope: &str) -> String {
+        if self.codes.len() > 10_000 {
+            self.codes.retain(|_, c| !c.used && c.issued.elapsed() < CODE_TTL);
+        }
+        let code = new_code();
+        self.codes.insert(
+            code.clone(),
+            Code {
+                client_id: client_id.into(),
+                redirect_uri: redirect_uri.into(),
+                challenge: challenge.map(Into::into),
+                scope: scope.into(),
+                issued: Instant::now(),
+                used: false,
+            },
+        );
+        code
+    }
+
+    pub fn code_state(&self, code: &str) -> CodeState {
+        match self.codes.get(code) {
+            None => CodeState::Unknown,
+            Some(c) if c.used || c.issued.elapsed() >= CODE_TTL => CodeState::Expired,
+            Some(c) => CodeState::Valid(c.clone()),
+        }
+    }
+
+    pub fn consume_code(&mut self, code: &str) {
+        if let Some(c) = self.codes.get_mut(code) {
+            c.used = true;
+        }
+    }
+
+    /// Opens a connection (token family) for a successful code exchange.
+    pub fn open(&mut self, scope: &str, public: bool, with_refresh: bool) -> Issued {
+        let id = self.conns.len();
+        let access = new_access_token();
+        let refresh = with_refresh.then(new_refresh_token);
+        self.access.insert(access.clone(), id);
+        if let Some(rt) = &refresh {
+            self.refresh.insert(rt.clone(), Refresh::Current(id));
+        }
+        let user_idx = CONN_USER_BASE + id as u64;
+        self.conns.push(Conn {
+            user_idx,
+            scope: scope.into(),
+            public,
+            refresh: refresh.clone(),
+            access: HashSet::from([access.clone()]),
+        });
+        Issued { access_token: access, refresh_token: refresh, user_id: data::id_string(Obj::User, user_idx), scope: scope.into() }
+    }
+
+    pub fn refresh(&mut self, token: &str, rotate: bool, secret_given: bool) -> Result<Issued, RefreshError> {
+        let id = match self.refresh.get(token).copied() {
+            Some(Refresh::Current(id)) => id,
+            Some(Refresh::RotatedOut(id)) => {
+                // Replay of a rotated-out token: assume theft, kill the family.
+                self.revoke_family(id);
+                return Err(RefreshError::Invalid);
+            }
+            _ => return Err(RefreshError::Invalid),
+        };
+        let Some(conn) = self.conns.get_mut(id) else { return Err(RefreshError::Invalid) };
+        if !secret_given && !conn.public {
+            return Err(RefreshError::SecretRequired);
+        }
+        let access = new_access_token();
+        conn.access.insert(access.clone());
+        self.access.insert(access.clone(), id);
+        let new_rt = if rotate {
+            let rt = new_refresh_token();
+            conn.refresh = Some(rt.clone());
+            self.refresh.insert(token.to_string(), Refresh::RotatedOut(id));
+            self.refresh.insert(rt.clone(), Refresh::Current(id));
+            Some(rt)
+        } else {
+            None
+        };
+        Ok(Issued {
+            access_token: access,
+            refresh_token: new_rt,
+            user_id: data::id_string(Obj::User, conn.user_idx),
+            scope: conn.scope.clone(),
+        })
+    }
+
+    fn revoke_family(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(id) else { return };
+        for t in conn.access.drain() {
+            self.access.remove(&t);
+        }
+        if let Some(rt) = conn.refresh.take() {
+            self.refresh.insert(rt, Refresh::Revoked);
+        }
+    }
+
+    /// `/services/oauth2/revoke`: an access token alone, or a refresh token with its family.
+    pub fn revoke(&mut self, token: &str) -> bool {
+        if let Some(id) = self.access.remove(token) {
+            if let Some(c) = self.conns.get_mut(id) {
+                c.access.remove(token);
+            }
+            return true;
+        }
+        if let Some(Refresh::Current(id)) = self.refresh.get(token).copied() {
+            self.revoke_family(id);
+            return true;
+        }
+        false
+    }
+
+    /// User Id of the connection owning a live access token.
+    pub fn session(&self, token: &str) -> Option<String> {
+        let id = *self.access.get(token)?;
+        self.conns.get(id).map(|c| data::id_string(Obj::User, c.user_idx))
+    }
+
+    /// Expires one access token or all of them; returns how many.
+    pub fn expire_access(&mut self, one: Option<&str>) -> usize {
+        match one {
+            Some(t) => self.revoke_access_only(t) as usize,
+            None => {
+                let n = self.access.len();
+                self.access.clear();
+                for c in &mut self.conns {
+                    c.access.clear();
+                }
+                n
+            }
+        }
+    }
+
+    fn revoke_access_only(&mut self, t: &str) -> bool {
+        match self.access.remove(t) {
+            Some(id) => {
+                if let Some(c) = self.conns.get_mut(id) {
+                    c.access.remove(t);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Revokes every live refresh token together with its family.
+    pub fn revoke_all_refresh(&mut self) -> usize {
+        let ids: Vec<usize> = (0..self.conns.len()).filter(|&i| self.conns[i].refresh.is_some()).collect();
+        for &id in &ids {
+            self.revoke_family(id);
+        }
+        ids.len()
+    }
+
+    pub fn connections(&self) -> serde_json::Value {
+        self.conns
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "userId": data::id_string(Obj::User, c.user_idx),
+                    "accessTokens": c.access.len(),
+                    "refreshTokenActive": c.refresh.is_some(),
+                    "scope": c.scope,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shapes() {
+        let c = new_code();
+        assert!(c.ends_with("==") && c.contains('.') && c.contains('_') && c.len() == 82);
+        let a = new_access_token();
+        assert!(a.starts_with("00D5g000004XYZa!AQ") && a.len() > 100);
+        assert!(new_refresh_token().starts_with("5Aep861"));
+    }
+
+    #[test]
+    fn rotation_reuse_revokes_family() {
+        let mut s = Store::default();
+        let first = s.open("api refresh_token", false, true);
+        let rt0 = first.refresh_token.clone().unwrap();
+        let second = s.refresh(&rt0, true, true).ok().unwrap();
+        let rt1 = second.refresh_token.clone().unwrap();
+        assert!(s.session(&second.access_token).is_some());
+        // Replaying the rotated-out token kills the current refresh token and access tokens.
+        assert!(s.refresh(&rt0, true, true).is_err());
+        assert!(s.refresh(&rt1, true, true).is_err());
+        assert!(s.session(&first.access_token).is_none());
+        assert!(s.session(&second.access_token).is_none());
+    }
+
+    #[test]
+    fn revoke_refresh_kills_access_tokens() {
+        let mut s = Store::default();
+        let i = s.open("api refresh_token", false, true);
+        let rt = i.refresh_token.unwrap();
+        let extra = s.refresh(&rt, false, true).ok().unwrap();
+        assert!(extra.refresh_token.is_none());
+        assert!(s.revoke(&rt));
+        assert!(s.session(&i.access_token).is_none() && s.session(&extra.access_token).is_none());
+        assert!(!s.revoke(&rt));
+    }
+}

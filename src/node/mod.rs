@@ -1,0 +1,209 @@
+//! The Node binding: the only code that knows napi. It converts arguments (JSON text from the JS
+//! layer), results (JSON text for `JSON.parse`, measured fastest for record batches) and errors.
+
+mod cursor;
+mod error;
+mod store;
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{FnArgs, Function, Promise};
+use napi_derive::napi;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::salesforce::paginate::{normalize_limit, normalize_page, paginate as core_paginate};
+use crate::service::{CallbackParams, Forcelink};
+use crate::token::store::TokenStore;
+use error::{args, IntoNapi};
+
+pub use cursor::NativeExportCursor;
+
+#[napi]
+pub struct NativeForcelink {
+    inner: Arc<Forcelink>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnArgs {
+    account_id: String,
+    owner_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginArgs {
+    account_id: String,
+    owner_id: String,
+    forward_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallbackArgs {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenArgs {
+    account_id: String,
+    owner_id: String,
+    #[serde(default)]
+    force_refresh: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryArgs {
+    account_id: String,
+    owner_id: String,
+    soql: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryMoreArgs {
+    account_id: String,
+    owner_id: String,
+    next_records_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageArgs {
+    account_id: String,
+    owner_id: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportAllArgs {
+    account_id: String,
+    owner_id: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    batch_size: Option<f64>,
+    since: Option<String>,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
+    serde_json::to_string(v).map_err(|e| napi::Error::from_reason(e.to_string()))
+}
+
+#[napi]
+impl NativeForcelink {
+    /// `storeCall(op, argsJson)` bridges a host TokenStore; without it the embedded store is used.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(config_json: String, store_call: Option<Function<FnArgs<(String, String)>, Promise<String>>>) -> napi::Result<Self> {
+        let cfg = Config::from_json(&config_json).napi()?;
+        let store: Option<Arc<dyn TokenStore>> = match store_call {
+            Some(f) => Some(Arc::new(store::JsStore::new(
+                f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?,
+            ))),
+            None => None,
+        };
+        Ok(Self { inner: Arc::new(Forcelink::new(cfg, store).napi()?) })
+    }
+
+    #[napi]
+    pub async fn begin_login(&self, args_json: String) -> napi::Result<String> {
+        let a: LoginArgs = args(&args_json)?;
+        let r = self.inner.begin_login(&a.account_id, &a.owner_id, a.forward_url.as_deref()).await.napi()?;
+        json(&r)
+    }
+
+    #[napi]
+    pub async fn handle_callback(&self, args_json: String) -> napi::Result<String> {
+        let a: CallbackArgs = args(&args_json)?;
+        let url = self
+            .inner
+            .handle_callback(CallbackParams { code: a.code, state: a.state, error: a.error, error_description: a.error_description })
+            .await
+            .napi()?;
+        json(&serde_json::json!({ "redirectUrl": url }))
+    }
+
+    #[napi]
+    pub async fn disconnect(&self, args_json: String) -> napi::Result<String> {
+        let a: ConnArgs = args(&args_json)?;
+        let revoked = self.inner.disconnect(&a.account_id, &a.owner_id).await.napi()?;
+        json(&serde_json::json!({ "revoked": revoked }))
+    }
+
+    #[napi]
+    pub async fn get_access_token(&self, args_json: String) -> napi::Result<String> {
+        let a: TokenArgs = args(&args_json)?;
+        let g = self.inner.get_access_token(&a.account_id, &a.owner_id, a.force_refresh).await.napi()?;
+        json(&serde_json::json!({ "accessToken": g.access_token, "instanceUrl": g.instance_url }))
+    }
+
+    /// Returns Salesforce's response body unchanged.
+    #[napi]
+    pub async fn query(&self, args_json: String) -> napi::Result<String> {
+        let a: QueryArgs = args(&args_json)?;
+        let body = self.inner.query(&a.account_id, &a.owner_id, &a.soql).await.napi()?;
+        String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    #[napi]
+    pub async fn query_more(&self, args_json: String) -> napi::Result<String> {
+        let a: QueryMoreArgs = args(&args_json)?;
+        let body = self.inner.query_more(&a.account_id, &a.owner_id, &a.next_records_url).await.napi()?;
+        String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    /// `{"data":[…],"pagination":{…}}`, records spliced in as Salesforce sent them.
+    #[napi]
+    pub async fn export_page(&self, args_json: String) -> napi::Result<String> {
+        let a: PageArgs = args(&args_json)?;
+        let r = self
+            .inner
+            .export_page(&a.account_id, &a.owner_id, &a.type_name, a.page.as_deref(), a.limit.as_deref())
+            .await
+            .napi()?;
+        Ok(format!(r#"{{"data":{},"pagination":{},"apiCalls":{}}}"#, r.data_json, json(&r.pagination)?, r.api_calls))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn export_cursor(&self, args_json: String) -> napi::Result<NativeExportCursor> {
+        let a: ExportAllArgs = args(&args_json)?;
+        let c = self
+            .inner
+            .export_cursor(&a.account_id, &a.owner_id, &a.type_name, a.batch_size, a.since.as_deref())
+            .napi()?;
+        Ok(NativeExportCursor::new(self.inner.clone(), c))
+    }
+
+    /// `{"used":n,"max":n}` or `null`.
+    #[napi(catch_unwind)]
+    pub fn limit_info(&self) -> napi::Result<String> {
+        json(&self.inner.limit_info())
+    }
+
+    /// Test hook: proves a Rust panic becomes a rejected promise / thrown error, not an abort.
+    #[napi(catch_unwind)]
+    pub fn panic_for_test(&self, message: String) -> napi::Result<()> {
+        panic!("{message}");
+    }
+
+    #[napi]
+    pub async fn panic_for_test_async(&self, message: String) -> napi::Result<()> {
+        panic!("{message}");
+    }
+}
+
+/// The incumbent paginator; inputs are the raw query-string values.
+#[napi(catch_unwind)]
+pub fn paginate(total: f64, page: Option<String>, per_page: Option<String>) -> napi::Result<String> {
+    let total = if total.is_finite() && total > 0.0 { total.floor() as u64 } else { 0 };
+    json(&core_paginate(total, normalize_page(page.as_deref()), normalize_limit(per_page.as_deref())))
+}

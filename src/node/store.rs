@@ -1,0 +1,121 @@
+//! A host TokenStore seen from Rust. The JS layer hands us one function, `(op, argsJson) =>
+//! Promise<envelopeJson>`, that calls the store's method and never rejects (it reports failures in
+//! the envelope), so a throwing or odd store cannot take the process down.
+
+use async_trait::async_trait;
+use napi::bindgen_prelude::{FnArgs, Promise};
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::Status;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::token::record::{ConnKey, TokenRecord};
+use crate::token::store::TokenStore;
+
+/// Weak: holding the store must not keep Node's event loop alive.
+pub type StoreCall = ThreadsafeFunction<FnArgs<(String, String)>, Promise<String>, FnArgs<(String, String)>, Status, false, true>;
+
+pub struct JsStore {
+    call: StoreCall,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    value: Value,
+    #[serde(default)]
+    unsupported: bool,
+    #[serde(default)]
+    message: String,
+}
+
+impl JsStore {
+    pub fn new(call: StoreCall) -> Self {
+        Self { call }
+    }
+
+    /// Calls `store[op](...args)`; `Ok(None)` when the store lacks an optional method.
+    async fn invoke(&self, op: &'static str, args: Value) -> Result<Option<Value>> {
+        let promise = self
+            .call
+            .call_async_catch(FnArgs::from((op.to_string(), args.to_string())))
+            .await
+            .map_err(|e| Error::store(op, e.reason.clone()))?;
+        let text = promise.await.map_err(|e| Error::store(op, e.reason.clone()))?;
+        let env: Envelope = serde_json::from_str(&text).map_err(|e| Error::store(op, e.to_string()))?;
+        if !env.ok {
+            return Err(Error::store(op, env.message));
+        }
+        Ok(if env.unsupported { None } else { Some(env.value) })
+    }
+
+    fn required(op: &'static str, v: Option<Value>) -> Result<Value> {
+        v.ok_or_else(|| Error::store(op, format!("the store has no {op} method")))
+    }
+
+    fn boolean(op: &'static str, v: Value) -> Result<bool> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            other => Err(Error::store(op, format!("{op} must return a boolean, got {other}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for JsStore {
+    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
+        let v = Self::required("find", self.invoke("find", json!([key.account_id(), key.owner()])).await?)?;
+        match v {
+            Value::Null => Ok(None),
+            v @ Value::Object(_) => TokenRecord::from_store_json(v).map(Some),
+            other => Err(Error::store("find", format!("find must return a record or null, got {}", type_name(&other)))),
+        }
+    }
+
+    async fn save(&self, record: &TokenRecord) -> Result<()> {
+        let rec = serde_json::to_value(record).map_err(|e| Error::store("save", e.to_string()))?;
+        Self::required("save", self.invoke("save", json!([rec])).await?).map(|_| ())
+    }
+
+    async fn delete(&self, key: &ConnKey) -> Result<bool> {
+        let v = Self::required("delete", self.invoke("delete", json!([key.account_id(), key.owner()])).await?)?;
+        // Hosts often return a driver result ({ deletedCount }) rather than a boolean.
+        Ok(match v {
+            Value::Bool(b) => b,
+            Value::Object(o) => o.get("deletedCount").and_then(Value::as_u64).map(|n| n > 0).unwrap_or(true),
+            Value::Null => true,
+            _ => true,
+        })
+    }
+
+    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<Option<bool>> {
+        match self.invoke("acquireLease", json!([key.account_id(), key.owner(), ttl_ms])).await? {
+            None => Ok(None),
+            Some(v) => Self::boolean("acquireLease", v).map(Some),
+        }
+    }
+
+    async fn release_lease(&self, key: &ConnKey) -> Result<()> {
+        self.invoke("releaseLease", json!([key.account_id(), key.owner()])).await.map(|_| ())
+    }
+
+    async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
+        match self.invoke("consumeNonce", json!([nonce, expires_at_ms])).await? {
+            None => Ok(None),
+            Some(v) => Self::boolean("consumeNonce", v).map(Some),
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
