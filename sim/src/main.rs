@@ -1,1 +1,115 @@
-fn main() {}
+//! `forcelink-sim` CLI: starts the simulator, prints one JSON line with its URLs, and
+//! serves until SIGINT/SIGTERM.
+
+use std::io::Write;
+
+use forcelink_sim::{start, SimConfig};
+
+const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--client-id S] [--client-secret S] \
+[--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N]";
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
+    let mut cfg = SimConfig::default();
+    let mut it = args.peekable();
+    while let Some(arg) = it.next() {
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
+        };
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+            v.parse().map_err(|_| format!("{name}: invalid number '{v}'"))
+        }
+        match flag.as_str() {
+            "--port" => cfg.port = num("--port", value("--port")?)?,
+            "--instance-port" => cfg.instance_port = num("--instance-port", value("--instance-port")?)?,
+            "--client-id" => cfg.client_id = value("--client-id")?,
+            "--client-secret" => cfg.client_secret = value("--client-secret")?,
+            "--redirect-uri" => cfg.redirect_uri = Some(value("--redirect-uri")?),
+            "--contacts" => cfg.contacts = num("--contacts", value("--contacts")?)?,
+            "--deals" => cfg.deals = num("--deals", value("--deals")?)?,
+            "--notes" => cfg.notes = num("--notes", value("--notes")?)?,
+            "--seed" => cfg.seed = num("--seed", value("--seed")?)?,
+            "--rotation" if inline.is_none() => cfg.rotation = true,
+            "--consent" if inline.is_none() => cfg.auto_approve = false,
+            _ => return Err(format!("unknown argument '{arg}'")),
+        }
+    }
+    if cfg.port != 0 && cfg.port == cfg.instance_port {
+        return Err("--port and --instance-port must differ".into());
+    }
+    Ok(cfg)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
+    let cfg = match parse_args(args.into_iter()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("forcelink-sim: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let handle = match start(cfg).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("forcelink-sim: cannot listen: {e}");
+            std::process::exit(1);
+        }
+    };
+    let line = serde_json::json!({
+        "loginUrl": handle.login_url,
+        "instanceUrl": handle.instance_url,
+        "controlUrl": handle.control_url,
+    });
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    drop(out);
+    wait_for_signal().await;
+    handle.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_args;
+
+    fn args(s: &str) -> impl Iterator<Item = String> + '_ {
+        s.split_whitespace().map(String::from)
+    }
+
+    #[test]
+    fn parses_flags() {
+        let c = parse_args(args("--port 5000 --instance-port=5001 --rotation --consent --contacts 1000000 --redirect-uri http://localhost/cb")).unwrap();
+        assert_eq!((c.port, c.instance_port, c.contacts), (5000, 5001, 1_000_000));
+        assert!(c.rotation && !c.auto_approve);
+        assert_eq!(c.redirect_uri.as_deref(), Some("http://localhost/cb"));
+        assert!(parse_args(args("--port")).is_err());
+        assert!(parse_args(args("--port x")).is_err());
+        assert!(parse_args(args("--bogus")).is_err());
+        assert!(parse_args(args("--rotation=yes")).is_err());
+    }
+}

@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn string_escapes() {
-        let q = p(r"SELECT Id FROM Contact WHERE Name = 'O\'Brien \"x\" \\ \n\t\r\b\f \_ \% \u00e9'");
+        let q = p(r#"SELECT Id FROM Contact WHERE Name = 'O\'Brien \"x\" \\ \n\t\r\b\f \_ \% \u00e9'"#);
         assert_eq!(str_value(q.filter.as_ref().unwrap()), "O'Brien \"x\" \\ \n\t\r\u{8}\u{c} _ % é");
         let e = err(r"SELECT Id FROM Contact WHERE Name = 'a\qb'");
         assert!(e.contains("Illegal character sequence '\\q'"), "{e}");

@@ -1,0 +1,211 @@
+//! `/__sim/*` control API (JSON), served on both hosts over the same state. Tests use
+//! it to inspect call counts and to break things on purpose.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::faults::{Fault, Kind, Target, DEFAULT_SLOW_MS};
+use crate::http;
+use crate::state::{lock, Sim};
+
+type S = State<Arc<Sim>>;
+
+pub fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/__sim", get(index))
+        .route("/__sim/counts", get(counts))
+        .route("/__sim/counts/reset", post(reset_counts))
+        .route("/__sim/expire-access-tokens", post(expire_access))
+        .route("/__sim/revoke-refresh-tokens", post(revoke_refresh))
+        .route("/__sim/config", get(get_config).post(set_config))
+        .route("/__sim/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route("/__sim/connections", get(connections))
+        .route("/__sim/seed", get(get_seed).post(seed))
+}
+
+fn ok(v: Value) -> Response {
+    http::json_value(StatusCode::OK, &v)
+}
+
+fn bad(msg: &str) -> Response {
+    http::json_value(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
+}
+
+/// Optional JSON object body; empty body = `{}`.
+async fn body_json(req: Request) -> Result<serde_json::Map<String, Value>, Response> {
+    let bytes = http::read_body(req.into_body(), 64 * 1024).await.ok_or_else(|| bad("body too large"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Default::default());
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(bad("body must be a JSON object")),
+    }
+}
+
+fn u64_field(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<u64>, Response> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| bad(&format!("{k} must be a non-negative integer"))),
+    }
+}
+
+fn bool_field(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<bool>, Response> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(&format!("{k} must be a boolean"))),
+    }
+}
+
+async fn index() -> Response {
+    ok(json!({"endpoints": [
+        "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
+        "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
+        "GET /__sim/connections", "GET|POST /__sim/seed"
+    ]}))
+}
+
+async fn counts(State(sim): S) -> Response {
+    ok(sim.counts.snapshot())
+}
+
+async fn reset_counts(State(sim): S) -> Response {
+    sim.counts.reset();
+    ok(sim.counts.snapshot())
+}
+
+async fn expire_access(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let one = m.get("accessToken").and_then(Value::as_str);
+    let n = lock(&sim.auth).expire_access(one);
+    ok(json!({ "expired": n }))
+}
+
+async fn revoke_refresh(State(sim): S) -> Response {
+    let n = lock(&sim.auth).revoke_all_refresh();
+    ok(json!({ "revoked": n }))
+}
+
+async fn get_config(State(sim): S) -> Response {
+    ok(sim.config_json())
+}
+
+async fn set_config(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let parsed = (|| {
+        Ok::<_, Response>((
+            bool_field(&m, "rotation")?,
+            bool_field(&m, "autoApprove")?,
+            u64_field(&m, "apiLimit")?,
+            u64_field(&m, "apiUsage")?,
+            u64_field(&m, "latencyMs")?,
+        ))
+    })();
+    let (rotation, auto, limit, usage, latency) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let s = &sim.settings;
+    if let Some(v) = rotation {
+        s.rotation.store(v, Relaxed);
+    }
+    if let Some(v) = auto {
+        s.auto_approve.store(v, Relaxed);
+    }
+    if let Some(v) = limit {
+        s.api_limit.store(v, Relaxed);
+    }
+    if let Some(v) = usage {
+        s.api_usage.store(v, Relaxed);
+    }
+    if let Some(v) = latency {
+        s.latency_ms.store(v, Relaxed);
+    }
+    ok(sim.config_json())
+}
+
+fn faults_json(sim: &Sim) -> Value {
+    json!({ "faults": lock(&sim.faults).list() })
+}
+
+async fn list_faults(State(sim): S) -> Response {
+    ok(faults_json(&sim))
+}
+
+async fn add_fault(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let target = m.get("target").and_then(Value::as_str).and_then(Target::parse);
+    let kind = match m.get("kind") {
+        Some(Value::Number(n)) => Kind::parse(&n.to_string()),
+        Some(Value::String(s)) => Kind::parse(s),
+        _ => None,
+    };
+    let (Some(target), Some(kind)) = (target, kind) else {
+        return bad("need target (token|revoke|query|rest|any) and kind (503|reset|slow|rate_limit|invalid_session|unknown_exception)");
+    };
+    let (count, delay) = match (u64_field(&m, "count"), u64_field(&m, "delayMs")) {
+        (Ok(c), Ok(d)) => (c.unwrap_or(1), d.unwrap_or(DEFAULT_SLOW_MS)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    lock(&sim.faults).add(Fault { target, kind, count, delay_ms: delay });
+    ok(faults_json(&sim))
+}
+
+async fn clear_faults(State(sim): S) -> Response {
+    lock(&sim.faults).clear();
+    ok(faults_json(&sim))
+}
+
+async fn connections(State(sim): S) -> Response {
+    ok(lock(&sim.auth).connections())
+}
+
+fn seed_json(sim: &Sim) -> Value {
+    let d = sim.data();
+    json!({"seed": d.seed, "contacts": d.contacts, "deals": d.deals, "notes": d.notes, "accounts": d.accounts()})
+}
+
+async fn get_seed(State(sim): S) -> Response {
+    ok(seed_json(&sim))
+}
+
+/// Re-seeds record counts (and optionally the seed). Instant: data is procedural. Open
+/// cursors keep the snapshot they started with.
+async fn seed(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let fields = ["contacts", "deals", "notes", "seed"].map(|k| u64_field(&m, k));
+    let mut vals = [None; 4];
+    for (i, f) in fields.into_iter().enumerate() {
+        match f {
+            Ok(v) => vals[i] = v,
+            Err(r) => return r,
+        }
+    }
+    {
+        let mut d = lock(&sim.data);
+        d.contacts = vals[0].unwrap_or(d.contacts);
+        d.deals = vals[1].unwrap_or(d.deals);
+        d.notes = vals[2].unwrap_or(d.notes);
+        d.seed = vals[3].unwrap_or(d.seed);
+    }
+    ok(seed_json(&sim))
+}
