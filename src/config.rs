@@ -188,12 +188,28 @@ fn default_export_types() -> BTreeMap<String, ExportType> {
 impl Config {
     /// Parses and validates the host's configuration JSON.
     pub fn from_json(json: &str) -> Result<Self> {
-        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
-            let msg = e.to_string();
-            // serde names the offending field in "unknown field `x`" / "invalid type ... for key `x`".
-            let field = msg.split('`').nth(1).unwrap_or("config").to_string();
-            Error::config(field, msg)
-        })?;
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| Error::config("config", format!("must be an object ({e})")))?;
+        // Decode field by field so a wrong type is reported against the field that has it.
+        let mut raw = serde_json::Map::new();
+        for (k, v) in map {
+            if v.is_null() {
+                continue;
+            }
+            let mut one = serde_json::Map::new();
+            one.insert(k.clone(), v);
+            serde_json::from_value::<RawConfig>(serde_json::Value::Object(one.clone())).map_err(|e| {
+                let msg = e.to_string();
+                if msg.starts_with("unknown field") {
+                    Error::config(k.clone(), "is not a forcelink option")
+                } else {
+                    Error::config(k.clone(), msg)
+                }
+            })?;
+            raw.extend(one);
+        }
+        let raw: RawConfig = serde_json::from_value(serde_json::Value::Object(raw))
+            .map_err(|e| Error::config("config", e.to_string()))?;
         Self::from_raw(raw)
     }
 

@@ -38,7 +38,7 @@ fn bad(msg: &str) -> Response {
     http::json_value(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
 }
 
-/// Optional JSON object body; empty body = `{}`.
+/// Optional JSON object body; empty body or `null` = `{}`.
 async fn body_json(req: Request) -> Result<serde_json::Map<String, Value>, Response> {
     let bytes = http::read_body(req.into_body(), 64 * 1024).await.ok_or_else(|| bad("body too large"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -46,6 +46,7 @@ async fn body_json(req: Request) -> Result<serde_json::Map<String, Value>, Respo
     }
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Default::default()),
         _ => Err(bad("body must be a JSON object")),
     }
 }

@@ -52,7 +52,8 @@ fn parse_version(seg: &str) -> Option<&str> {
 
 enum Route<'a> {
     Resources,
-    Query { all: bool },
+    /// `queryAll` equals `query`: the generated org has no deleted rows.
+    Query,
     More(&'a str),
     Unknown,
 }
@@ -60,8 +61,7 @@ enum Route<'a> {
 fn route<'a>(segs: &[&'a str]) -> Route<'a> {
     match segs {
         [] => Route::Resources,
-        ["query"] => Route::Query { all: false },
-        ["queryAll"] => Route::Query { all: true },
+        ["query" | "queryAll"] => Route::Query,
         ["query" | "queryAll", loc] => Route::More(loc),
         _ => Route::Unknown,
     }
@@ -86,7 +86,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     let Some((&ver_seg, rest)) = segs.split_first() else { return http::not_found() };
     let r = route(rest);
     let site = match r {
-        Route::Query { .. } => {
+        Route::Query => {
             bump(&sim.counts.query);
             Site::Query
         }
@@ -118,7 +118,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     let batch = query::batch_from_header(http::header_str(req.headers(), "sforce-query-options"));
     match r {
         Route::Resources => resources(version),
-        Route::Query { .. } => {
+        Route::Query => {
             let params = http::query_params(req.uri());
             match param(&params, "q").filter(|q| !q.trim().is_empty()) {
                 Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), version).await,

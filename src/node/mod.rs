@@ -19,6 +19,13 @@ use error::{args, IntoNapi};
 
 pub use cursor::NativeExportCursor;
 
+/// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
+/// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
+#[napi_derive::module_init]
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| eprintln!("forcelink: internal error: {info}")));
+}
+
 #[napi]
 pub struct NativeForcelink {
     inner: Arc<Forcelink>,

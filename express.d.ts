@@ -1,0 +1,45 @@
+import type { Request, RequestHandler, Router } from 'express'
+import type { Forcelink, ForcelinkError } from './index'
+
+/** The host's authenticated user, as the incumbent reads it from `req.auth`. */
+export interface SalesforceAuth {
+  account_id: string | number | { toString(): string }
+  uid: string | number | { toString(): string }
+}
+
+export interface SalesforceControllerOptions {
+  /** Where the account and user come from; default `req => req.auth`. Falsy → "Unauthorized User". */
+  getAuth?(req: Request): SalesforceAuth | null | undefined
+  /** The login query parameter holding the return URL; default `"forward_url"`. */
+  forwardUrlParam?: string
+  /** Sees every ForcelinkError a handler answers (for logging); the client gets a sanitized body. */
+  onError?(err: ForcelinkError, req: Request): void
+}
+
+export interface SalesforceRouterOptions extends SalesforceControllerOptions {
+  /** The host's `express` module (4 or 5); default `require('express')`. */
+  express?: { Router(): Router }
+}
+
+export interface SalesforceController {
+  /** `GET /auth/login?forward_url=` */
+  getLogin: RequestHandler
+  /** `GET /auth/callback?code=&state=` */
+  callback: RequestHandler
+  /** `DELETE /auth` */
+  deleteAccessToken: RequestHandler
+  /** `GET /export/:type?page=&limit=` or `?download=csv|ndjson` */
+  exportData: RequestHandler
+}
+
+/** Error bodies: `{ success: false, errno, message, code? }`. */
+export interface SalesforceErrorBody {
+  success: false
+  errno: number
+  message: string
+  code?: string
+}
+
+export declare function createSalesforceController(forcelink: Forcelink, options?: SalesforceControllerOptions): SalesforceController
+/** A Router to mount at the host's `/v1/integrations/salesforce`. */
+export declare function salesforceRouter(forcelink: Forcelink, options?: SalesforceRouterOptions): Router

@@ -1,0 +1,175 @@
+'use strict'
+// Express drop-in for the incumbent Salesforce controller: the same routes, status codes, redirects
+// and JSON bodies (docs/express.md has the case-by-case table). Everything else is the core's job;
+// this file only reads the request and shapes the answer.
+
+const { pipeline, Readable } = require('node:stream')
+
+const FORMATS = {
+  csv: { type: 'text/csv; charset=utf-8', ext: 'csv' },
+  ndjson: { type: 'application/x-ndjson; charset=utf-8', ext: 'ndjson' },
+}
+
+// Failures of the host's own infrastructure: answered with a fixed message so a store's error text
+// (which may name hosts or credentials) never reaches the client; `onError` sees the original.
+const SERVER_SIDE = { INTERNAL: 'Internal error', STORE_ERROR: 'Token store unavailable', CONFIG_INVALID: 'Integration misconfigured' }
+
+// Matched by shape rather than `instanceof` so a Forcelink from another copy of the package works too.
+const isForcelinkError = (e) => Boolean(e) && e.name === 'ForcelinkError' && typeof e.code === 'string' && Number.isInteger(e.status)
+
+const fail = (res, status, message, code) =>
+  res.status(status).json(code ? { success: false, errno: status, message, code } : { success: false, errno: status, message })
+
+/** A query parameter that must be one string: `undefined` when absent, `null` when repeated or nested. */
+function single(req, name) {
+  const v = req.query[name]
+  if (v === undefined || typeof v === 'string') return v
+  return null
+}
+
+function badParam(res, name) {
+  return fail(res, 400, `invalid input: ${name}: must be a single value`, 'INVALID_INPUT')
+}
+
+function createSalesforceController(forcelink, options = {}) {
+  if (!forcelink || typeof forcelink.beginLogin !== 'function') {
+    throw new TypeError('createSalesforceController: the first argument must be a Forcelink instance')
+  }
+  const getAuth = options.getAuth || ((req) => req.auth)
+  const forwardParam = options.forwardUrlParam || 'forward_url'
+  const onError = typeof options.onError === 'function' ? options.onError : null
+
+  /** `{ accountId, ownerId }` from the host's auth, or null (the incumbent's "Unauthorized User"). */
+  function connection(req) {
+    const a = getAuth(req)
+    if (!a || a.account_id === undefined || a.account_id === null || a.uid === undefined || a.uid === null) return null
+    return { accountId: String(a.account_id), ownerId: String(a.uid) }
+  }
+
+  /** Answers a ForcelinkError as JSON; anything else is the host's error middleware's business. */
+  function answer(err, req, res, next, overrides = {}) {
+    if (!isForcelinkError(err)) return next(err)
+    if (onError) onError(err, req)
+    const o = overrides[err.code]
+    if (o) return fail(res, o.status || err.status, o.message || err.message, err.code)
+    return fail(res, err.status, SERVER_SIDE[err.code] || err.message, err.code)
+  }
+
+  // Unhandled rejections must reach `next` in Express 4 too.
+  const wrap = (fn) => (req, res, next) => Promise.resolve(fn(req, res, next)).catch(next)
+
+  const getLogin = wrap(async (req, res, next) => {
+    const forwardUrl = single(req, forwardParam)
+    if (forwardUrl === null) return badParam(res, forwardParam)
+    // The incumbent checks forward_url before auth.
+    if (forwardUrl === undefined || forwardUrl.trim() === '') return fail(res, 400, 'Please provide forward_url', 'FORWARD_URL_REQUIRED')
+    const conn = connection(req)
+    if (!conn) return fail(res, 400, 'Unauthorized User')
+    try {
+      const { redirectUrl } = await forcelink.beginLogin({ ...conn, forwardUrl })
+      return res.redirect(302, redirectUrl)
+    } catch (err) {
+      return answer(err, req, res, next)
+    }
+  })
+
+  const callback = wrap(async (req, res, next) => {
+    const p = {}
+    for (const [key, name] of [['code', 'code'], ['state', 'state'], ['error', 'error'], ['errorDescription', 'error_description']]) {
+      const v = single(req, name)
+      if (v === null) return badParam(res, name)
+      p[key] = v
+    }
+    try {
+      const { redirectUrl } = await forcelink.handleCallback(p)
+      return res.redirect(302, redirectUrl)
+    } catch (err) {
+      // The incumbent's relative redirect when the flow never started.
+      if (isForcelinkError(err) && err.code === 'AUTH_NOT_INITIATED') {
+        return res.redirect(302, '?status=error&integration=salesforce&reason=Authentication%20not%20initiated')
+      }
+      return answer(err, req, res, next, { INVALID_STATE: { message: 'Invalid State' } })
+    }
+  })
+
+  const deleteAccessToken = wrap(async (req, res, next) => {
+    const conn = connection(req)
+    if (!conn) return fail(res, 400, 'Unauthorized User')
+    try {
+      const { revoked } = await forcelink.disconnect(conn)
+      return res.status(200).json({ success: true, message: 'SUCCESS', revoked })
+    } catch (err) {
+      return answer(err, req, res, next)
+    }
+  })
+
+  // The incumbent answers "no stored token" on export with errno 400 and its own wording.
+  const exportOverrides = { TOKEN_NOT_FOUND: { status: 400, message: 'Api Token Not Found' } }
+
+  const exportData = wrap(async (req, res, next) => {
+    const conn = connection(req)
+    if (!conn) return fail(res, 401, 'Unauthorized User')
+    const type = req.params.type
+    const q = { page: single(req, 'page'), limit: single(req, 'limit'), download: single(req, 'download') }
+    for (const k of Object.keys(q)) if (q[k] === null) return badParam(res, k)
+    if (q.download !== undefined) return download(req, res, next, conn, type, q.download)
+    try {
+      const { data, pagination } = await forcelink.exportPage({ ...conn, type, page: q.page, limit: q.limit })
+      return res.status(200).json({ success: true, message: 'SUCCESS', data, pagination })
+    } catch (err) {
+      return answer(err, req, res, next, exportOverrides)
+    }
+  })
+
+  /** `?download=csv|ndjson`: every record, streamed. Headers wait for the first batch so an error
+   *  before any data is still a JSON answer, and so `X-Total-Count` can carry the org's total. */
+  async function download(req, res, next, conn, type, format) {
+    const fmt = Object.prototype.hasOwnProperty.call(FORMATS, format) ? FORMATS[format] : null
+    if (!fmt) return fail(res, 400, 'invalid input: download: must be "csv" or "ndjson"', 'INVALID_INPUT')
+    let total = null
+    let batches
+    let first
+    try {
+      const stream = forcelink.exportStream({ ...conn, type, format, onProgress: (p) => (total = p.total) })
+      batches = stream[Symbol.asyncIterator]()
+      first = await batches.next() // an iterator error destroys the stream (and its cursor) itself
+    } catch (err) {
+      return answer(err, req, res, next, exportOverrides)
+    }
+    res.status(200)
+    res.set({
+      'Content-Type': fmt.type,
+      'Content-Disposition': `attachment; filename="${String(type).replace(/[^\w.-]/g, '_')}.${fmt.ext}"`,
+      'Cache-Control': 'no-store',
+      'X-Total-Count': String(total ?? 0),
+    })
+    if (first.done) return res.end()
+    const rest = { [Symbol.asyncIterator]: () => batches }
+    // `yield*` forwards return(): a client that goes away closes the cursor, so no further requests.
+    const body = Readable.from((async function* () {
+      yield first.value
+      yield* rest
+    })())
+    // A failure after the headers cannot change the status: the connection is cut instead, so the
+    // client sees a failed download rather than a truncated file that looks whole.
+    pipeline(body, res, (err) => {
+      if (err && onError && isForcelinkError(err)) onError(err, req)
+    })
+  }
+
+  return { getLogin, callback, deleteAccessToken, exportData }
+}
+
+function salesforceRouter(forcelink, options = {}) {
+  // Lazily, so Express stays an optional peer and the host can hand in its own copy (4 or 5).
+  const express = options.express || require('express')
+  const c = createSalesforceController(forcelink, options)
+  const router = express.Router()
+  router.get('/auth/login', c.getLogin)
+  router.get('/auth/callback', c.callback)
+  router.delete('/auth', c.deleteAccessToken) // non-strict routing: `/auth/` matches too
+  router.get('/export/:type', c.exportData)
+  return router
+}
+
+module.exports = { createSalesforceController, salesforceRouter }
