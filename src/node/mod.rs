@@ -2,6 +2,7 @@
 //! layer), results (JSON text for `JSON.parse`, measured fastest for record batches) and errors.
 
 mod cursor;
+mod probe;
 mod error;
 mod store;
 
@@ -18,6 +19,7 @@ use crate::token::store::TokenStore;
 use error::{args, IntoNapi};
 
 pub use cursor::NativeExportCursor;
+pub use probe::BoundaryProbe;
 
 /// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
 /// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
