@@ -49,7 +49,7 @@ function createDemoApp({ forcelink, express = require('express'), mode = 'simula
 /**
  * Listens, then builds the Forcelink (its redirect URI defaults to this server's own callback, so a
  * test can use port 0). `forcelinkConfig` needs clientId, clientSecret and, for the simulator, loginUrl.
- * Resolves `{ url, server, forcelink, close }`.
+ * Resolves `{ url, server, forcelink, dataDir, close }`.
  */
 async function startDemo({ port = 3000, host = 'localhost', forcelinkConfig, express, mode } = {}) {
   const server = http.createServer()
@@ -82,7 +82,7 @@ async function startDemo({ port = 3000, host = 'localhost', forcelinkConfig, exp
       })
       server.closeAllConnections?.()
     })
-  return { url, server, forcelink, close }
+  return { url, server, forcelink, dataDir, close }
 }
 
 module.exports = { createDemoApp, startDemo, MOUNT, DEMO_AUTH }

@@ -299,6 +299,8 @@ pub const BASE_MS: i64 = 1_704_067_200_000;
 /// strictly increasing too.
 pub const INTERVAL_MS: i64 = 60_000;
 pub const USERS: u64 = 10;
+/// Per-object record cap: ids carry 8 base62 digits (62^8 ≈ 2.2e14), so stay well below.
+pub const MAX_RECORDS: u64 = 1_000_000_000_000;
 
 /// Record counts + seed. Cheap to copy: cursors keep their own snapshot so a re-seed
 /// does not disturb open cursors.
@@ -324,17 +326,18 @@ fn pick<T: Copy>(table: &[T], h: u64) -> T {
 
 impl Data {
     pub fn accounts(&self) -> u64 {
-        ((self.contacts + self.deals) / 10).max(5)
+        (self.contacts.saturating_add(self.deals) / 10).clamp(5, MAX_RECORDS)
     }
 
     pub fn count(&self, obj: Obj) -> u64 {
-        match obj {
+        let n = match obj {
             Obj::Account => self.accounts(),
             Obj::Contact => self.contacts,
             Obj::Opportunity => self.deals,
             Obj::Note => self.notes,
             Obj::User => USERS,
-        }
+        };
+        n.min(MAX_RECORDS)
     }
 
     fn h(&self, obj: Obj, idx: u64, salt: u64) -> u64 {
@@ -342,11 +345,11 @@ impl Data {
     }
 
     pub fn created_ms(&self, idx: u64) -> i64 {
-        BASE_MS + (idx as i64).saturating_mul(INTERVAL_MS)
+        BASE_MS.saturating_add((idx.min(MAX_RECORDS) as i64).saturating_mul(INTERVAL_MS))
     }
 
     pub fn modstamp_ms(&self, obj: Obj, idx: u64) -> i64 {
-        self.created_ms(idx) + (self.h(obj, idx, 9) % 59) as i64 * 1000
+        self.created_ms(idx).saturating_add((self.h(obj, idx, 9) % 59) as i64 * 1000)
     }
 
     /// Index of the parent record a lookup field points at (None = empty lookup).
@@ -355,11 +358,14 @@ impl Data {
             F::AccountId => {
                 // About one in ten contacts/deals has no account.
                 let h = self.h(obj, idx, 5);
-                (h % 10 != 0).then(|| (h / 10) % self.accounts())
+                (!h.is_multiple_of(10)).then(|| (h / 10) % self.accounts())
             }
             F::OwnerId => Some(self.h(obj, idx, 7) % USERS),
             F::CreatedById | F::LastModifiedById => Some(self.h(obj, idx, 8) % USERS),
-            F::ParentId => (self.contacts > 0).then(|| self.h(obj, idx, 6) % self.contacts),
+            F::ParentId => {
+                let n = self.count(Obj::Contact);
+                (n > 0).then(|| self.h(obj, idx, 6) % n)
+            }
             _ => None,
         }
     }
@@ -428,7 +434,7 @@ impl Data {
                     Some(acc) => self.account_domain(acc),
                     None => pick(FREEMAIL, h).to_string(),
                 };
-                let num = if h % 4 == 0 { ((h >> 8) % 90 + 10).to_string() } else { String::new() };
+                let num = if h.is_multiple_of(4) { ((h >> 8) % 90 + 10).to_string() } else { String::new() };
                 own(format!("{}.{}{num}@{domain}", a.1, b.1))
             }
             (Obj::User, F::Email | F::Username) => {
@@ -469,7 +475,7 @@ impl Data {
                 let h = self.h(obj, idx, 20);
                 own(format!("{}\n{}", pick(NOTE_BODY_A, h), pick(NOTE_BODY_B, h >> 16)))
             }
-            (Obj::Note, F::IsPrivate) => Bool(self.h(obj, idx, 21) % 8 == 0),
+            (Obj::Note, F::IsPrivate) => Bool(self.h(obj, idx, 21).is_multiple_of(8)),
             _ => Null,
         }
     }

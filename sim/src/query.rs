@@ -114,6 +114,9 @@ impl Exec {
     }
 
     fn index_at(&self, p: u64) -> u64 {
+        if self.m == 0 {
+            return self.lo;
+        }
         match self.plan.order {
             Order::Index { desc: false } => self.lo + p,
             Order::Index { desc: true } => self.lo + self.m - 1 - p,

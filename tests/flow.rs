@@ -1,0 +1,125 @@
+//! The core end to end over HTTP against the simulator (started in-process on 127.0.0.1).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use forcelink::error::Result;
+use forcelink::service::{CallbackParams, Forcelink};
+use forcelink::token::record::{ConnKey, TokenRecord};
+use forcelink::token::store::TokenStore;
+use forcelink::{Config, Error};
+use forcelink_sim::{start, SimConfig, SimHandle};
+
+#[derive(Default)]
+struct MemStore(Mutex<HashMap<ConnKey, TokenRecord>>);
+
+#[async_trait]
+impl TokenStore for MemStore {
+    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    async fn save(&self, r: &TokenRecord) -> Result<()> {
+        self.0.lock().unwrap().insert(r.key()?, r.clone());
+        Ok(())
+    }
+    async fn delete(&self, key: &ConnKey) -> Result<bool> {
+        Ok(self.0.lock().unwrap().remove(key).is_some())
+    }
+}
+
+const REDIRECT: &str = "http://localhost:3999/cb";
+
+async fn sim() -> SimHandle {
+    start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 4500, ..SimConfig::default() }).await.unwrap()
+}
+
+fn service(sim: &SimHandle, store: Arc<MemStore>) -> Forcelink {
+    let cfg = Config::from_json(
+        &serde_json::json!({
+            "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
+            "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    Forcelink::new(cfg, Some(store)).unwrap()
+}
+
+async fn control(sim: &SimHandle, path: &str) -> serde_json::Value {
+    let c = reqwest::Client::new();
+    let url = format!("{}/__sim/{path}", sim.login_url);
+    let r = if path == "counts" {
+        c.get(url).send().await
+    } else {
+        c.post(url).header("content-type", "application/json").body("{}").send().await
+    };
+    let text = r.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+async fn connect(fl: &Forcelink, a: &str, u: &str) -> String {
+    let start = fl.begin_login(a, u, Some("/done")).await.unwrap();
+    assert!(!start.already_connected);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(&start.redirect_url).send().await.unwrap();
+    assert_eq!(resp.status(), 302);
+    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
+    fl.handle_callback(CallbackParams { code: q.get("code").cloned(), state: q.get("state").cloned(), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_refresh_export_disconnect() {
+    let sim = sim().await;
+    let store = Arc::new(MemStore::default());
+    let fl = Arc::new(service(&sim, store.clone()));
+    assert_eq!(connect(&fl, "a", "u").await, "/done?status=success&integration=salesforce");
+
+    // 50 concurrent callers after expiry share one refresh.
+    control(&sim, "expire-access-tokens").await;
+    control(&sim, "counts/reset").await;
+    let calls = (0..50).map(|_| {
+        let fl = fl.clone();
+        tokio::spawn(async move { fl.query("a", "u", "SELECT Id FROM Contact ORDER BY Id LIMIT 1").await })
+    });
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    assert_eq!(control(&sim, "counts").await["token"]["refresh_token"], 1);
+
+    // Pages past OFFSET 2,000 tile the Id order.
+    let mut ids = Vec::new();
+    for page in 1..=5 {
+        let p = fl.export_page("a", "u", "contacts", Some(&page.to_string()), Some("1000")).await.unwrap();
+        let data: Vec<serde_json::Value> = serde_json::from_str(&p.data_json).unwrap();
+        ids.extend(data.iter().map(|r| r["attributes"]["url"].as_str().unwrap().to_string()));
+        assert_eq!(p.pagination.total, 4500);
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids.len(), 4500);
+    assert_eq!(sorted, ids);
+
+    assert!(matches!(fl.export_page("a", "u", "leads", None, None).await, Err(Error::InvalidType)));
+    assert!(fl.disconnect("a", "u").await.unwrap());
+    assert!(matches!(fl.disconnect("a", "u").await, Err(Error::TokenNotFound)));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_invalidates_the_record() {
+    let sim = sim().await;
+    let store = Arc::new(MemStore::default());
+    let fl = service(&sim, store.clone());
+    connect(&fl, "a", "u").await;
+    control(&sim, "revoke-refresh-tokens").await;
+    let e = fl.get_access_token("a", "u", true).await.err().unwrap();
+    assert_eq!(e.code(), "RECONNECT_REQUIRED");
+    let key = ConnKey::new("a", "u").unwrap();
+    assert!(store.find(&key).await.unwrap().unwrap().token_invalidated);
+    sim.shutdown().await;
+}
