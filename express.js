@@ -143,6 +143,8 @@ function createSalesforceController(forcelink, options = {}) {
       'Cache-Control': 'no-store',
       'X-Total-Count': String(total ?? 0),
     })
+    // Appended, not set: a host's CORS middleware may already expose headers of its own.
+    res.append('Access-Control-Expose-Headers', 'X-Total-Count, Content-Disposition')
     if (first.done) return res.end()
     const rest = { [Symbol.asyncIterator]: () => batches }
     // `yield*` forwards return(): a client that goes away closes the cursor, so no further requests.

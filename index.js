@@ -72,8 +72,12 @@ function bridgeStore(store) {
 
 const str = (v) => (v === undefined || v === null ? undefined : String(v))
 
+// A user's connection (accountId + ownerId) or a server flow's (connectionId).
 function conn(opts) {
   if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+  if (opts.connectionId !== undefined && opts.connectionId !== null) {
+    return { connectionId: str(opts.connectionId), accountId: str(opts.accountId), ownerId: str(opts.ownerId) }
+  }
   return { accountId: str(opts.accountId) ?? '', ownerId: str(opts.ownerId) ?? '' }
 }
 
@@ -212,6 +216,18 @@ class Forcelink {
       }
     }
     return Readable.from(chunks(), { objectMode: false })
+  }
+
+  /** Creates a record: `{ id }`. Not retried once the request may have reached Salesforce. */
+  async createRecord(opts) {
+    const args = { ...conn(opts), object: str(opts.object) ?? '', fields: opts.fields }
+    return call(() => this.#n.createRecord(JSON.stringify(args)))
+  }
+
+  /** Updates a record's fields: `{ id }`. */
+  async updateRecord(opts) {
+    const args = { ...conn(opts), object: str(opts.object) ?? '', id: str(opts.id) ?? '', fields: opts.fields }
+    return call(() => this.#n.updateRecord(JSON.stringify(args)))
   }
 
   /** The latest `Sforce-Limit-Info` API usage seen (`{ used, max }`), or null. */

@@ -30,8 +30,8 @@ async function startApp(express, fl, options = {}) {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
   const base = `http://127.0.0.1:${server.address().port}/sf`
-  const call = (path, { account, user, method = 'GET' } = {}) =>
-    fetch(base + path, { method, redirect: 'manual', headers: account ? { 'x-account': account, 'x-user': user || 'u1' } : {} })
+  const call = (path, { account, user, method = 'GET', signal } = {}) =>
+    fetch(base + path, { method, signal, redirect: 'manual', headers: account ? { 'x-account': account, 'x-user': user || 'u1' } : {} })
   return { base, call, seen, close: () => new Promise((r) => server.close(r)) }
 }
 
@@ -179,6 +179,19 @@ describe.each([
       expect(loc.searchParams.get('reason')).toBeTruthy()
     })
 
+    test('Salesforce unavailable during the code exchange → 302 forward_url with the reason', async () => {
+      const a = acct()
+      const start = await app.call('/auth/login?forward_url=/back', { account: a })
+      const q = await authorize(start.headers.get('location'))
+      await sim.fault({ target: 'token', kind: '503', count: 4 })
+      const r = await app.call(`/auth/callback?${new URLSearchParams(q)}`)
+      expect(r.status).toBe(302)
+      const loc = new URL(r.headers.get('location'), 'http://x')
+      expect(loc.pathname).toBe('/back')
+      expect(loc.searchParams.get('status')).toBe('error')
+      expect(loc.searchParams.get('reason')).toMatch(/^Salesforce is unavailable/)
+    })
+
     test('repeated code → 400 INVALID_INPUT', async () => {
       const r = await json(await app.call('/auth/callback?code=a&code=b&state=x'))
       expect(r.status).toBe(400)
@@ -301,6 +314,50 @@ describe.each([
       }
     })
 
+    test('expired access token → refreshed and retried, 200', async () => {
+      await sim.resetCounts()
+      await sim.expireAccessTokens()
+      const r = await json(await app.call('/export/contacts?limit=5', { account: a }))
+      expect(r.status).toBe(200)
+      expect(r.body.data).toHaveLength(5)
+      expect((await sim.counts()).token.refresh_token).toBe(1)
+    })
+
+    test('a page past OFFSET 2,000 → 200 with the page', async () => {
+      await sim.seed({ contacts: 4500 })
+      try {
+        const r = await json(await app.call('/export/contacts?page=30&limit=100', { account: a }))
+        expect(r.status).toBe(200)
+        expect(r.body.data).toHaveLength(100)
+        expect(r.body.pagination).toMatchObject({ page: 30, total: 4500, offsetValue: 2900, next_page: 31 })
+      } finally {
+        await sim.seed({ contacts: SEED.contacts })
+      }
+    })
+
+    test('REQUEST_LIMIT_EXCEEDED → 429 RATE_LIMITED', async () => {
+      await sim.fault({ target: 'query', kind: 'rate_limit', count: 2 })
+      const r = await json(await app.call('/export/deals?limit=5', { account: a }))
+      expect(r).toMatchObject({ status: 429, body: { success: false, errno: 429, code: 'RATE_LIMITED' } })
+    })
+
+    test('a field the org does not have → 400 SALESFORCE_ERROR with Salesforce\'s message', async () => {
+      const cfl = new Forcelink(
+        baseConfig(sim, { storePath: tmpDb('express-fields'), exportTypes: { contacts: { object: 'Contact', fields: ['Name', 'No_Such_Field__c'] } } }),
+      )
+      const s = await startApp(express, cfl)
+      try {
+        const b = acct()
+        await connectHttp(s.call, b)
+        const r = await json(await s.call('/export/contacts?limit=5', { account: b }))
+        expect(r.status).toBe(400)
+        expect(r.body).toMatchObject({ success: false, errno: 400, code: 'SALESFORCE_ERROR' })
+        expect(r.body.message).toMatch(/No_Such_Field__c/)
+      } finally {
+        await s.close()
+      }
+    })
+
     test('Salesforce down → its status and code, not a 500', async () => {
       await sim.fault({ target: 'query', kind: '503', count: 4 })
       const r = await json(await app.call('/export/contacts?limit=5', { account: a }))
@@ -316,6 +373,9 @@ describe.each([
       const r = await json(await app.call('/export/contacts?limit=5', { account: b }))
       expect(r.status).toBe(401)
       expect(r.body).toMatchObject({ success: false, errno: 401, code: 'RECONNECT_REQUIRED' })
+      // The connection is marked invalid, so the next login starts the flow over.
+      const again = await app.call('/auth/login?forward_url=/back', { account: b })
+      expect(again.headers.get('location')).toMatch(/\/services\/oauth2\/authorize\?/)
       // A fresh connection for the remaining tests.
       await connectHttp(app.call, (a = acct()))
     })
@@ -327,6 +387,7 @@ describe.each([
         expect(r.headers.get('content-type')).toMatch(/^text\/csv/)
         expect(r.headers.get('content-disposition')).toBe('attachment; filename="contacts.csv"')
         expect(r.headers.get('x-total-count')).toBe('37')
+        expect(r.headers.get('access-control-expose-headers')).toMatch(/X-Total-Count/)
         const text = await r.text()
         expect(text.split('\n')[0]).toMatch(/Name/i)
         expect(csvRecords(text)).toBe(37 + 1)
@@ -367,6 +428,26 @@ describe.each([
         }
       })
 
+      test('a client that goes away stops the export', async () => {
+        await sim.seed({ contacts: 40000 })
+        try {
+          await sim.fault({ target: 'query', kind: 'slow', delayMs: 150, count: 100 })
+          await sim.resetCounts()
+          const ctrl = new AbortController()
+          const r = await app.call('/export/contacts?download=ndjson', { account: a, signal: ctrl.signal })
+          expect(r.headers.get('x-total-count')).toBe('40000')
+          await r.body.getReader().read()
+          ctrl.abort()
+          await new Promise((done) => setTimeout(done, 1500))
+          const c = await sim.counts()
+          // 20 batches in all; only the ones in flight or buffered when the client left are fetched.
+          expect(c.query + c.queryMore).toBeLessThan(6)
+        } finally {
+          await sim.clearFaults()
+          await sim.seed({ contacts: SEED.contacts })
+        }
+      })
+
       test('Salesforce down before the first byte → a JSON error, not a broken download', async () => {
         await sim.fault({ target: 'query', kind: '503', count: 4 })
         const r = await json(await app.call('/export/notes?download=csv', { account: a }))
@@ -382,9 +463,10 @@ describe.each([
       const s = await startApp(express, sfl)
       try {
         store.failOn = 'find'
-        const r = await json(await s.call('/export/contacts', { account: 'x' }))
-        expect(r).toEqual({ status: 500, body: { success: false, errno: 500, message: 'Token store unavailable', code: 'STORE_ERROR' } })
-        expect(JSON.stringify(r.body)).not.toMatch(/db down/)
+        const expected = { status: 500, body: { success: false, errno: 500, message: 'Token store unavailable', code: 'STORE_ERROR' } }
+        expect(await json(await s.call('/export/contacts', { account: 'x' }))).toEqual(expected)
+        expect(await json(await s.call('/auth/login?forward_url=/x', { account: 'x' }))).toEqual(expected)
+        expect(await json(await s.call('/auth', { method: 'DELETE', account: 'x' }))).toEqual(expected)
         expect(s.seen.reported).toContain('STORE_ERROR')
       } finally {
         await s.close()

@@ -34,6 +34,56 @@ struct RawConfig {
     export_types: Option<BTreeMap<String, RawExportType>>,
     max_retries: Option<f64>,
     lease_wait_ms: Option<f64>,
+    jwt_bearer: Option<RawJwtBearer>,
+    client_credentials: Option<bool>,
+    bulk_threshold: Option<f64>,
+    bulk_deadline_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawJwtBearer {
+    username: String,
+    private_key_pem: String,
+    audience: Option<String>,
+}
+
+/// The server-to-server flow a config enables (at most one), used for `connectionId` connections.
+pub enum ServerFlow {
+    /// RS256-signed assertions for `username`; no refresh token exists, a new assertion is signed instead.
+    JwtBearer { username: String, key: jsonwebtoken::EncodingKey, audience: String },
+    /// The connected app's run-as user; needs the My Domain host.
+    ClientCredentials,
+}
+
+impl std::fmt::Debug for ServerFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerFlow::JwtBearer { username, audience, .. } => {
+                f.debug_struct("JwtBearer").field("username", username).field("audience", audience).finish_non_exhaustive()
+            }
+            ServerFlow::ClientCredentials => f.write_str("ClientCredentials"),
+        }
+    }
+}
+
+/// Salesforce's generic login hosts, where the client credentials grant is refused.
+pub fn is_generic_login_host(login: &LoginUrl) -> bool {
+    matches!(login.as_str(), "https://login.salesforce.com" | "https://test.salesforce.com")
+}
+
+/// The JWT `aud` Salesforce expects for a login host: production and sandbox login hosts stand for
+/// themselves; a My Domain stands for its kind of org; anything else (the simulator) for itself.
+fn default_audience(login: &LoginUrl) -> String {
+    let s = login.as_str();
+    let host = s.split("://").nth(1).unwrap_or(s);
+    if host.ends_with(".sandbox.my.salesforce.com") || host == "test.salesforce.com" {
+        "https://test.salesforce.com".into()
+    } else if host.ends_with(".salesforce.com") {
+        "https://login.salesforce.com".into()
+    } else {
+        s.to_string()
+    }
 }
 
 #[derive(Deserialize)]
@@ -118,6 +168,11 @@ pub struct Config {
     pub export_types: BTreeMap<String, ExportType>,
     pub max_retries: u32,
     pub lease_wait: Duration,
+    pub server_flow: Option<ServerFlow>,
+    /// `exportAll({ engine: 'auto' })` switches to Bulk API 2.0 above this many records.
+    pub bulk_threshold: u64,
+    /// How long a Bulk query job may take before it is aborted.
+    pub bulk_deadline: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -274,6 +329,39 @@ impl Config {
         }
         let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;
         let lease_wait = Duration::from_millis(bounded("leaseWaitMs", raw.lease_wait_ms, 15_000.0, 100.0, 120_000.0)? as u64);
+        let server_flow = match (raw.jwt_bearer, raw.client_credentials.unwrap_or(false)) {
+            (Some(_), true) => {
+                return Err(Error::config("clientCredentials", "choose one server flow: jwtBearer or clientCredentials"))
+            }
+            (Some(j), false) => {
+                if j.username.trim().is_empty() {
+                    return Err(Error::config("jwtBearer.username", "is required"));
+                }
+                let key = jsonwebtoken::EncodingKey::from_rsa_pem(j.private_key_pem.as_bytes())
+                    .map_err(|_| Error::config("jwtBearer.privateKeyPem", "must be an RSA private key in PEM form"))?;
+                let audience = match j.audience {
+                    Some(a) => {
+                        Origin::parse("jwtBearer.audience", &a)?;
+                        a.trim_end_matches('/').to_string()
+                    }
+                    None => default_audience(&login_url),
+                };
+                Some(ServerFlow::JwtBearer { username: j.username, key, audience })
+            }
+            (None, true) => {
+                if is_generic_login_host(&login_url) {
+                    return Err(Error::config(
+                        "loginUrl",
+                        "the client credentials flow must use your My Domain URL (https://<MyDomain>.my.salesforce.com); Salesforce refuses it on login.salesforce.com and test.salesforce.com",
+                    ));
+                }
+                Some(ServerFlow::ClientCredentials)
+            }
+            (None, false) => None,
+        };
+        let bulk_threshold = bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
+        let bulk_deadline =
+            Duration::from_millis(bounded("bulkDeadlineMs", raw.bulk_deadline_ms, 3_600_000.0, 1_000.0, 86_400_000.0)? as u64);
         Ok(Self {
             client_id,
             client_secret,
@@ -290,6 +378,9 @@ impl Config {
             export_types,
             max_retries,
             lease_wait,
+            server_flow,
+            bulk_threshold,
+            bulk_deadline,
         })
     }
 

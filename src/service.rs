@@ -12,7 +12,8 @@ use crate::oauth::client::OAuthClient;
 use crate::oauth::forward::{encode_component, ForwardUrl};
 use crate::oauth::pkce::Verifier;
 use crate::oauth::state::{now_millis, StateCodec};
-use crate::salesforce::export::{AnchorCache, ExportCursor, Exporter, PageResult};
+use crate::salesforce::describe::DescribeCache;
+use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, PageResult};
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
 use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
 use crate::salesforce::soql::SoqlDateTime;
@@ -30,6 +31,7 @@ pub struct Forcelink {
     nonces: NonceGuard,
     limits: LimitTracker,
     anchors: AnchorCache,
+    describes: DescribeCache,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +72,7 @@ impl Forcelink {
             nonces: NonceGuard::default(),
             limits: LimitTracker::default(),
             anchors: AnchorCache::default(),
+            describes: DescribeCache::default(),
             cfg,
         })
     }
@@ -189,8 +192,8 @@ impl Forcelink {
     }
 
     /// Revokes at Salesforce, then deletes the record whatever the revoke said.
-    pub async fn disconnect(&self, account_id: &str, owner_id: &str) -> Result<bool> {
-        let key = ConnKey::new(account_id, owner_id)?;
+    pub async fn disconnect(&self, key: &ConnKey) -> Result<bool> {
+        let key = key.clone();
         let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
         let revoked = match &rec.token.refresh_token {
             Some(rt) => self.oauth().revoke(rt).await.unwrap_or(false),
@@ -205,8 +208,8 @@ impl Forcelink {
         Ok(revoked)
     }
 
-    pub async fn get_access_token(&self, account_id: &str, owner_id: &str, force_refresh: bool) -> Result<AccessGrant> {
-        let key = ConnKey::new(account_id, owner_id)?;
+    pub async fn get_access_token(&self, key: &ConnKey, force_refresh: bool) -> Result<AccessGrant> {
+        let key = key.clone();
         let mut rec = self.tokens.usable(&self.cfg, &self.http, &key).await?;
         if force_refresh {
             rec = self.tokens.refresh(&self.cfg, &self.http, &key, rec.token.access_token.expose()).await?;
@@ -218,43 +221,43 @@ impl Forcelink {
     }
 
     /// One page of a raw SOQL query (response body as Salesforce sent it).
-    pub async fn query(&self, account_id: &str, owner_id: &str, soql: &str) -> Result<bytes::Bytes> {
-        let key = ConnKey::new(account_id, owner_id)?;
+    pub async fn query(&self, key: &ConnKey, soql: &str) -> Result<bytes::Bytes> {
         if soql.trim().is_empty() || soql.len() > 100_000 {
             return Err(Error::input("soql", "must be a non-empty query of at most 100,000 characters"));
         }
-        self.rest().get(&key, &query_path(&self.cfg, soql), None).await
+        self.rest().get(key, &query_path(&self.cfg, soql), None).await
     }
 
-    pub async fn query_more(&self, account_id: &str, owner_id: &str, next_records_url: &str) -> Result<bytes::Bytes> {
-        let key = ConnKey::new(account_id, owner_id)?;
-        self.rest().get(&key, next_records_url, None).await
+    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str) -> Result<bytes::Bytes> {
+        if !next_records_url.starts_with("/services/data/") {
+            return Err(Error::input("nextRecordsUrl", "must be a /services/data/ path"));
+        }
+        self.rest().get(key, next_records_url, None).await
     }
 
     pub async fn export_page(
         &self,
-        account_id: &str,
-        owner_id: &str,
+        key: &ConnKey,
         type_name: &str,
         page: Option<&str>,
         limit: Option<&str>,
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
-        let key = ConnKey::new(account_id, owner_id)?;
-        self.exporter().page(&key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
+        self.exporter().page(key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
     }
 
     /// A cursor for `exportAll`; no request is made until its first `next`.
     pub fn export_cursor(
         &self,
-        account_id: &str,
-        owner_id: &str,
+        key: &ConnKey,
         type_name: &str,
         batch_size: Option<f64>,
         since: Option<&str>,
+        engine: Option<&str>,
+        job_id: Option<String>,
     ) -> Result<ExportCursor> {
         let ty = self.cfg.export_type(type_name)?.clone();
-        let key = ConnKey::new(account_id, owner_id)?;
+        let key = key.clone();
         let batch = match batch_size {
             None => 2000,
             Some(b) if b.is_finite() && b.fract() == 0.0 && (200.0..=2000.0).contains(&b) => b as u32,
@@ -267,11 +270,37 @@ impl Forcelink {
             })
             .transpose()
             .map_err(|e| Error::input("since", e))?;
-        Ok(ExportCursor::new(key, ty, since, batch))
+        let engine = Engine::parse(engine)?;
+        if let Some(id) = &job_id {
+            if id.len() < 15 || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(Error::input("jobId", "must be a Bulk API job id"));
+            }
+        }
+        Ok(ExportCursor::new(key, ty, since, batch, engine, job_id))
     }
 
     pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
-        cursor.next(&self.rest()).await
+        cursor.next(&self.rest(), &self.describes).await
+    }
+
+    /// Aborts a Bulk job (cancel); best effort.
+    pub async fn abort_bulk_job(&self, key: &ConnKey, job_id: &str) -> Result<()> {
+        crate::salesforce::bulk::BulkState::abort(&self.rest(), key, job_id).await
+    }
+
+    /// Creates a record: its new id.
+    pub async fn create_record(&self, key: &ConnKey, object: &str, fields: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+        crate::salesforce::write::create(&self.rest(), key, object, fields).await
+    }
+
+    pub async fn update_record(
+        &self,
+        key: &ConnKey,
+        object: &str,
+        id: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        crate::salesforce::write::update(&self.rest(), key, object, id, fields).await
     }
 
     /// The latest `Sforce-Limit-Info` seen on any response.

@@ -83,7 +83,7 @@ async fn connect_refresh_export_disconnect() {
     control(&sim, "counts/reset").await;
     let calls = (0..50).map(|_| {
         let fl = fl.clone();
-        tokio::spawn(async move { fl.query("a", "u", "SELECT Id FROM Contact ORDER BY Id LIMIT 1").await })
+        tokio::spawn(async move { fl.query(&ConnKey::new("a", "u").unwrap(), "SELECT Id FROM Contact ORDER BY Id LIMIT 1").await })
     });
     for c in calls {
         c.await.unwrap().unwrap();
@@ -91,9 +91,10 @@ async fn connect_refresh_export_disconnect() {
     assert_eq!(control(&sim, "counts").await["token"]["refresh_token"], 1);
 
     // Pages past OFFSET 2,000 tile the Id order.
+    let key = ConnKey::new("a", "u").unwrap();
     let mut ids = Vec::new();
     for page in 1..=5 {
-        let p = fl.export_page("a", "u", "contacts", Some(&page.to_string()), Some("1000")).await.unwrap();
+        let p = fl.export_page(&key, "contacts", Some(&page.to_string()), Some("1000")).await.unwrap();
         let data: Vec<serde_json::Value> = serde_json::from_str(&p.data_json).unwrap();
         ids.extend(data.iter().map(|r| r["attributes"]["url"].as_str().unwrap().to_string()));
         assert_eq!(p.pagination.total, 4500);
@@ -104,9 +105,9 @@ async fn connect_refresh_export_disconnect() {
     assert_eq!(ids.len(), 4500);
     assert_eq!(sorted, ids);
 
-    assert!(matches!(fl.export_page("a", "u", "leads", None, None).await, Err(Error::InvalidType)));
-    assert!(fl.disconnect("a", "u").await.unwrap());
-    assert!(matches!(fl.disconnect("a", "u").await, Err(Error::TokenNotFound)));
+    assert!(matches!(fl.export_page(&key, "leads", None, None).await, Err(Error::InvalidType)));
+    assert!(fl.disconnect(&key).await.unwrap());
+    assert!(matches!(fl.disconnect(&key).await, Err(Error::TokenNotFound)));
     sim.shutdown().await;
 }
 
@@ -117,7 +118,7 @@ async fn invalid_grant_invalidates_the_record() {
     let fl = service(&sim, store.clone());
     connect(&fl, "a", "u").await;
     control(&sim, "revoke-refresh-tokens").await;
-    let e = fl.get_access_token("a", "u", true).await.err().unwrap();
+    let e = fl.get_access_token(&ConnKey::new("a", "u").unwrap(), true).await.err().unwrap();
     assert_eq!(e.code(), "RECONNECT_REQUIRED");
     let key = ConnKey::new("a", "u").unwrap();
     assert!(store.find(&key).await.unwrap().unwrap().token_invalidated);

@@ -15,11 +15,11 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::salesforce::paginate::{normalize_limit, normalize_page, paginate as core_paginate};
 use crate::service::{CallbackParams, Forcelink};
+use crate::token::record::ConnKey;
 use crate::token::store::TokenStore;
 use error::{args, IntoNapi};
 
 pub use cursor::NativeExportCursor;
-pub use probe::BoundaryProbe;
 
 /// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
 /// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
@@ -33,11 +33,24 @@ pub struct NativeForcelink {
     inner: Arc<Forcelink>,
 }
 
+/// Names a connection: a user's (`accountId` + `ownerId`) or a server flow's (`connectionId`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ConnArgs {
-    account_id: String,
-    owner_id: String,
+    account_id: Option<String>,
+    owner_id: Option<String>,
+    connection_id: Option<String>,
+}
+
+impl ConnArgs {
+    fn key(&self) -> napi::Result<ConnKey> {
+        match (&self.connection_id, &self.account_id, &self.owner_id) {
+            (Some(c), None, None) => ConnKey::server(c),
+            (None, a, o) => ConnKey::new(a.as_deref().unwrap_or(""), o.as_deref().unwrap_or("")),
+            _ => Err(crate::Error::input("connectionId", "give either connectionId or accountId + ownerId, not both")),
+        }
+        .napi()
+    }
 }
 
 #[derive(Deserialize)]
@@ -60,8 +73,8 @@ struct CallbackArgs {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TokenArgs {
-    account_id: String,
-    owner_id: String,
+    #[serde(flatten)]
+    conn: ConnArgs,
     #[serde(default)]
     force_refresh: bool,
 }
@@ -69,24 +82,24 @@ struct TokenArgs {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryArgs {
-    account_id: String,
-    owner_id: String,
+    #[serde(flatten)]
+    conn: ConnArgs,
     soql: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryMoreArgs {
-    account_id: String,
-    owner_id: String,
+    #[serde(flatten)]
+    conn: ConnArgs,
     next_records_url: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageArgs {
-    account_id: String,
-    owner_id: String,
+    #[serde(flatten)]
+    conn: ConnArgs,
     #[serde(rename = "type")]
     type_name: String,
     page: Option<String>,
@@ -96,12 +109,22 @@ struct PageArgs {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ExportAllArgs {
-    account_id: String,
-    owner_id: String,
+    #[serde(flatten)]
+    conn: ConnArgs,
     #[serde(rename = "type")]
     type_name: String,
     batch_size: Option<f64>,
     since: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteArgs {
+    #[serde(flatten)]
+    conn: ConnArgs,
+    object: String,
+    id: Option<String>,
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
@@ -144,14 +167,14 @@ impl NativeForcelink {
     #[napi]
     pub async fn disconnect(&self, args_json: String) -> napi::Result<String> {
         let a: ConnArgs = args(&args_json)?;
-        let revoked = self.inner.disconnect(&a.account_id, &a.owner_id).await.napi()?;
+        let revoked = self.inner.disconnect(&a.key()?).await.napi()?;
         json(&serde_json::json!({ "revoked": revoked }))
     }
 
     #[napi]
     pub async fn get_access_token(&self, args_json: String) -> napi::Result<String> {
         let a: TokenArgs = args(&args_json)?;
-        let g = self.inner.get_access_token(&a.account_id, &a.owner_id, a.force_refresh).await.napi()?;
+        let g = self.inner.get_access_token(&a.conn.key()?, a.force_refresh).await.napi()?;
         json(&serde_json::json!({ "accessToken": g.access_token, "instanceUrl": g.instance_url }))
     }
 
@@ -159,14 +182,14 @@ impl NativeForcelink {
     #[napi]
     pub async fn query(&self, args_json: String) -> napi::Result<String> {
         let a: QueryArgs = args(&args_json)?;
-        let body = self.inner.query(&a.account_id, &a.owner_id, &a.soql).await.napi()?;
+        let body = self.inner.query(&a.conn.key()?, &a.soql).await.napi()?;
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
     #[napi]
     pub async fn query_more(&self, args_json: String) -> napi::Result<String> {
         let a: QueryMoreArgs = args(&args_json)?;
-        let body = self.inner.query_more(&a.account_id, &a.owner_id, &a.next_records_url).await.napi()?;
+        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url).await.napi()?;
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
@@ -176,10 +199,25 @@ impl NativeForcelink {
         let a: PageArgs = args(&args_json)?;
         let r = self
             .inner
-            .export_page(&a.account_id, &a.owner_id, &a.type_name, a.page.as_deref(), a.limit.as_deref())
+            .export_page(&a.conn.key()?, &a.type_name, a.page.as_deref(), a.limit.as_deref())
             .await
             .napi()?;
         Ok(format!(r#"{{"data":{},"pagination":{},"apiCalls":{}}}"#, r.data_json, json(&r.pagination)?, r.api_calls))
+    }
+
+    #[napi]
+    pub async fn create_record(&self, args_json: String) -> napi::Result<String> {
+        let a: WriteArgs = args(&args_json)?;
+        let id = self.inner.create_record(&a.conn.key()?, &a.object, &a.fields).await.napi()?;
+        json(&serde_json::json!({ "id": id }))
+    }
+
+    #[napi]
+    pub async fn update_record(&self, args_json: String) -> napi::Result<String> {
+        let a: WriteArgs = args(&args_json)?;
+        let id = a.id.clone().unwrap_or_default();
+        self.inner.update_record(&a.conn.key()?, &a.object, &id, &a.fields).await.napi()?;
+        json(&serde_json::json!({ "id": id }))
     }
 
     #[napi(catch_unwind)]
@@ -187,7 +225,7 @@ impl NativeForcelink {
         let a: ExportAllArgs = args(&args_json)?;
         let c = self
             .inner
-            .export_cursor(&a.account_id, &a.owner_id, &a.type_name, a.batch_size, a.since.as_deref())
+            .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref())
             .napi()?;
         Ok(NativeExportCursor::new(self.inner.clone(), c))
     }

@@ -67,6 +67,13 @@ impl OAuthClient<'_> {
         self.token_request(&form).await
     }
 
+    /// Mints a token with the configured server-to-server grant.
+    pub async fn server_grant(&self) -> Result<TokenResponse> {
+        let form = crate::oauth::server::grant_form(self.cfg)?;
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.token_request(&pairs).await.map_err(crate::oauth::server::explain)
+    }
+
     /// Revokes a refresh token (and with it its access tokens). `Ok(false)` when Salesforce says
     /// the token is already invalid.
     pub async fn revoke(&self, token: &RefreshToken) -> Result<bool> {

@@ -3,4 +3,5 @@
 pub mod client;
 pub mod forward;
 pub mod pkce;
+pub mod server;
 pub mod state;

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::salesforce::bulk::BulkState;
+use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::paginate::{paginate, Pagination};
 use crate::salesforce::rest::{query_path, Rest};
 use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
@@ -304,14 +306,41 @@ impl Exporter<'_> {
     }
 }
 
-/// A streaming export: one batch per `next()`, following `nextRecordsUrl`.
+/// Which engine an `exportAll` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// REST query + queryMore.
+    Rest,
+    /// Bulk API 2.0 query jobs.
+    Bulk,
+    /// Bulk above `bulkThreshold` records (from a COUNT()), else REST.
+    Auto,
+}
+
+impl Engine {
+    pub fn parse(s: Option<&str>) -> Result<Self> {
+        match s {
+            None | Some("rest") => Ok(Engine::Rest),
+            Some("bulk") => Ok(Engine::Bulk),
+            Some("auto") => Ok(Engine::Auto),
+            Some(_) => Err(Error::input("engine", "must be \"rest\", \"bulk\" or \"auto\"")),
+        }
+    }
+}
+
+enum EngineState {
+    Undecided,
+    Rest { next_url: Option<String>, started: bool },
+    Bulk(Box<BulkState>),
+}
+
+/// A streaming export: one batch per `next()`, fetched only when asked for.
 pub struct ExportCursor {
     pub key: ConnKey,
     pub ty: ExportType,
     pub since: Option<SoqlDateTime>,
     pub batch_size: u32,
-    next_url: Option<String>,
-    started: bool,
+    state: EngineState,
     finished: bool,
     pub fetched: u64,
     pub total: Option<u64>,
@@ -323,8 +352,14 @@ pub struct Batch {
 }
 
 impl ExportCursor {
-    pub fn new(key: ConnKey, ty: ExportType, since: Option<SoqlDateTime>, batch_size: u32) -> Self {
-        Self { key, ty, since, batch_size, next_url: None, started: false, finished: false, fetched: 0, total: None }
+    pub fn new(key: ConnKey, ty: ExportType, since: Option<SoqlDateTime>, batch_size: u32, engine: Engine, job_id: Option<String>) -> Self {
+        let state = match (engine, job_id) {
+            (_, Some(id)) => EngineState::Bulk(Box::new(BulkState::new(Some(id)))),
+            (Engine::Rest, None) => EngineState::Rest { next_url: None, started: false },
+            (Engine::Bulk, None) => EngineState::Bulk(Box::new(BulkState::new(None))),
+            (Engine::Auto, None) => EngineState::Undecided,
+        };
+        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -333,41 +368,91 @@ impl ExportCursor {
 
     pub fn finish(&mut self) {
         self.finished = true;
-        self.next_url = None;
+    }
+
+    /// The Bulk job id once one exists (pass it back as `jobId` to resume).
+    pub fn job_id(&self) -> Option<&str> {
+        match &self.state {
+            EngineState::Bulk(b) => b.job_id(),
+            _ => None,
+        }
+    }
+
+    /// The job to abort on cancel: a Bulk job that has not completed yet.
+    pub fn abortable_job(&self) -> Option<String> {
+        match &self.state {
+            EngineState::Bulk(b) if !b.is_complete() => b.job_id().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        match self.state {
+            EngineState::Undecided => "auto",
+            EngineState::Rest { .. } => "rest",
+            EngineState::Bulk(_) => "bulk",
+        }
     }
 
     /// The next batch, or `None` when the export is complete.
-    pub async fn next(&mut self, rest: &Rest<'_>) -> Result<Option<Batch>> {
+    pub async fn next(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<Option<Batch>> {
         if self.finished {
             return Ok(None);
         }
-        let body = if !self.started {
-            self.started = true;
-            let soql = Select::new(&self.ty).since(self.since.as_ref()).build();
-            rest.get(&self.key, &query_path(rest.cfg, &soql), Some(self.batch_size)).await?
-        } else {
-            match self.next_url.take() {
-                Some(u) => rest.get(&self.key, &u, Some(self.batch_size)).await?,
-                None => {
-                    self.finished = true;
-                    return Ok(None);
+        if let EngineState::Undecided = self.state {
+            let count = Select::new(&self.ty).since(self.since.as_ref()).count();
+            let body = rest.get(&self.key, &query_path(rest.cfg, &count), None).await?;
+            let n = QueryPage::parse(&body)?.total_size;
+            self.state = if n > rest.cfg.bulk_threshold {
+                EngineState::Bulk(Box::new(BulkState::new(None)))
+            } else {
+                EngineState::Rest { next_url: None, started: false }
+            };
+        }
+        let records = match &mut self.state {
+            EngineState::Bulk(b) => {
+                let got = b.next(rest, describes, &self.key, &self.ty, self.since.as_ref(), self.batch_size as usize).await;
+                self.total = b.total;
+                match got? {
+                    Some(r) => r,
+                    None => {
+                        self.finished = true;
+                        return Ok(None);
+                    }
                 }
             }
-        };
-        let page = QueryPage::parse(&body)?;
-        self.total = Some(page.total_size);
-        let records: Vec<Box<RawValue>> = match page.records {
-            None => Vec::new(),
-            Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))?,
+            EngineState::Rest { next_url, started } => {
+                let body = if !*started {
+                    *started = true;
+                    let soql = Select::new(&self.ty).since(self.since.as_ref()).build();
+                    rest.get(&self.key, &query_path(rest.cfg, &soql), Some(self.batch_size)).await?
+                } else {
+                    match next_url.take() {
+                        Some(u) => rest.get(&self.key, &u, Some(self.batch_size)).await?,
+                        None => {
+                            self.finished = true;
+                            return Ok(None);
+                        }
+                    }
+                };
+                let page = QueryPage::parse(&body)?;
+                self.total = Some(page.total_size);
+                let records: Vec<Box<RawValue>> = match page.records {
+                    None => Vec::new(),
+                    Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))?,
+                };
+                match page.next_records_url {
+                    Some(u) if !page.done => *next_url = Some(u),
+                    _ => self.finished = true,
+                }
+                if records.is_empty() && self.finished {
+                    return Ok(None);
+                }
+                records
+            }
+            EngineState::Undecided => return Err(Error::Internal("export engine undecided".into())),
         };
         self.fetched += records.len() as u64;
-        match page.next_records_url {
-            Some(u) if !page.done => self.next_url = Some(u),
-            _ => self.finished = true,
-        }
-        if records.is_empty() && self.finished {
-            return Ok(None);
-        }
         Ok(Some(Batch { records }))
     }
 }

@@ -1,7 +1,11 @@
 //! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
 
+pub mod bulk;
+pub mod csv;
+pub mod describe;
 pub mod export;
 pub mod format;
 pub mod paginate;
 pub mod rest;
+pub mod write;
 pub mod soql;

@@ -66,11 +66,69 @@ pub fn query_path(cfg: &Config, soql: &str) -> String {
     format!("{}/query?q={q}", cfg.data_path())
 }
 
+/// A REST request: method, path on the instance, optional JSON body and headers.
+pub struct Call<'b> {
+    pub method: reqwest::Method,
+    pub path: &'b str,
+    pub body: Option<String>,
+    pub headers: Vec<(&'static str, String)>,
+    /// Whether the request may be sent again after it may have reached Salesforce (GET, PATCH,
+    /// DELETE); a create (POST) is only retried when it never left this process.
+    pub idempotent: bool,
+}
+
+impl<'b> Call<'b> {
+    pub fn get(path: &'b str) -> Self {
+        Self { method: reqwest::Method::GET, path, body: None, headers: Vec::new(), idempotent: true }
+    }
+
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// A 2xx answer: status, the headers callers read, and the body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
 impl Rest<'_> {
     /// GETs a REST path (relative to the instance) and returns the body of a 2xx answer.
     pub async fn get(&self, key: &ConnKey, path: &str, batch_size: Option<u32>) -> Result<Bytes> {
-        if !path.starts_with("/services/data/") {
-            return Err(Error::input("nextRecordsUrl", "must be a /services/data/ path"));
+        let mut call = Call::get(path);
+        if let Some(b) = batch_size {
+            call = call.header("Sforce-Query-Options", format!("batchSize={b}"));
+        }
+        Ok(self.send(key, call).await?.body)
+    }
+
+    /// Sends a call with bearer auth, the shared refresh on 401 and the retry policy; reads the
+    /// whole body.
+    pub async fn send(&self, key: &ConnKey, call: Call<'_>) -> Result<Answer> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let resp = self.open(key, &call).await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            match resp.bytes().await {
+                Ok(body) => return Ok(Answer { status, headers, body }),
+                Err(_) if attempt <= self.cfg.max_retries && call.idempotent => {
+                    tokio::time::sleep(net::backoff(attempt)).await;
+                }
+                Err(e) => return Err(Error::Unavailable(net::describe(e))),
+            }
+        }
+    }
+
+    /// Like `send`, but hands back the response as soon as a 2xx status arrives, so a large body
+    /// (Bulk results) can be read incrementally.
+    pub async fn open(&self, key: &ConnKey, call: &Call<'_>) -> Result<reqwest::Response> {
+        if !call.path.starts_with("/services/data/") || call.path.contains("..") {
+            return Err(Error::input("path", "must be a /services/data/ path"));
         }
         let mut rec = self.tokens.usable(self.cfg, self.http, key).await?;
         let mut refreshed = false;
@@ -79,13 +137,19 @@ impl Rest<'_> {
             attempt += 1;
             let can_retry = attempt <= self.cfg.max_retries;
             let instance = rec.token.instance_url.as_deref().unwrap_or_default();
-            let mut req = self.http.get(format!("{instance}{path}")).bearer_auth(rec.token.access_token.expose());
-            if let Some(b) = batch_size {
-                req = req.header("Sforce-Query-Options", format!("batchSize={b}"));
+            let mut req = self
+                .http
+                .request(call.method.clone(), format!("{instance}{}", call.path))
+                .bearer_auth(rec.token.access_token.expose());
+            for (k, v) in &call.headers {
+                req = req.header(*k, v);
+            }
+            if let Some(b) = &call.body {
+                req = req.header("Content-Type", "application/json").body(b.clone());
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(_) if can_retry => {
+                Err(e) if can_retry && (call.idempotent || net::never_sent(&e)) => {
                     tokio::time::sleep(net::backoff(attempt)).await;
                     continue;
                 }
@@ -95,27 +159,26 @@ impl Rest<'_> {
                 self.limits.record(u);
             }
             let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                return Ok(resp);
+            }
             let body = match resp.bytes().await {
                 Ok(b) => b,
-                Err(_) if can_retry => {
+                Err(_) if can_retry && call.idempotent => {
                     tokio::time::sleep(net::backoff(attempt)).await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             };
-            if (200..300).contains(&status) {
-                return Ok(body);
-            }
             let err = parse_error(status, &body);
             match &err {
+                // Salesforce refused the session before doing anything: safe to resend any call.
                 Error::Salesforce { salesforce_code, .. } if status == 401 && salesforce_code == "INVALID_SESSION_ID" && !refreshed => {
                     refreshed = true;
                     rec = self.tokens.refresh(self.cfg, self.http, key, rec.token.access_token.expose()).await?;
-                    continue;
                 }
-                Error::Unavailable(_) if can_retry => {
+                Error::Unavailable(_) if can_retry && call.idempotent => {
                     tokio::time::sleep(net::backoff(attempt)).await;
-                    continue;
                 }
                 _ => return Err(err),
             }

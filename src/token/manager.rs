@@ -12,7 +12,7 @@ use crate::config::{is_loopback, Config};
 use crate::error::{Error, Result};
 use crate::net;
 use crate::oauth::client::{OAuthClient, TokenResponse};
-use crate::token::record::{ConnKey, TokenRecord};
+use crate::token::record::{ConnKey, TokenData, TokenRecord};
 use crate::token::store::TokenStore;
 
 /// How long a refresh lease is held at most (a crashed holder frees it after this).
@@ -87,7 +87,11 @@ impl TokenManager {
     /// A connection usable for REST: it has an instance URL (records written by the incumbent do
     /// not, so they get one refresh first).
     pub async fn usable(&self, cfg: &Config, http: &reqwest::Client, key: &ConnKey) -> Result<Arc<TokenRecord>> {
-        let rec = self.current(key).await?;
+        let rec = match self.current(key).await {
+            // A server-to-server connection is minted on first use: no user needs to be asked.
+            Err(Error::TokenNotFound) if key.is_server() => return self.refresh(cfg, http, key, "").await,
+            other => other?,
+        };
         if rec.token.instance_url.is_some() {
             return Ok(rec);
         }
@@ -134,7 +138,12 @@ impl TokenManager {
             Lease::Held(r) => (r, true),
             Lease::Unsupported(r) => (r, false),
         };
-        let out = self.do_refresh(cfg, http, key, rec).await;
+        let out = match rec {
+            Some(r) if r.token.refresh_token.is_some() => self.do_refresh(cfg, http, key, r).await,
+            // Server flows have no refresh token: a new grant replaces the token.
+            _ if key.is_server() => self.mint(cfg, http, key).await,
+            _ => Err(Error::ReconnectRequired),
+        };
         if held {
             let _ = self.store.release_lease(key).await;
         }
@@ -151,6 +160,20 @@ impl TokenManager {
             // Read after acquiring: the holder before us may have saved a new token.
             let fresh = self.store.find(key).await?;
             let fresh = match fresh {
+                None if key.is_server() => {
+                    return match acquired {
+                        None => Ok(Lease::Unsupported(None)),
+                        Some(true) => Ok(Lease::Held(None)),
+                        Some(false) if started.elapsed() >= cfg.lease_wait => {
+                            Err(Error::Unavailable("timed out waiting for another process to mint the token".into()))
+                        }
+                        Some(false) => {
+                            attempt += 1;
+                            tokio::time::sleep(net::backoff(attempt.min(3))).await;
+                            continue;
+                        }
+                    };
+                }
                 None => {
                     if acquired == Some(true) {
                         let _ = self.store.release_lease(key).await;
@@ -174,8 +197,8 @@ impl TokenManager {
                 return Ok(Lease::SomeoneElseRefreshed(self.remember(key, fresh)));
             }
             match acquired {
-                None => return Ok(Lease::Unsupported(fresh)),
-                Some(true) => return Ok(Lease::Held(fresh)),
+                None => return Ok(Lease::Unsupported(Some(fresh))),
+                Some(true) => return Ok(Lease::Held(Some(fresh))),
                 Some(false) if started.elapsed() >= cfg.lease_wait => {
                     return Err(Error::Unavailable("timed out waiting for another process to refresh the token".into()))
                 }
@@ -185,6 +208,31 @@ impl TokenManager {
                 }
             }
         }
+    }
+
+    /// A new token from the configured server-to-server grant, saved as the connection's record.
+    async fn mint(&self, cfg: &Config, http: &reqwest::Client, key: &ConnKey) -> Result<Arc<TokenRecord>> {
+        let tr = (OAuthClient { cfg, http }).server_grant().await?;
+        let mut extra = serde_json::Map::new();
+        extra.insert("grant".into(), serde_json::Value::String(crate::oauth::server::grant_name(cfg).into()));
+        let mut rec = TokenRecord {
+            account_id: key.account_id().to_string(),
+            owner: key.owner().to_string(),
+            token: TokenData {
+                access_token: tr.access_token.clone(),
+                refresh_token: None,
+                issued_at: Some(tr.issued_at.clone().unwrap_or_else(|| crate::oauth::state::now_millis().to_string())),
+                instance_url: None,
+                id: None,
+                scope: None,
+                extra,
+            },
+            token_invalidated: false,
+            extra: Default::default(),
+        };
+        apply_refresh(&mut rec, tr)?;
+        self.store.save(&rec).await?;
+        Ok(self.remember(key, rec))
     }
 
     async fn do_refresh(
@@ -214,9 +262,11 @@ impl TokenManager {
     }
 }
 
+/// What the lease step found: the record to refresh (none yet for a new server connection),
+/// whether we hold the store's lease, or a token another caller already replaced.
 enum Lease {
-    Held(TokenRecord),
-    Unsupported(TokenRecord),
+    Held(Option<TokenRecord>),
+    Unsupported(Option<TokenRecord>),
     SomeoneElseRefreshed(Arc<TokenRecord>),
 }
 

@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::secret::{AccessToken, RefreshToken};
 
+/// The `owner` of connections made by a server-to-server flow, keyed by the host's connection id.
+pub const SERVER_OWNER: &str = "forcelink:server";
+
 /// Who a connection belongs to: the host's account and user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnKey {
@@ -28,6 +31,18 @@ impl ConnKey {
         check("accountId", account_id)?;
         check("ownerId", owner)?;
         Ok(Self { account_id: account_id.to_string(), owner: owner.to_string() })
+    }
+
+    /// A server-to-server connection named by the host.
+    pub fn server(connection_id: &str) -> Result<Self> {
+        if connection_id.trim().is_empty() || connection_id.len() > 256 || connection_id.chars().any(char::is_control) {
+            return Err(Error::input("connectionId", "must be 1 to 256 printable characters"));
+        }
+        Ok(Self { account_id: connection_id.to_string(), owner: SERVER_OWNER.to_string() })
+    }
+
+    pub fn is_server(&self) -> bool {
+        self.owner == SERVER_OWNER
     }
 
     pub fn account_id(&self) -> &str {

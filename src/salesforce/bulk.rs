@@ -1,0 +1,345 @@
+//! Bulk API 2.0 query jobs for big exports: create a job, poll it with backoff until it completes
+//! (or a deadline aborts it), then stream its CSV results page by page through `Sforce-Locator`,
+//! parsing incrementally so the first batch reaches the caller before the last page is read.
+//! Rows are rebuilt into the REST record shape (typed values, nested parents, `attributes`), so
+//! callers cannot tell the engines apart.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::salesforce::csv::CsvReader;
+use crate::salesforce::describe::{DescribeCache, ValueKind};
+use crate::salesforce::rest::{Call, Rest};
+use crate::salesforce::soql::{ExportType, SoqlDateTime};
+use crate::token::record::ConnKey;
+
+/// Rows per results page requested with `maxRecords` (memory does not depend on it: pages are
+/// read as a stream).
+const MAX_RECORDS: u64 = 50_000;
+
+struct RelStep {
+    name: String,
+    object: String,
+    id_col: usize,
+}
+
+struct Output {
+    rels: Vec<RelStep>,
+    leaf: String,
+    kind: ValueKind,
+    col: usize,
+}
+
+/// Which CSV column feeds which part of a record. The SELECT adds `Id` and every parent's `Id`
+/// (needed for `attributes.url` and to tell an absent parent, `null`, from empty fields).
+pub struct RowPlan {
+    object: String,
+    columns: Vec<String>,
+    outputs: Vec<Output>,
+}
+
+fn invalid_field(what: &str, object: &str) -> Error {
+    Error::Salesforce {
+        http_status: 400,
+        salesforce_code: "INVALID_FIELD".into(),
+        message: format!("No such column '{what}' on entity '{object}'"),
+        fields: vec![],
+    }
+}
+
+impl RowPlan {
+    pub async fn new(rest: &Rest<'_>, describes: &DescribeCache, key: &ConnKey, ty: &ExportType) -> Result<Self> {
+        let base = describes.get(rest, key, ty.object.as_str()).await?;
+        let mut columns: Vec<String> = vec!["Id".into()];
+        let col = |columns: &mut Vec<String>, c: String| -> usize {
+            match columns.iter().position(|x| x.eq_ignore_ascii_case(&c)) {
+                Some(i) => i,
+                None => {
+                    columns.push(c);
+                    columns.len() - 1
+                }
+            }
+        };
+        let mut outputs = Vec::new();
+        for path in &ty.fields {
+            let segs: Vec<&str> = path.as_str().split('.').collect();
+            let (leaf, rel_segs) = segs.split_last().ok_or_else(|| invalid_field(path.as_str(), &base.name))?;
+            let mut object = base.name.clone();
+            let mut rels = Vec::new();
+            let mut prefix = String::new();
+            for seg in rel_segs {
+                let d = describes.get(rest, key, &object).await?;
+                let f = d.relationship(seg).ok_or_else(|| invalid_field(seg, &object))?;
+                let target = f.reference_to.first().cloned().ok_or_else(|| invalid_field(seg, &object))?;
+                let name = f.relationship_name.clone().unwrap_or_else(|| seg.to_string());
+                prefix = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let id_col = col(&mut columns, format!("{prefix}.Id"));
+                rels.push(RelStep { name, object: target.clone(), id_col });
+                object = target;
+            }
+            let d = describes.get(rest, key, &object).await?;
+            let f = d.field(leaf).ok_or_else(|| invalid_field(leaf, &object))?;
+            let full = if prefix.is_empty() { f.name.clone() } else { format!("{prefix}.{}", f.name) };
+            let c = col(&mut columns, full);
+            outputs.push(Output { rels, leaf: f.name.clone(), kind: f.value_kind(), col: c });
+        }
+        Ok(Self { object: base.name.clone(), columns, outputs })
+    }
+
+    pub fn soql(&self, since: Option<&SoqlDateTime>) -> String {
+        let mut q = format!("SELECT {} FROM {}", self.columns.join(", "), self.object);
+        if let Some(s) = since {
+            q.push_str(&format!(" WHERE SystemModstamp >= {}", s.as_str()));
+        }
+        q
+    }
+
+    fn url(data_path: &str, object: &str, id: &str) -> String {
+        format!("{data_path}/sobjects/{object}/{id}")
+    }
+
+    /// One CSV row as the record REST would have returned.
+    pub fn record(&self, data_path: &str, row: &[String]) -> Result<Box<RawValue>> {
+        if row.len() != self.columns.len() {
+            return Err(Error::Unavailable(format!("bulk results row has {} columns, expected {}", row.len(), self.columns.len())));
+        }
+        let mut m = Map::new();
+        m.insert("attributes".into(), json!({ "type": self.object, "url": Self::url(data_path, &self.object, &row[0]) }));
+        for o in &self.outputs {
+            insert(&mut m, &o.rels, data_path, row, &o.leaf, typed(&row[o.col], o.kind));
+        }
+        serde_json::value::to_raw_value(&Value::Object(m)).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+fn insert(m: &mut Map<String, Value>, rels: &[RelStep], data_path: &str, row: &[String], leaf: &str, v: Value) {
+    let Some((r, rest)) = rels.split_first() else {
+        m.insert(leaf.to_string(), v);
+        return;
+    };
+    let id = &row[r.id_col];
+    if id.is_empty() {
+        m.entry(r.name.clone()).or_insert(Value::Null);
+        return;
+    }
+    let parent = m
+        .entry(r.name.clone())
+        .or_insert_with(|| json!({ "attributes": { "type": r.object, "url": RowPlan::url(data_path, &r.object, id) } }));
+    if let Value::Object(inner) = parent {
+        insert(inner, rest, data_path, row, leaf, v);
+    }
+}
+
+fn typed(s: &str, kind: ValueKind) -> Value {
+    if s.is_empty() {
+        return Value::Null;
+    }
+    match kind {
+        ValueKind::Number => s
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(s.to_string())),
+        ValueKind::Boolean => Value::Bool(s.eq_ignore_ascii_case("true")),
+        ValueKind::Text => Value::String(s.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobInfo {
+    id: String,
+    state: String,
+    #[serde(default)]
+    number_records_processed: Option<u64>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+enum Phase {
+    Plan,
+    Poll,
+    Results,
+    Done,
+}
+
+/// The state of one Bulk export between `next` calls.
+pub struct BulkState {
+    job_id: Option<String>,
+    plan: Option<RowPlan>,
+    phase: Phase,
+    /// `None` before the first page; `Some("null")` after the last.
+    locator: Option<String>,
+    resp: Option<reqwest::Response>,
+    reader: CsvReader,
+    header_seen: bool,
+    started: Option<Instant>,
+    polls: u32,
+    pub total: Option<u64>,
+}
+
+impl BulkState {
+    /// A new job, or (with `job_id`) one created earlier, to resume after a crash.
+    pub fn new(job_id: Option<String>) -> Self {
+        Self {
+            job_id,
+            plan: None,
+            phase: Phase::Plan,
+            locator: None,
+            resp: None,
+            reader: CsvReader::default(),
+            header_seen: false,
+            started: None,
+            polls: 0,
+            total: None,
+        }
+    }
+
+    pub fn job_id(&self) -> Option<&str> {
+        self.job_id.as_deref()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        matches!(self.phase, Phase::Results | Phase::Done)
+    }
+
+    fn job_path(rest: &Rest<'_>, id: &str) -> String {
+        format!("{}/jobs/query/{id}", rest.cfg.data_path())
+    }
+
+    /// Asks Salesforce to abort the job (cancel or deadline). Errors are the caller's to ignore.
+    pub async fn abort(rest: &Rest<'_>, key: &ConnKey, job_id: &str) -> Result<()> {
+        let path = Self::job_path(rest, job_id);
+        let call = Call { method: reqwest::Method::PATCH, path: &path, body: Some(r#"{"state":"Aborted"}"#.into()), headers: Vec::new(), idempotent: true };
+        rest.send(key, call).await.map(|_| ())
+    }
+
+    async fn create(&mut self, rest: &Rest<'_>, key: &ConnKey, soql: &str) -> Result<()> {
+        let path = format!("{}/jobs/query", rest.cfg.data_path());
+        let body = json!({ "operation": "query", "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF" });
+        let call = Call { method: reqwest::Method::POST, path: &path, body: Some(body.to_string()), headers: Vec::new(), idempotent: false };
+        let info: JobInfo = serde_json::from_slice(&rest.send(key, call).await?.body)
+            .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
+        self.job_id = Some(info.id);
+        Ok(())
+    }
+
+    /// Polls until the job completes: backoff from 250 ms growing to 5 s, no fixed give-up, only
+    /// the configured deadline (which aborts the job).
+    async fn wait(&mut self, rest: &Rest<'_>, key: &ConnKey) -> Result<()> {
+        let id = self.job_id.clone().ok_or_else(|| Error::Internal("bulk job without id".into()))?;
+        let started = *self.started.get_or_insert_with(Instant::now);
+        loop {
+            let info: JobInfo = serde_json::from_slice(&rest.send(key, Call::get(&Self::job_path(rest, &id))).await?.body)
+                .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
+            match info.state.as_str() {
+                "JobComplete" => {
+                    self.total = info.number_records_processed;
+                    return Ok(());
+                }
+                "Failed" => {
+                    return Err(Error::Salesforce {
+                        http_status: 502,
+                        salesforce_code: "BULK_JOB_FAILED".into(),
+                        message: info.error_message.unwrap_or_else(|| format!("bulk job {id} failed")),
+                        fields: vec![],
+                    })
+                }
+                "Aborted" => return Err(Error::Cancelled),
+                _ => {}
+            }
+            if started.elapsed() >= rest.cfg.bulk_deadline {
+                let _ = Self::abort(rest, key, &id).await;
+                return Err(Error::Unavailable(format!(
+                    "bulk job {id} did not finish within {} s and was aborted",
+                    rest.cfg.bulk_deadline.as_secs()
+                )));
+            }
+            self.polls += 1;
+            let wait = (250.0 * 1.5f64.powi(self.polls.min(10) as i32)).min(5_000.0);
+            let remaining = rest.cfg.bulk_deadline.saturating_sub(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(wait as u64).min(remaining.max(Duration::from_millis(10)))).await;
+        }
+    }
+
+    /// Up to `batch` records; `None` when the export is complete.
+    pub async fn next(
+        &mut self,
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: usize,
+    ) -> Result<Option<Vec<Box<RawValue>>>> {
+        if let Phase::Plan = self.phase {
+            let plan = RowPlan::new(rest, describes, key, ty).await?;
+            if self.job_id.is_none() {
+                self.create(rest, key, &plan.soql(since)).await?;
+            }
+            self.plan = Some(plan);
+            self.phase = Phase::Poll;
+        }
+        if let Phase::Poll = self.phase {
+            self.wait(rest, key).await?;
+            self.phase = Phase::Results;
+        }
+        let data_path = rest.cfg.data_path();
+        let mut out = Vec::with_capacity(batch);
+        while let Phase::Results = self.phase {
+            let plan = self.plan.as_ref().ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
+            while let Some(row) = self.reader.next_row() {
+                if !self.header_seen {
+                    self.header_seen = true;
+                    continue;
+                }
+                out.push(plan.record(&data_path, &row)?);
+                if out.len() >= batch {
+                    return Ok(Some(out));
+                }
+            }
+            match self.resp.as_mut() {
+                Some(resp) => match resp.chunk().await {
+                    Ok(Some(bytes)) => self.reader.push(&bytes),
+                    Ok(None) => {
+                        if let Some(row) = self.reader.finish() {
+                            if self.header_seen && !row.iter().all(String::is_empty) {
+                                out.push(plan.record(&data_path, &row)?);
+                            }
+                        }
+                        self.resp = None;
+                        if self.locator.as_deref() == Some("null") {
+                            self.phase = Phase::Done;
+                        }
+                    }
+                    Err(e) => return Err(Error::Unavailable(crate::net::describe(e))),
+                },
+                None => {
+                    let id = self.job_id.clone().unwrap_or_default();
+                    let mut path = format!("{}/results?maxRecords={MAX_RECORDS}", Self::job_path(rest, &id));
+                    if let Some(l) = &self.locator {
+                        let enc: String = url::form_urlencoded::byte_serialize(l.as_bytes()).collect();
+                        path.push_str(&format!("&locator={enc}"));
+                    }
+                    let resp = rest.open(key, &Call::get(&path).header("Accept", "text/csv".into())).await?;
+                    let next = resp
+                        .headers()
+                        .get("sforce-locator")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                        .unwrap_or_else(|| "null".into());
+                    self.locator = Some(if next.is_empty() { "null".into() } else { next });
+                    self.reader = CsvReader::default();
+                    self.header_seen = false;
+                    self.resp = Some(resp);
+                }
+            }
+        }
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+}
