@@ -1,6 +1,6 @@
 'use strict'
 // Express drop-in for the incumbent Salesforce controller: the same routes, status codes, redirects
-// and JSON bodies (docs/express.md has the case-by-case table). Everything else is the core's job;
+// and JSON bodies (README.md has the case-by-case table). Everything else is the core's job;
 // this file only reads the request and shapes the answer.
 
 const { pipeline, Readable } = require('node:stream')

@@ -71,12 +71,23 @@ export interface ForcelinkConfig {
   maxRetries?: number
   /** How long to wait for another process's refresh lease (default 15000). */
   leaseWaitMs?: number
+  /** Server-to-server: the JWT bearer flow for `connectionId` connections. */
+  jwtBearer?: { username: string; privateKeyPem: string; audience?: string }
+  /** Server-to-server: the client credentials flow (needs the My Domain `loginUrl`). */
+  clientCredentials?: boolean
+  /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
+  bulkThreshold?: number
+  /** A Bulk job not complete after this long is aborted (default 3600000). */
+  bulkDeadlineMs?: number
 }
 
-export interface Connection {
-  accountId: string | number | { toString(): string }
-  ownerId: string | number | { toString(): string }
-}
+type Id = string | number | { toString(): string }
+
+/** A user's connection. */
+export type UserConnection = { accountId: Id; ownerId: Id }
+
+/** A user's connection (`accountId` + `ownerId`) or a server flow's (`connectionId`). */
+export type Connection = { accountId: Id; ownerId: Id; connectionId?: never } | { connectionId: Id; accountId?: never; ownerId?: never }
 
 export interface Pagination {
   page: number
@@ -107,7 +118,19 @@ export interface ExportAllOptions extends Connection {
   batchSize?: number
   /** Only records with SystemModstamp at or after this time. */
   since?: Date | string | number
-  onProgress?: (progress: { fetched: number; total: number | null }) => void
+  /** `'rest'` (default): query + queryMore; `'bulk'`: Bulk API 2.0; `'auto'`: Bulk above `bulkThreshold` records. */
+  engine?: 'rest' | 'bulk' | 'auto'
+  /** Resume a Bulk job created earlier (its id is in `onProgress`). */
+  jobId?: string
+  onProgress?: (progress: ExportProgress) => void
+}
+
+export interface ExportProgress {
+  fetched: number
+  total: number | null
+  engine: 'rest' | 'bulk' | 'auto'
+  /** The Bulk job, once created. */
+  jobId?: string
 }
 
 export type ErrorCode =
@@ -143,7 +166,7 @@ export declare class ForcelinkError extends Error {
 export declare class Forcelink {
   /** Validates synchronously; throws `CONFIG_INVALID` naming the field. */
   constructor(config: ForcelinkConfig)
-  beginLogin(opts: Connection & { forwardUrl: string }): Promise<{ redirectUrl: string; alreadyConnected: boolean }>
+  beginLogin(opts: UserConnection & { forwardUrl: string }): Promise<{ redirectUrl: string; alreadyConnected: boolean }>
   handleCallback(opts: { code?: string; state?: string; error?: string; errorDescription?: string }): Promise<{ redirectUrl: string }>
   disconnect(opts: Connection): Promise<{ revoked: boolean }>
   getAccessToken(opts: Connection & { forceRefresh?: boolean }): Promise<{ accessToken: string; instanceUrl: string }>
@@ -155,6 +178,10 @@ export declare class Forcelink {
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' }): Readable
+  /** Creates a record; not retried once the request may have reached Salesforce. */
+  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> }): Promise<{ id: string }>
+  /** Updates a record's fields. */
+  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> }): Promise<{ id: string }>
   /** The latest `Sforce-Limit-Info` usage seen, or null. */
   limitInfo(): { used: number; max: number } | null
 }

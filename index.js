@@ -163,6 +163,8 @@ class Forcelink {
       type: str(opts.type) ?? '',
       batchSize: opts.batchSize === undefined || opts.batchSize === null ? undefined : Number(opts.batchSize),
       since: opts.since instanceof Date ? String(opts.since.getTime()) : str(opts.since),
+      engine: str(opts.engine),
+      jobId: str(opts.jobId),
     }
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
@@ -172,7 +174,11 @@ class Forcelink {
     }
   }
 
-  /** Every record of a type, as an async iterable of batches. Breaking out stops the requests. */
+  /**
+   * Every record of a type, as an async iterable of batches. Breaking out stops the requests (and
+   * aborts an unfinished Bulk job). `engine`: 'rest' (default), 'bulk' or 'auto'; `jobId` resumes a
+   * Bulk job; `onProgress({ fetched, total, engine, jobId? })` fires per batch.
+   */
   async *exportAll(opts) {
     const cursor = this.#cursor(opts || {})
     try {
@@ -185,7 +191,7 @@ class Forcelink {
         }
         if (text === null) return
         const batch = JSON.parse(text)
-        if (opts.onProgress) opts.onProgress({ fetched: batch.fetched, total: batch.total })
+        if (opts.onProgress) opts.onProgress(batch.progress)
         yield batch.records
       }
     } finally {

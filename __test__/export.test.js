@@ -185,9 +185,9 @@ test('onProgress, since and batchSize', async () => {
   for await (const b of fl.exportAll({ ...conn, type: 'contacts', batchSize: 2000, onProgress: (p) => progress.push(p) })) n += b.length
   expect(n).toBe(5000)
   expect(progress).toEqual([
-    { fetched: 2000, total: 5000 },
-    { fetched: 4000, total: 5000 },
-    { fetched: 5000, total: 5000 },
+    { fetched: 2000, total: 5000, engine: 'rest' },
+    { fetched: 4000, total: 5000, engine: 'rest' },
+    { fetched: 5000, total: 5000, engine: 'rest' },
   ])
   const all = await fl.query({ ...conn, soql: 'SELECT Id, SystemModstamp FROM Contact ORDER BY Id', all: true })
   const cut = all.records[4000].SystemModstamp

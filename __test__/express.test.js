@@ -1,5 +1,5 @@
 'use strict'
-// Every case of docs/express.md's table over real HTTP, against Express 4 and Express 5.
+// Every case of README's Express case table over real HTTP, against Express 4 and Express 5.
 const { Forcelink } = require('..')
 const { createSalesforceController, salesforceRouter } = require('../express')
 const { startSim, tmpDb, baseConfig, MapStore, authorize } = require('./helpers')

@@ -1,6 +1,6 @@
 'use strict'
 // A host app built from the README's Express quick start, verbatim: the code block after the
-// `host-mount-snippet` marker (README.md, else docs/express.md) runs as written, with the host's
+// `host-mount-snippet` marker (README.md) runs as written, with the host's
 // environment, token store and auth middleware supplied the way a real host would.
 const fs = require('node:fs')
 const path = require('node:path')
@@ -18,7 +18,7 @@ function snippet() {
     const block = /```js\n([\s\S]*?)```/.exec(text.slice(at))
     if (block) return { doc, code: block[1] }
   }
-  throw new Error(`no code block after "${MARKER}" in README.md or docs/express.md`)
+  throw new Error(`no code block after "${MARKER}" in README.md`)
 }
 
 /** Runs the snippet as a module of a host that depends on `forcelink` and `express`. */

@@ -103,4 +103,18 @@ async function incumbent(sim) {
   return { inc, auth }
 }
 
-module.exports = { forcelink, forcelinkConfig, jsforce, incumbent, invoke, MapStore, ACCOUNT, OWNER, FORWARD, ROOT }
+/** A bare OAuth connection with fetch (for the floor, which must load nothing else). */
+async function raw(sim) {
+  const u = new URL(`${sim.loginUrl}/services/oauth2/authorize`)
+  u.search = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, scope: 'api refresh_token' })
+  const q = await authorize(u.href)
+  const res = await fetch(`${sim.loginUrl}/services/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: q.code, client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uri: REDIRECT_URI }),
+  })
+  if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+module.exports = { raw, forcelink, forcelinkConfig, jsforce, incumbent, invoke, MapStore, ACCOUNT, OWNER, FORWARD, ROOT }

@@ -115,6 +115,8 @@ struct ExportAllArgs {
     type_name: String,
     batch_size: Option<f64>,
     since: Option<String>,
+    engine: Option<String>,
+    job_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -225,7 +227,7 @@ impl NativeForcelink {
         let a: ExportAllArgs = args(&args_json)?;
         let c = self
             .inner
-            .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref())
+            .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref(), a.engine.as_deref(), a.job_id)
             .napi()?;
         Ok(NativeExportCursor::new(self.inner.clone(), c))
     }
