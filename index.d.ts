@@ -123,6 +123,8 @@ export interface ExportAllOptions extends Connection {
   /** Resume a Bulk job created earlier (its id is in `onProgress`). */
   jobId?: string
   onProgress?: (progress: ExportProgress) => void
+  /** Cancels the export, even mid-call; an unfinished Bulk job is aborted. */
+  signal?: AbortSignal
 }
 
 export interface ExportProgress {

@@ -70,6 +70,16 @@ function bridgeStore(store) {
   }
 }
 
+// An AbortSignal cancels the export, even while a call is in flight (a Bulk job being polled).
+function watchSignal(signal, cursor) {
+  if (!signal) return () => {}
+  if (typeof signal.addEventListener !== 'function') throw inputError('signal', 'must be an AbortSignal')
+  const onAbort = () => cursor.close()
+  if (signal.aborted) onAbort()
+  signal.addEventListener('abort', onAbort, { once: true })
+  return () => signal.removeEventListener('abort', onAbort)
+}
+
 const str = (v) => (v === undefined || v === null ? undefined : String(v))
 
 // A user's connection (accountId + ownerId) or a server flow's (connectionId).
@@ -181,6 +191,7 @@ class Forcelink {
    */
   async *exportAll(opts) {
     const cursor = this.#cursor(opts || {})
+    const stop = watchSignal(opts.signal, cursor)
     try {
       for (;;) {
         let text
@@ -195,6 +206,7 @@ class Forcelink {
         yield batch.records
       }
     } finally {
+      stop()
       cursor.close()
     }
   }
@@ -204,6 +216,7 @@ class Forcelink {
     opts = opts || {}
     const format = opts.format === undefined ? 'ndjson' : opts.format
     const cursor = this.#cursor(opts)
+    const stop = watchSignal(opts.signal, cursor)
     async function* chunks() {
       try {
         for (;;) {
@@ -218,6 +231,7 @@ class Forcelink {
           yield buf
         }
       } finally {
+        stop()
         cursor.close()
       }
     }

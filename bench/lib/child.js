@@ -16,7 +16,8 @@ function spawnWorker(task, { execArgv = [], profile = false } = {}) {
   const args = [...execArgv]
   if (profile && CPU_PROF_DIR) args.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${task.module}-${task.contender}-${Date.now()}.cpuprofile`)
   const env = { ...process.env }
-  if (NATIVE) env.NAPI_RS_NATIVE_LIBRARY_PATH = NATIVE
+  if (NATIVE) env.FORCELINK_BENCH_NATIVE = NATIVE
+  delete env.NAPI_RS_NATIVE_LIBRARY_PATH
   delete env.NODE_OPTIONS
   const child = fork(WORKER, [], { execArgv: args, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   child.send({ type: 'task', task })

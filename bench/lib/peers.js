@@ -11,6 +11,21 @@ const ACCOUNT = 'acc-bench'
 const OWNER = 'user-bench'
 const FORWARD = 'https://app.example.com/integrations'
 
+/**
+ * Loads forcelink (the package at the repo root) with the native module the runner built for the
+ * benchmarks. The loader reads NAPI_RS_NATIVE_LIBRARY_PATH; it is set only while forcelink loads,
+ * because every napi-rs package reads that variable (@node-rs/jsonwebtoken would load forcelink's).
+ */
+function loadForcelink() {
+  const native = process.env.FORCELINK_BENCH_NATIVE
+  if (native) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = native
+  try {
+    return { ...require(ROOT), native: require(path.join(ROOT, 'binding.js')) }
+  } finally {
+    delete process.env.NAPI_RS_NATIVE_LIBRARY_PATH
+  }
+}
+
 /** A TokenStore over a Map (the host's database, at no cost). */
 class MapStore {
   constructor() {
@@ -45,7 +60,7 @@ function forcelinkConfig(sim, extra = {}) {
 }
 
 async function forcelink(sim, extra = {}) {
-  const { Forcelink } = require(ROOT)
+  const { Forcelink } = loadForcelink()
   const store = extra.store || new MapStore()
   const fl = new Forcelink(forcelinkConfig(sim, { ...extra, store }))
   const conn = { accountId: ACCOUNT, ownerId: OWNER }
@@ -117,4 +132,4 @@ async function raw(sim) {
   return res.json()
 }
 
-module.exports = { raw, forcelink, forcelinkConfig, jsforce, incumbent, invoke, MapStore, ACCOUNT, OWNER, FORWARD, ROOT }
+module.exports = { loadForcelink, raw, forcelink, forcelinkConfig, jsforce, incumbent, invoke, MapStore, ACCOUNT, OWNER, FORWARD, ROOT }
