@@ -201,9 +201,8 @@ class Forcelink {
           throw convert(e)
         }
         if (text === null) return
-        const batch = JSON.parse(text)
-        if (opts.onProgress) opts.onProgress(batch.progress)
-        yield batch.records
+        if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
+        yield JSON.parse(text.records)
       }
     } finally {
       stop()

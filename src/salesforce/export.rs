@@ -346,9 +346,25 @@ pub struct ExportCursor {
     pub total: Option<u64>,
 }
 
-/// One batch of records as raw JSON values' text.
+/// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
+/// so the hot path never allocates per record.
 pub struct Batch {
-    pub records: Vec<Box<RawValue>>,
+    pub json: String,
+    pub count: usize,
+}
+
+impl Batch {
+    /// The records as borrowed raw values (for CSV/NDJSON writing).
+    pub fn rows(&self) -> Result<Vec<&RawValue>> {
+        serde_json::from_str(&self.json).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))
+    }
+}
+
+/// Counts an array's elements without building them.
+fn count_array(json: &str) -> Result<usize> {
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(json)
+        .map(|v| v.len())
+        .map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))
 }
 
 impl ExportCursor {
@@ -409,12 +425,12 @@ impl ExportCursor {
                 EngineState::Rest { next_url: None, started: false }
             };
         }
-        let records = match &mut self.state {
+        let batch = match &mut self.state {
             EngineState::Bulk(b) => {
                 let got = b.next(rest, describes, &self.key, &self.ty, self.since.as_ref(), self.batch_size as usize).await;
                 self.total = b.total;
                 match got? {
-                    Some(r) => r,
+                    Some(r) => Batch { count: r.len(), json: crate::salesforce::format::json_array(&r) },
                     None => {
                         self.finished = true;
                         return Ok(None);
@@ -437,22 +453,20 @@ impl ExportCursor {
                 };
                 let page = QueryPage::parse(&body)?;
                 self.total = Some(page.total_size);
-                let records: Vec<Box<RawValue>> = match page.records {
-                    None => Vec::new(),
-                    Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))?,
-                };
+                let json = page.records.map(|r| r.get().to_string()).unwrap_or_else(|| "[]".into());
+                let count = count_array(&json)?;
                 match page.next_records_url {
                     Some(u) if !page.done => *next_url = Some(u),
                     _ => self.finished = true,
                 }
-                if records.is_empty() && self.finished {
+                if count == 0 && self.finished {
                     return Ok(None);
                 }
-                records
+                Batch { json, count }
             }
             EngineState::Undecided => return Err(Error::Internal("export engine undecided".into())),
         };
-        self.fetched += records.len() as u64;
-        Ok(Some(Batch { records }))
+        self.fetched += batch.count as u64;
+        Ok(Some(batch))
     }
 }

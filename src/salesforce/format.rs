@@ -44,10 +44,10 @@ pub fn csv_header(ty: &ExportType) -> String {
     s
 }
 
-pub fn csv_rows(ty: &ExportType, records: &[Box<RawValue>]) -> Result<String, serde_json::Error> {
+pub fn csv_rows<R: std::borrow::Borrow<RawValue>>(ty: &ExportType, records: &[R]) -> Result<String, serde_json::Error> {
     let mut out = String::with_capacity(records.len() * 96);
     for r in records {
-        let v: Value = serde_json::from_str(r.get())?;
+        let v: Value = serde_json::from_str(r.borrow().get())?;
         for (i, f) in ty.fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -59,10 +59,10 @@ pub fn csv_rows(ty: &ExportType, records: &[Box<RawValue>]) -> Result<String, se
     Ok(out)
 }
 
-pub fn ndjson_rows(records: &[Box<RawValue>]) -> String {
-    let mut out = String::with_capacity(records.iter().map(|r| r.get().len() + 1).sum());
+pub fn ndjson_rows<R: std::borrow::Borrow<RawValue>>(records: &[R]) -> String {
+    let mut out = String::with_capacity(records.iter().map(|r| r.borrow().get().len() + 1).sum());
     for r in records {
-        out.push_str(r.get());
+        out.push_str(r.borrow().get());
         out.push('\n');
     }
     out

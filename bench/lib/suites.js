@@ -1,0 +1,177 @@
+'use strict'
+// The benchmarks as the runner drives them: which contenders, how many rounds, in which processes.
+// Contender order is rotated every round so no one always runs first (cold caches) or last.
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const ROOT = path.join(__dirname, '..', '..')
+const EXPORT_RECORDS = 100000
+const MEMORY_RECORDS = 1000000
+const PAGE_SECONDS = 10
+const PAGE_WARMUP_SECONDS = 2
+const PAGE_CONNECTIONS = 50
+
+const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length])
+
+async function rounds(n, contenders, fn) {
+  const runs = Object.fromEntries(contenders.map((c) => [c, []]))
+  for (let r = 0; r < n; r++) {
+    for (const c of rotate(contenders, r)) runs[c].push(await fn(c, r))
+  }
+  return runs
+}
+
+const fmt = (r) =>
+  Object.entries(r)
+    .filter(([, v]) => typeof v === 'number')
+    .slice(0, 6)
+    .map(([k, v]) => `${k}=${Math.round(v * 10) / 10}`)
+    .join(' ')
+
+/** 1. Full export of 100,000 contacts. */
+async function exportSuite({ sim, child, rounds: n, cpuProf, log }) {
+  const contenders = ['forcelink', 'forcelink-ndjson', 'forcelink-csv', 'jsforce', 'incumbent', 'floor']
+  const runs = await rounds(n || 3, contenders, async (c, r) => {
+    const opts = { expected: c === 'incumbent' ? undefined : EXPORT_RECORDS }
+    const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, opts }, { profile: cpuProf && r === 0 })
+    log(`  export ${c}: ${fmt(res)} records=${res.records}`)
+    return res
+  })
+  return { records: EXPORT_RECORDS, runs }
+}
+
+/** 5. exportAll over 1,000,000 records (the streaming paths, exportAll and the floor). */
+async function memorySuite({ sim, child, rounds: n, cpuProf, log }) {
+  const contenders = ['forcelink', 'forcelink-ndjson', 'forcelink-csv', 'floor']
+  await sim.seed({ contacts: MEMORY_RECORDS })
+  try {
+    const runs = await rounds(n ? Math.min(n, 2) : 2, contenders, async (c, r) => {
+      const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, opts: { expected: MEMORY_RECORDS } }, { profile: cpuProf && r === 0, timeoutMs: 600000 })
+      log(`  memory ${c}: ${fmt(res)}`)
+      return res
+    })
+    return { records: MEMORY_RECORDS, runs }
+  } finally {
+    await sim.seed({ contacts: EXPORT_RECORDS })
+  }
+}
+
+/** 2. The page endpoint under autocannon load. */
+async function pageSuite({ sim, child, rounds: n, cpuProf, log }) {
+  const autocannon = require('autocannon')
+  const { paths } = require('../page-load')
+  const requests = paths().map((p) => ({ method: 'GET', path: p }))
+  const cannon = (port, duration) =>
+    autocannon({ url: `http://127.0.0.1:${port}`, connections: PAGE_CONNECTIONS, duration, requests, timeout: 30 })
+  const runs = await rounds(n || 3, ['forcelink', 'incumbent'], async (c, r) => {
+    const srv = await child.startServer({ module: 'page-load', contender: c, sim: sim.urls }, { profile: cpuProf && r === 0 })
+    try {
+      // Every page of the cycle answers 100 records (checked once per process).
+      for (const p of paths()) {
+        const res = await fetch(`http://127.0.0.1:${srv.port}${p}`)
+        const body = await res.json()
+        if (res.status !== 200 || body.data.length !== 100) throw new Error(`${c} ${p}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`)
+      }
+      await cannon(srv.port, PAGE_WARMUP_SECONDS)
+      await srv.mark()
+      const ac = await cannon(srv.port, PAGE_SECONDS)
+      const server = await srv.stop()
+      const out = {
+        rps: ac.requests.average,
+        total: ac.requests.total,
+        p50Ms: ac.latency.p50,
+        p99Ms: ac.latency.p99,
+        non2xx: ac.non2xx,
+        errors: ac.errors,
+        timeouts: ac.timeouts,
+        serverCpuMs: server.cpuMs,
+        serverEluBusyMs: server.eluBusyMs,
+        serverEluUtilization: server.eluUtilization,
+        serverPeakRssMB: server.peakRssMB,
+        serverCpuPerRequestUs: (server.cpuMs * 1000) / Math.max(1, ac.requests.total),
+      }
+      log(`  page ${c}: ${fmt(out)} non2xx=${out.non2xx}`)
+      return out
+    } finally {
+      srv.kill()
+    }
+  })
+  return { connections: PAGE_CONNECTIONS, seconds: PAGE_SECONDS, pages: paths().length, limit: 100, runs }
+}
+
+/** 3. The refresh storm. */
+async function stormSuite({ sim, child, rounds: n, log }) {
+  const runs = await rounds(n || 3, ['forcelink', 'jsforce', 'incumbent'], async (c) => {
+    const res = await child.runTask({ module: 'refresh-storm', contender: c, sim: sim.urls })
+    log(`  storm ${c}: tokenRequests=${res.tokenRequests} p50=${res.p50Ms.toFixed(1)} p99=${res.p99Ms.toFixed(1)} errors=${res.errors}`)
+    return res
+  })
+  return { concurrent: require('../refresh-storm').N, runs }
+}
+
+/** 4. State sign + verify. */
+async function stateSuite({ sim, child, rounds: n, log }) {
+  const runs = await rounds(n || 3, ['jsonwebtoken', 'jsonwebtoken-keyobject', 'node-rs-jsonwebtoken', 'forcelink'], async (c) => {
+    const res = await child.runTask({ module: 'state', contender: c, sim: sim.urls })
+    log(`  state ${c}: ${Math.round(res.opsPerSec)} ops/s`)
+    return res
+  })
+  return { runs }
+}
+
+/** 6. Boundary overhead (+ the issue-3 batch probe). */
+async function overheadSuite({ sim, child, rounds: n, log }) {
+  const runs = await rounds(n || 3, ['boundary'], async (c) => {
+    const res = await child.runTask({ module: 'overhead', contender: c, sim: sim.urls })
+    log(`  overhead: sync ${res.syncRawNs.toFixed(0)} ns, async ${res.asyncCall.seqUs.toFixed(1)} µs, store ${res.storeJs.seqUs.toFixed(1)} µs, batch string+parse ${res.batch.stringParseMs.toFixed(2)} ms`)
+    return res
+  })
+  return { runs }
+}
+
+/** Criterion micro-benchmarks (benches/): short measurement windows, results read back as JSON. */
+async function microSuite({ log }) {
+  const home = path.join(__dirname, '..', 'results', 'criterion')
+  fs.rmSync(home, { recursive: true, force: true })
+  execFileSync(
+    'cargo',
+    ['bench', '-p', 'forcelink-microbench', '--bench', 'micro', '--', '--warm-up-time', '0.5', '--measurement-time', '1.5', '--noplot'],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CRITERION_HOME: home } },
+  )
+  const out = []
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) {
+        if (e.name === 'new' && fs.existsSync(path.join(p, 'estimates.json'))) {
+          const meta = JSON.parse(fs.readFileSync(path.join(p, 'benchmark.json'), 'utf8'))
+          const est = JSON.parse(fs.readFileSync(path.join(p, 'estimates.json'), 'utf8'))
+          out.push({
+            group: meta.group_id,
+            name: meta.function_id || meta.full_id,
+            medianNs: est.median.point_estimate,
+            lowNs: est.median.confidence_interval.lower_bound,
+            highNs: est.median.confidence_interval.upper_bound,
+            elements: meta.throughput && meta.throughput.Elements ? meta.throughput.Elements : null,
+          })
+        } else walk(p)
+      }
+    }
+  }
+  walk(home)
+  log(`  micro: ${out.length} benchmarks`)
+  return { results: out }
+}
+
+module.exports = {
+  EXPORT_RECORDS,
+  MEMORY_RECORDS,
+  export: exportSuite,
+  page: pageSuite,
+  storm: stormSuite,
+  state: stateSuite,
+  overhead: overheadSuite,
+  memory: memorySuite,
+  micro: microSuite,
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+'use strict'
+// `npm run bench`: every benchmark of issue 6 in one run, then BENCHMARKS.md is rewritten.
+//
+//   node bench/run.js                      the full run (≈ 10 min on the 2-core VM, builds included)
+//   node bench/run.js --only export,state  some benchmarks (results/partial.json; BENCHMARKS.md kept)
+//   node bench/run.js --rounds 1           fewer rounds (a smoke run)
+//   node bench/run.js --cpu-prof           also write --cpu-prof profiles of forcelink's processes
+//   node bench/run.js --no-build           use the native module already in bench/results/native
+//
+// Each contender runs in its own fresh Node process (lib/worker.js); the simulator (release build)
+// runs in its own process on 127.0.0.1 and is started and stopped here.
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const BENCH = __dirname
+const ROOT = path.join(BENCH, '..')
+const RESULTS = path.join(BENCH, 'results')
+const NATIVE_DIR = path.join(RESULTS, 'native')
+const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'micro']
+
+function parseArgs(argv) {
+  const o = { only: ALL, rounds: null, cpuProf: false, build: true, write: null }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--only') o.only = argv[++i].split(',')
+    else if (a === '--rounds') o.rounds = Number(argv[++i])
+    else if (a === '--cpu-prof') o.cpuProf = true
+    else if (a === '--no-build') o.build = false
+    else if (a === '--write') o.write = true
+    else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 12).join('\n'))
+      process.exit(0)
+    } else throw new Error(`unknown argument ${a}`)
+  }
+  for (const b of o.only) if (!ALL.includes(b)) throw new Error(`unknown benchmark ${b} (one of ${ALL.join(', ')})`)
+  if (o.write === null) o.write = o.only.length === ALL.length
+  return o
+}
+
+const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts })
+const shOut = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch (_) {
+    return null
+  }
+}
+
+/** bench/node_modules, installed on first use so the root `npm install` stays lean. */
+function ensureDeps() {
+  if (fs.existsSync(path.join(BENCH, 'node_modules', 'jsforce', 'package.json'))) return
+  log('installing bench dependencies (npm install --prefix bench)')
+  const lock = fs.existsSync(path.join(BENCH, 'package-lock.json'))
+  sh('npm', [lock ? 'ci' : 'install', '--prefix', BENCH, '--no-audit', '--no-fund'])
+}
+
+/** The release build of the native module, into bench/results/native (so a debug build at the repo
+ *  root, or one made while the benchmarks run, cannot change what is measured), and the simulator. */
+function build() {
+  log('building forcelink (release, LTO) and the simulator (release)')
+  const napi = path.join(ROOT, 'node_modules', '.bin', 'napi')
+  sh(napi, ['build', '--platform', '--release', '--features', 'node', '--no-js', '--output-dir', NATIVE_DIR, '-p', 'forcelink'])
+  sh(process.execPath, [path.join(ROOT, 'scripts', 'build-sim.js'), '--release'])
+}
+
+function nativePath() {
+  const f = fs.existsSync(NATIVE_DIR) && fs.readdirSync(NATIVE_DIR).find((x) => x.endsWith('.node'))
+  if (!f) throw new Error('no native build in bench/results/native: run without --no-build')
+  return path.join(NATIVE_DIR, f)
+}
+
+function versions() {
+  const pkg = (p) => {
+    try {
+      return JSON.parse(fs.readFileSync(require.resolve(`${p}/package.json`, { paths: [BENCH, ROOT] }), 'utf8')).version
+    } catch (_) {
+      return null
+    }
+  }
+  const cpus = os.cpus()
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    undici: process.versions.undici || null,
+    v8: process.versions.v8,
+    forcelink: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+    forcelinkCommit: shOut('git', ['rev-parse', '--short', 'HEAD']),
+    forcelinkDirty: (shOut('git', ['status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock', 'index.js', 'express.js']) || '') !== '',
+    jsforce: pkg('jsforce'),
+    axios: pkg('axios'),
+    jsonwebtoken: pkg('jsonwebtoken'),
+    nodeRsJsonwebtoken: pkg('@node-rs/jsonwebtoken'),
+    autocannon: pkg('autocannon'),
+    express: pkg('express'),
+    rustc: shOut('rustc', ['-V']),
+    machine: {
+      nproc: shOut('nproc', []) || String(os.availableParallelism ? os.availableParallelism() : cpus.length),
+      cpuModel: cpus.length ? cpus[0].model : null,
+      memoryGB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+      kernel: `${os.type()} ${os.release()}`,
+      arch: os.arch(),
+    },
+  }
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2))
+  const t0 = Date.now()
+  fs.mkdirSync(RESULTS, { recursive: true })
+  ensureDeps()
+  if (o.build) build()
+  else if (!fs.existsSync(path.join(ROOT, 'target', 'release', 'forcelink-sim'))) sh(process.execPath, [path.join(ROOT, 'scripts', 'build-sim.js'), '--release'])
+
+  const child = require('./lib/child')
+  const profDir = o.cpuProf ? path.join(RESULTS, 'profiles') : null
+  if (profDir) fs.mkdirSync(profDir, { recursive: true })
+  child.configure({ native: nativePath(), cpuProfDir: profDir })
+  const suites = require('./lib/suites')
+  const { startSim } = require('./lib/sim')
+
+  const results = { versions: versions(), rounds: {}, benchmarks: {} }
+  log(`node ${results.versions.node}, ${results.versions.machine.nproc} cores, ${results.versions.machine.cpuModel}`)
+  const sim = await startSim(['--contacts', String(suites.EXPORT_RECORDS)])
+  const stopSim = () => sim.stop()
+  process.once('SIGINT', () => stopSim().then(() => process.exit(130)))
+  try {
+    for (const name of ALL) {
+      if (!o.only.includes(name)) continue
+      const s0 = Date.now()
+      log(`— ${name}`)
+      results.benchmarks[name] = await suites[name]({ sim, child, rounds: o.rounds, cpuProf: o.cpuProf, log, results })
+      results.benchmarks[name].seconds = Math.round((Date.now() - s0) / 100) / 10
+      log(`  ${name} done in ${results.benchmarks[name].seconds} s`)
+    }
+  } finally {
+    await stopSim()
+  }
+  results.totalSeconds = Math.round((Date.now() - t0) / 1000)
+  const out = path.join(RESULTS, o.write ? 'latest.json' : 'partial.json')
+  fs.writeFileSync(out, JSON.stringify(results, null, 2))
+  log(`results: ${path.relative(ROOT, out)}`)
+  if (o.write) {
+    const { render } = require('./lib/report')
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), render(results))
+    log('BENCHMARKS.md rewritten')
+  }
+  log(`total ${results.totalSeconds} s`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,42 @@
+//! Fixtures for the criterion micro-benchmarks in `benches/micro.rs` (the crate has no API).
+
+use serde_json::value::RawValue;
+
+const FIRST: [&str; 8] = ["Priya", "Susan", "Emma", "José", "Liam", "Zoë", "Noah", "Olivia"];
+const LAST: [&str; 8] = ["Nguyen", "O'Brien", "Gonzalez", "Müller", "Smith", "Chen", "Kowalski", "Brown"];
+const TITLES: [&str; 4] = ["VP of Sales", "Software Engineer", "Director of Marketing", "CEO, \"Founder\""];
+
+/// `n` contact records shaped like Salesforce's (and the simulator's) query results: attributes,
+/// nested `Account` (sometimes null) and `Owner`, a few non-ASCII names and CSV-hostile titles.
+pub fn contact_batch(n: usize) -> Vec<Box<RawValue>> {
+    (0..n)
+        .map(|i| {
+            let (f, l) = (FIRST[i % 8], LAST[(i / 8) % 8]);
+            let account = if i % 5 == 0 {
+                "null".to_string()
+            } else {
+                format!(
+                    r#"{{"attributes":{{"type":"Account","url":"/services/data/v62.0/sobjects/Account/0015g{i:013}AAK"}},"Name":"Acme {i}"}}"#
+                )
+            };
+            let text = format!(
+                r#"{{"attributes":{{"type":"Contact","url":"/services/data/v62.0/sobjects/Contact/0035g{i:013}AAK"}},"Name":"{f} {l}","Account":{account},"Title":{title},"Phone":"(206) 555-{p:04}","Email":"{fl}.{ll}@mail.example.org","Owner":{{"attributes":{{"type":"User","url":"/services/data/v62.0/sobjects/User/0055g0000000000AAK"}},"Alias":"bjohnso{o}"}}}}"#,
+                title = serde_json::to_string(TITLES[i % 4]).unwrap(),
+                p = i % 10_000,
+                fl = f.to_lowercase(),
+                ll = l.to_lowercase().replace('\'', ""),
+                o = i % 10,
+            );
+            RawValue::from_string(text).expect("valid JSON")
+        })
+        .collect()
+}
+
+/// The batch as Salesforce's query response body.
+pub fn query_body(records: &[Box<RawValue>]) -> String {
+    let list: Vec<&str> = records.iter().map(|r| r.get()).collect();
+    format!(
+        r#"{{"totalSize":100000,"done":false,"nextRecordsUrl":"/services/data/v62.0/query/0r8xmps04nIxezVAAP-2000","records":[{}]}}"#,
+        list.join(",")
+    )
+}
