@@ -7,11 +7,13 @@ const { execFileSync } = require('node:child_process')
 const root = path.join(__dirname, '..', '..')
 const exe = process.platform === 'win32' ? '.exe' : ''
 
+/** The simulator binary: the newer of the release and debug builds (a stale one is never used). */
 function simBinary() {
-  const release = path.join(root, 'target', 'release', `forcelink-sim${exe}`)
-  const debug = path.join(root, 'target', 'debug', `forcelink-sim${exe}`)
-  if (fs.existsSync(release)) return release
-  return debug
+  const builds = ['release', 'debug']
+    .map((p) => path.join(root, 'target', p, `forcelink-sim${exe}`))
+    .filter((f) => fs.existsSync(f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
+  return builds[0] || path.join(root, 'target', 'debug', `forcelink-sim${exe}`)
 }
 
 function ensureSim() {

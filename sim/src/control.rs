@@ -28,6 +28,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/faults", get(list_faults).post(add_fault).delete(clear_faults))
         .route("/__sim/connections", get(connections))
         .route("/__sim/seed", get(get_seed).post(seed))
+        .route("/__sim/jobs", get(jobs))
 }
 
 fn ok(v: Value) -> Response {
@@ -69,7 +70,7 @@ async fn index() -> Response {
     ok(json!({"endpoints": [
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
-        "GET /__sim/connections", "GET|POST /__sim/seed"
+        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs"
     ]}))
 }
 
@@ -113,13 +114,44 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "apiLimit")?,
             u64_field(&m, "apiUsage")?,
             u64_field(&m, "latencyMs")?,
+            u64_field(&m, "bulkJobMs")?,
+            bool_field(&m, "bulkFailNext")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
+    // JWT settings are validated before anything is applied.
+    let users = match m.get("jwtUsers") {
+        None => None,
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+            Some(a.iter().filter_map(Value::as_str).map(String::from).collect::<Vec<_>>())
+        }
+        Some(_) => return bad("jwtUsers must be an array of usernames"),
+    };
+    match m.get("jwtPublicKeyPem") {
+        None => {}
+        Some(Value::Null) => {
+            let _ = lock(&sim.jwt).set_key(None);
+        }
+        Some(Value::String(pem)) => {
+            if let Err(e) = lock(&sim.jwt).set_key(Some(pem)) {
+                return bad(&e);
+            }
+        }
+        Some(_) => return bad("jwtPublicKeyPem must be a PEM string or null"),
+    }
+    if let Some(u) = users {
+        lock(&sim.jwt).set_users(u);
+    }
     let s = &sim.settings;
+    if let Some(v) = bulk_ms {
+        s.bulk_job_ms.store(v, Relaxed);
+    }
+    if let Some(v) = bulk_fail {
+        s.bulk_fail_next.store(v, Relaxed);
+    }
     if let Some(v) = rotation {
         s.rotation.store(v, Relaxed);
     }
@@ -158,7 +190,7 @@ async fn add_fault(State(sim): S, req: Request) -> Response {
         _ => None,
     };
     let (Some(target), Some(kind)) = (target, kind) else {
-        return bad("need target (token|revoke|query|rest|any) and kind (503|reset|slow|rate_limit|invalid_session|unknown_exception)");
+        return bad("need target (token|revoke|query|write|bulk|rest|any) and kind (503|reset|slow|rate_limit|invalid_session|unknown_exception)");
     };
     let (count, delay) = match (u64_field(&m, "count"), u64_field(&m, "delayMs")) {
         (Ok(c), Ok(d)) => (c.unwrap_or(1), d.unwrap_or(DEFAULT_SLOW_MS)),
@@ -179,15 +211,23 @@ async fn connections(State(sim): S) -> Response {
 
 fn seed_json(sim: &Sim) -> Value {
     let d = sim.data();
-    json!({"seed": d.seed, "contacts": d.contacts, "deals": d.deals, "notes": d.notes, "accounts": d.accounts()})
+    json!({
+        "seed": d.seed, "contacts": d.contacts, "deals": d.deals, "notes": d.notes, "accounts": d.accounts(),
+        "overlay": d.overlay.summary(),
+    })
+}
+
+async fn jobs(State(sim): S) -> Response {
+    ok(crate::bulk::sim_jobs(&sim))
 }
 
 async fn get_seed(State(sim): S) -> Response {
     ok(seed_json(&sim))
 }
 
-/// Re-seeds record counts (and optionally the seed). Instant: data is procedural. Open
-/// cursors keep the snapshot they started with.
+/// Re-seeds record counts (and optionally the seed) and clears the write overlay
+/// (created records' Ids depend on the generated counts). Instant: data is procedural.
+/// Open cursors and bulk jobs keep the snapshot they started with.
 async fn seed(State(sim): S, req: Request) -> Response {
     let m = match body_json(req).await {
         Ok(m) => m,
@@ -207,6 +247,7 @@ async fn seed(State(sim): S, req: Request) -> Response {
         d.deals = vals[1].unwrap_or(d.deals);
         d.notes = vals[2].unwrap_or(d.notes);
         d.seed = vals[3].unwrap_or(d.seed);
+        d.overlay = Default::default();
     }
     ok(seed_json(&sim))
 }

@@ -1,10 +1,13 @@
 //! Procedural org data. Every field is a pure function of (seed, object, index), so a
 //! million contacts cost no memory and any row can be produced in O(1). Ids, CreatedDate
 //! and SystemModstamp grow strictly with the index, which lets the executor turn
-//! `WHERE Id > '…'` / `ORDER BY Id` into index arithmetic. A write overlay (created or
-//! updated records) would sit in front of [`Data::value`].
+//! `WHERE Id > '…'` / `ORDER BY Id` into index arithmetic. The write overlay
+//! (`overlay.rs`: created records and field updates) sits in front of [`Data::value`].
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::overlay::{Overlay, Rec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Obj {
@@ -211,6 +214,10 @@ impl Obj {
             Obj::User => &USER_RELS,
         }
     }
+    /// Definition of field `f` on this object.
+    pub fn def(self, f: F) -> Option<FieldDef> {
+        self.fields().iter().copied().find(|d| d.f == f)
+    }
     pub fn field(self, name: &str) -> Option<FieldDef> {
         self.fields().iter().copied().find(|f| f.name.eq_ignore_ascii_case(name))
     }
@@ -247,6 +254,22 @@ pub fn id_bytes(obj: Obj, idx: u64) -> [u8; 18] {
     }
     out[15..].copy_from_slice(ID_SUFFIX);
     out
+}
+
+/// Inverse of [`id_bytes`] for 15- or 18-char Ids of this simulator's scheme. None for
+/// anything else (including real Salesforce Ids).
+pub fn parse_id(s: &str) -> Option<(Obj, u64)> {
+    let b = normalize_id_literal(s)?;
+    if &b[3..7] != b"5g00" || &b[15..] != ID_SUFFIX {
+        return None;
+    }
+    let obj = Obj::ALL.into_iter().find(|o| &b[..3] == o.prefix())?;
+    let mut idx = 0u64;
+    for &c in &b[7..15] {
+        let d = B62.iter().position(|&x| x == c)? as u64;
+        idx = idx * 62 + d;
+    }
+    Some((obj, idx))
 }
 
 pub fn id_string(obj: Obj, idx: u64) -> String {
@@ -302,14 +325,16 @@ pub const USERS: u64 = 10;
 /// Per-object record cap: ids carry 8 base62 digits (62^8 ≈ 2.2e14), so stay well below.
 pub const MAX_RECORDS: u64 = 1_000_000_000_000;
 
-/// Record counts + seed. Cheap to copy: cursors keep their own snapshot so a re-seed
-/// does not disturb open cursors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Record counts + seed + a snapshot of the write overlay. Cheap to clone: cursors and
+/// bulk jobs keep their own snapshot, so a re-seed or a later write does not disturb
+/// paging that is under way.
+#[derive(Clone, Debug, Default)]
 pub struct Data {
     pub seed: u64,
     pub contacts: u64,
     pub deals: u64,
     pub notes: u64,
+    pub overlay: Arc<Overlay>,
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -329,7 +354,18 @@ impl Data {
         (self.contacts.saturating_add(self.deals) / 10).clamp(5, MAX_RECORDS)
     }
 
+    pub fn new(seed: u64, contacts: u64, deals: u64, notes: u64) -> Data {
+        Data { seed, contacts, deals, notes, overlay: Arc::default() }
+    }
+
+    /// Records of `obj`: generated ones plus those created through the API.
     pub fn count(&self, obj: Obj) -> u64 {
+        let created = self.overlay.obj(obj).created.len() as u64;
+        self.gen_count(obj).saturating_add(created)
+    }
+
+    /// Generated records of `obj` (created records get the indices after these).
+    pub fn gen_count(&self, obj: Obj) -> u64 {
         let n = match obj {
             Obj::Account => self.accounts(),
             Obj::Contact => self.contacts,
@@ -352,8 +388,20 @@ impl Data {
         self.created_ms(idx).saturating_add((self.h(obj, idx, 9) % 59) as i64 * 1000)
     }
 
-    /// Index of the parent record a lookup field points at (None = empty lookup).
+    /// Index of the parent record a lookup field points at (None = empty lookup), after
+    /// any write.
     pub fn parent(&self, obj: Obj, idx: u64, via: F) -> Option<u64> {
+        if self.overlay.is_empty() {
+            return self.gen_parent(obj, idx, via);
+        }
+        match self.value(obj, idx, via) {
+            Value::Id(_, p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The generated lookup (what the record held before any write).
+    fn gen_parent(&self, obj: Obj, idx: u64, via: F) -> Option<u64> {
         match via {
             F::AccountId => {
                 // About one in ten contacts/deals has no account.
@@ -363,7 +411,7 @@ impl Data {
             F::OwnerId => Some(self.h(obj, idx, 7) % USERS),
             F::CreatedById | F::LastModifiedById => Some(self.h(obj, idx, 8) % USERS),
             F::ParentId => {
-                let n = self.count(Obj::Contact);
+                let n = self.gen_count(Obj::Contact);
                 (n > 0).then(|| self.h(obj, idx, 6) % n)
             }
             _ => None,
@@ -401,7 +449,99 @@ impl Data {
         pick(STAGES, self.h(Obj::Opportunity, idx, 4))
     }
 
+    /// Field value after writes: a created record's stored fields, or a generated record
+    /// with its updated fields laid over it.
     pub fn value(&self, obj: Obj, idx: u64, f: F) -> Value {
+        if !self.overlay.is_empty() {
+            let ov = self.overlay.obj(obj);
+            let n = self.gen_count(obj);
+            if idx >= n {
+                let k = usize::try_from(idx - n).unwrap_or(usize::MAX);
+                // Past the created records: connection users (tokens.rs) live there and
+                // are generated like any other user.
+                if let Some(rec) = ov.created.get(k) {
+                    return self.rec_value(obj, idx, rec, f, true);
+                }
+            }
+            if let Some(rec) = ov.updated.get(&idx) {
+                return self.rec_value(obj, idx, rec, f, false);
+            }
+        }
+        self.gen_value(obj, idx, f)
+    }
+
+    /// Value of `f` on an overlay record. Fields Salesforce computes (Name from
+    /// First/Last, IsClosed/IsWon/Probability from StageName) are recomputed when their
+    /// inputs were written; other unwritten fields fall back to the generated value
+    /// (updated records) or to null/false (created records).
+    fn rec_value(&self, obj: Obj, idx: u64, rec: &Rec, f: F, created: bool) -> Value {
+        if f == F::Id {
+            return Value::Id(obj, idx);
+        }
+        if let Some(v) = rec.get(f) {
+            return v.clone();
+        }
+        match (obj, f) {
+            (Obj::Contact | Obj::User, F::Name)
+                if created || rec.get(F::FirstName).is_some() || rec.get(F::LastName).is_some() =>
+            {
+                let parts = [self.value(obj, idx, F::FirstName), self.value(obj, idx, F::LastName)];
+                let name: Vec<&str> = parts
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) if !s.is_empty() => Some(s.as_ref()),
+                        _ => None,
+                    })
+                    .collect();
+                if name.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Str(Cow::Owned(name.join(" ")))
+                }
+            }
+            (Obj::Opportunity, F::IsClosed | F::IsWon | F::Probability)
+                if created || rec.get(F::StageName).is_some() =>
+            {
+                let stage = match self.value(obj, idx, F::StageName) {
+                    Value::Str(s) => s.into_owned(),
+                    _ => String::new(),
+                };
+                match f {
+                    F::IsClosed => Value::Bool(stage.starts_with("Closed")),
+                    F::IsWon => Value::Bool(stage == "Closed Won"),
+                    _ => STAGES.iter().find(|s| s.0 == stage).map_or(Value::Null, |s| Value::Num(s.1)),
+                }
+            }
+            _ if created => match f {
+                // Checkboxes are never null in Salesforce.
+                F::IsDeleted | F::IsPrivate | F::IsActive | F::IsClosed | F::IsWon => Value::Bool(false),
+                _ => Value::Null,
+            },
+            _ => self.gen_value(obj, idx, f),
+        }
+    }
+
+    /// Generated email of a contact (Email is never null for generated contacts), used by
+    /// the duplicate rule: finds a generated contact whose original email is `email`
+    /// (case-insensitive). Only names from the generator's tables can match, so most
+    /// emails are rejected without scanning.
+    pub fn find_generated_contact_email(&self, email: &str) -> Option<u64> {
+        let email = email.to_ascii_lowercase();
+        let (local, _) = email.split_once('@')?;
+        let (first, rest) = local.split_once('.')?;
+        let last = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+        let fi = FIRST.iter().position(|n| n.1 == first)?;
+        let li = LAST.iter().position(|n| n.1 == last)?;
+        let (nf, nl) = (FIRST.len() as u64, LAST.len() as u64);
+        (0..self.gen_count(Obj::Contact)).find(|&i| {
+            self.h(Obj::Contact, i, 1) % nf == fi as u64
+                && self.h(Obj::Contact, i, 2) % nl == li as u64
+                && matches!(self.gen_value(Obj::Contact, i, F::Email), Value::Str(s) if s.eq_ignore_ascii_case(&email))
+        })
+    }
+
+    /// The generated value, ignoring writes.
+    pub fn gen_value(&self, obj: Obj, idx: u64, f: F) -> Value {
         use Value::*;
         let s = |v: &'static str| Str(Cow::Borrowed(v));
         let own = |v: String| Str(Cow::Owned(v));
@@ -416,7 +556,7 @@ impl Data {
                     F::ParentId => Obj::Contact,
                     _ => Obj::User,
                 };
-                self.parent(obj, idx, f).map_or(Null, |p| Id(target, p))
+                self.gen_parent(obj, idx, f).map_or(Null, |p| Id(target, p))
             }
             (Obj::Contact | Obj::User, F::FirstName) => s(self.person(obj, idx).0 .0),
             (Obj::Contact | Obj::User, F::LastName) => s(self.person(obj, idx).1 .0),
@@ -430,7 +570,7 @@ impl Data {
             (Obj::Contact, F::Email) => {
                 let (a, b) = self.person(obj, idx);
                 let h = self.h(obj, idx, 11);
-                let domain = match self.parent(obj, idx, F::AccountId) {
+                let domain = match self.gen_parent(obj, idx, F::AccountId) {
                     Some(acc) => self.account_domain(acc),
                     None => pick(FREEMAIL, h).to_string(),
                 };
@@ -456,7 +596,7 @@ impl Data {
             (Obj::Account, F::BillingCity) => s(pick(CITIES, self.h(obj, idx, 14))),
             (Obj::Opportunity, F::Name) => {
                 let product = pick(PRODUCTS, self.h(obj, idx, 15));
-                match self.parent(obj, idx, F::AccountId) {
+                match self.gen_parent(obj, idx, F::AccountId) {
                     Some(acc) => own(format!("{} - {product}", self.account_name(acc))),
                     None => own(format!("{product} - New Business")),
                 }
@@ -532,9 +672,9 @@ static ACCT_B: &[&str] = &[
     "Corp", "Industries", "Holdings", "Labs", "Systems", "Group", "Partners", "Logistics",
     "Foods", "Energy", "Media", "Health", "Analytics", "Capital", "Robotics",
 ];
-static ACCT_TYPES: &[&str] =
+pub(crate) static ACCT_TYPES: &[&str] =
     &["Customer - Direct", "Customer - Channel", "Prospect", "Channel Partner / Reseller", "Other"];
-static INDUSTRIES: &[&str] = &[
+pub(crate) static INDUSTRIES: &[&str] = &[
     "Technology", "Manufacturing", "Finance", "Healthcare", "Retail", "Energy", "Media",
     "Education", "Transportation", "Consulting",
 ];
@@ -542,13 +682,13 @@ static CITIES: &[&str] = &[
     "San Francisco", "New York", "Chicago", "Boston", "Austin", "Seattle", "Denver", "Atlanta",
     "Miami", "Portland",
 ];
-static STAGES: &[(&str, f64)] = &[
+pub(crate) static STAGES: &[(&str, f64)] = &[
     ("Prospecting", 10.0), ("Qualification", 10.0), ("Needs Analysis", 20.0),
     ("Value Proposition", 50.0), ("Id. Decision Makers", 60.0), ("Perception Analysis", 70.0),
     ("Proposal/Price Quote", 75.0), ("Negotiation/Review", 90.0), ("Closed Won", 100.0),
     ("Closed Lost", 0.0),
 ];
-static OPP_TYPES: &[&str] = &[
+pub(crate) static OPP_TYPES: &[&str] = &[
     "New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
     "Existing Customer - Downgrade",
 ];
@@ -598,8 +738,32 @@ mod tests {
     }
 
     #[test]
+    fn ids_parse_back() {
+        for i in [0u64, 1, 61, 62, 999_999, 218_340_105_584_895] {
+            let id = id_string(Obj::Note, i);
+            assert_eq!(parse_id(&id), Some((Obj::Note, i)));
+            assert_eq!(parse_id(&id[..15]), Some((Obj::Note, i)));
+        }
+        assert_eq!(parse_id("001D000000IqhSLIAZ"), None);
+        assert_eq!(parse_id("nope"), None);
+        assert_eq!(parse_id("9995g0000000001AAK"), None);
+    }
+
+    #[test]
+    fn generated_emails_are_found() {
+        let d = Data::new(42, 2000, 0, 0);
+        for i in [0u64, 7, 1999] {
+            let Value::Str(e) = d.value(Obj::Contact, i, F::Email) else { panic!() };
+            let found = d.find_generated_contact_email(&e.to_uppercase()).expect("found");
+            assert_eq!(d.value(Obj::Contact, found, F::Email), Value::Str(e.clone()));
+        }
+        assert_eq!(d.find_generated_contact_email("jane.doe@example.com"), None);
+        assert_eq!(d.find_generated_contact_email("garbage"), None);
+    }
+
+    #[test]
     fn modstamp_strictly_increasing() {
-        let d = Data { seed: 7, contacts: 10_000, deals: 0, notes: 0 };
+        let d = Data::new(7, 10_000, 0, 0);
         for i in 1..10_000 {
             assert!(d.modstamp_ms(Obj::Contact, i) > d.modstamp_ms(Obj::Contact, i - 1));
         }
@@ -607,7 +771,7 @@ mod tests {
 
     #[test]
     fn some_contacts_have_no_account() {
-        let d = Data { seed: 42, contacts: 1000, deals: 0, notes: 0 };
+        let d = Data::new(42, 1000, 0, 0);
         let none = (0..1000).filter(|&i| d.parent(Obj::Contact, i, F::AccountId).is_none()).count();
         assert!((50..200).contains(&none), "{none}");
     }

@@ -1,5 +1,9 @@
 //! Injected faults: "the next `count` requests hitting `target` fail with `kind`".
 //!
+//! Targets: `token`, `revoke` (OAuth), `query` (query + queryMore), `write` (sObject
+//! POST/PATCH), `bulk` (Bulk API 2.0 jobs), `rest` (every `/services/data` call,
+//! including query, write and bulk), `any`.
+//!
 //! REST targets answer in REST shape (`[{"message","errorCode"}]`). OAuth targets
 //! (token, revoke) answer as the OAuth endpoints would:
 //! - `503`: HTTP 503, `text/html` maintenance page (Salesforce's edge serves HTML when
@@ -24,6 +28,8 @@ pub enum Target {
     Token,
     Revoke,
     Query,
+    Write,
+    Bulk,
     Rest,
     Any,
 }
@@ -50,6 +56,8 @@ impl Target {
             "token" => Target::Token,
             "revoke" => Target::Revoke,
             "query" => Target::Query,
+            "write" => Target::Write,
+            "bulk" => Target::Bulk,
             "rest" => Target::Rest,
             "any" => Target::Any,
             _ => return None,
@@ -71,12 +79,14 @@ impl Kind {
     }
 }
 
-/// Where a request landed. Query endpoints are also REST calls.
+/// Where a request landed. Query, write and bulk endpoints are also REST calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Site {
     Token,
     Revoke,
     Query,
+    Write,
+    Bulk,
     Rest,
 }
 
@@ -88,6 +98,8 @@ impl Site {
                 | (Site::Token, Target::Token)
                 | (Site::Revoke, Target::Revoke)
                 | (Site::Query, Target::Query | Target::Rest)
+                | (Site::Write, Target::Write | Target::Rest)
+                | (Site::Bulk, Target::Bulk | Target::Rest)
                 | (Site::Rest, Target::Rest)
         )
     }
@@ -187,5 +199,10 @@ mod tests {
         assert_eq!(f.take(Site::Query).map(|h| h.0), Some(Kind::Unavailable));
         assert_eq!(f.take(Site::Query).map(|h| h.0), Some(Kind::Unavailable));
         assert_eq!(f.take(Site::Query), None);
+        f.add(Fault { target: Target::Rest, kind: Kind::Unavailable, count: 2, delay_ms: 0 });
+        assert!(f.take(Site::Write).is_some() && f.take(Site::Bulk).is_some());
+        f.add(Fault { target: Target::Write, kind: Kind::Unavailable, count: 1, delay_ms: 0 });
+        assert_eq!(f.take(Site::Bulk), None);
+        assert!(f.take(Site::Write).is_some());
     }
 }

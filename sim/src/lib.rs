@@ -1,21 +1,28 @@
 //! forcelink-sim: a local fake Salesforce for forcelink's tests, demo and benchmarks.
 //!
-//! Two HTTP listeners on 127.0.0.1 share one state:
+//! Three HTTP listeners on 127.0.0.1 share one state:
 //! - the **login host** (`login_url`): OAuth authorize/token/revoke + `/__sim` control;
+//! - the **My Domain host** (`my_domain_url`): the same OAuth endpoints, and the only host
+//!   that accepts the client_credentials grant (as on Salesforce);
 //! - the **instance host** (`instance_url`, returned as `instance_url` by the token
-//!   endpoint): REST `/services/data/...` + `/__sim` control.
+//!   endpoint): REST `/services/data/...` (query, sObject writes, describe, Bulk API 2.0
+//!   query jobs) + `/__sim` control.
 //!
-//! Wire behaviour follows shared/research/salesforce-api.md.
+//! Wire behaviour follows shared/research/salesforce-api.md. See sim/README.md.
 
 // Handlers return ready-made error `Response`s as their `Err` values; they are cold paths.
 #![allow(clippy::result_large_err)]
 
+mod bulk;
 mod consent;
 mod control;
 pub mod data;
+mod describe;
 mod faults;
+mod grants;
 mod http;
 mod oauth;
+pub mod overlay;
 pub mod plan;
 pub mod query;
 mod render;
@@ -25,15 +32,17 @@ pub mod soql;
 mod state;
 pub mod time;
 mod tokens;
+mod writes;
 
 use std::sync::Arc;
 
 use axum::routing::{any, get};
-use axum::Router;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use grants::Host;
 use state::Sim;
 
 #[derive(Clone, Debug)]
@@ -54,7 +63,14 @@ pub struct SimConfig {
     pub port: u16,
     /// Instance host port (0 = random).
     pub instance_port: u16,
+    /// My Domain host port (0 = random).
+    pub my_domain_port: u16,
     pub seed: u64,
+    /// JWT bearer: the connected app's RSA public key or X.509 certificate (PEM).
+    /// None = every assertion is rejected.
+    pub jwt_public_key_pem: Option<String>,
+    /// JWT bearer: usernames pre-authorised for the app (`sub` must be one of them).
+    pub jwt_users: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -70,15 +86,20 @@ impl Default for SimConfig {
             notes: 10,
             port: 0,
             instance_port: 0,
+            my_domain_port: 0,
             seed: 42,
+            jwt_public_key_pem: None,
+            jwt_users: Vec::new(),
         }
     }
 }
 
-/// A running simulator. Dropping it stops both listeners.
+/// A running simulator. Dropping it stops all listeners.
 pub struct SimHandle {
     pub login_url: String,
     pub instance_url: String,
+    /// The org's My Domain host (OAuth, incl. client_credentials).
+    pub my_domain_url: String,
     /// `{login_url}/__sim` (also served on the instance host).
     pub control_url: String,
     stop: watch::Sender<bool>,
@@ -101,7 +122,8 @@ impl Drop for SimHandle {
     }
 }
 
-fn login_router(sim: Arc<Sim>) -> Router {
+/// OAuth endpoints, served on both the login and the My Domain host.
+fn login_router(sim: Arc<Sim>, host: Host) -> Router {
     Router::new()
         .route("/services/oauth2/authorize", get(oauth::authorize))
         .route("/services/oauth2/authorize/decision", axum::routing::post(oauth::decision))
@@ -109,6 +131,7 @@ fn login_router(sim: Arc<Sim>) -> Router {
         .route("/services/oauth2/revoke", get(oauth::revoke).post(oauth::revoke))
         .merge(control::router())
         .fallback(|| async { http::not_found() })
+        .layer(Extension(host))
         .with_state(sim)
 }
 
@@ -122,17 +145,22 @@ fn instance_router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// Binds both listeners on 127.0.0.1 and starts serving on the current tokio runtime.
+/// Binds the three listeners on 127.0.0.1 and starts serving on the current tokio
+/// runtime. Fails on a busy port or an unparseable `jwt_public_key_pem`.
 pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     let login = TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let instance = TcpListener::bind(("127.0.0.1", cfg.instance_port)).await?;
-    let login_url = format!("http://127.0.0.1:{}", login.local_addr()?.port());
-    let instance_url = format!("http://127.0.0.1:{}", instance.local_addr()?.port());
-    let sim = Arc::new(Sim::new(&cfg, login_url.clone(), instance_url.clone()));
+    let my_domain = TcpListener::bind(("127.0.0.1", cfg.my_domain_port)).await?;
+    let url = |l: &TcpListener| l.local_addr().map(|a| format!("http://127.0.0.1:{}", a.port()));
+    let (login_url, instance_url, my_domain_url) = (url(&login)?, url(&instance)?, url(&my_domain)?);
+    let sim = Sim::new(&cfg, login_url.clone(), instance_url.clone(), my_domain_url.clone())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let sim = Arc::new(sim);
     let (stop, rx) = watch::channel(false);
     let tasks = vec![
-        server::serve(login, login_router(sim.clone()), rx.clone()),
+        server::serve(login, login_router(sim.clone(), Host::Login), rx.clone()),
+        server::serve(my_domain, login_router(sim.clone(), Host::MyDomain), rx.clone()),
         server::serve(instance, instance_router(sim), rx),
     ];
-    Ok(SimHandle { control_url: format!("{login_url}/__sim"), login_url, instance_url, stop, tasks })
+    Ok(SimHandle { control_url: format!("{login_url}/__sim"), login_url, instance_url, my_domain_url, stop, tasks })
 }

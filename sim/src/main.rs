@@ -5,8 +5,9 @@ use std::io::Write;
 
 use forcelink_sim::{start, SimConfig};
 
-const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--client-id S] [--client-secret S] \
-[--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N]";
+const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--my-domain-port N] [--client-id S] \
+[--client-secret S] [--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N] \
+[--jwt-public-key FILE] [--jwt-user USERNAME]...";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut cfg = SimConfig::default();
@@ -26,6 +27,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
         match flag.as_str() {
             "--port" => cfg.port = num("--port", value("--port")?)?,
             "--instance-port" => cfg.instance_port = num("--instance-port", value("--instance-port")?)?,
+            "--my-domain-port" => cfg.my_domain_port = num("--my-domain-port", value("--my-domain-port")?)?,
+            "--jwt-public-key" => {
+                let path = value("--jwt-public-key")?;
+                let pem = std::fs::read_to_string(&path).map_err(|e| format!("--jwt-public-key {path}: {e}"))?;
+                cfg.jwt_public_key_pem = Some(pem);
+            }
+            "--jwt-user" => cfg.jwt_users.push(value("--jwt-user")?),
             "--client-id" => cfg.client_id = value("--client-id")?,
             "--client-secret" => cfg.client_secret = value("--client-secret")?,
             "--redirect-uri" => cfg.redirect_uri = Some(value("--redirect-uri")?),
@@ -38,8 +46,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             _ => return Err(format!("unknown argument '{arg}'")),
         }
     }
-    if cfg.port != 0 && cfg.port == cfg.instance_port {
-        return Err("--port and --instance-port must differ".into());
+    let ports = [cfg.port, cfg.instance_port, cfg.my_domain_port];
+    let fixed: Vec<u16> = ports.into_iter().filter(|&p| p != 0).collect();
+    if (1..fixed.len()).any(|i| fixed[..i].contains(&fixed[i])) {
+        return Err("--port, --instance-port and --my-domain-port must differ".into());
     }
     Ok(cfg)
 }
@@ -83,6 +93,7 @@ async fn main() {
     let line = serde_json::json!({
         "loginUrl": handle.login_url,
         "instanceUrl": handle.instance_url,
+        "myDomainUrl": handle.my_domain_url,
         "controlUrl": handle.control_url,
     });
     let mut out = std::io::stdout().lock();
@@ -111,5 +122,9 @@ mod tests {
         assert!(parse_args(args("--port x")).is_err());
         assert!(parse_args(args("--bogus")).is_err());
         assert!(parse_args(args("--rotation=yes")).is_err());
+        assert!(parse_args(args("--port 5000 --my-domain-port 5000")).is_err());
+        let c = parse_args(args("--my-domain-port 5002 --jwt-user a@x.com --jwt-user=b@x.com")).unwrap();
+        assert_eq!((c.my_domain_port, c.jwt_users.len()), (5002, 2));
+        assert!(parse_args(args("--jwt-public-key /nonexistent/key.pem")).is_err());
     }
 }

@@ -1,10 +1,11 @@
-//! OAuth 2.0 endpoints on the login host: authorize (+ consent decision), token, revoke.
-//! Error codes and texts follow shared/research/salesforce-api.md §1–§4.
+//! OAuth 2.0 endpoints on the login and My Domain hosts: authorize (+ consent decision),
+//! token, revoke. Error codes and texts follow shared/research/salesforce-api.md §1–§4;
+//! the server-to-server grants live in `grants.rs`.
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -16,6 +17,7 @@ use url::Url;
 use crate::consent;
 use crate::data::ORG_ID;
 use crate::faults::{self, Site};
+use crate::grants::{self, Host};
 use crate::http::{self, param, Params};
 use crate::state::{bump, lock, Sim};
 use crate::tokens::{CodeState, Issued, RefreshError};
@@ -122,13 +124,14 @@ fn authorize_flow(sim: &Sim, p: &Params, decision: Option<bool>) -> Response {
 // ---------------------------------------------------------------------------------------
 // Token
 
-/// Supported grants. Extension point: `urn:ietf:params:oauth:grant-type:jwt-bearer` and
-/// `client_credentials` get a variant here, an arm in [`token`], and a counter in
-/// `state::Counts` (research §1.8–1.9 lists their response shapes).
+/// Supported grants; each has a counter in `state::Counts` and a response shape
+/// (research §1.2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Grant {
     AuthorizationCode,
     RefreshToken,
+    JwtBearer,
+    ClientCredentials,
 }
 
 impl Grant {
@@ -136,14 +139,16 @@ impl Grant {
         match s? {
             "authorization_code" => Some(Grant::AuthorizationCode),
             "refresh_token" => Some(Grant::RefreshToken),
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => Some(Grant::JwtBearer),
+            "client_credentials" => Some(Grant::ClientCredentials),
             _ => None,
         }
     }
 }
 
-struct ClientAuth {
-    id: Option<String>,
-    secret: Option<String>,
+pub struct ClientAuth {
+    pub id: Option<String>,
+    pub secret: Option<String>,
 }
 
 /// Body `client_id`/`client_secret`, else `Authorization: Basic base64(id:secret)`.
@@ -163,7 +168,7 @@ fn client_auth(headers: &HeaderMap, p: &Params) -> ClientAuth {
     }
 }
 
-pub async fn token(State(sim): State<Arc<Sim>>, req: Request) -> Response {
+pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>, req: Request) -> Response {
     bump(&sim.counts.token_total);
     let (parts, body) = req.into_parts();
     let is_form = http::header_str(&parts.headers, "content-type")
@@ -174,6 +179,8 @@ pub async fn token(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     match grant {
         Some(Grant::AuthorizationCode) => bump(&sim.counts.token_code),
         Some(Grant::RefreshToken) => bump(&sim.counts.token_refresh),
+        Some(Grant::JwtBearer) => bump(&sim.counts.token_jwt),
+        Some(Grant::ClientCredentials) => bump(&sim.counts.token_cc),
         None => {}
     }
     sim.latency().await;
@@ -184,6 +191,14 @@ pub async fn token(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     // Salesforce answers a non-form body with unsupported_grant_type too.
     let Some(grant) = grant else { return bad("unsupported_grant_type", "grant type not supported") };
     let client = client_auth(&parts.headers, &p);
+    // The assertion names the client (iss); client credentials have their own checks.
+    match grant {
+        Grant::JwtBearer => return respond(&sim, grants::jwt_bearer(&sim, &p), Shape::JwtBearer),
+        Grant::ClientCredentials => {
+            return respond(&sim, grants::client_credentials(&sim, host, &client), Shape::ClientCredentials)
+        }
+        _ => {}
+    }
     if client.id.as_deref() != Some(sim.client_id.as_str()) {
         return bad("invalid_client_id", "client identifier invalid");
     }
@@ -192,11 +207,15 @@ pub async fn token(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     }
     let secret_given = client.secret.is_some();
     let issued = match grant {
-        Grant::AuthorizationCode => exchange_code(&sim, &p, secret_given),
         Grant::RefreshToken => refresh(&sim, &p, secret_given),
+        _ => exchange_code(&sim, &p, secret_given),
     };
+    respond(&sim, issued, Shape::Interactive)
+}
+
+fn respond(sim: &Sim, issued: Result<Issued, Response>, shape: Shape) -> Response {
     match issued {
-        Ok(i) => token_response(&sim, i),
+        Ok(i) => token_response(sim, i, shape),
         Err(r) => r,
     }
 }
@@ -244,7 +263,16 @@ fn refresh(sim: &Sim, p: &Params, secret_given: bool) -> Result<Issued, Response
     })
 }
 
-fn token_response(sim: &Sim, i: Issued) -> Response {
+/// Token response field sets per grant (research §1.2): the JWT bearer response has no
+/// signature and no issued_at; client credentials add `api_instance_url`.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Interactive,
+    JwtBearer,
+    ClientCredentials,
+}
+
+fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
     let issued_at = crate::time::now_ms().to_string();
     let id = format!("{}/id/{ORG_ID}/{}", sim.login_url, i.user_id);
     let signature = match Hmac::<Sha256>::new_from_slice(sim.client_secret.as_bytes()) {
@@ -260,12 +288,19 @@ fn token_response(sim: &Sim, i: Issued) -> Response {
     if let Some(rt) = i.refresh_token {
         m.insert("refresh_token".into(), rt.into());
     }
-    m.insert("signature".into(), signature.into());
+    if shape != Shape::JwtBearer {
+        m.insert("signature".into(), signature.into());
+    }
     m.insert("scope".into(), i.scope.into());
     m.insert("instance_url".into(), sim.instance_url.clone().into());
     m.insert("id".into(), id.into());
     m.insert("token_type".into(), "Bearer".into());
-    m.insert("issued_at".into(), issued_at.into());
+    if shape != Shape::JwtBearer {
+        m.insert("issued_at".into(), issued_at.into());
+    }
+    if shape == Shape::ClientCredentials {
+        m.insert("api_instance_url".into(), "https://api.salesforce.com".into());
+    }
     let mut r = http::json_value(StatusCode::OK, &serde_json::Value::Object(m));
     http::oauth_headers(&mut r);
     r

@@ -68,8 +68,9 @@ pub enum Order {
     /// No ORDER BY: a per-execution pseudo-random permutation (Salesforce guarantees no
     /// order, and clients that page with OFFSET and no ORDER BY must see the damage).
     Random,
-    /// ORDER BY Id / CreatedDate / SystemModstamp: index order, no sorting needed.
-    Index { desc: bool },
+    /// ORDER BY Id / CreatedDate / SystemModstamp: index order, no sorting needed
+    /// (`f` is kept so the executor can fall back to sorting after writes).
+    Index { desc: bool, f: F },
     /// Anything else: materialised and sorted (small result sets only).
     Sorted(Vec<SortKey>),
 }
@@ -78,6 +79,8 @@ pub enum Order {
 pub struct Plan {
     pub obj: Obj,
     pub select: Vec<Sel>,
+    /// Selected fields flat, in SELECT order without repeats (Bulk CSV columns).
+    pub columns: Vec<FPath>,
     pub count_only: bool,
     pub bounds: Vec<Bound>,
     pub filter: Option<Pred>,
@@ -110,10 +113,14 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
     })?;
     let r = Resolver { obj, alias: q.alias.as_deref() };
     let mut select = Vec::new();
+    let mut columns: Vec<FPath> = Vec::new();
     if let Select::Fields(paths) = &q.select {
         for p in paths {
             let fp = r.resolve(p)?;
             add_sel(&mut select, &fp.hops, fp.field);
+            if !columns.contains(&fp) {
+                columns.push(fp);
+            }
         }
     }
     let (bounds, filter) = match &q.filter {
@@ -140,13 +147,14 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
     let order = match keys.first() {
         None => Order::Random,
         Some(k) if k.path.hops.is_empty() && data::is_monotone(k.path.field.f) => {
-            Order::Index { desc: k.desc }
+            Order::Index { desc: k.desc, f: k.path.field.f }
         }
         Some(_) => Order::Sorted(keys),
     };
     Ok(Plan {
         obj,
         select,
+        columns,
         count_only: q.select == Select::Count,
         bounds,
         filter,
@@ -348,6 +356,19 @@ fn lower(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Evaluation
 
+impl FPath {
+    /// Canonical dotted name, e.g. `Account.Owner.Name` (Bulk CSV header).
+    pub fn header(&self) -> String {
+        let mut s = String::new();
+        for h in &self.hops {
+            s.push_str(h.name);
+            s.push('.');
+        }
+        s.push_str(self.field.name);
+        s
+    }
+}
+
 /// Follows lookups to the value at the end of `path` (Null when a lookup is empty).
 pub fn eval_path(d: &Data, obj: Obj, idx: u64, path: &FPath) -> Value {
     let (mut o, mut i) = (obj, idx);
@@ -488,7 +509,7 @@ mod tests {
         assert!(matches!(&p.select[3], Sel::Rel(r, c) if r.name == "Owner" && c.len() == 1));
         let p = compile("SELECT c.Name FROM Contact c WHERE c.Id > '0035g00000000AAAAK' ORDER BY c.Id").unwrap();
         assert_eq!(p.bounds.len(), 1);
-        assert_eq!(p.order, Order::Index { desc: false });
+        assert_eq!(p.order, Order::Index { desc: false, f: F::Id });
         let p = compile("SELECT Name FROM Account ORDER BY Name DESC").unwrap();
         assert!(matches!(p.order, Order::Sorted(_)));
     }

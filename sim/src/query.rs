@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::data::{Data, Obj, Value};
-use crate::plan::{self, Bound, Order, Plan, QueryFailure};
+use crate::data::{Data, Obj, Value, F};
+use crate::plan::{self, Bound, FPath, Order, Plan, QueryFailure, SortKey};
 use crate::render;
 use crate::soql::CmpOp;
 
@@ -45,6 +45,10 @@ fn invalid_locator() -> QueryFailure {
 pub struct Exec {
     plan: Arc<Plan>,
     data: Data,
+    /// The plan's order, unless writes made it unusable (see [`Exec::new`]).
+    order: Order,
+    /// Bounds checked row by row instead of by index arithmetic.
+    extra: Vec<Bound>,
     lo: u64,
     m: u64,
     /// Affine permutation p -> (a*p + b) mod m, used when there is no ORDER BY.
@@ -95,10 +99,31 @@ fn bound_range(d: &Data, obj: Obj, n: u64, bounds: &[Bound]) -> (u64, u64) {
     (lo, hi.max(lo))
 }
 
+fn bound_holds(v: &Value, b: &Bound) -> bool {
+    !v.is_null() && plan::compare(v, &b.lit).is_some_and(|o| plan::op_holds(b.op, o))
+}
+
 impl Exec {
+    /// After an update, LastModifiedDate/SystemModstamp stop growing with the record
+    /// index; bounds and ORDER BY on them then become a row filter and a sort.
     pub fn new(plan: Arc<Plan>, data: Data) -> Exec {
         let n = data.count(plan.obj);
-        let (lo, hi) = bound_range(&data, plan.obj, n, &plan.bounds);
+        let shuffled = data.overlay.obj(plan.obj).modstamp_shuffled;
+        let unstable = |f: F| shuffled && matches!(f, F::LastModifiedDate | F::SystemModstamp);
+        let (extra, index_bounds): (Vec<Bound>, Vec<Bound>) =
+            plan.bounds.iter().cloned().partition(|b| unstable(b.f));
+        let order = match &plan.order {
+            Order::Index { desc, f } if unstable(*f) => match plan.obj.def(*f) {
+                Some(field) => Order::Sorted(vec![SortKey {
+                    path: FPath { hops: vec![], field },
+                    desc: *desc,
+                    nulls_first: !*desc,
+                }]),
+                None => plan.order.clone(),
+            },
+            o => o.clone(),
+        };
+        let (lo, hi) = bound_range(&data, plan.obj, n, &index_bounds);
         let m = hi - lo;
         let (a, b) = if m > 1 {
             let mut rng = rand::rng();
@@ -110,30 +135,49 @@ impl Exec {
         } else {
             (1, 0)
         };
-        Exec { plan, data, lo, m, a, b }
+        Exec { plan, data, order, extra, lo, m, a, b }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// True when rows come from a materialised sort (capped at [`MAX_SORT_ROWS`]).
+    pub fn is_sorted(&self) -> bool {
+        matches!(self.order, Order::Sorted(_))
     }
 
     fn index_at(&self, p: u64) -> u64 {
         if self.m == 0 {
             return self.lo;
         }
-        match self.plan.order {
-            Order::Index { desc: false } => self.lo + p,
-            Order::Index { desc: true } => self.lo + self.m - 1 - p,
+        match self.order {
+            Order::Index { desc: false, .. } => self.lo + p,
+            Order::Index { desc: true, .. } => self.lo + self.m - 1 - p,
             // u128: a*p overflows u64 once m passes ~4 billion.
             _ => self.lo + ((self.a as u128 * p as u128 + self.b as u128) % self.m as u128) as u64,
         }
     }
 
+    fn has_filter(&self) -> bool {
+        self.plan.filter.is_some() || !self.extra.is_empty()
+    }
+
     fn matches(&self, idx: u64) -> bool {
-        self.plan.filter.as_ref().is_none_or(|f| plan::eval(&self.data, self.plan.obj, idx, f))
+        let obj = self.plan.obj;
+        self.extra.iter().all(|b| bound_holds(&self.data.value(obj, idx, b.f), b))
+            && self.plan.filter.as_ref().is_none_or(|f| plan::eval(&self.data, obj, idx, f))
     }
 
     /// Matching rows, counting at most `cap`.
-    fn count(&self, cap: u64) -> u64 {
-        match &self.plan.filter {
-            None => self.m.min(cap),
-            Some(_) => {
+    pub fn count(&self, cap: u64) -> u64 {
+        match self.has_filter() {
+            false => self.m.min(cap),
+            true => {
                 let mut c = 0;
                 for i in self.lo..self.lo + self.m {
                     if c >= cap {
@@ -148,7 +192,7 @@ impl Exec {
 
     /// Advances `pos` past `n` matching rows.
     fn skip(&self, pos: &mut u64, n: u64) {
-        if self.plan.filter.is_none() {
+        if !self.has_filter() {
             *pos = pos.saturating_add(n).min(self.m);
             return;
         }
@@ -159,7 +203,8 @@ impl Exec {
         }
     }
 
-    fn fill(&self, pos: &mut u64, want: u64, out: &mut Vec<u64>) {
+    /// Appends the next matching indices (unsorted orders) until `out` holds `want`.
+    pub fn fill(&self, pos: &mut u64, want: u64, out: &mut Vec<u64>) {
         while (out.len() as u64) < want && *pos < self.m {
             let idx = self.index_at(*pos);
             *pos += 1;
@@ -170,8 +215,8 @@ impl Exec {
     }
 
     /// Matching indices in ORDER BY order (ties broken by Id for stable paging).
-    fn sorted(&self) -> Result<Vec<u64>, QueryFailure> {
-        let Order::Sorted(keys) = &self.plan.order else { return Ok(vec![]) };
+    pub fn sorted(&self) -> Result<Vec<u64>, QueryFailure> {
+        let Order::Sorted(keys) = &self.order else { return Ok(vec![]) };
         let mut rows: Vec<(Vec<Value>, u64)> = Vec::new();
         for i in self.lo..self.lo + self.m {
             if !self.matches(i) {
@@ -199,7 +244,7 @@ impl Exec {
     /// Rows `start..start+want` of the result (after OFFSET), advancing `pos` for
     /// unsorted orders. `pos` must correspond to `start` (see [`Exec::seek`]).
     fn rows(&self, pos: &mut u64, start: u64, want: u64) -> Result<Vec<u64>, QueryFailure> {
-        if let Order::Sorted(_) = self.plan.order {
+        if self.is_sorted() {
             let all = self.sorted()?;
             let s = (start as usize).min(all.len());
             let e = s.saturating_add(want as usize).min(all.len());
@@ -212,9 +257,9 @@ impl Exec {
 
     /// Position of result row `start` (recomputed when a client re-requests an earlier
     /// locator, e.g. a retry after a dropped connection).
-    fn seek(&self, start: u64) -> u64 {
+    pub fn seek(&self, start: u64) -> u64 {
         let mut pos = 0;
-        if !matches!(self.plan.order, Order::Sorted(_)) {
+        if !self.is_sorted() {
             self.skip(&mut pos, start);
         }
         pos
@@ -359,7 +404,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn data(contacts: u64) -> Data {
-        Data { seed: 42, contacts, deals: 100, notes: 10 }
+        Data::new(42, contacts, 100, 10)
     }
 
     fn page(body: &[u8]) -> serde_json::Value {
@@ -449,12 +494,12 @@ mod tests {
         let cur = Cursors::default();
         let d = data(1_000_000);
         let q = format!("SELECT Id FROM Contact WHERE Id > '{}' ORDER BY Id LIMIT 3", id_string(Obj::Contact, 999_000));
-        let (total, ids) = drain(&cur, &q, d, 2000);
+        let (total, ids) = drain(&cur, &q, d.clone(), 2000);
         assert_eq!(total, 3);
         assert_eq!(ids, (999_001..999_004).map(|i| id_string(Obj::Contact, i)).collect::<Vec<_>>());
         let ts = crate::time::format_datetime(d.modstamp_ms(Obj::Contact, 500_000));
         let q = format!("SELECT COUNT() FROM Contact WHERE SystemModstamp >= {ts}");
-        let (total, _) = drain(&cur, &q, d, 2000);
+        let (total, _) = drain(&cur, &q, d.clone(), 2000);
         assert_eq!(total, 500_000);
         let q = format!("SELECT Id FROM Contact WHERE Id = '{}'", &id_string(Obj::Contact, 77)[..15]);
         assert_eq!(drain(&cur, &q, d, 2000).1, vec![id_string(Obj::Contact, 77)]);

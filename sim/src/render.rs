@@ -6,7 +6,7 @@ use crate::http::push_json_str;
 use crate::plan::Sel;
 use crate::time;
 
-fn push_num(out: &mut Vec<u8>, n: f64) {
+pub fn push_num(out: &mut Vec<u8>, n: f64) {
     // Salesforce renders currency/percent as doubles: 50000.0, 12.5
     if n.fract() == 0.0 && n.abs() < 1e15 {
         out.extend_from_slice(format!("{n:.1}").as_bytes());

@@ -1,5 +1,6 @@
 //! REST API on the instance host: `/services/data/` (versions), and per version `query`,
-//! `queryAll` and `query/<locator>`.
+//! `queryAll`, `query/<locator>`, `sobjects` (describe, create, retrieve, update) and
+//! Bulk API 2.0 `jobs/query`.
 //!
 //! Request pipeline: count → latency → injected fault → version check → API limit →
 //! bearer auth → handler. Every response except the versions list carries
@@ -12,11 +13,13 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
+use crate::data::Obj;
 use crate::faults::{self, Site};
 use crate::http::{self, param};
 use crate::plan;
 use crate::query::{self, DEFAULT_BATCH};
 use crate::state::{bump, lock, Sim};
+use crate::{bulk, describe, writes};
 
 pub const MIN_VERSION: u32 = 31;
 pub const MAX_VERSION: u32 = 67;
@@ -55,6 +58,13 @@ enum Route<'a> {
     /// `queryAll` equals `query`: the generated org has no deleted rows.
     Query,
     More(&'a str),
+    SObjects,
+    SObject(&'a str),
+    Describe(&'a str),
+    Record(&'a str, &'a str),
+    Jobs,
+    Job(&'a str),
+    JobResults(&'a str),
     Unknown,
 }
 
@@ -63,7 +73,26 @@ fn route<'a>(segs: &[&'a str]) -> Route<'a> {
         [] => Route::Resources,
         ["query" | "queryAll"] => Route::Query,
         ["query" | "queryAll", loc] => Route::More(loc),
+        ["sobjects"] => Route::SObjects,
+        ["sobjects", t] => Route::SObject(t),
+        ["sobjects", t, "describe"] => Route::Describe(t),
+        ["sobjects", t, id] => Route::Record(t, id),
+        ["jobs", "query"] => Route::Jobs,
+        ["jobs", "query", id] => Route::Job(id),
+        ["jobs", "query", id, "results"] => Route::JobResults(id),
         _ => Route::Unknown,
+    }
+}
+
+impl Route<'_> {
+    /// Methods this sim serves on the route (HEAD is treated as GET).
+    fn allowed(&self) -> &'static [&'static str] {
+        match self {
+            Route::SObject(_) | Route::Jobs => &["GET", "HEAD", "POST"],
+            Route::Record(..) => &["GET", "HEAD", "PATCH"],
+            Route::Job(_) => &["GET", "HEAD", "PATCH", "DELETE"],
+            _ => &["GET", "HEAD"],
+        }
     }
 }
 
@@ -75,9 +104,13 @@ pub async fn dispatch(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     r
 }
 
+/// Request bodies (sObject JSON, job definitions) larger than this are refused.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
 async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     bump(&sim.counts.rest);
-    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
     let tail = path.strip_prefix("/services/data/").unwrap_or("");
     let mut segs: Vec<&str> = tail.split('/').collect();
     while segs.last() == Some(&"") {
@@ -85,6 +118,8 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     }
     let Some((&ver_seg, rest)) = segs.split_first() else { return http::not_found() };
     let r = route(rest);
+    let method = parts.method.clone();
+    let writes = method == Method::POST || method == Method::PATCH;
     let site = match r {
         Route::Query => {
             bump(&sim.counts.query);
@@ -93,6 +128,19 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         Route::More(_) => {
             bump(&sim.counts.query_more);
             Site::Query
+        }
+        Route::Jobs | Route::Job(_) | Route::JobResults(_) => {
+            bump(&sim.counts.bulk);
+            Site::Bulk
+        }
+        // Counted on arrival (like queries), so a write hit by a fault still shows.
+        Route::SObject(_) if method == Method::POST => {
+            bump(&sim.counts.create);
+            Site::Write
+        }
+        Route::Record(..) if method == Method::PATCH => {
+            bump(&sim.counts.update);
+            Site::Write
         }
         _ => Site::Rest,
     };
@@ -105,39 +153,94 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     if !sim.charge_api_call() {
         return http::limit_exceeded();
     }
-    if !authorized(sim, req.headers()) {
-        return http::invalid_session();
-    }
+    let Some(user) = session_user(sim, &parts.headers) else { return http::invalid_session() };
     if matches!(r, Route::Unknown) {
         return http::not_found();
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let msg = format!("HTTP Method '{}' not allowed. Allowed are GET,HEAD", req.method());
+    let allowed = r.allowed();
+    if !allowed.contains(&method.as_str()) {
+        let msg = format!("HTTP Method '{method}' not allowed. Allowed are {}", allowed.join(","));
         return http::rest_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", &msg);
     }
-    let batch = query::batch_from_header(http::header_str(req.headers(), "sforce-query-options"));
-    match r {
-        Route::Resources => resources(version),
-        Route::Query => {
-            let params = http::query_params(req.uri());
+    let body = if writes || method == Method::DELETE {
+        match http::read_body(body, MAX_BODY).await {
+            Some(b) => b,
+            None => return http::rest_error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", "request body too large"),
+        }
+    } else {
+        Default::default()
+    };
+    let batch = query::batch_from_header(http::header_str(&parts.headers, "sforce-query-options"));
+    let obj = |t: &str| Obj::from_name(t).ok_or_else(http::not_found);
+    let version = version.to_string();
+    let allow_save = http::header_str(&parts.headers, "sforce-duplicate-rule-header")
+        .is_some_and(|h| h.replace(' ', "").to_ascii_lowercase().contains("allowsave=true"));
+    match (r, method) {
+        (Route::Resources, _) => resources(&version),
+        (Route::Query, _) => {
+            let params = http::query_params(&parts.uri);
             match param(&params, "q").filter(|q| !q.trim().is_empty()) {
-                Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), version).await,
+                Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), &version).await,
                 None => http::rest_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified"),
             }
         }
-        Route::More(loc) => {
-            let (loc, version) = (loc.to_string(), version.to_string());
+        (Route::More(loc), _) => {
+            let loc = loc.to_string();
             let out = blocking(sim, move |s| s.cursors.more(&loc, batch, &version)).await;
             query_response(out)
         }
-        Route::Unknown => http::not_found(),
+        (Route::SObjects, _) => describe::global(&version),
+        (Route::SObject(t), m) => match obj(t) {
+            Err(nf) => nf,
+            Ok(o) if m == Method::POST => {
+                let ctx_version = version.clone();
+                let out = blocking(sim, move |s| {
+                    writes::create(s, o, &body, &writes::Ctx { version: &ctx_version, user, allow_save })
+                })
+                .await;
+                out.unwrap_or_else(internal_error)
+            }
+            Ok(o) => describe::basic_info(o, &version),
+        },
+        (Route::Describe(t), _) => match obj(t) {
+            Ok(o) => describe::describe(o, &version),
+            Err(nf) => nf,
+        },
+        (Route::Record(t, id), m) => match obj(t) {
+            Err(nf) => nf,
+            Ok(o) if m == Method::PATCH => {
+                let id = id.to_string();
+                let out = blocking(sim, move |s| {
+                    writes::update(s, o, &id, &body, &writes::Ctx { version: &version, user, allow_save })
+                })
+                .await;
+                out.unwrap_or_else(internal_error)
+            }
+            Ok(o) => writes::retrieve(sim, o, id, &version),
+        },
+        (Route::Jobs, Method::POST) => bulk::create(sim, &body, &version, user).await,
+        (Route::Jobs, _) => bulk::list(sim),
+        (Route::Job(id), Method::PATCH) => bulk::patch(sim, id, &body),
+        (Route::Job(id), Method::DELETE) => bulk::delete(sim, id),
+        (Route::Job(id), _) => bulk::get(sim, id),
+        (Route::JobResults(id), _) => bulk::results(sim, id, &version, &http::query_params(&parts.uri)).await,
+        (Route::Unknown, _) => http::not_found(),
     }
 }
 
-fn authorized(sim: &Sim, headers: &axum::http::HeaderMap) -> bool {
-    let Some(h) = http::header_str(headers, "authorization") else { return false };
-    let token = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("OAuth ")).map(str::trim);
-    token.is_some_and(|t| lock(&sim.auth).session(t).is_some())
+fn internal_error() -> Response {
+    http::rest_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: 0000000000-00000 (0)",
+    )
+}
+
+/// User index behind `Authorization: Bearer|OAuth <token>`, if the token is live.
+fn session_user(sim: &Sim, headers: &axum::http::HeaderMap) -> Option<u64> {
+    let h = http::header_str(headers, "authorization")?;
+    let token = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("OAuth ")).map(str::trim)?;
+    lock(&sim.auth).session_user(token)
 }
 
 fn resources(version: &str) -> Response {
@@ -148,6 +251,7 @@ fn resources(version: &str) -> Response {
             "query": format!("{base}/query"),
             "queryAll": format!("{base}/queryAll"),
             "sobjects": format!("{base}/sobjects"),
+            "jobs": format!("{base}/jobs"),
         }),
     )
 }
@@ -177,11 +281,7 @@ fn query_response(out: Option<Result<Vec<u8>, plan::QueryFailure>>) -> Response 
     match out {
         Some(Ok(body)) => http::json(StatusCode::OK, body),
         Some(Err((code, msg))) => http::rest_error(StatusCode::BAD_REQUEST, code, &msg),
-        None => http::rest_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "An unexpected error occurred. Please include this ErrorId if you contact support: 0000000000-00000 (0)",
-        ),
+        None => internal_error(),
     }
 }
 

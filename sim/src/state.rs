@@ -6,8 +6,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::json;
 
+use crate::bulk::Jobs;
 use crate::data::Data;
 use crate::faults::Faults;
+use crate::grants::JwtConfig;
 use crate::query::Cursors;
 use crate::tokens::Store;
 use crate::SimConfig;
@@ -24,18 +26,29 @@ pub struct Settings {
     pub api_limit: AtomicU64,
     pub api_usage: AtomicU64,
     pub latency_ms: AtomicU64,
+    /// Time a Bulk query job takes from creation to JobComplete.
+    pub bulk_job_ms: AtomicU64,
+    /// The next Bulk query job ends in state Failed.
+    pub bulk_fail_next: AtomicBool,
 }
+
+pub const DEFAULT_BULK_JOB_MS: u64 = 500;
 
 #[derive(Default)]
 pub struct Counts {
     pub token_code: AtomicU64,
     pub token_refresh: AtomicU64,
+    pub token_jwt: AtomicU64,
+    pub token_cc: AtomicU64,
     pub token_total: AtomicU64,
     pub revoke: AtomicU64,
     pub query: AtomicU64,
     pub query_more: AtomicU64,
     pub rest: AtomicU64,
     pub authorize: AtomicU64,
+    pub create: AtomicU64,
+    pub update: AtomicU64,
+    pub bulk: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -49,6 +62,8 @@ impl Counts {
             "token": {
                 "authorization_code": g(&self.token_code),
                 "refresh_token": g(&self.token_refresh),
+                "jwt_bearer": g(&self.token_jwt),
+                "client_credentials": g(&self.token_cc),
                 "total": g(&self.token_total),
             },
             "revoke": g(&self.revoke),
@@ -56,6 +71,9 @@ impl Counts {
             "queryMore": g(&self.query_more),
             "rest": g(&self.rest),
             "authorize": g(&self.authorize),
+            "create": g(&self.create),
+            "update": g(&self.update),
+            "bulk": g(&self.bulk),
         })
     }
 
@@ -63,12 +81,17 @@ impl Counts {
         for c in [
             &self.token_code,
             &self.token_refresh,
+            &self.token_jwt,
+            &self.token_cc,
             &self.token_total,
             &self.revoke,
             &self.query,
             &self.query_more,
             &self.rest,
             &self.authorize,
+            &self.create,
+            &self.update,
+            &self.bulk,
         ] {
             c.store(0, Relaxed);
         }
@@ -78,6 +101,8 @@ impl Counts {
 pub struct Sim {
     pub login_url: String,
     pub instance_url: String,
+    /// The org's My Domain host: OAuth like the login host, plus client_credentials.
+    pub my_domain_url: String,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: Option<String>,
@@ -87,15 +112,20 @@ pub struct Sim {
     pub auth: Mutex<Store>,
     pub cursors: Cursors,
     pub faults: Mutex<Faults>,
+    pub jwt: Mutex<JwtConfig>,
+    pub jobs: Jobs,
 }
 
 pub const DEFAULT_API_LIMIT: u64 = 100_000;
 
 impl Sim {
-    pub fn new(cfg: &SimConfig, login_url: String, instance_url: String) -> Sim {
-        Sim {
+    /// Fails only on an unparseable `jwt_public_key_pem`.
+    pub fn new(cfg: &SimConfig, login_url: String, instance_url: String, my_domain_url: String) -> Result<Sim, String> {
+        let jwt = JwtConfig::new(cfg.jwt_public_key_pem.as_deref(), cfg.jwt_users.clone())?;
+        Ok(Sim {
             login_url,
             instance_url,
+            my_domain_url,
             client_id: cfg.client_id.clone(),
             client_secret: cfg.client_secret.clone(),
             redirect_uri: cfg.redirect_uri.clone(),
@@ -105,17 +135,22 @@ impl Sim {
                 api_limit: AtomicU64::new(DEFAULT_API_LIMIT),
                 api_usage: AtomicU64::new(0),
                 latency_ms: AtomicU64::new(0),
+                bulk_job_ms: AtomicU64::new(DEFAULT_BULK_JOB_MS),
+                bulk_fail_next: AtomicBool::new(false),
             },
             counts: Counts::default(),
-            data: Mutex::new(Data { seed: cfg.seed, contacts: cfg.contacts, deals: cfg.deals, notes: cfg.notes }),
+            data: Mutex::new(Data::new(cfg.seed, cfg.contacts, cfg.deals, cfg.notes)),
             auth: Mutex::new(Store::default()),
             cursors: Cursors::default(),
             faults: Mutex::new(Faults::default()),
-        }
+            jwt: Mutex::new(jwt),
+            jobs: Jobs::default(),
+        })
     }
 
+    /// Snapshot of the org's data (counts, seed and the write overlay).
     pub fn data(&self) -> Data {
-        *lock(&self.data)
+        lock(&self.data).clone()
     }
 
     pub fn rotation(&self) -> bool {
@@ -155,16 +190,22 @@ impl Sim {
     pub fn config_json(&self) -> serde_json::Value {
         let s = &self.settings;
         let d = self.data();
+        let jwt = lock(&self.jwt);
         json!({
             "rotation": s.rotation.load(Relaxed),
             "autoApprove": s.auto_approve.load(Relaxed),
             "apiLimit": s.api_limit.load(Relaxed),
             "apiUsage": s.api_usage.load(Relaxed),
             "latencyMs": s.latency_ms.load(Relaxed),
+            "bulkJobMs": s.bulk_job_ms.load(Relaxed),
+            "bulkFailNext": s.bulk_fail_next.load(Relaxed),
+            "jwtPublicKeyConfigured": jwt.key_configured(),
+            "jwtUsers": jwt.users(),
             "clientId": self.client_id,
             "redirectUri": self.redirect_uri,
             "loginUrl": self.login_url,
             "instanceUrl": self.instance_url,
+            "myDomainUrl": self.my_domain_url,
             "seed": d.seed,
             "contacts": d.contacts,
             "deals": d.deals,

@@ -15,7 +15,7 @@ use crate::data::{self, Obj, ORG_ID15};
 
 pub const CODE_TTL: Duration = Duration::from_secs(15 * 60);
 /// Connection users get Ids past the User table so each connection is distinguishable.
-const CONN_USER_BASE: u64 = 1000;
+pub const CONN_USER_BASE: u64 = 1000;
 
 const TOKEN_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
 
@@ -66,6 +66,10 @@ pub enum CodeState {
 #[derive(Debug)]
 struct Conn {
     user_idx: u64,
+    /// Grant that opened the family, e.g. "authorization_code", "jwt_bearer".
+    grant: &'static str,
+    /// JWT `sub` (the Salesforce username) for jwt_bearer families.
+    subject: Option<String>,
     scope: String,
     /// Created without a client secret (PKCE public client): may refresh without one.
     public: bool,
@@ -137,6 +141,15 @@ impl Store {
 
     /// Opens a connection (token family) for a successful code exchange.
     pub fn open(&mut self, scope: &str, public: bool, with_refresh: bool) -> Issued {
+        self.open_family("authorization_code", None, scope, public, with_refresh)
+    }
+
+    /// Opens a family for a server-to-server grant: never a refresh token.
+    pub fn open_s2s(&mut self, grant: &'static str, scope: &str, subject: Option<&str>) -> Issued {
+        self.open_family(grant, subject, scope, false, false)
+    }
+
+    fn open_family(&mut self, grant: &'static str, subject: Option<&str>, scope: &str, public: bool, with_refresh: bool) -> Issued {
         let id = self.conns.len();
         let access = new_access_token();
         let refresh = with_refresh.then(new_refresh_token);
@@ -147,6 +160,8 @@ impl Store {
         let user_idx = CONN_USER_BASE + id as u64;
         self.conns.push(Conn {
             user_idx,
+            grant,
+            subject: subject.map(String::from),
             scope: scope.into(),
             public,
             refresh: refresh.clone(),
@@ -214,10 +229,10 @@ impl Store {
         false
     }
 
-    /// User Id of the connection owning a live access token.
-    pub fn session(&self, token: &str) -> Option<String> {
+    /// User index of the connection owning a live access token.
+    pub fn session_user(&self, token: &str) -> Option<u64> {
         let id = *self.access.get(token)?;
-        self.conns.get(id).map(|c| data::id_string(Obj::User, c.user_idx))
+        self.conns.get(id).map(|c| c.user_idx)
     }
 
     /// Expires one access token or all of them; returns how many.
@@ -261,6 +276,8 @@ impl Store {
             .iter()
             .map(|c| {
                 serde_json::json!({
+                    "grant": c.grant,
+                    "subject": c.subject,
                     "userId": data::id_string(Obj::User, c.user_idx),
                     "accessTokens": c.access.len(),
                     "refreshTokenActive": c.refresh.is_some(),
@@ -291,12 +308,12 @@ mod tests {
         let rt0 = first.refresh_token.clone().unwrap();
         let second = s.refresh(&rt0, true, true).ok().unwrap();
         let rt1 = second.refresh_token.clone().unwrap();
-        assert!(s.session(&second.access_token).is_some());
+        assert!(s.session_user(&second.access_token).is_some());
         // Replaying the rotated-out token kills the current refresh token and access tokens.
         assert!(s.refresh(&rt0, true, true).is_err());
         assert!(s.refresh(&rt1, true, true).is_err());
-        assert!(s.session(&first.access_token).is_none());
-        assert!(s.session(&second.access_token).is_none());
+        assert!(s.session_user(&first.access_token).is_none());
+        assert!(s.session_user(&second.access_token).is_none());
     }
 
     #[test]
@@ -307,7 +324,7 @@ mod tests {
         let extra = s.refresh(&rt, false, true).ok().unwrap();
         assert!(extra.refresh_token.is_none());
         assert!(s.revoke(&rt));
-        assert!(s.session(&i.access_token).is_none() && s.session(&extra.access_token).is_none());
+        assert!(s.session_user(&i.access_token).is_none() && s.session_user(&extra.access_token).is_none());
         assert!(!s.revoke(&rt));
     }
 }

@@ -146,6 +146,10 @@ fn typed(s: &str, kind: ValueKind) -> Value {
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(s.to_string())),
         ValueKind::Boolean => Value::Bool(s.eq_ignore_ascii_case("true")),
+        ValueKind::DateTime => Value::String(match s.strip_suffix('Z') {
+            Some(t) => format!("{t}+0000"),
+            None => s.to_string(),
+        }),
         ValueKind::Text => Value::String(s.to_string()),
     }
 }

@@ -34,6 +34,8 @@ pub struct FieldInfo {
 pub enum ValueKind {
     Number,
     Boolean,
+    /// Bulk writes `…Z`; REST writes `…+0000`.
+    DateTime,
     Text,
 }
 
@@ -54,6 +56,7 @@ impl FieldInfo {
         match self.kind.as_str() {
             "double" | "currency" | "percent" | "int" | "long" => ValueKind::Number,
             "boolean" => ValueKind::Boolean,
+            "datetime" => ValueKind::DateTime,
             _ => ValueKind::Text,
         }
     }
