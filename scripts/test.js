@@ -7,7 +7,7 @@ const root = path.join(__dirname, '..')
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root })
 
 try {
-  run('cargo', ['test', '--workspace'])
+  run('cargo', ['test', '--workspace', '--exclude', 'forcelink-microbench'])
   // A debug build reuses the dependencies cargo test just compiled; `npm run build` is the
   // release (LTO) build for benchmarks and packages.
   run('npm', ['run', 'build:debug'])
