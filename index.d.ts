@@ -177,6 +177,8 @@ export declare class Forcelink {
   exportPage(
     opts: Connection & { type: string; page?: number | string; limit?: number | string },
   ): Promise<{ data: SalesforceRecord[]; pagination: Pagination }>
+  /** `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), to send on without parsing. */
+  exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string }): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' }): Readable

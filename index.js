@@ -160,11 +160,27 @@ class Forcelink {
 
   /** `{ data, pagination }`, the incumbent's export response, every page reachable. */
   async exportPage(opts) {
-    const args = { ...conn(opts), type: str(opts.type) ?? '', page: str(opts.page), limit: str(opts.limit) }
-    const r = await call(() => this.#n.exportPage(JSON.stringify(args)))
-    const out = { data: r.data, pagination: r.pagination }
+    const r = await this.#exportPageText(opts)
+    const out = JSON.parse(r.body)
     Object.defineProperty(out, 'apiCalls', { value: r.apiCalls, enumerable: false })
     return out
+  }
+
+  /**
+   * `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), for handlers that send it on
+   * without turning the records into objects and back.
+   */
+  async exportPageJson(opts) {
+    return (await this.#exportPageText(opts)).body
+  }
+
+  async #exportPageText(opts) {
+    const args = { ...conn(opts), type: str(opts.type) ?? '', page: str(opts.page), limit: str(opts.limit) }
+    try {
+      return await this.#n.exportPage(JSON.stringify(args))
+    } catch (e) {
+      throw convert(e)
+    }
   }
 
   #cursor(opts) {
@@ -226,7 +242,7 @@ class Forcelink {
             throw convert(e)
           }
           if (buf === null) return
-          if (opts.onProgress) opts.onProgress(JSON.parse(await cursor.progress()))
+          if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
           yield buf
         }
       } finally {

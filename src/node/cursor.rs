@@ -1,6 +1,7 @@
-//! `exportAll` from the native side: one batch per call, fetched only when asked for, so a
-//! consumer that stops reading stops the requests and memory stays at about one batch. `close()`
-//! cancels a call in flight (a Bulk job being polled) and aborts an unfinished Bulk job.
+//! `exportAll` from the native side. While JS works on one batch, the next is already being
+//! fetched (one batch ahead, no more), so the network and Rust work overlap the JS thread's instead
+//! of adding to it; memory stays at about two batches whatever the total. `close()` stops the
+//! read-ahead, cancels a call in flight and aborts an unfinished Bulk job.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::error::{to_napi, IntoNapi};
 use crate::error::Error;
@@ -15,6 +17,15 @@ use crate::salesforce::export::{Batch, ExportCursor};
 use crate::salesforce::format;
 use crate::salesforce::soql::ExportType;
 use crate::service::Forcelink;
+
+type Fetch = JoinHandle<(ExportCursor, Result<Option<Batch>, Error>)>;
+
+/// Where the cursor is: at rest between calls, or owned by a fetch task.
+enum Slot {
+    Idle(ExportCursor),
+    Busy(Fetch),
+    Gone,
+}
 
 /// A batch for `JSON.parse`: handing JS text beat building objects through napi (BENCHMARKS.md).
 #[napi(object)]
@@ -26,14 +37,16 @@ pub struct BatchText {
 #[napi]
 pub struct NativeExportCursor {
     svc: Arc<Forcelink>,
-    cursor: Arc<tokio::sync::Mutex<ExportCursor>>,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
     cancel: watch::Sender<bool>,
-    header_sent: Arc<AtomicBool>,
+    ty: ExportType,
+    header_sent: AtomicBool,
+    /// Progress as of the last batch handed out (the cursor itself may be busy reading ahead).
+    last_progress: std::sync::Mutex<String>,
 }
 
 struct Fetched {
     batch: Option<Batch>,
-    ty: ExportType,
     progress: String,
 }
 
@@ -43,33 +56,66 @@ fn progress_json(c: &ExportCursor) -> String {
     format!(r#"{{"fetched":{},"total":{total},"engine":"{}"{job}}}"#, c.fetched, c.engine_name())
 }
 
+/// Fetches one batch on the runtime (called from async methods, inside it). On cancel the task
+/// itself aborts an unfinished Bulk job: it owns the cursor, so it is the one that knows the job.
+fn spawn_fetch(svc: Arc<Forcelink>, mut c: ExportCursor, mut cancelled: watch::Receiver<bool>) -> Fetch {
+    tokio::spawn(async move {
+        let got = {
+            let fetch = svc.export_next(&mut c);
+            tokio::select! {
+                r = fetch => Some(r),
+                _ = cancelled.wait_for(|v| *v) => None,
+            }
+        };
+        match got {
+            Some(r) => (c, r),
+            None => {
+                if let Some(job) = c.abortable_job() {
+                    let _ = svc.abort_bulk_job(&c.key, &job).await;
+                }
+                c.finish();
+                (c, Err(Error::Cancelled))
+            }
+        }
+    })
+}
+
 impl NativeExportCursor {
     pub fn new(svc: Arc<Forcelink>, cursor: ExportCursor) -> Self {
         let (cancel, _) = watch::channel(false);
-        Self { svc, cursor: Arc::new(tokio::sync::Mutex::new(cursor)), cancel, header_sent: Arc::new(AtomicBool::new(false)) }
+        let ty = cursor.ty.clone();
+        let last_progress = std::sync::Mutex::new(progress_json(&cursor));
+        Self { svc, slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))), cancel, ty, header_sent: AtomicBool::new(false), last_progress }
     }
 
     async fn fetch(&self) -> Result<Fetched, Error> {
-        let mut cancelled = self.cancel.subscribe();
-        if *cancelled.borrow() {
+        if *self.cancel.borrow() {
             return Err(Error::Cancelled);
         }
-        let mut c = self.cursor.lock().await;
-        let batch = tokio::select! {
-            b = self.svc.export_next(&mut c) => b?,
-            _ = cancelled.wait_for(|v| *v) => return Err(Error::Cancelled),
+        let mut slot = self.slot.lock().await;
+        let task = match std::mem::replace(&mut *slot, Slot::Gone) {
+            Slot::Idle(c) => spawn_fetch(self.svc.clone(), c, self.cancel.subscribe()),
+            Slot::Busy(t) => t,
+            Slot::Gone => return Err(Error::Cancelled),
         };
-        Ok(Fetched { batch, ty: c.ty.clone(), progress: progress_json(&c) })
+        let (c, res) = task.await.map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
+        let progress = progress_json(&c);
+        if let Ok(mut p) = self.last_progress.lock() {
+            p.clone_from(&progress);
+        }
+        let ahead = matches!(res, Ok(Some(_))) && !c.is_finished() && !*self.cancel.borrow();
+        *slot = if ahead { Slot::Busy(spawn_fetch(self.svc.clone(), c, self.cancel.subscribe())) } else { Slot::Idle(c) };
+        res.map(|batch| Fetched { batch, progress })
     }
 }
 
 #[napi]
 impl NativeExportCursor {
-    /// The next batch as JSON texts (`records`: the array, `progress`), or `null` at the end.
+    /// The next batch as JSON texts (`records`: the array, ASCII-escaped; `progress`), or `null`.
     #[napi]
     pub async fn next_json(&self) -> napi::Result<Option<BatchText>> {
         let f = self.fetch().await.napi()?;
-        Ok(f.batch.map(|b| BatchText { records: b.json, progress: f.progress }))
+        Ok(f.batch.map(|b| BatchText { records: format::ascii_json(b.json), progress: f.progress }))
     }
 
     /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
@@ -81,14 +127,14 @@ impl NativeExportCursor {
         }
         let f = self.fetch().await.napi()?;
         let csv = format_name == "csv";
-        let header = || if csv && !self.header_sent.swap(true, Ordering::AcqRel) { format::csv_header(&f.ty) } else { String::new() };
+        let header = || if csv && !self.header_sent.swap(true, Ordering::AcqRel) { format::csv_header(&self.ty) } else { String::new() };
         let Some(b) = f.batch else {
             let h = header();
             return Ok(if h.is_empty() { None } else { Some(Buffer::from(h.into_bytes())) });
         };
         let rows = b.rows().napi()?;
         let text = if csv {
-            let body = format::csv_rows(&f.ty, &rows).map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
+            let body = format::csv_rows(&self.ty, &rows).map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
             header() + &body
         } else {
             format::ndjson_rows(&rows)
@@ -96,10 +142,11 @@ impl NativeExportCursor {
         Ok(Some(Buffer::from(text.into_bytes())))
     }
 
-    /// `{"fetched":n,"total":n|null,"engine":"rest"|"bulk","jobId"?:"…"}`
-    #[napi]
-    pub async fn progress(&self) -> napi::Result<String> {
-        Ok(progress_json(&*self.cursor.lock().await))
+    /// `{"fetched":n,"total":n|null,"engine":"rest"|"bulk"|"auto","jobId"?:"…"}` as of the last
+    /// batch handed out.
+    #[napi(catch_unwind)]
+    pub fn progress(&self) -> String {
+        self.last_progress.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Stops the export: no further requests, a call in flight ends with CANCELLED, and an
@@ -109,13 +156,16 @@ impl NativeExportCursor {
         if self.cancel.send_replace(true) {
             return;
         }
-        let (svc, cursor) = (self.svc.clone(), self.cursor.clone());
+        // A fetch task in flight handles the abort itself; a cursor at rest is aborted here.
+        let (svc, slot) = (self.svc.clone(), self.slot.clone());
         napi::bindgen_prelude::spawn(async move {
-            let mut c = cursor.lock().await;
-            if let Some(job) = c.abortable_job() {
-                let _ = svc.abort_bulk_job(&c.key, &job).await;
+            let mut s = slot.lock().await;
+            if let Slot::Idle(c) = &mut *s {
+                if let Some(job) = c.abortable_job() {
+                    let _ = svc.abort_bulk_job(&c.key, &job).await;
+                }
+                c.finish();
             }
-            c.finish();
         });
     }
 }

@@ -28,6 +28,12 @@ fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| eprintln!("forcelink: internal error: {info}")));
 }
 
+#[napi(object)]
+pub struct PageText {
+    pub body: String,
+    pub api_calls: u32,
+}
+
 #[napi]
 pub struct NativeForcelink {
     inner: Arc<Forcelink>,
@@ -195,16 +201,18 @@ impl NativeForcelink {
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
-    /// `{"data":[…],"pagination":{…}}`, records spliced in as Salesforce sent them.
+    /// `body`: `{"data":[…],"pagination":{…}}` with the records spliced in as Salesforce sent them
+    /// (ASCII-escaped), ready to send or parse; `apiCalls`: what the page cost.
     #[napi]
-    pub async fn export_page(&self, args_json: String) -> napi::Result<String> {
+    pub async fn export_page(&self, args_json: String) -> napi::Result<PageText> {
         let a: PageArgs = args(&args_json)?;
         let r = self
             .inner
             .export_page(&a.conn.key()?, &a.type_name, a.page.as_deref(), a.limit.as_deref())
             .await
             .napi()?;
-        Ok(format!(r#"{{"data":{},"pagination":{},"apiCalls":{}}}"#, r.data_json, json(&r.pagination)?, r.api_calls))
+        let body = format!(r#"{{"data":{},"pagination":{}}}"#, crate::salesforce::format::ascii_json(r.data_json), json(&r.pagination)?);
+        Ok(PageText { body, api_calls: r.api_calls })
     }
 
     #[napi]
