@@ -192,14 +192,22 @@ impl Exporter<'_> {
         };
         // With no limit, only page 1 has data; other pages need the count alone.
         let wants_data = limit.is_some() || page == 1;
+        // The count gates deep hops as soon as it is known: a page far past the end must not cost
+        // a hop per 2,001 records of the org.
+        let known_total = tokio::sync::OnceCell::new();
+        let count = async {
+            let t = self.count(key, ty).await?;
+            let _ = known_total.set(t);
+            Ok::<u64, Error>(t)
+        };
         let data = async {
             if wants_data {
-                self.data(key, type_name, ty, offset, limit).await.map(Some)
+                self.data(key, type_name, ty, offset, limit, &known_total).await.map(Some)
             } else {
                 Ok(None)
             }
         };
-        let (total, data) = tokio::try_join!(self.count(key, ty), data)?;
+        let (total, data) = tokio::try_join!(count, data)?;
         self.anchors.observe_total(key, type_name, total);
         let pagination = paginate(total, page, limit);
         let (data_json, calls) = match data {
@@ -211,7 +219,15 @@ impl Exporter<'_> {
     }
 
     /// Records [offset, offset+limit) in Id order; returns (json, count, calls).
-    async fn data(&self, key: &ConnKey, type_name: &str, ty: &ExportType, offset: u64, limit: Option<u64>) -> Result<(String, usize, u32)> {
+    async fn data(
+        &self,
+        key: &ConnKey,
+        type_name: &str,
+        ty: &ExportType,
+        offset: u64,
+        limit: Option<u64>,
+        known_total: &tokio::sync::OnceCell<u64>,
+    ) -> Result<(String, usize, u32)> {
         let mut calls = 0u32;
         let want = limit.unwrap_or(u64::MAX);
         // Shallow pages: one OFFSET query answers them outright.
@@ -229,7 +245,7 @@ impl Exporter<'_> {
         let after = if offset == 0 {
             None
         } else {
-            let (id, hops) = self.id_at(key, type_name, ty, offset - 1).await?;
+            let (id, hops) = self.id_at(key, type_name, ty, offset - 1, known_total).await?;
             calls += hops;
             match id {
                 Some(id) => Some(id),
@@ -274,7 +290,14 @@ impl Exporter<'_> {
 
     /// The Id at 0-based position `pos` in Id order, hopping ≤ 2,000 rows per one-row query from
     /// the nearest remembered anchor. Returns (id, queries made); `None` past the end.
-    async fn id_at(&self, key: &ConnKey, type_name: &str, ty: &ExportType, pos: u64) -> Result<(Option<String>, u32)> {
+    async fn id_at(
+        &self,
+        key: &ConnKey,
+        type_name: &str,
+        ty: &ExportType,
+        pos: u64,
+        known_total: &tokio::sync::OnceCell<u64>,
+    ) -> Result<(Option<String>, u32)> {
         let mut calls = 0;
         let (mut at, mut id): (Option<u64>, Option<String>) = match self.anchors.nearest(key, type_name, pos) {
             Some((p, i)) => (Some(p), Some(i)),
@@ -283,6 +306,9 @@ impl Exporter<'_> {
         loop {
             if at == Some(pos) {
                 return Ok((id, calls));
+            }
+            if known_total.get().is_some_and(|t| pos >= *t) {
+                return Ok((None, calls));
             }
             // Rows after the anchor start at OFFSET 0.
             let next_index = at.map(|p| p + 1).unwrap_or(0);
