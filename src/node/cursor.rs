@@ -6,11 +6,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::bytes::CountedBuffer;
 use super::error::{to_napi, IntoNapi};
 use crate::error::Error;
 use crate::salesforce::export::{Batch, ExportCursor};
@@ -120,8 +120,8 @@ impl NativeExportCursor {
 
     /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
     /// `"ndjson"`. Returns `null` at the end.
-    #[napi]
-    pub async fn next_bytes(&self, format_name: String) -> napi::Result<Option<Buffer>> {
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub async fn next_bytes(&self, format_name: String) -> napi::Result<Option<CountedBuffer>> {
         if format_name != "csv" && format_name != "ndjson" {
             return Err(to_napi(Error::input("format", "must be \"csv\" or \"ndjson\"")));
         }
@@ -130,7 +130,7 @@ impl NativeExportCursor {
         let header = || if csv && !self.header_sent.swap(true, Ordering::AcqRel) { format::csv_header(&self.ty) } else { String::new() };
         let Some(b) = f.batch else {
             let h = header();
-            return Ok(if h.is_empty() { None } else { Some(Buffer::from(h.into_bytes())) });
+            return Ok(if h.is_empty() { None } else { Some(CountedBuffer(h.into_bytes())) });
         };
         let rows = b.rows().napi()?;
         let text = if csv {
@@ -139,7 +139,7 @@ impl NativeExportCursor {
         } else {
             format::ndjson_rows(&rows)
         };
-        Ok(Some(Buffer::from(text.into_bytes())))
+        Ok(Some(CountedBuffer(text.into_bytes())))
     }
 
     /// `{"fetched":n,"total":n|null,"engine":"rest"|"bulk"|"auto","jobId"?:"…"}` as of the last

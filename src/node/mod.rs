@@ -1,6 +1,7 @@
 //! The Node binding: the only code that knows napi. It converts arguments (JSON text from the JS
 //! layer), results (JSON text for `JSON.parse`, measured fastest for record batches) and errors.
 
+mod bytes;
 mod cursor;
 mod probe;
 mod error;
