@@ -7,6 +7,7 @@
 //   forcelink         exportAll: REST query + queryMore in Rust, each batch handed to JS as JSON text
 //   forcelink-ndjson  exportStream({format:'ndjson'}): download bytes written in Rust, no JS objects
 //   forcelink-csv     exportStream({format:'csv'})
+//   forcelink-ndjson-gc  (memory run only) NDJSON with global.gc() every 5 batches: a diagnostic
 //   jsforce           conn.query + conn.queryMore (jsforce 3, node-fetch)
 //   incumbent         the incumbent controller's exportData, page after page (LIMIT 2000 OFFSET n,
 //                     plus its COUNT per page) until Salesforce refuses the OFFSET
@@ -27,15 +28,22 @@ function check(ctx, n) {
   if (want !== undefined && n !== want) throw new Error(`exported ${n} records, expected ${want}`)
 }
 
-const forcelinkStream = (format) => ({
+const forcelinkStream = (format, gcEvery = 0) => ({
   setup: (ctx) => peers.forcelink(ctx.sim),
   async run({ fl, conn }, ctx) {
     let bytes = 0
     let fetched = 0
+    let chunks = 0
+    let ext = 0 // the most memory held outside the V8 heap (Buffers included), seen after each chunk
     const stream = fl.exportStream({ ...conn, type: TYPE, format, onProgress: (p) => (fetched = p.fetched) })
-    for await (const chunk of stream) bytes += chunk.length
+    for await (const chunk of stream) {
+      bytes += chunk.length
+      if (gcEvery && ++chunks % gcEvery === 0) global.gc()
+      const m = process.memoryUsage()
+      if (m.external > ext) ext = m.external
+    }
     check(ctx, fetched)
-    return { records: fetched, bytes }
+    return { records: fetched, bytes, maxExternalMB: ext / (1024 * 1024) }
   },
 })
 
@@ -54,6 +62,9 @@ const contenders = {
   },
   'forcelink-ndjson': forcelinkStream('ndjson'),
   'forcelink-csv': forcelinkStream('csv'),
+  // Diagnostic for the memory run: the same NDJSON stream with a full GC every 5 batches (needs
+  // --expose-gc), to tell retained memory from Buffers that are garbage but not yet collected.
+  'forcelink-ndjson-gc': forcelinkStream('ndjson', 5),
 
   jsforce: {
     setup: (ctx) => peers.jsforce(ctx.sim),

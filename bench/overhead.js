@@ -2,19 +2,22 @@
 // Benchmark 6: the price of the JS ↔ Rust boundary, so hosts know it.
 //   sync call       NativeForcelink#limitInfo() (returns a short string), the public limitInfo()
 //                   (+ JSON.parse), and the exported paginate(); a plain JS function call for scale
-//   async call      NativeExportCursor#progress(): JS → tokio → promise resolved on the JS thread
+//   async call      NativeForcelink#getAccessToken() on a connected user whose token is cached in
+//                   Rust (no store call, no network): JS → tokio → promise resolved on the JS thread
 //   store callback  beginLogin for a connected user with a JS TokenStore: JS → Rust → store.find
 //                   (JS, async) → promise → Rust → JS; beside it the same call on the embedded
 //                   SQLite store (no JS callback). Sequential latency and throughput (256 in flight).
 //   batch boundary  (issue 3) a 2,000-record batch from the simulator through BoundaryProbe: JSON
 //                   text + JSON.parse (what forcelink does), a Buffer + JSON.parse, objects built
-//                   through napi, and the same text ASCII-escaped (non-ASCII as \uXXXX).
+//                   through napi, the same text ASCII-escaped (non-ASCII as \uXXXX), and that
+//                   text without the `attributes` objects.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
 const peers = require('./lib/peers')
 const { median } = require('./lib/stats')
+const { authorize } = require('./lib/sim')
 
 /** ns per call of a sync op: median of 7 timed batches. */
 function nsPerOp(op, batch = 20000) {
@@ -60,6 +63,10 @@ function msPerOp(op, n = 40) {
   return median(xs)
 }
 
+/** The records without Salesforce's `attributes` objects (the record's and its parents'). */
+const withoutAttributes = (records) =>
+  JSON.stringify(records, (k, v) => (k === 'attributes' ? undefined : v))
+
 const asciiEscape = (s) => s.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 const contenders = {
@@ -68,7 +75,13 @@ const contenders = {
       const { Forcelink, native } = peers.loadForcelink()
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-bench-'))
       const raw = new native.NativeForcelink(JSON.stringify(peers.forcelinkConfig(ctx.sim, { storePath: path.join(dir, 'raw.db') })))
-      const cursor = raw.exportCursor(JSON.stringify({ accountId: 'a', ownerId: 'o', type: 'contacts' }))
+      // The raw binding, connected through the simulator, so getAccessToken has a cached token.
+      const rawConn = { accountId: peers.ACCOUNT, ownerId: peers.OWNER }
+      const start = JSON.parse(await raw.beginLogin(JSON.stringify({ ...rawConn, forwardUrl: peers.FORWARD })))
+      const q = await authorize(start.redirectUrl)
+      await raw.handleCallback(JSON.stringify({ code: q.code, state: q.state }))
+      const tokenArgs = JSON.stringify(rawConn)
+      await raw.getAccessToken(tokenArgs)
       // A connected user in a JS store (no network needed: beginLogin only reads the record).
       const store = new peers.MapStore()
       await store.save({ account_id: peers.ACCOUNT, owner: peers.OWNER, token: { access_token: 'x', refresh_token: 'y', instance_url: ctx.sim.instanceUrl } })
@@ -81,7 +94,7 @@ const contenders = {
       const res = await fetch(`${tok.instance_url}/services/data/v62.0/query?q=${encodeURIComponent(soql)}`, { headers: { authorization: `Bearer ${tok.access_token}` } })
       const page = JSON.parse(await res.text())
       const recordsJson = JSON.stringify(page.records)
-      return { native, raw, cursor, flJs, flSq: sq.fl, recordsJson, n: page.records.length, dir }
+      return { native, raw, tokenArgs, flJs, flSq: sq.fl, recordsJson, bare: asciiEscape(withoutAttributes(page.records)), n: page.records.length, dir }
     },
     async run(s) {
       const conn = { accountId: peers.ACCOUNT, ownerId: peers.OWNER, forwardUrl: peers.FORWARD }
@@ -91,7 +104,7 @@ const contenders = {
       out.syncRawNs = nsPerOp(() => s.raw.limitInfo())
       out.syncPublicNs = nsPerOp(() => s.flJs.limitInfo())
       out.syncPaginateNs = nsPerOp(() => s.native.paginate(1500, '3', '100'))
-      out.asyncCall = await asyncCost(() => s.cursor.progress())
+      out.asyncCall = await asyncCost(() => s.raw.getAccessToken(s.tokenArgs))
       out.storeJs = await asyncCost(() => s.flJs.beginLogin(conn))
       out.storeSqlite = await asyncCost(() => s.flSq.beginLogin(conn))
       // Batch boundary.
@@ -99,6 +112,7 @@ const contenders = {
       const text = s.recordsJson
       const probe = new BoundaryProbe(text)
       const ascii = new BoundaryProbe(asciiEscape(text))
+      const bare = new BoundaryProbe(s.bare)
       out.batch = {
         records: s.n,
         bytes: Buffer.byteLength(text),
@@ -110,11 +124,12 @@ const contenders = {
         objectsMs: msPerOp(() => probe.asObjects(), 20),
         asciiStringParseMs: msPerOp(() => JSON.parse(ascii.asString())),
         asciiStringOnlyMs: msPerOp(() => ascii.asString()),
+        bareBytes: Buffer.byteLength(s.bare),
+        bareAsciiStringParseMs: msPerOp(() => JSON.parse(bare.asString())),
       }
       return out
     },
     teardown(s) {
-      s.cursor.close()
       fs.rmSync(s.dir, { recursive: true, force: true })
     },
   },

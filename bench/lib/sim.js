@@ -3,7 +3,10 @@
 // through its control endpoints. Adapted from __test__/helpers.js (copied, so no jest is loaded).
 const { spawn } = require('node:child_process')
 const readline = require('node:readline')
-const { simBinary } = require('../../scripts/lib/paths')
+const path = require('node:path')
+
+/** Always the release build (scripts/lib/paths.js would pick a newer debug build). */
+const SIM = path.join(__dirname, '..', '..', 'target', 'release', `forcelink-sim${process.platform === 'win32' ? '.exe' : ''}`)
 
 const CLIENT_ID = 'bench-client-id'
 const CLIENT_SECRET = 'bench-client-secret-value-0123456789'
@@ -34,7 +37,7 @@ function controlClient(urls) {
 
 async function startSim(args = []) {
   const child = spawn(
-    simBinary(),
+    SIM,
     ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )

@@ -12,6 +12,8 @@ const PAGE_SECONDS = 10
 const PAGE_WARMUP_SECONDS = 2
 const PAGE_CONNECTIONS = 50
 
+const { procCpuMs } = require('./proc')
+
 const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length])
 
 async function rounds(n, contenders, fn) {
@@ -22,10 +24,10 @@ async function rounds(n, contenders, fn) {
   return runs
 }
 
+const SHOW = ['wallMs', 'cpuMs', 'eluBusyMs', 'jsThreadCpuMs', 'peakRssMB', 'records', 'simCpuMs', 'stealMs', 'rps', 'p50Ms', 'p99Ms', 'serverCpuPerRequestUs', 'simCpuPerRequestUs']
 const fmt = (r) =>
   Object.entries(r)
-    .filter(([, v]) => typeof v === 'number')
-    .slice(0, 6)
+    .filter(([k, v]) => typeof v === 'number' && SHOW.includes(k))
     .map(([k, v]) => `${k}=${Math.round(v * 10) / 10}`)
     .join(' ')
 
@@ -34,23 +36,30 @@ async function exportSuite({ sim, child, rounds: n, cpuProf, log }) {
   const contenders = ['forcelink', 'forcelink-ndjson', 'forcelink-csv', 'jsforce', 'incumbent', 'floor']
   const runs = await rounds(n || 3, contenders, async (c, r) => {
     const opts = { expected: c === 'incumbent' ? undefined : EXPORT_RECORDS }
-    const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, opts }, { profile: cpuProf && r === 0 })
-    log(`  export ${c}: ${fmt(res)} records=${res.records}`)
+    const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, simPid: sim.child.pid, opts }, { profile: cpuProf && r === 0 })
+    log(`  export ${c}: ${fmt(res)}`)
     return res
   })
   return { records: EXPORT_RECORDS, runs }
 }
 
-/** 5. exportAll over 1,000,000 records (the streaming paths, exportAll and the floor). */
+/** 5. exportAll over 1,000,000 records: forcelink's three paths twice, the floor and the GC
+ *  diagnostic once (jsforce and the incumbent are skipped: this run is about forcelink's memory). */
 async function memorySuite({ sim, child, rounds: n, cpuProf, log }) {
-  const contenders = ['forcelink', 'forcelink-ndjson', 'forcelink-csv', 'floor']
   await sim.seed({ contacts: MEMORY_RECORDS })
+  // `forcelink-csv-arena1` is the CSV stream again with glibc limited to one malloc arena
+  // (MALLOC_ARENA_MAX=1): a diagnostic for memory kept by per-thread arenas of the Rust threads.
+  const one = async (c, r) => {
+    const execArgv = c.endsWith('-gc') ? ['--expose-gc'] : []
+    const env = c.endsWith('-arena1') ? { MALLOC_ARENA_MAX: '1' } : {}
+    const contender = c.replace(/-arena1$/, '')
+    const res = await child.runTask({ module: 'export', contender, sim: sim.urls, simPid: sim.child.pid, opts: { expected: MEMORY_RECORDS } }, { profile: cpuProf && r === 0, timeoutMs: 600000, execArgv, env })
+    log(`  memory ${c}: ${fmt(res)}`)
+    return res
+  }
   try {
-    const runs = await rounds(n ? Math.min(n, 2) : 2, contenders, async (c, r) => {
-      const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, opts: { expected: MEMORY_RECORDS } }, { profile: cpuProf && r === 0, timeoutMs: 600000 })
-      log(`  memory ${c}: ${fmt(res)}`)
-      return res
-    })
+    const runs = await rounds(n ? Math.min(n, 2) : 2, ['forcelink', 'forcelink-ndjson', 'forcelink-csv'], one)
+    Object.assign(runs, await rounds(1, ['floor', 'forcelink-ndjson-gc', 'forcelink-csv-arena1'], one))
     return { records: MEMORY_RECORDS, runs }
   } finally {
     await sim.seed({ contacts: EXPORT_RECORDS })
@@ -65,7 +74,7 @@ async function pageSuite({ sim, child, rounds: n, cpuProf, log }) {
   const cannon = (port, duration) =>
     autocannon({ url: `http://127.0.0.1:${port}`, connections: PAGE_CONNECTIONS, duration, requests, timeout: 30 })
   const runs = await rounds(n || 3, ['forcelink', 'incumbent'], async (c, r) => {
-    const srv = await child.startServer({ module: 'page-load', contender: c, sim: sim.urls }, { profile: cpuProf && r === 0 })
+    const srv = await child.startServer({ module: 'page-load', contender: c, sim: sim.urls, simPid: sim.child.pid }, { profile: cpuProf && r === 0 })
     try {
       // Every page of the cycle answers 100 records (checked once per process).
       for (const p of paths()) {
@@ -75,7 +84,11 @@ async function pageSuite({ sim, child, rounds: n, cpuProf, log }) {
       }
       await cannon(srv.port, PAGE_WARMUP_SECONDS)
       await srv.mark()
+      const sim0 = procCpuMs(sim.child.pid)
+      const me0 = process.cpuUsage()
       const ac = await cannon(srv.port, PAGE_SECONDS)
+      const me = process.cpuUsage(me0)
+      const sim1 = procCpuMs(sim.child.pid)
       const server = await srv.stop()
       const out = {
         rps: ac.requests.average,
@@ -90,11 +103,13 @@ async function pageSuite({ sim, child, rounds: n, cpuProf, log }) {
         serverEluUtilization: server.eluUtilization,
         serverPeakRssMB: server.peakRssMB,
         serverCpuPerRequestUs: (server.cpuMs * 1000) / Math.max(1, ac.requests.total),
+        simCpuPerRequestUs: sim0 === null ? null : ((sim1 - sim0) * 1000) / Math.max(1, ac.requests.total),
+        loadCpuPerRequestUs: ((me.user + me.system) / 1000 / Math.max(1, ac.requests.total)) * 1000,
       }
       log(`  page ${c}: ${fmt(out)} non2xx=${out.non2xx}`)
       return out
     } finally {
-      srv.kill()
+      await srv.kill()
     }
   })
   return { connections: PAGE_CONNECTIONS, seconds: PAGE_SECONDS, pages: paths().length, limit: 100, runs }
@@ -103,7 +118,7 @@ async function pageSuite({ sim, child, rounds: n, cpuProf, log }) {
 /** 3. The refresh storm. */
 async function stormSuite({ sim, child, rounds: n, log }) {
   const runs = await rounds(n || 3, ['forcelink', 'jsforce', 'incumbent'], async (c) => {
-    const res = await child.runTask({ module: 'refresh-storm', contender: c, sim: sim.urls })
+    const res = await child.runTask({ module: 'refresh-storm', contender: c, sim: sim.urls, simPid: sim.child.pid })
     log(`  storm ${c}: tokenRequests=${res.tokenRequests} p50=${res.p50Ms.toFixed(1)} p99=${res.p99Ms.toFixed(1)} errors=${res.errors}`)
     return res
   })
@@ -113,7 +128,7 @@ async function stormSuite({ sim, child, rounds: n, log }) {
 /** 4. State sign + verify. */
 async function stateSuite({ sim, child, rounds: n, log }) {
   const runs = await rounds(n || 3, ['jsonwebtoken', 'jsonwebtoken-keyobject', 'node-rs-jsonwebtoken', 'forcelink'], async (c) => {
-    const res = await child.runTask({ module: 'state', contender: c, sim: sim.urls })
+    const res = await child.runTask({ module: 'state', contender: c, sim: sim.urls, simPid: sim.child.pid })
     log(`  state ${c}: ${Math.round(res.opsPerSec)} ops/s`)
     return res
   })
@@ -123,11 +138,31 @@ async function stateSuite({ sim, child, rounds: n, log }) {
 /** 6. Boundary overhead (+ the issue-3 batch probe). */
 async function overheadSuite({ sim, child, rounds: n, log }) {
   const runs = await rounds(n || 3, ['boundary'], async (c) => {
-    const res = await child.runTask({ module: 'overhead', contender: c, sim: sim.urls })
+    const res = await child.runTask({ module: 'overhead', contender: c, sim: sim.urls, simPid: sim.child.pid })
     log(`  overhead: sync ${res.syncRawNs.toFixed(0)} ns, async ${res.asyncCall.seqUs.toFixed(1)} µs, store ${res.storeJs.seqUs.toFixed(1)} µs, batch string+parse ${res.batch.stringParseMs.toFixed(2)} ms`)
     return res
   })
   return { runs }
+}
+
+/** REST vs Bulk API 2.0 engines for exportAll, and deep-page costs (bench/engines.js, one round:
+ *  it starts its own simulator and runs each measurement in its own child process). */
+async function enginesSuite({ child, log }) {
+  const { spawn } = require('node:child_process')
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(__dirname, '..', 'engines.js')], {
+      cwd: ROOT,
+      env: { ...process.env, FORCELINK_BENCH_NATIVE: child.nativePath() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let text = ''
+    p.stdout.on('data', (d) => (text += d))
+    p.on('error', reject)
+    p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`engines.js exited with ${code}`))))
+  })
+  const r = JSON.parse(out)
+  for (const e of r.engines) log(`  engines ${e.engine} ${e.records}: wall ${Math.round(e.wallMs)} ms, peak RSS ${Math.round(e.peakRssMB)} MB, API calls ${e.apiCalls}`)
+  return r
 }
 
 /** Criterion micro-benchmarks (benches/): short measurement windows, results read back as JSON. */
@@ -173,5 +208,6 @@ module.exports = {
   state: stateSuite,
   overhead: overheadSuite,
   memory: memorySuite,
+  engines: enginesSuite,
   micro: microSuite,
 }

@@ -9,16 +9,33 @@
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
 
+const { procCpuMs, machineCpu } = require('./proc')
+
 const MB = 1024 * 1024
+let SIM_PID = null
+
+/** CPU ms of the JS thread alone (the main thread's tid is the pid): unlike event-loop busy time it
+ *  does not count time the thread was runnable but descheduled (or its vCPU stolen). Linux only. */
+const jsThreadCpuMs = () => procCpuMs(`${process.pid}/task/${process.pid}`)
 
 function snapshot() {
-  return { t: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() }
+  return { js: jsThreadCpuMs(), t: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), sim: SIM_PID && procCpuMs(SIM_PID), machine: machineCpu() }
 }
 
 function since(s0) {
   const cpu = process.cpuUsage(s0.cpu)
   const elu = performance.eventLoopUtilization(s0.elu)
+  const simCpuMs = s0.sim === null || s0.sim === undefined ? null : procCpuMs(SIM_PID) - s0.sim
+  const m1 = s0.machine && machineCpu()
+  const ownMs = (cpu.user + cpu.system) / 1000
+  const js = s0.js === null ? null : jsThreadCpuMs()
   return {
+    jsThreadCpuMs: js === null ? null : js - s0.js,
+    simCpuMs,
+    // CPU the rest of the machine's processes used meanwhile (the runner, other sessions...), and
+    // CPU the hypervisor gave to other VMs while this one wanted it (steal): both are noise.
+    otherCpuMs: !m1 || simCpuMs === null ? null : Math.max(0, m1.procs - s0.machine.procs - ownMs - simCpuMs),
+    stealMs: m1 ? m1.steal - s0.machine.steal : null,
     wallMs: performance.now() - s0.t,
     cpuMs: (cpu.user + cpu.system) / 1000,
     cpuUserMs: cpu.user / 1000,
@@ -35,6 +52,7 @@ async function main(task) {
   const c = mod.contenders[task.contender]
   if (!c) throw new Error(`no contender ${task.contender} in ${task.module}`)
   const { controlClient } = require('./sim')
+  SIM_PID = task.simPid || null
   const ctx = { sim: task.sim, ctl: task.sim ? controlClient(task.sim) : null, opts: task.opts || {} }
   const state = c.setup ? await c.setup(ctx) : {}
   if (c.serve) {
@@ -53,7 +71,6 @@ async function main(task) {
     return
   }
   if (c.prepare) await c.prepare(state, ctx)
-  if (global.gc) global.gc()
   const rssBeforeMB = process.memoryUsage().rss / MB
   const s0 = snapshot()
   const out = await c.run(state, ctx)

@@ -1,0 +1,397 @@
+'use strict'
+// BENCHMARKS.md from a results object (bench/results/latest.json): measured numbers only, medians
+// with their spread over the rounds, ratios against each peer, and the targets of issue 6.
+const { median, summarize } = require('./stats')
+
+const LABEL = {
+  forcelink: 'forcelink `exportAll` (objects)',
+  'forcelink-ndjson': 'forcelink `exportStream` NDJSON (bytes)',
+  'forcelink-csv': 'forcelink `exportStream` CSV (bytes)',
+  jsforce: 'jsforce `query` + `queryMore`',
+  incumbent: 'incumbent loop (LIMIT 2000 OFFSET n)',
+  floor: 'floor: `fetch` + `JSON.parse`',
+  'forcelink-ndjson-gc': 'diagnostic: the NDJSON stream with `global.gc()` every 5 batches',
+  'forcelink-csv-arena1': 'diagnostic: the CSV stream with `MALLOC_ARENA_MAX=1` (one glibc malloc arena)',
+}
+
+function num(v, digits) {
+  if (v === null || v === undefined || Number.isNaN(v)) return 'n/a'
+  const a = Math.abs(v)
+  const d = digits !== undefined ? digits : a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3
+  return v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
+}
+
+/** "median (min–max)" of a field over rounds. */
+function cell(runs, field, digits) {
+  const s = summarize(runs, field)
+  if (!s.n) return 'n/a'
+  if (s.n === 1 || s.min === s.max) return num(s.median, digits)
+  return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`
+}
+
+const med = (runs, field) => summarize(runs, field).median
+const get = (o, p) => p.split('.').reduce((x, k) => (x == null ? undefined : x[k]), o)
+const medPath = (runs, p) => median(runs.map((r) => get(r, p)).filter((v) => typeof v === 'number'))
+const ratio = (a, b) => (a === undefined || b === undefined || !b ? 'n/a' : `${num(a / b, 2)}×`)
+const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+const yes = (ok) => (ok === null ? 'n/a' : ok ? '**met**' : '**missed**')
+
+/** Per-record medians for the export table. */
+function perRecord(runs, field) {
+  return median(runs.map((r) => (r.records ? r[field] / r.records : NaN)).filter(Number.isFinite))
+}
+
+function exportSection(b, title, peers) {
+  const rows = []
+  for (const [c, runs] of Object.entries(b.runs)) {
+    rows.push([
+      LABEL[c] || c,
+      num(med(runs, 'records'), 0),
+      cell(runs, 'wallMs'),
+      cell(runs, 'cpuMs'),
+      cell(runs, 'eluBusyMs'),
+      cell(runs, 'jsThreadCpuMs', 0),
+      cell(runs, 'peakRssMB', 0),
+      num(perRecord(runs, 'wallMs') * 1000, 2),
+      num(perRecord(runs, 'cpuMs') * 1000, 2),
+      num(perRecord(runs, 'eluBusyMs') * 1000, 2),
+      cell(runs, 'simCpuMs', 0),
+      cell(runs, 'otherCpuMs', 0),
+      cell(runs, 'stealMs', 0),
+    ])
+  }
+  const out = [
+    title,
+    '',
+    table(['contender', 'records', 'wall ms', 'process CPU ms', 'event-loop busy ms', 'JS-thread CPU ms', 'peak RSS MB', 'wall µs/record', 'CPU µs/record', 'busy µs/record', 'simulator CPU ms', 'other processes CPU ms', 'stolen CPU ms'], rows),
+    '',
+    'Simulator CPU: what the simulator process spent during the measured section (it competes for the same two cores). Other processes: what every other process on the machine used meanwhile; stolen: CPU time the hypervisor gave to other VMs while this one had work (`steal` in /proc/stat). Both are noise the medians have to absorb.',
+  ]
+  const inc = b.runs.incumbent && b.runs.incumbent[0]
+  if (inc && inc.stoppedAt) {
+    out.push('', `The incumbent loop stopped after ${num(med(b.runs.incumbent, 'records'), 0)} records (${inc.pages} pages): page ${inc.stoppedAt.page} asks for OFFSET ${num(inc.stoppedAt.offset, 0)} and Salesforce answers ${inc.stoppedAt.status} \`${inc.stoppedAt.error}\`. Its ratios below are per record.`)
+  }
+  if (peers) {
+    const ratioRows = []
+    for (const c of ['forcelink', 'forcelink-ndjson', 'forcelink-csv']) {
+      if (!b.runs[c]) continue
+      for (const p of peers) {
+        if (!b.runs[p]) continue
+        const pr = p === 'incumbent'
+        const f = (field) => (pr ? ratio(perRecord(b.runs[c], field), perRecord(b.runs[p], field)) : ratio(med(b.runs[c], field), med(b.runs[p], field)))
+        ratioRows.push([`${LABEL[c]} ÷ ${LABEL[p]}`, f('wallMs'), f('cpuMs'), f('eluBusyMs'), f('jsThreadCpuMs'), pr ? 'n/a' : ratio(med(b.runs[c], 'peakRssMB'), med(b.runs[p], 'peakRssMB'))])
+      }
+    }
+    out.push('', 'Ratios of the medians (below 1 = forcelink uses less):', '', table(['', 'wall', 'process CPU', 'event-loop busy', 'JS-thread CPU', 'peak RSS'], ratioRows))
+  }
+  return out.join('\n')
+}
+
+function targets(r) {
+  const e = r.benchmarks.export
+  const p = r.benchmarks.page
+  const s = r.benchmarks.storm
+  const st = r.benchmarks.state
+  const m = r.benchmarks.memory
+  const o = r.benchmarks.overhead && { runs: r.benchmarks.overhead.runs.boundary }
+  const micro = r.benchmarks.micro
+  const rows = []
+  const why = []
+  const add = (name, measured, ok, reason) => {
+    rows.push([name, measured, yes(ok)])
+    if (ok === false && reason) why.push(`- **${name}**: ${reason}`)
+  }
+  if (e) {
+    const F = e.runs.forcelink
+    const J = e.runs.jsforce
+    const L = e.runs.floor
+    const w = med(F, 'wallMs') / med(J, 'wallMs')
+    const nd = e.runs['forcelink-ndjson']
+    const batches = med(F, 'records') / 2000
+    const parseMs = o ? medPath(o.runs, 'batch.jsParseMs') * batches : null
+    const strMs = o ? medPath(o.runs, 'batch.stringOnlyMs') * batches : null
+    add(
+      'full export ≥ 2× faster than jsforce (wall)',
+      `forcelink ${num(med(F, 'wallMs'), 0)} ms vs jsforce ${num(med(J, 'wallMs'), 0)} ms: ${num(1 / w, 2)}× faster`,
+      w <= 0.5,
+      `three lower bounds, all measured: the fetch path alone (network, simulator, Rust reading and handing over batches; the NDJSON stream, which never parses in JS) takes ${num(med(nd, 'wallMs'), 0)} ms; the JS thread's own work is ${num(med(F, 'jsThreadCpuMs'), 0)} ms of CPU${parseMs !== null ? ` (JSON.parse of the batches alone about ${num(parseMs, 0)} ms, batch probe §6)` : ''}; and forcelink's process CPU plus the simulator's, ${num(med(F, 'cpuMs'), 0)} + ${num(med(F, 'simCpuMs'), 0)} ms, needs at least ${num((med(F, 'cpuMs') + med(F, 'simCpuMs')) / 2, 0)} ms on two cores even perfectly parallel. Half of jsforce's wall is ${num(med(J, 'wallMs') / 2, 0)} ms; the measured ${num(med(F, 'wallMs'), 0)} ms is what overlapping these on two shared cores gives.`,
+    )
+    const c = med(F, 'cpuMs') / med(J, 'cpuMs')
+    add(
+      'full export ≤ 0.6× jsforce process CPU (Rust threads included)',
+      `${num(med(F, 'cpuMs'), 0)} ms vs ${num(med(J, 'cpuMs'), 0)} ms: ${num(c, 2)}×`,
+      c <= 0.6,
+      `the JS thread uses ${num(med(F, 'jsThreadCpuMs'), 0)} ms of CPU${parseMs !== null ? ` (JSON.parse of the batches alone: about ${num(parseMs, 0)} ms, batch probe of §6)` : ''} and the Rust side about ${num(med(nd, 'cpuMs'), 0)} ms (the NDJSON stream's whole process CPU: fetch, read, hand over bytes); the target is ${num(0.6 * med(J, 'cpuMs'), 0)} ms.`,
+    )
+    const b = med(F, 'eluBusyMs') / med(L, 'eluBusyMs')
+    add(
+      'full export ≤ 0.5× the floor’s event-loop busy time',
+      `${num(med(F, 'eluBusyMs'), 0)} ms vs ${num(med(L, 'eluBusyMs'), 0)} ms: ${num(b, 2)}× (JS-thread CPU, which descheduling cannot inflate: ${num(med(F, 'jsThreadCpuMs'), 0)} vs ${num(med(L, 'jsThreadCpuMs'), 0)} ms, ${num(med(F, 'jsThreadCpuMs') / med(L, 'jsThreadCpuMs'), 2)}×)`,
+      b <= 0.5,
+      (() => {
+        const js = med(F, 'jsThreadCpuMs') / med(L, 'jsThreadCpuMs')
+        const waited = med(F, 'eluBusyMs') - med(F, 'jsThreadCpuMs')
+        const head = `the JS thread's own CPU is ${num(med(F, 'jsThreadCpuMs'), 0)} ms against the floor's ${num(med(L, 'jsThreadCpuMs'), 0)} ms (${num(js, 2)}×); the other ${num(waited, 0)} ms of forcelink's busy time the thread was runnable but waiting for one of the two cores, which it shares with the Rust threads reading ahead and with the simulator.`
+        if (parseMs === null) return head
+        return `${head} What the JS thread cannot shed is JSON.parse: about ${num(parseMs, 0)} ms for ${num(batches, 0)} batches of 2,000 records (batch probe, §6; the floor pays the same), against a budget of ${num(0.5 * med(L, 'eluBusyMs'), 0)} ms; the same batches without Salesforce's \`attributes\` objects parse in ${num(medPath(o.runs, 'batch.bareAsciiStringParseMs') * batches, 0)} ms.`
+      })(),
+    )
+    const fw = med(F, 'wallMs') / med(L, 'wallMs')
+    add('full export wall ≤ 1.15× the floor’s', `${num(med(F, 'wallMs'), 0)} ms vs ${num(med(L, 'wallMs'), 0)} ms: ${num(fw, 2)}×`, fw <= 1.15)
+    const rss = med(F, 'peakRssMB') / med(L, 'peakRssMB')
+    add('full export peak RSS ≤ the floor’s', `${num(med(F, 'peakRssMB'), 0)} MB vs ${num(med(L, 'peakRssMB'), 0)} MB: ${num(rss, 2)}×`, rss <= 1)
+  }
+  if (p) {
+    const x = med(p.runs.forcelink, 'rps') / med(p.runs.incumbent, 'rps')
+    const f = p.runs.forcelink
+    const simUs = med(f, 'simCpuPerRequestUs')
+    const srvUs = med(f, 'serverCpuPerRequestUs')
+    const acUs = med(f, 'loadCpuPerRequestUs')
+    add(
+      'page endpoint ≥ 3× the incumbent’s requests/s',
+      `${num(med(p.runs.forcelink, 'rps'), 0)} vs ${num(med(p.runs.incumbent, 'rps'), 0)} req/s: ${num(x, 2)}×`,
+      x >= 3,
+      Number.isFinite(simUs)
+        ? `all three processes share the two cores. CPU per request: the simulator ${num(simUs, 0)} µs (a COUNT and a page query), autocannon ${num(acUs, 0)} µs, forcelink's server ${num(srvUs, 0)} µs (its JS thread ${num(100 * med(f, 'serverEluUtilization'), 0)}% busy), against the incumbent's server ${num(med(p.runs.incumbent, 'serverCpuPerRequestUs'), 0)} µs with its simulator ${num(med(p.runs.incumbent, 'simCpuPerRequestUs'), 0)} µs. Two cores cap forcelink at ${num(2e6 / (simUs + acUs + srvUs), 0)} req/s with these costs, and a server costing nothing at ${num(2e6 / (simUs + acUs), 0)} req/s.`
+        : null,
+    )
+  }
+  if (s) {
+    const t = s.runs.forcelink.map((x) => x.tokenRequests)
+    add('exactly one token request per refresh storm', `forcelink: ${t.join(', ')} (per round); jsforce: ${s.runs.jsforce.map((x) => x.tokenRequests).join(', ')}; incumbent: ${s.runs.incumbent.map((x) => x.tokenRequests).join(', ')}`, t.every((v) => v === 1))
+  }
+  if (m && e) {
+    for (const c of ['forcelink-ndjson', 'forcelink-csv', 'forcelink']) {
+      if (!m.runs[c] || !e.runs[c]) continue
+      const g = med(m.runs[c], 'peakRssMB') / med(e.runs[c], 'peakRssMB')
+      const gc = m.runs['forcelink-ndjson-gc']
+      add(
+        `${c === 'forcelink' ? 'exportAll' : `streaming (${c.slice(10)})`} peak RSS flat from 100,000 to 1,000,000 records (≤ 1.10×)`,
+        `${num(med(e.runs[c], 'peakRssMB'), 0)} MB → ${num(med(m.runs[c], 'peakRssMB'), 0)} MB: ${num(g, 2)}×`,
+        g <= 1.1,
+        c === 'forcelink-ndjson' && gc
+          ? `the growth is garbage, not retained memory: each batch arrives as a Buffer outside the V8 heap, freed only when a GC runs, and the stream allocates almost nothing on the JS heap, so GCs are rare; the Buffers awaiting collection reached ${num(med(m.runs[c], 'maxExternalMB'), 0)} MB at 1,000,000 records (${num(med(e.runs[c], 'maxExternalMB'), 0)} MB at 100,000). The same run with \`global.gc()\` every 5 batches peaks at ${num(med(gc, 'peakRssMB'), 0)} MB with ${num(med(gc, 'maxExternalMB'), 0)} MB of Buffers.`
+          : c === 'forcelink-csv' && m.runs['forcelink-csv-arena1']
+            ? `the same CSV run with glibc limited to one malloc arena (\`MALLOC_ARENA_MAX=1\`) peaks at ${num(med(m.runs['forcelink-csv-arena1'], 'peakRssMB'), 0)} MB (${num(med(m.runs['forcelink-csv-arena1'], 'peakRssMB') / med(e.runs[c], 'peakRssMB'), 2)}× the 100,000 run), so ${num(med(m.runs[c], 'peakRssMB') - med(m.runs['forcelink-csv-arena1'], 'peakRssMB'), 0)} MB of the growth is memory the Rust threads' per-thread malloc arenas keep after the CSV writer's many small allocations (a \`serde_json::Value\` tree per record, micro-benchmark \`csv_rows\` below); the batches' Buffers peaked at ${num(med(m.runs[c], 'maxExternalMB'), 0)} MB (${num(med(e.runs[c], 'maxExternalMB'), 0)} MB at 100,000).`
+            : null,
+      )
+    }
+  }
+  if (st) {
+    const fl = med(st.runs.forcelink, 'opsPerSec')
+    const core = micro && micro.results.find((x) => x.group === 'state' && x.name === 'sign + verify')
+    const coreOps = core ? 1e9 / core.medianNs : null
+    for (const lib of ['jsonwebtoken', 'jsonwebtoken-keyobject', 'node-rs-jsonwebtoken']) {
+      const v = med(st.runs[lib], 'opsPerSec')
+      const label = { jsonwebtoken: 'jsonwebtoken (string secret, as the incumbent)', 'jsonwebtoken-keyobject': 'jsonwebtoken (KeyObject secret)', 'node-rs-jsonwebtoken': '@node-rs/jsonwebtoken' }[lib]
+      add(
+        `state faster than ${label}: through the JS API`,
+        `${num(fl, 0)} vs ${num(v, 0)} sign+verify/s: ${num(fl / v, 2)}×`,
+        fl > v,
+        o
+          ? `forcelink's state round trip is two async calls (beginLogin + handleCallback), each crossing to tokio and back and each calling the host store once (find, consumeNonce) through a threadsafe function: one such call costs ${num(medPath(o.runs, 'storeJs.seqUs'), 0)} µs sequentially, ${num(medPath(o.runs, 'storeJs.concurrentUs'), 0)} µs amortised at 256 in flight (§6), against ${num(1e6 / v, 1)} µs for a whole synchronous sign+verify in ${label}. The signing itself is ${core ? `${num(core.medianNs / 1000, 2)} µs in the Rust core` : 'not the cost'}.`
+          : null,
+      )
+      if (coreOps) add(`state faster than ${label}: Rust core (cargo bench)`, `${num(coreOps, 0)} vs ${num(v, 0)} sign+verify/s: ${num(coreOps / v, 2)}×`, coreOps > v)
+    }
+  }
+  return { rows, why }
+}
+
+function render(r) {
+  const v = r.versions
+  const e = r.benchmarks.export
+  const p = r.benchmarks.page
+  const s = r.benchmarks.storm
+  const st = r.benchmarks.state
+  const m = r.benchmarks.memory
+  const o = r.benchmarks.overhead
+  const micro = r.benchmarks.micro
+  const out = []
+  out.push(
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` (bench/run.js; how to run: [bench/README.md](bench/README.md)) on ${v.date.slice(0, 10)}, in ${Math.floor(r.totalSeconds / 60)} min ${r.totalSeconds % 60} s. Every number below was measured in that run; the next run rewrites this file.`,
+    '',
+    table(
+      ['', ''],
+      [
+        ['machine', `${v.machine.nproc} cores (\`nproc\`), ${v.machine.cpuModel}, ${v.machine.memoryGB} GB, ${v.machine.kernel} ${v.machine.arch}`],
+        ['Node', `${v.node} (V8 ${v.v8}, undici ${v.undici})`],
+        ['forcelink', `${v.forcelink} (commit ${v.forcelinkCommit}${v.forcelinkDirty ? ' + uncommitted changes' : ''}), release build with LTO; ${v.rustc}`],
+        ['peers', `jsforce ${v.jsforce}, axios ${v.axios}, jsonwebtoken ${v.jsonwebtoken}, @node-rs/jsonwebtoken ${v.nodeRsJsonwebtoken}, express ${v.express}, autocannon ${v.autocannon}`],
+      ],
+    ),
+    '',
+    'How to read: each contender runs in its own fresh Node process, several rounds, contenders in rotated order; cells are the median with (min–max) over the rounds. Process CPU is `process.cpuUsage()` (every thread, so forcelink’s Rust threads count), event-loop busy is `performance.eventLoopUtilization().active` (time the JS thread was not idle; it also counts time the thread was runnable but descheduled), JS-thread CPU is the CPU time of the JS thread alone (/proc, so descheduling does not count), peak RSS is `process.resourceUsage().maxRSS` over the process’s life. The Salesforce simulator (release build, no added latency) runs in its own process on 127.0.0.1 and shares the two cores with the contender.',
+  )
+  const t = targets(r)
+  out.push('', '## Targets (issue 6)', '', table(['target', 'measured', ''], t.rows))
+  if (t.why.length) out.push('', 'Where a target is missed, the measured reason:', '', ...t.why)
+
+  if (e) out.push('', exportSection(e, `## 1. Full export: ${num(e.records, 0)} contacts (${e.runs.forcelink.length} rounds)`, ['jsforce', 'floor', 'incumbent']))
+
+  if (p) {
+    const rows = Object.entries(p.runs).map(([c, runs]) => [
+      c,
+      cell(runs, 'rps', 0),
+      cell(runs, 'p50Ms', 0),
+      cell(runs, 'p99Ms', 0),
+      num(med(runs, 'non2xx'), 0),
+      cell(runs, 'serverCpuPerRequestUs', 0),
+      cell(runs, 'serverPeakRssMB', 0),
+      cell(runs, 'simCpuPerRequestUs', 0),
+      cell(runs, 'loadCpuPerRequestUs', 0),
+    ])
+    out.push(
+      '',
+      `## 2. Page endpoint under load (${p.runs.forcelink.length} rounds)`,
+      '',
+      `autocannon, ${p.connections} connections, ${p.seconds} s (after a 2 s warm-up), \`GET /v1/integrations/salesforce/export/contacts?page=N&limit=${p.limit}\` with N cycling 1..${p.pages}, against forcelink's Express handlers and against the incumbent's, each in an Express app of the same shape in its own process. Every page is checked to answer 100 records first. CPU per request: the server process, the simulator and the load generator (autocannon, in the runner).`,
+      '',
+      table(['server', 'requests/s', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/req', 'server peak RSS MB', 'simulator CPU µs/req', 'autocannon CPU µs/req'], rows),
+      '',
+      `forcelink ÷ incumbent: requests/s ${ratio(med(p.runs.forcelink, 'rps'), med(p.runs.incumbent, 'rps'))}, p50 ${ratio(med(p.runs.forcelink, 'p50Ms'), med(p.runs.incumbent, 'p50Ms'))}, p99 ${ratio(med(p.runs.forcelink, 'p99Ms'), med(p.runs.incumbent, 'p99Ms'))}, server CPU per request ${ratio(med(p.runs.forcelink, 'serverCpuPerRequestUs'), med(p.runs.incumbent, 'serverCpuPerRequestUs'))}.`,
+    )
+  }
+
+  if (s) {
+    const rows = Object.entries(s.runs).map(([c, runs]) => [
+      c,
+      runs.map((x) => x.tokenRequests).join(', '),
+      cell(runs, 'p50Ms', 0),
+      cell(runs, 'p99Ms', 0),
+      cell(runs, 'maxMs', 0),
+      cell(runs, 'wallMs', 0),
+      num(med(runs, 'errors'), 0),
+    ])
+    out.push(
+      '',
+      `## 3. Refresh storm (${s.runs.forcelink.length} rounds)`,
+      '',
+      `${s.concurrent} exports start at once right after the simulator expired every access token; each gets \`401 INVALID_SESSION_ID\`. forcelink: \`exportPage({ page: 1, limit: 100 })\`; jsforce: \`conn.query(… LIMIT 100)\` (\`maxRequest\` raised from 10 so all are in flight); incumbent: its \`exportData\` (page 1, limit 100). Token requests are the simulator's count of \`grant_type=refresh_token\` requests.`,
+      '',
+      table(['contender', 'token requests (per round)', 'p50 ms', 'p99 ms', 'max ms', 'all 500 done, ms', 'errors'], rows),
+      '',
+      `forcelink ÷ jsforce p99: ${ratio(med(s.runs.forcelink, 'p99Ms'), med(s.runs.jsforce, 'p99Ms'))}; forcelink ÷ incumbent p99: ${ratio(med(s.runs.forcelink, 'p99Ms'), med(s.runs.incumbent, 'p99Ms'))}.`,
+    )
+  }
+
+  if (st) {
+    const core = micro && micro.results.find((x) => x.group === 'state' && x.name === 'sign + verify')
+    const fl = med(st.runs.forcelink, 'opsPerSec')
+    const rows = [
+      ['jsonwebtoken, string secret (the incumbent)', st.runs.jsonwebtoken],
+      ['jsonwebtoken, KeyObject secret', st.runs['jsonwebtoken-keyobject']],
+      ['@node-rs/jsonwebtoken signSync + verifySync', st.runs['node-rs-jsonwebtoken']],
+      ['forcelink beginLogin + handleCallback (async API, 64 in flight)', st.runs.forcelink],
+    ].map(([label, runs]) => [label, cell(runs, 'opsPerSec', 0), ratio(fl, med(runs, 'opsPerSec')), core ? ratio(1e9 / core.medianNs, med(runs, 'opsPerSec')) : 'n/a'])
+    if (core) rows.push(['forcelink core `StateCodec` sign + verify (Rust, cargo bench)', num(1e9 / core.medianNs, 0), ratio(fl, 1e9 / core.medianNs), '1.00×'])
+    out.push(
+      '',
+      `## 4. OAuth state: sign + verify per second (${st.runs.forcelink.length} rounds)`,
+      '',
+      'The same claims (aid, uid, forward_url, an 18-byte nonce, iat, exp = 1 h), HS256, the same secret. The JS libraries run synchronously in a loop; forcelink’s state is only reachable through its async API, where a round trip also derives the PKCE challenge, reads the store (a JS TokenStore over a Map) and consumes the nonce.',
+      '',
+      table(['contender', 'sign + verify per s', 'forcelink API ÷ it', 'forcelink core ÷ it'], rows),
+    )
+  }
+
+  if (m && e) {
+    const rows = Object.entries(m.runs).map(([c, runs]) => [
+      LABEL[c] || c,
+      cell(runs, 'wallMs', 0),
+      cell(runs, 'cpuMs', 0),
+      cell(runs, 'eluBusyMs', 0),
+      cell(runs, 'jsThreadCpuMs', 0),
+      e.runs[c] ? num(med(e.runs[c], 'peakRssMB'), 0) : 'n/a',
+      cell(runs, 'peakRssMB', 0),
+      e.runs[c] ? ratio(med(runs, 'peakRssMB'), med(e.runs[c], 'peakRssMB')) : 'n/a',
+      cell(runs, 'maxExternalMB', 0),
+      cell(runs, 'simCpuMs', 0),
+      cell(runs, 'otherCpuMs', 0),
+      cell(runs, 'stealMs', 0),
+    ])
+    out.push(
+      '',
+      `## 5. Memory: ${num(m.records, 0)} contacts (forcelink ${m.runs.forcelink.length} rounds, the floor and the diagnostic ${(m.runs.floor || []).length}; jsforce and the incumbent skipped)`,
+      '',
+      table(['contender', 'wall ms', 'process CPU ms', 'event-loop busy ms', 'JS-thread CPU ms', `peak RSS MB at ${num(e.records, 0)}`, `peak RSS MB at ${num(m.records, 0)}`, 'growth', 'most MB held by Buffers', 'simulator CPU ms', 'other processes CPU ms', 'stolen CPU ms'], rows),
+      '',
+      '“Most MB held by Buffers”: the largest `process.memoryUsage().external` seen after a chunk (stream contenders only): memory outside the V8 heap (the batches’ Buffers), live or awaiting GC.',
+    )
+  }
+
+  if (o) {
+    const R = o.runs.boundary
+    const g = (path, d) => {
+      const xs = R.map((x) => get(x, path)).filter((x) => typeof x === 'number')
+      const mm = median(xs)
+      return xs.length > 1 ? `${num(mm, d)} (${num(Math.min(...xs), d)}–${num(Math.max(...xs), d)})` : num(mm, d)
+    }
+    out.push(
+      '',
+      `## 6. The JS ↔ Rust boundary (${R.length} rounds)`,
+      '',
+      table(
+        ['call', 'sequential (one at a time)', 'concurrent: µs per call at 256 in flight', 'calls/s at 256 in flight'],
+        [
+          ['a plain JS function call (for scale)', `${g('jsCallNs', 1)} ns`, '', ''],
+          ['sync native call: `NativeForcelink#limitInfo()` (returns a short string)', `${g('syncRawNs', 0)} ns`, '', ''],
+          ['sync native call: the exported `paginate(total, page, limit)` (serde → JSON text)', `${g('syncPaginateNs', 0)} ns`, '', ''],
+          ['public `forcelink.limitInfo()` (the native call + JSON.parse)', `${g('syncPublicNs', 0)} ns`, '', ''],
+          ['trivial async native call (`NativeForcelink#getAccessToken()`, token cached in Rust: JS → tokio → promise)', `${g('asyncCall.seqUs', 1)} µs`, g('asyncCall.concurrentUs', 1), g('asyncCall.perSec', 0)],
+          ['one store callback round trip: `beginLogin` of a connected user, JS TokenStore (JS → Rust → store.find → JS promise → Rust → JS)', `${g('storeJs.seqUs', 1)} µs`, g('storeJs.concurrentUs', 1), g('storeJs.perSec', 0)],
+          ['the same `beginLogin` on the embedded SQLite store (no JS callback)', `${g('storeSqlite.seqUs', 1)} µs`, g('storeSqlite.concurrentUs', 1), g('storeSqlite.perSec', 0)],
+        ],
+      ),
+      '',
+      `The store callback itself (the JS-store \`beginLogin\` minus the trivial async call): ${num(medPath(R, 'storeJs.seqUs') - medPath(R, 'asyncCall.seqUs'), 1)} µs sequentially, ${num(medPath(R, 'storeJs.concurrentUs') - medPath(R, 'asyncCall.concurrentUs'), 1)} µs at 256 in flight.`,
+      '',
+      `**A record batch across the boundary** (issue 3): one batch of ${num(medPath(R, 'batch.records'), 0)} contacts as the simulator sends it (${num(medPath(R, 'batch.bytes') / 1024, 0)} KiB of JSON, ${num(medPath(R, 'batch.nonAsciiChars'), 0)} non-ASCII characters), through \`BoundaryProbe\`; ms per batch, median of 40.`,
+      '',
+      table(
+        ['how the batch reaches JS', 'ms per batch'],
+        [
+          ['`JSON.parse` of a JS string already on the JS side (no boundary; the floor’s parse)', g('batch.jsParseMs', 2)],
+          ['JSON text as received (UTF-8) → JS string → `JSON.parse`', g('batch.stringParseMs', 2)],
+          ['… of which the string creation (`napi_create_string_utf8`, UTF-8 → two-byte string)', g('batch.stringOnlyMs', 2)],
+          ['Buffer → `JSON.parse(buf.toString())`', g('batch.bufferParseMs', 2)],
+          ['objects built through napi (`serde_json::Value` → JS)', g('batch.objectsMs', 2)],
+          ['**the same text with non-ASCII as `\\uXXXX` → JS string → `JSON.parse`** (how `exportAll` hands batches over)', g('batch.asciiStringParseMs', 2)],
+          ['… of which the string creation (one-byte fast path)', g('batch.asciiStringOnlyMs', 2)],
+          [`the ASCII-escaped text without the \`attributes\` objects (${num(medPath(R, 'batch.bareBytes') / 1024, 0)} KiB) → JS string → \`JSON.parse\``, g('batch.bareAsciiStringParseMs', 2)],
+        ],
+      ),
+    )
+  }
+
+  const en = r.benchmarks.engines
+  if (en) {
+    const er = en.engines.map((x) => [x.engine === 'bulk' ? 'Bulk API 2.0' : 'REST query + queryMore', num(x.records, 0), num(x.wallMs, 0), x.firstBatchMs === null ? 'n/a' : num(x.firstBatchMs, 0), num(x.peakRssMB, 0), num(x.apiCalls, 0), num(x.queryCalls, 0), num(x.bulkCalls, 0)])
+    const dr = en.deep.map((x) => [num(x.page, 0), num(x.offset, 0), num(x.coldMs, 1), num(x.coldCalls, 0), num(x.nextMs, 1), num(x.nextCalls, 0)])
+    out.push(
+      '',
+      '## 7. Export engines and deep pages (bench/engines.js, one round)',
+      '',
+      '`exportAll` of every contact with `engine: "rest"` and `engine: "bulk"`, each in its own process against its own simulator (Bulk jobs complete at once). API calls are the simulator’s count of REST requests.',
+      '',
+      table(['engine', 'records', 'wall ms', 'first batch ms', 'peak RSS MB', 'API calls', 'query/queryMore calls', 'Bulk calls'], er),
+      '',
+      '`exportPage({ page, limit: 100 })` on a fresh instance (no remembered keys: a cold jump), then the page after it (warm).',
+      '',
+      table(['page', 'offset', 'cold ms', 'cold API calls', 'next page ms', 'next page API calls'], dr),
+    )
+  }
+
+  if (micro && micro.results.length) {
+    const rows = micro.results
+      .sort((a, b) => (a.group + a.name).localeCompare(b.group + b.name))
+      .map((x) => [x.group, x.name, x.medianNs >= 1e5 ? `${num(x.medianNs / 1e6, 3)} ms` : x.medianNs >= 1e3 ? `${num(x.medianNs / 1e3, 2)} µs` : `${num(x.medianNs, 1)} ns`, `${num(x.lowNs, 0)}–${num(x.highNs, 0)} ns`, x.elements ? `${num((x.medianNs / x.elements), 0)} ns/record` : ''])
+    out.push('', '## Rust micro-benchmarks (`cargo bench -p forcelink-microbench`, criterion, short windows)', '', table(['group', 'benchmark', 'median', '95% CI of the median', 'per record'], rows))
+  }
+  out.push('')
+  return out.join('\n')
+}
+
+module.exports = { render }
