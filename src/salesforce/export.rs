@@ -386,11 +386,42 @@ impl Batch {
     }
 }
 
-/// Counts an array's elements without building them.
-fn count_array(json: &str) -> Result<usize> {
-    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(json)
-        .map(|v| v.len())
-        .map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))
+/// A query response read in one pass: every record borrowed from the body, so the batch is the
+/// records array's own text (one slice, one copy) and its length comes for free.
+#[derive(Deserialize)]
+struct RowsPage<'a> {
+    #[serde(rename = "totalSize")]
+    total_size: u64,
+    done: bool,
+    #[serde(rename = "nextRecordsUrl", default)]
+    next_records_url: Option<String>,
+    #[serde(borrow, default, deserialize_with = "rows_or_null")]
+    records: Vec<&'a RawValue>,
+}
+
+fn rows_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<&'de RawValue>, D::Error> {
+    Ok(Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl<'a> RowsPage<'a> {
+    fn parse(body: &'a [u8]) -> Result<Self> {
+        serde_json::from_slice(body).map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
+    }
+
+    /// (count, the records array's text), sliced out of `body` between the first record's `[` and
+    /// the last record's `]`.
+    fn array_text(&self, body: &[u8]) -> (usize, String) {
+        let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else { return (0, "[]".into()) };
+        let base = body.as_ptr() as usize;
+        let start = first.get().as_ptr() as usize - base;
+        let end = last.get().as_ptr() as usize - base + last.get().len();
+        let open = body[..start].iter().rposition(|b| *b == b'[');
+        let close = body[end..].iter().position(|b| *b == b']').map(|p| end + p);
+        match (open, close, std::str::from_utf8(body)) {
+            (Some(o), Some(c), Ok(text)) => (self.records.len(), text[o..=c].to_string()),
+            _ => (self.records.len(), crate::salesforce::format::json_array(&self.records)),
+        }
+    }
 }
 
 impl ExportCursor {
@@ -477,10 +508,9 @@ impl ExportCursor {
                         }
                     }
                 };
-                let page = QueryPage::parse(&body)?;
+                let page = RowsPage::parse(&body)?;
                 self.total = Some(page.total_size);
-                let json = page.records.map(|r| r.get().to_string()).unwrap_or_else(|| "[]".into());
-                let count = count_array(&json)?;
+                let (count, json) = page.array_text(&body);
                 match page.next_records_url {
                     Some(u) if !page.done => *next_url = Some(u),
                     _ => self.finished = true,

@@ -76,30 +76,52 @@ pub fn ascii_json(s: String) -> String {
     if s.is_ascii() {
         return s;
     }
-    let extra = s.bytes().filter(|b| *b >= 0x80).count() * 4;
-    let mut out = String::with_capacity(s.len() + extra);
-    let mut units = [0u16; 2];
-    for c in s.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{:04x}", u));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + s.len() / 64);
+    let mut start = 0;
+    loop {
+        // ASCII runs are copied as slices; only the rare non-ASCII character is escaped.
+        let i = next_non_ascii(bytes, start);
+        out.push_str(&s[start..i]);
+        let Some(c) = s[i..].chars().next() else { break };
+        let mut units = [0u16; 2];
+        for u in c.encode_utf16(&mut units) {
+            out.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((*u >> shift) & 0xf) as usize] as char);
             }
         }
+        start = i + c.len_utf8();
     }
     out
 }
 
+/// The index of the first byte ≥ 0x80 at or after `i`, eight bytes at a time.
+fn next_non_ascii(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        if u64::from_le_bytes(w) & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 {
+        i += 1;
+    }
+    i
+}
+
 /// The records as one JSON array text.
-pub fn json_array(records: &[Box<RawValue>]) -> String {
-    let mut out = String::with_capacity(records.iter().map(|r| r.get().len() + 1).sum::<usize>() + 2);
+pub fn json_array<R: std::borrow::Borrow<RawValue>>(records: &[R]) -> String {
+    let mut out = String::with_capacity(records.iter().map(|r| r.borrow().get().len() + 1).sum::<usize>() + 2);
     out.push('[');
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(r.get());
+        out.push_str(r.borrow().get());
     }
     out.push(']');
     out
