@@ -1,60 +1,19 @@
 'use strict'
 // Test plumbing: start the real simulator process on 127.0.0.1, drive its control endpoints, and
 // walk the browser side of the OAuth flow with plain HTTP.
-const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
 const { simBinary } = require('../scripts/lib/paths')
+const { spawnSim, authorize } = require('../scripts/lib/sim-client')
 
 const CLIENT_ID = 'test-client-id'
 const CLIENT_SECRET = 'test-client-secret-value-0123456789'
 const STATE_SECRET = 'test-state-secret-0123456789abcdef-XYZ'
 const REDIRECT_URI = 'http://localhost:3999/v1/integrations/salesforce/auth/callback'
 
-async function startSim(args = []) {
-  const child = spawn(
-    simBinary(),
-    ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI, ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const first = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout })
-    rl.once('line', (l) => resolve(l))
-    child.once('exit', (code) => reject(new Error(`simulator exited early (${code})`)))
-    child.once('error', reject)
-  })
-  const urls = JSON.parse(first)
-  const control = async (p, body, method) => {
-    const res = await fetch(`${urls.loginUrl}/__sim/${p}`, {
-      method: method || (body === undefined ? 'GET' : 'POST'),
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`control ${p}: ${res.status} ${text}`)
-    return text ? JSON.parse(text) : null
-  }
-  return {
-    ...urls,
-    child,
-    control,
-    counts: () => control('counts'),
-    resetCounts: () => control('counts/reset', {}),
-    expireAccessTokens: () => control('expire-access-tokens', {}),
-    revokeRefreshTokens: () => control('revoke-refresh-tokens', {}),
-    setConfig: (c) => control('config', c),
-    fault: (f) => control('faults', f),
-    clearFaults: () => control('faults', undefined, 'DELETE'),
-    seed: (s) => control('seed', s),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
-  }
+function startSim(args = []) {
+  return spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI, ...args])
 }
 
 function tmpDb(name) {
@@ -101,14 +60,6 @@ class MapStore {
     this.check('delete')
     return this.docs.delete(this.key(a, o))
   }
-}
-
-/** Follows the authorize URL like a browser with auto-approve: returns the callback's query. */
-async function authorize(redirectUrl, extra = '') {
-  const res = await fetch(redirectUrl + extra, { redirect: 'manual' })
-  if (res.status !== 302) throw new Error(`authorize answered ${res.status}: ${await res.text()}`)
-  const loc = new URL(res.headers.get('location'))
-  return Object.fromEntries(loc.searchParams)
 }
 
 /** The whole connect journey for one user. */
