@@ -44,7 +44,7 @@ function inputError(field, reason) {
 }
 
 const REQUIRED_STORE_METHODS = ['find', 'save', 'delete']
-const OPTIONAL_STORE_METHODS = ['acquireLease', 'releaseLease', 'consumeNonce']
+const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce']
 const UNSUPPORTED = '{"ok":true,"unsupported":true}'
 
 // Wraps a host TokenStore as one function native code calls: it never rejects, so a store that
@@ -54,6 +54,8 @@ function bridgeStore(store) {
     if (typeof store[m] !== 'function') throw configError('store', `store.${m} must be a function`)
   }
   return async (op, argsJson) => {
+    // Which optional methods exist (asked once by native code).
+    if (op === '__methods') return JSON.stringify({ ok: true, value: OPTIONAL_STORE_METHODS.filter((m) => typeof store[m] === 'function') })
     const fn = store[op]
     if (typeof fn !== 'function') {
       if (OPTIONAL_STORE_METHODS.includes(op)) return UNSUPPORTED

@@ -19,12 +19,12 @@ use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
 use crate::salesforce::soql::SoqlDateTime;
 use crate::secret::AuthCode;
 use crate::token::manager::{check_instance_url, TokenManager};
-use crate::token::record::{ConnKey, TokenData, TokenRecord};
+use crate::token::record::{next_version, ConnKey, TokenData, TokenRecord};
 use crate::token::sqlite::SqliteStore;
-use crate::token::store::{NonceGuard, TokenStore};
+use crate::token::store::{NonceGuard, TimedStore, TokenStore};
 
 pub struct Forcelink {
-    cfg: Config,
+    cfg: Arc<Config>,
     http: reqwest::Client,
     state: StateCodec,
     tokens: TokenManager,
@@ -65,10 +65,13 @@ impl Forcelink {
             Some(s) => s,
             None => Arc::new(SqliteStore::open(&cfg.store_path, cfg.encryption_key.as_ref())?),
         };
+        let store: Arc<dyn TokenStore> = Arc::new(TimedStore::new(store, cfg.store_timeout));
+        let cfg = Arc::new(cfg);
+        let http = net::client(cfg.http_timeout)?;
         Ok(Self {
-            http: net::client(cfg.http_timeout)?,
             state: StateCodec::new(&cfg.state_secret, cfg.state_ttl),
-            tokens: TokenManager::new(store),
+            tokens: TokenManager::new(cfg.clone(), http.clone(), store),
+            http,
             nonces: NonceGuard::default(),
             limits: LimitTracker::default(),
             anchors: AnchorCache::default(),
@@ -183,17 +186,22 @@ impl Forcelink {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            // A new connection outranks any record a stale refresher may still hold.
+            version: Some(next_version(None)),
             extra: Default::default(),
         };
-        self.store().save(&record).await?;
+        self.store().save(&record, None).await?;
         self.tokens.remember(&key, record);
         self.anchors.forget_connection(&key);
         Ok(forward.success())
     }
 
-    /// Revokes at Salesforce, then deletes the record whatever the revoke said.
+    /// Revokes at Salesforce, then deletes the record whatever the revoke said. Exclusive with
+    /// refresh: the refresh in flight finishes first (so its token is the one revoked) and none
+    /// starts or writes the record back afterwards.
     pub async fn disconnect(&self, key: &ConnKey) -> Result<bool> {
         let key = key.clone();
+        let _closing = self.tokens.close(&key).await;
         let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
         let revoked = match &rec.token.refresh_token {
             Some(rt) => self.oauth().revoke(rt).await.unwrap_or(false),
@@ -210,9 +218,9 @@ impl Forcelink {
 
     pub async fn get_access_token(&self, key: &ConnKey, force_refresh: bool) -> Result<AccessGrant> {
         let key = key.clone();
-        let mut rec = self.tokens.usable(&self.cfg, &self.http, &key).await?;
+        let mut rec = self.tokens.usable(&key).await?;
         if force_refresh {
-            rec = self.tokens.refresh(&self.cfg, &self.http, &key, rec.token.access_token.expose()).await?;
+            rec = self.tokens.refresh(&key, rec.token.access_token.expose()).await?;
         }
         Ok(AccessGrant {
             access_token: rec.token.access_token.expose().to_string(),

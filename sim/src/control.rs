@@ -29,6 +29,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/connections", get(connections))
         .route("/__sim/seed", get(get_seed).post(seed))
         .route("/__sim/jobs", get(jobs))
+        .route("/__sim/reuses", get(reuses))
 }
 
 fn ok(v: Value) -> Response {
@@ -70,7 +71,7 @@ async fn index() -> Response {
     ok(json!({"endpoints": [
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
-        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs"
+        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses"
     ]}))
 }
 
@@ -116,9 +117,11 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "latencyMs")?,
             u64_field(&m, "bulkJobMs")?,
             bool_field(&m, "bulkFailNext")?,
+            u64_field(&m, "tokenDelayMs")?,
+            u64_field(&m, "accessTokenTtlMs")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -146,6 +149,13 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         lock(&sim.jwt).set_users(u);
     }
     let s = &sim.settings;
+    if let Some(v) = token_delay {
+        s.token_delay_ms.store(v, Relaxed);
+    }
+    if let Some(v) = access_ttl {
+        // 0 turns expiry off.
+        lock(&sim.auth).access_ttl = (v > 0).then(|| std::time::Duration::from_millis(v));
+    }
     if let Some(v) = bulk_ms {
         s.bulk_job_ms.store(v, Relaxed);
     }
@@ -203,6 +213,10 @@ async fn add_fault(State(sim): S, req: Request) -> Response {
 async fn clear_faults(State(sim): S) -> Response {
     lock(&sim.faults).clear();
     ok(faults_json(&sim))
+}
+
+async fn reuses(State(sim): S) -> Response {
+    ok(lock(&sim.auth).reuses())
 }
 
 async fn connections(State(sim): S) -> Response {

@@ -184,6 +184,10 @@ pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>
         None => {}
     }
     sim.latency().await;
+    let delay = sim.settings.token_delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let hit = lock(&sim.faults).take(Site::Token);
     if let Some(r) = faults::apply(hit, Site::Token).await {
         return r;

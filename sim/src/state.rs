@@ -30,6 +30,8 @@ pub struct Settings {
     pub bulk_job_ms: AtomicU64,
     /// The next Bulk query job ends in state Failed.
     pub bulk_fail_next: AtomicBool,
+    /// Every token request waits this long before it is processed (a slow token endpoint).
+    pub token_delay_ms: AtomicU64,
 }
 
 pub const DEFAULT_BULK_JOB_MS: u64 = 500;
@@ -137,6 +139,7 @@ impl Sim {
                 latency_ms: AtomicU64::new(0),
                 bulk_job_ms: AtomicU64::new(DEFAULT_BULK_JOB_MS),
                 bulk_fail_next: AtomicBool::new(false),
+                token_delay_ms: AtomicU64::new(0),
             },
             counts: Counts::default(),
             data: Mutex::new(Data::new(cfg.seed, cfg.contacts, cfg.deals, cfg.notes)),
@@ -199,6 +202,8 @@ impl Sim {
             "latencyMs": s.latency_ms.load(Relaxed),
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
+            "tokenDelayMs": s.token_delay_ms.load(Relaxed),
+            "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),
             "clientId": self.client_id,
