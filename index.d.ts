@@ -16,20 +16,28 @@ export interface TokenRecord {
     [extra: string]: unknown
   }
   token_invalidated?: boolean
+  /** Grows on every write (fencing for conditional saves); absent on incumbent records (= 0). */
+  version?: number
   [extra: string]: unknown
 }
 
 type MaybePromise<T> = T | Promise<T>
 
-/** Where the host keeps connections. Each method may return a value or a Promise. */
+/** Where the host keeps connections (TokenStore contract v2). Each method may return a value or a Promise. */
 export interface TokenStore {
   find(accountId: string, ownerId: string): MaybePromise<TokenRecord | null | undefined>
-  /** Upsert keyed by `account_id` + `owner`. */
-  save(record: TokenRecord): MaybePromise<void>
+  /**
+   * Upsert keyed by `account_id` + `owner`. With `expectedVersion`, write only if the stored
+   * record exists and its `version` (0 when absent) equals it, else return `false`.
+   */
+  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<boolean | void>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
-  /** Cross-process refresh lease: true if this caller now holds it. */
-  acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<boolean>
-  releaseLease?(accountId: string, ownerId: string): MaybePromise<void>
+  /** Cross-process refresh lease (works with no record): a lease token, or null while another holds it. */
+  acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<string | null>
+  /** Extends a held lease: false if it expired meanwhile. Without it leases last a whole refresh. */
+  renewLease?(accountId: string, ownerId: string, leaseToken: string, ttlMs: number): MaybePromise<boolean>
+  /** Releases that lease only. */
+  releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<void>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
 }
@@ -69,8 +77,14 @@ export interface ForcelinkConfig {
   exportTypes?: Record<string, ExportTypeConfig>
   /** Retries for transient failures (default 3). */
   maxRetries?: number
-  /** How long to wait for another process's refresh lease (default 15000). */
+  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). */
   leaseWaitMs?: number
+  /** Every TokenStore call must settle within this (default 10000) or the call fails with STORE_ERROR. */
+  storeTimeoutMs?: number
+  /** The in-memory token cache keeps at most this many connections, least recently used go first (default 10000). */
+  maxCachedConnections?: number
+  /** Cached connections are re-read from the store at least this often (default 60000). */
+  tokenCacheTtlMs?: number
   /** Server-to-server: the JWT bearer flow for `connectionId` connections. */
   jwtBearer?: { username: string; privateKeyPem: string; audience?: string }
   /** Server-to-server: the client credentials flow (needs the My Domain `loginUrl`). */

@@ -119,9 +119,10 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             bool_field(&m, "bulkFailNext")?,
             u64_field(&m, "tokenDelayMs")?,
             u64_field(&m, "accessTokenTtlMs")?,
+            u64_field(&m, "connectOrg")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -151,6 +152,11 @@ async fn set_config(State(sim): S, req: Request) -> Response {
     let s = &sim.settings;
     if let Some(v) = token_delay {
         s.token_delay_ms.store(v, Relaxed);
+    }
+    match org {
+        Some(1) | Some(2) => lock(&sim.auth).next_org = org.unwrap_or(1) as usize - 1,
+        Some(_) => return bad("connectOrg must be 1 or 2"),
+        None => {}
     }
     if let Some(v) = access_ttl {
         // 0 turns expiry off.

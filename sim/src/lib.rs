@@ -71,6 +71,9 @@ pub struct SimConfig {
     pub jwt_public_key_pem: Option<String>,
     /// JWT bearer: usernames pre-authorised for the app (`sub` must be one of them).
     pub jwt_users: Vec<String>,
+    /// The second org's `Object.Field`s whose describe says `string` (default `Opportunity.Amount`):
+    /// connections made while `/__sim/config {"connectOrg": 2}` belong to that org.
+    pub text_fields: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -90,6 +93,7 @@ impl Default for SimConfig {
             seed: 42,
             jwt_public_key_pem: None,
             jwt_users: Vec::new(),
+            text_fields: vec!["Opportunity.Amount".into()],
         }
     }
 }

@@ -7,7 +7,7 @@ use forcelink_sim::{start, SimConfig};
 
 const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--my-domain-port N] [--client-id S] \
 [--client-secret S] [--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N] \
-[--jwt-public-key FILE] [--jwt-user USERNAME]...";
+[--jwt-public-key FILE] [--jwt-user USERNAME]... [--text-field Object.Field]...";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut cfg = SimConfig::default();
@@ -34,6 +34,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
                 cfg.jwt_public_key_pem = Some(pem);
             }
             "--jwt-user" => cfg.jwt_users.push(value("--jwt-user")?),
+            "--text-field" => cfg.text_fields.push(value("--text-field")?),
             "--client-id" => cfg.client_id = value("--client-id")?,
             "--client-secret" => cfg.client_secret = value("--client-secret")?,
             "--redirect-uri" => cfg.redirect_uri = Some(value("--redirect-uri")?),

@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::consent;
-use crate::data::ORG_ID;
 use crate::faults::{self, Site};
 use crate::grants::{self, Host};
 use crate::http::{self, param, Params};
@@ -278,7 +277,7 @@ enum Shape {
 
 fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
     let issued_at = crate::time::now_ms().to_string();
-    let id = format!("{}/id/{ORG_ID}/{}", sim.login_url, i.user_id);
+    let id = format!("{}/id/{}/{}", sim.login_url, crate::tokens::org_id(i.org), i.user_id);
     let signature = match Hmac::<Sha256>::new_from_slice(sim.client_secret.as_bytes()) {
         Ok(mut mac) => {
             mac.update(id.as_bytes());

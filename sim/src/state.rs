@@ -108,6 +108,8 @@ pub struct Sim {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: Option<String>,
+    /// Fields that are text in the second org.
+    pub text_fields: Vec<String>,
     pub settings: Settings,
     pub counts: Counts,
     pub data: Mutex<Data>,
@@ -130,6 +132,7 @@ impl Sim {
             my_domain_url,
             client_id: cfg.client_id.clone(),
             client_secret: cfg.client_secret.clone(),
+            text_fields: cfg.text_fields.clone(),
             redirect_uri: cfg.redirect_uri.clone(),
             settings: Settings {
                 rotation: AtomicBool::new(cfg.rotation),
@@ -203,6 +206,7 @@ impl Sim {
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
             "tokenDelayMs": s.token_delay_ms.load(Relaxed),
+            "connectOrg": lock(&self.auth).next_org + 1,
             "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),

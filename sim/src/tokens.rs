@@ -63,8 +63,21 @@ pub enum CodeState {
     Valid(Code),
 }
 
+/// The second org's id (connections made while `next_org` is 1 belong to it).
+pub const ORG2_ID: &str = "00D5g00000ORG2BEAA";
+
+pub fn org_id(org: usize) -> &'static str {
+    if org == 1 {
+        ORG2_ID
+    } else {
+        data::ORG_ID
+    }
+}
+
 #[derive(Debug)]
 struct Conn {
+    /// 0: the main org; 1: the second org (different describe).
+    org: usize,
     user_idx: u64,
     /// Grant that opened the family, e.g. "authorization_code", "jwt_bearer".
     grant: &'static str,
@@ -90,6 +103,7 @@ pub struct Issued {
     pub refresh_token: Option<String>,
     pub user_id: String,
     pub scope: String,
+    pub org: usize,
 }
 
 pub enum RefreshError {
@@ -105,6 +119,8 @@ pub struct Store {
     refresh: HashMap<String, Refresh>,
     /// Access tokens older than this are refused (None: they live until expired by hand).
     pub access_ttl: Option<Duration>,
+    /// The org new connections are opened in (0 or 1).
+    pub next_org: usize,
     born: HashMap<String, Instant>,
     reuse: ReuseLog,
 }
@@ -181,6 +197,7 @@ impl Store {
         }
         let user_idx = CONN_USER_BASE + id as u64;
         self.conns.push(Conn {
+            org: self.next_org,
             user_idx,
             grant,
             subject: subject.map(String::from),
@@ -189,7 +206,13 @@ impl Store {
             refresh: refresh.clone(),
             access: HashSet::from([access.clone()]),
         });
-        Issued { access_token: access, refresh_token: refresh, user_id: data::id_string(Obj::User, user_idx), scope: scope.into() }
+        Issued {
+            access_token: access,
+            refresh_token: refresh,
+            user_id: data::id_string(Obj::User, user_idx),
+            scope: scope.into(),
+            org: self.next_org,
+        }
     }
 
     pub fn refresh(&mut self, token: &str, rotate: bool, secret_given: bool) -> Result<Issued, RefreshError> {
@@ -199,8 +222,9 @@ impl Store {
                 // Replay of a rotated-out token: assume theft, kill the family.
                 let (successor, issued) = self.reuse.successor.get(token).cloned().unwrap_or_default();
                 let successor_seen = self.reuse.seen.contains(&successor);
+                let user = self.conns.get(id).map(|c| data::id_string(Obj::User, c.user_idx)).unwrap_or_default();
                 self.reuse.events.push(serde_json::json!({
-                    "atMs": epoch_ms(), "successorIssuedAtMs": issued, "successorSeen": successor_seen,
+                    "atMs": epoch_ms(), "userId": user, "successorIssuedAtMs": issued, "successorSeen": successor_seen,
                 }));
                 self.revoke_family(id);
                 return Err(RefreshError::Invalid);
@@ -232,6 +256,7 @@ impl Store {
             refresh_token: new_rt,
             user_id: data::id_string(Obj::User, conn.user_idx),
             scope: conn.scope.clone(),
+            org: conn.org,
         })
     }
 
@@ -274,6 +299,11 @@ impl Store {
             self.reuse.seen.insert(rt.clone());
         }
         self.conns.get(id).map(|c| c.user_idx)
+    }
+
+    /// The org (0 or 1) of the connection owning a live access token.
+    pub fn session_org(&self, token: &str) -> usize {
+        self.access.get(token).and_then(|id| self.conns.get(*id)).map(|c| c.org).unwrap_or(0)
     }
 
     /// Rotated-out refresh tokens presented again, with whether each one's successor was ever seen.
