@@ -33,6 +33,12 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         Some(&e.1)
     }
 
+    /// The value for update, marked as just used.
+    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.get(k)?;
+        self.map.get_mut(k).map(|e| &mut e.1)
+    }
+
     /// Inserts, evicting the least recently used entry when full.
     pub fn put(&mut self, k: K, v: V) {
         let t = self.next_tick();
