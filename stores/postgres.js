@@ -7,6 +7,8 @@
 const crypto = require('node:crypto')
 
 const NAME = /^[a-z_][a-z0-9_]{0,40}$/
+// unique_violation, duplicate_table, duplicate_object
+const DUPLICATE = new Set(['23505', '42P07', '42710'])
 
 function loadPg() {
   try {
@@ -76,11 +78,16 @@ class PostgresStore {
 
   async #createTables() {
     for (const ddl of this.schema()) {
-      try {
-        await this.pool.query(ddl)
-      } catch (e) {
-        // Two processes creating the same table at once: the loser sees a duplicate; the table exists.
-        if (e.code !== '23505' && e.code !== '42P07') throw e
+      // Two processes creating the same table at once: the loser sees a duplicate (table, type or
+      // catalog row) while the winner commits; IF NOT EXISTS then succeeds on a retry.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.pool.query(ddl)
+          break
+        } catch (e) {
+          if (!DUPLICATE.has(e.code) || attempt >= 5) throw e
+          await new Promise((r) => setTimeout(r, 20 * attempt))
+        }
       }
     }
   }

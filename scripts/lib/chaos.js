@@ -171,7 +171,9 @@ async function runChaos(o) {
     const explainedReconnects = reconnectRequired.length - unexplained.length
     const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects
     const ms = calls.map((c) => c.ms).sort((a, b) => a - b)
-    const expiries = opt.connections * Math.max(1, Math.floor(elapsedMs / opt.accessTtlMs))
+    // A token lives accessTtlMs from issue and its successor arrives about tokenDelayMs after the
+    // first 401, so each connection expires about once per (TTL + delay).
+    const expiries = opt.connections * Math.max(1, elapsedMs / (opt.accessTtlMs + opt.tokenDelayMs))
     const report = {
       store: opt.store,
       procs: opt.procs,
