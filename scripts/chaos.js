@@ -13,6 +13,9 @@ function arg(name, def) {
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def
 }
 
+// Interrupted: exit through 'exit' handlers, which stop the simulator and the PostgreSQL cluster.
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130))
+
 async function main() {
   const which = arg('store', 'both')
   const stores = which === 'both' ? ['sqlite', 'postgres'] : [which]

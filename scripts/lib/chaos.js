@@ -60,6 +60,12 @@ async function runChaos(o) {
     ...o,
   }
   const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
+  const workers = new Set()
+  const killSim = () => {
+    for (const w of workers) w.kill('SIGKILL')
+    sim.child.kill('SIGKILL')
+  }
+  process.once('exit', killSim)
   let pg = null
   let setupStore
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-chaos-'))
@@ -75,7 +81,6 @@ async function runChaos(o) {
     maxRetries: 2,
     tokenCacheTtlMs: 5_000,
   }
-  const workers = new Set()
   try {
     if (opt.store === 'postgres') {
       pg = await startPostgres()
@@ -84,7 +89,8 @@ async function runChaos(o) {
     } else {
       cfg.storePath = path.join(tmp, 'chaos.db')
     }
-    await sim.setConfig({ rotation: true })
+    // Far more calls than the default daily API limit of the simulated org.
+    await sim.setConfig({ rotation: true, apiLimit: 1_000_000_000_000 })
     const setup = new Forcelink({ ...cfg, store: setupStore })
     const conns = Array.from({ length: opt.connections }, (_, i) => ({ accountId: `chaos-acc-${i}`, ownerId: `chaos-user-${i}` }))
     const families = new Map() // simulator userId -> connection index
@@ -205,6 +211,7 @@ async function runChaos(o) {
     for (const w of workers) w.kill('SIGKILL')
     if (setupStore) await setupStore.close().catch(() => {})
     await sim.stop()
+    process.removeListener('exit', killSim)
     if (pg) pg.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
