@@ -122,6 +122,22 @@ describe('1. a rotated refresh token is never lost', () => {
     const live = (await fl.getAccessToken(c)).accessToken
     expect(await eventually(() => doc(store, c).token.access_token === live, 8000)).toBe(true)
   })
+
+  test('an unsaved rotated token is not evicted from a full cache', async () => {
+    await sim.setConfig({ rotation: true })
+    const store = new MapStore()
+    const fl = new Forcelink(baseConfig(sim, { store, maxCachedConnections: 1 }))
+    const [a, b] = [nextConn(), nextConn()]
+    await connect(fl, a.accountId, a.ownerId)
+    await connect(fl, b.accountId, b.ownerId)
+    store.failOn = 'save'
+    await fl.getAccessToken({ ...a, forceRefresh: true }) // rotated, unsaved
+    store.failOn = null
+    await fl.getAccessToken(b) // fills the one cache slot
+    await fl.getAccessToken({ ...a, forceRefresh: true })
+    expect((await sim.control('reuses')).count).toBe(0)
+    await expect(fl.query({ ...a, soql: SOQL })).resolves.toMatchObject({ totalSize: 5 })
+  })
 })
 
 describe('2. a refresh survives its callers', () => {

@@ -69,6 +69,10 @@ function write(reports) {
     row('rotated-token reuses: kill between issue and commit / other', (r) => `${r.reusesKillWindow} / ${r.reusesOther}`),
     row('latency p50 / p99 / max', (r) => `${num(r.latencyMs.p50)} / ${num(r.latencyMs.p99)} / ${num(r.latencyMs.max)} ms`),
     row('result', (r) => (r.pass ? '**pass**' : '**FAIL**')),
+    '',
+    'Token requests per expiry divide the refreshes by the expected expiries (connections × duration / (TTL + token delay)), so about 1 means one refresh per expiry across all processes. ' +
+      'A reuse counts as "kill between issue and commit" only if the token that replaced the reused one was never seen again and a kill landed in that window; ' +
+      'RECONNECT_REQUIRED is explained only after such a loss on its connection. `npm test` runs a short version (3 processes × 4 calls, 14 s per store).',
     '<!-- chaos:end -->',
     '',
   ].join('\n')

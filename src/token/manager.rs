@@ -85,6 +85,9 @@ struct Inner {
     failures: Mutex<Lru<ConnKey, Failure>>,
     /// Connections being disconnected (with how many disconnects are under way).
     closing: Mutex<HashMap<ConnKey, usize>>,
+    /// Records refreshed here whose save failed: the only copy of a rotated token, so they live
+    /// outside the LRU (never evicted) until saved, superseded or forgotten.
+    pending: Mutex<HashMap<ConnKey, Cached>>,
     /// Connections with a background save running.
     resaving: Mutex<HashMap<ConnKey, ()>>,
     next_flight: AtomicU64,
@@ -163,6 +166,7 @@ impl TokenManager {
                 flights: Mutex::new(HashMap::new()),
                 failures: Mutex::new(Lru::new(cap)),
                 closing: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
                 resaving: Mutex::new(HashMap::new()),
                 next_flight: AtomicU64::new(1),
             }),
@@ -285,17 +289,25 @@ impl TokenManager {
 
 impl Inner {
     fn forget(&self, key: &ConnKey) {
+        lock(&self.pending).remove(key);
         lock(&self.cache).remove(key);
     }
 
     fn remember(&self, key: &ConnKey, rec: TokenRecord) -> Arc<TokenRecord> {
         let rec = Arc::new(rec);
+        lock(&self.pending).remove(key);
         lock(&self.cache).put(key.clone(), Cached { rec: rec.clone(), checked: Instant::now(), unsaved: None });
         rec
     }
 
     fn peek(&self, key: &ConnKey) -> Option<Cached> {
-        lock(&self.cache).get(key).cloned()
+        if let Some(c) = lock(&self.cache).get(key).cloned() {
+            return Some(c);
+        }
+        // Evicted from the LRU but still unsaved: bring it back.
+        let p = lock(&self.pending).get(key).cloned()?;
+        lock(&self.cache).put(key.clone(), p.clone());
+        Some(p)
     }
 
     async fn current(&self, key: &ConnKey) -> Result<Arc<TokenRecord>> {
@@ -506,7 +518,9 @@ impl Inner {
             Err(_) => {
                 let rec = Arc::new(rec);
                 let base = expected.unwrap_or(0);
-                lock(&self.cache).put(key.clone(), Cached { rec: rec.clone(), checked: Instant::now(), unsaved: Some(base) });
+                let entry = Cached { rec: rec.clone(), checked: Instant::now(), unsaved: Some(base) };
+                lock(&self.pending).insert(key.clone(), entry.clone());
+                lock(&self.cache).put(key.clone(), entry);
                 self.resave_in_background(key);
                 Ok(rec)
             }
@@ -539,23 +553,34 @@ impl Inner {
             loop {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_RESAVE_BACKOFF);
-                let Some(c) = inner.peek(&key) else { break };
-                let Some(base) = c.unsaved else { break };
+                let Some(c) = lock(&inner.pending).get(&key).cloned() else { break };
+                let base = c.unsaved.unwrap_or(0);
                 match inner.store.save(&c.rec, Some(base)).await {
                     Ok(true) => {
+                        let mut pending = lock(&inner.pending);
                         let mut cache = lock(&inner.cache);
-                        let same = cache.get(&key).is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec));
-                        if same {
-                            cache.put(key.clone(), Cached { rec: c.rec.clone(), checked: Instant::now(), unsaved: None });
-                            break;
-                        }
-                        // A newer unsaved record replaced this one meanwhile: it is based on the
-                        // version we just wrote.
-                        if let Some(now) = cache.get(&key).cloned() {
-                            cache.put(key.clone(), Cached { unsaved: c.rec.version, ..now });
+                        match pending.get_mut(&key) {
+                            Some(p) if Arc::ptr_eq(&p.rec, &c.rec) => {
+                                pending.remove(&key);
+                                if cache.get(&key).is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec)) {
+                                    cache.put(key.clone(), Cached { rec: c.rec.clone(), checked: Instant::now(), unsaved: None });
+                                }
+                                break;
+                            }
+                            // A newer unsaved record replaced this one meanwhile: it now replaces
+                            // the version just written.
+                            Some(p) => {
+                                p.unsaved = c.rec.version;
+                                let newer = p.clone();
+                                if cache.get(&key).is_some_and(|now| Arc::ptr_eq(&now.rec, &newer.rec)) {
+                                    cache.put(key.clone(), newer);
+                                }
+                            }
+                            None => break,
                         }
                     }
                     Ok(false) => {
+                        lock(&inner.pending).remove(&key);
                         let _ = inner.adopt_winner(&key).await;
                         break;
                     }
