@@ -72,7 +72,7 @@ function write(reports) {
     '',
     'Token requests per expiry divide the refreshes by the expected expiries (connections × duration / (TTL + token delay)), so about 1 means one refresh per expiry across all processes. ' +
       'A reuse counts as "kill between issue and commit" only if the token that replaced the reused one was never seen again and a kill landed in that window; ' +
-      'RECONNECT_REQUIRED is explained only after such a loss on its connection. `npm test` runs a short version (3 processes × 4 calls, 14 s per store).',
+      'RECONNECT_REQUIRED is explained only after such a loss on its connection. `npm test` runs a short version (3 processes × 4 calls paced 25 ms apart, 14 s per store).',
     '<!-- chaos:end -->',
     '',
   ].join('\n')

@@ -3,7 +3,7 @@
 // line per finished call ({ conn, ms, code }). The harness SIGKILLs these at random.
 const { Forcelink } = require('../..')
 
-const { cfg, pg, conns, concurrency, soql } = JSON.parse(process.argv[2])
+const { cfg, pg, conns, concurrency, soql, thinkMs } = JSON.parse(process.argv[2])
 let stopping = false
 process.on('SIGTERM', () => {
   stopping = true
@@ -20,6 +20,7 @@ async function loop(fl) {
       code = e.code || 'UNKNOWN'
     }
     process.stdout.write(`${JSON.stringify({ conn: i, ms: Date.now() - t0, code, at: Date.now() })}\n`)
+    if (thinkMs) await new Promise((r) => setTimeout(r, thinkMs))
   }
 }
 

@@ -45,6 +45,7 @@ async function connectOne(fl, c) {
  * @param {number} [o.accessTtlMs] simulator access-token lifetime
  * @param {number} [o.tokenDelayMs] simulator token endpoint delay
  * @param {number} [o.killEveryMs]
+ * @param {number} [o.thinkMs] pause between one loop's calls (0: flat out)
  * @param {(s: string) => void} [o.log]
  */
 async function runChaos(o) {
@@ -56,6 +57,7 @@ async function runChaos(o) {
     accessTtlMs: 3_000,
     tokenDelayMs: 400,
     killEveryMs: 2_000,
+    thinkMs: 0,
     log: () => {},
     ...o,
   }
@@ -109,7 +111,7 @@ async function runChaos(o) {
     const reconnecting = new Map()
     let started = 0
     const startWorker = () => {
-      const args = JSON.stringify({ cfg, pg: pg && pg.connectionString, conns, concurrency: opt.concurrency, soql: SOQL })
+      const args = JSON.stringify({ cfg, pg: pg && pg.connectionString, conns, concurrency: opt.concurrency, soql: SOQL, thinkMs: opt.thinkMs })
       const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'] })
       started++
       workers.add(child)
