@@ -67,8 +67,11 @@ impl FieldInfo {
 const DESCRIBE_TTL: Duration = Duration::from_secs(10 * 60);
 const MAX_DESCRIBES: usize = 1_000;
 
+/// (org id, lower-cased object name)
+type Slot = (String, String);
+
 /// Describes cached per org and object: two orgs' `Amount` fields need not share a type.
-pub struct DescribeCache(Mutex<Lru<(String, String), (Arc<Describe>, Instant)>>);
+pub struct DescribeCache(Mutex<Lru<Slot, (Arc<Describe>, Instant)>>);
 
 impl Default for DescribeCache {
     fn default() -> Self {

@@ -107,7 +107,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What the lease step found.
 enum Leased {
     /// Refresh (or mint) from this record, expecting the store to hold `expected`.
-    Proceed { rec: Option<TokenRecord>, expected: Option<u64>, lease: Option<LeaseToken> },
+    Proceed { rec: Option<Box<TokenRecord>>, expected: Option<u64>, lease: Option<LeaseToken> },
     /// Someone else already replaced the stale token.
     Done(Arc<TokenRecord>),
 }
@@ -357,11 +357,11 @@ impl Inner {
             _ => None,
         };
         let out = match rec {
-            Some(r) if r.token.refresh_token.is_some() => self.do_refresh(key, r, expected).await,
+            Some(r) if r.token.refresh_token.is_some() => self.do_refresh(key, *r, expected).await,
             // Server flows have no refresh token: a new grant replaces the token.
             _ if key.is_server() => self.mint(key, expected).await,
             // A connection that cannot refresh is marked, so the next login starts a new flow.
-            Some(r) => self.invalidate(key, r, expected).await,
+            Some(r) => self.invalidate(key, *r, expected).await,
             None => Err(Error::TokenNotFound),
         };
         if let Some(l) = lease {
@@ -446,7 +446,7 @@ impl Inner {
             let expected = Some(fresh.stored_version());
             match grant {
                 LeaseGrant::Unsupported | LeaseGrant::Held(_) => {
-                    return Ok(Leased::Proceed { rec: Some(base), expected, lease });
+                    return Ok(Leased::Proceed { rec: Some(Box::new(base)), expected, lease });
                 }
                 LeaseGrant::Busy if started.elapsed() >= self.cfg.lease_wait => {
                     return Err(Error::Unavailable("timed out waiting for another process to refresh the token".into()))
