@@ -30,6 +30,9 @@ pub struct Settings {
     pub bulk_job_ms: AtomicU64,
     /// The next Bulk query job ends in state Failed.
     pub bulk_fail_next: AtomicBool,
+    /// Queries whose `SystemModstamp` range holds more rows than this fail with
+    /// `QUERY_TIMEOUT` (0 = never).
+    pub query_timeout_rows: AtomicU64,
 }
 
 pub const DEFAULT_BULK_JOB_MS: u64 = 500;
@@ -49,6 +52,8 @@ pub struct Counts {
     pub create: AtomicU64,
     pub update: AtomicU64,
     pub bulk: AtomicU64,
+    pub query_timeout: AtomicU64,
+    pub deleted: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -74,6 +79,8 @@ impl Counts {
             "create": g(&self.create),
             "update": g(&self.update),
             "bulk": g(&self.bulk),
+            "queryTimeout": g(&self.query_timeout),
+            "deleted": g(&self.deleted),
         })
     }
 
@@ -92,6 +99,8 @@ impl Counts {
             &self.create,
             &self.update,
             &self.bulk,
+            &self.query_timeout,
+            &self.deleted,
         ] {
             c.store(0, Relaxed);
         }
@@ -137,6 +146,7 @@ impl Sim {
                 latency_ms: AtomicU64::new(0),
                 bulk_job_ms: AtomicU64::new(DEFAULT_BULK_JOB_MS),
                 bulk_fail_next: AtomicBool::new(false),
+                query_timeout_rows: AtomicU64::new(0),
             },
             counts: Counts::default(),
             data: Mutex::new(Data::new(cfg.seed, cfg.contacts, cfg.deals, cfg.notes)),
@@ -199,6 +209,7 @@ impl Sim {
             "latencyMs": s.latency_ms.load(Relaxed),
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
+            "queryTimeoutRows": s.query_timeout_rows.load(Relaxed),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),
             "clientId": self.client_id,
