@@ -135,6 +135,27 @@ export interface ExportProgress {
   jobId?: string
 }
 
+export interface SyncOptions extends Connection {
+  type: string
+  /** From an earlier step; absent = full initial sync. Tampered or foreign: `INVALID_INPUT`. */
+  checkpoint?: string
+  /** Initial sync engine: `'auto'` (default, Bulk above `bulkThreshold`), `'rest'` or `'bulk'`. */
+  engine?: 'rest' | 'bulk' | 'auto'
+  /** Records per step, 1–2000 (default 2000). */
+  batchSize?: number
+  /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
+  lookbackMs?: number
+  signal?: AbortSignal
+}
+
+export interface SyncStep<R = SalesforceRecord> {
+  /** Created or changed records (the type's fields plus `Id` and `SystemModstamp`). */
+  upserts: R[]
+  deletes: { Id: string; deletedAt: string }[]
+  /** Store after applying the step; pass back as `checkpoint` to resume. */
+  checkpoint: string
+}
+
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'INVALID_INPUT'
@@ -151,6 +172,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SALESFORCE_UNAVAILABLE'
   | 'CANCELLED'
+  | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
 export declare class ForcelinkError extends Error {
@@ -182,6 +204,8 @@ export declare class Forcelink {
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' }): Readable
+  /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
+  sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */
   createRecord(opts: Connection & { object: string; fields: Record<string, unknown> }): Promise<{ id: string }>
   /** Updates a record's fields. */

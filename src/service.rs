@@ -17,6 +17,7 @@ use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, Pag
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
 use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
 use crate::salesforce::soql::SoqlDateTime;
+use crate::salesforce::sync::{Step, SyncOptions, SyncRun};
 use crate::secret::AuthCode;
 use crate::token::manager::{check_instance_url, TokenManager};
 use crate::token::record::{ConnKey, TokenData, TokenRecord};
@@ -52,6 +53,15 @@ pub struct CallbackParams {
 pub struct AccessGrant {
     pub access_token: String,
     pub instance_url: String,
+}
+
+/// `sync` options as the host gives them (validated by `Forcelink::sync_run`).
+#[derive(Debug, Default)]
+pub struct SyncArgs {
+    pub checkpoint: Option<String>,
+    pub engine: Option<String>,
+    pub batch_size: Option<f64>,
+    pub lookback_ms: Option<f64>,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -281,6 +291,34 @@ impl Forcelink {
 
     pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
         cursor.next(&self.rest(), &self.describes).await
+    }
+
+    /// A `sync` run; the checkpoint is verified here, before any request.
+    pub fn sync_run(&self, key: &ConnKey, type_name: &str, o: SyncArgs) -> Result<SyncRun> {
+        let ty = self.cfg.export_type(type_name)?.clone();
+        let batch = match o.batch_size {
+            None => 2000,
+            Some(b) if b.is_finite() && b.fract() == 0.0 && (1.0..=2000.0).contains(&b) => b as u32,
+            Some(_) => return Err(Error::input("batchSize", "must be a whole number from 1 to 2000")),
+        };
+        let lookback_ms = match o.lookback_ms {
+            None => crate::salesforce::sync::DEFAULT_LOOKBACK_MS,
+            Some(l) if l.is_finite() && l >= 0.0 && l <= crate::salesforce::sync::MAX_LOOKBACK_MS as f64 => l as i64,
+            Some(_) => return Err(Error::input("lookbackMs", "must be from 0 to 86,400,000 (one day)")),
+        };
+        let engine = match o.engine.as_deref() {
+            None => Engine::Auto,
+            e => Engine::parse(e)?,
+        };
+        if o.checkpoint.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(Error::input("checkpoint", "must be a checkpoint string from an earlier sync step"));
+        }
+        let opts = SyncOptions { type_name: type_name.to_string(), ty, batch, lookback_ms, engine, checkpoint: o.checkpoint };
+        SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
+    }
+
+    pub async fn sync_next(&self, run: &mut SyncRun) -> Result<Option<Step>> {
+        run.next(&self.rest(), &self.describes, &self.cfg.state_secret).await
     }
 
     /// Aborts a Bulk job (cancel); best effort.

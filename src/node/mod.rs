@@ -6,6 +6,7 @@ mod cursor;
 mod probe;
 mod error;
 mod store;
+mod sync;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::token::store::TokenStore;
 use error::{args, IntoNapi};
 
 pub use cursor::NativeExportCursor;
+pub use sync::NativeSyncCursor;
 
 /// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
 /// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
@@ -124,6 +126,19 @@ struct ExportAllArgs {
     since: Option<String>,
     engine: Option<String>,
     job_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncArgs {
+    #[serde(flatten)]
+    conn: ConnArgs,
+    #[serde(rename = "type")]
+    type_name: String,
+    checkpoint: Option<String>,
+    engine: Option<String>,
+    batch_size: Option<f64>,
+    lookback_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +254,20 @@ impl NativeForcelink {
             .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref(), a.engine.as_deref(), a.job_id)
             .napi()?;
         Ok(NativeExportCursor::new(self.inner.clone(), c))
+    }
+
+    /// A `sync` run; a bad, tampered or foreign checkpoint fails here, before any request.
+    #[napi(catch_unwind)]
+    pub fn sync_cursor(&self, args_json: String) -> napi::Result<NativeSyncCursor> {
+        let a: SyncArgs = args(&args_json)?;
+        let opts = crate::service::SyncArgs {
+            checkpoint: a.checkpoint,
+            engine: a.engine,
+            batch_size: a.batch_size,
+            lookback_ms: a.lookback_ms,
+        };
+        let run = self.inner.sync_run(&a.conn.key()?, &a.type_name, opts).napi()?;
+        Ok(NativeSyncCursor::new(self.inner.clone(), run))
     }
 
     /// `{"used":n,"max":n}` or `null`.

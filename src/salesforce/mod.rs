@@ -9,3 +9,4 @@ pub mod paginate;
 pub mod rest;
 pub mod write;
 pub mod soql;
+pub mod sync;
