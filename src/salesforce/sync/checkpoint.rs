@@ -14,7 +14,7 @@ use crate::secret::StateSecret;
 use crate::token::record::ConnKey;
 
 const DOMAIN: &[u8] = b"forcelink.sync.checkpoint.v1\0";
-/// Checkpoints carry the lookback's (Id, SystemModstamp) hashes; this bounds what is accepted.
+/// Checkpoints carry hashes of the rows delivered inside the lookback; this bounds their size.
 pub const MAX_LEN: usize = 512 * 1024;
 
 /// A position in (SystemModstamp, Id) order.
@@ -58,7 +58,10 @@ pub struct State {
     pub phase: Phase,
     /// Deletes are known up to this Salesforce time (ms).
     pub deletes_at: i64,
-    /// (SystemModstamp ms, hash of Id + SystemModstamp) of rows delivered inside the lookback,
+    /// The delete log's `earliestDateAvailable` when last read (ms; 0 = unknown).
+    #[serde(default)]
+    pub earliest: i64,
+    /// (SystemModstamp ms, hash of the row version) of rows delivered inside the lookback,
     /// packed and base64url-encoded.
     #[serde(default)]
     pub seen: String,
@@ -146,34 +149,52 @@ impl Sealer<'_> {
     }
 }
 
-/// Hash of one delivered row version.
-pub fn row_hash(id: &str, ts: i64) -> u64 {
-    let d = Sha256::new().chain_update(id.as_bytes()).chain_update(ts.to_le_bytes()).finalize();
+fn h64(parts: &[&[u8]]) -> u64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
     u64::from_le_bytes(b)
 }
 
-pub fn pack_seen(entries: impl Iterator<Item = (i64, u64)>) -> String {
+/// Hash of a record's Id (in its own namespace: records, or delete-log entries).
+pub fn id_hash(space: &str, id: &str) -> u64 {
+    h64(&[space.as_bytes(), id.as_bytes()])
+}
+
+/// Hash of one row version: stamp and content. Stamps are whole seconds, so two versions (an
+/// update, then a delete) can share one; the content tells them apart.
+pub fn version_hash(ts: i64, row: &str) -> u64 {
+    h64(&[&ts.to_le_bytes(), row.as_bytes()])
+}
+
+/// One delivered row: (SystemModstamp ms, Id hash, version hash).
+pub type Seen = (i64, u64, u64);
+
+pub fn pack_seen(entries: impl Iterator<Item = Seen>) -> String {
     let mut out = Vec::new();
-    for (ts, h) in entries {
+    for (ts, id, v) in entries {
         out.extend_from_slice(&ts.to_le_bytes());
-        out.extend_from_slice(&h.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
     }
     B64.encode(out)
 }
 
-pub fn unpack_seen(s: &str) -> Vec<(i64, u64)> {
+pub fn unpack_seen(s: &str) -> Vec<Seen> {
     let Ok(bytes) = B64.decode(s) else { return Vec::new() };
+    let word = |c: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        a
+    };
     bytes
-        .chunks_exact(16)
-        .map(|c| {
-            let mut a = [0u8; 8];
-            let mut b = [0u8; 8];
-            a.copy_from_slice(&c[..8]);
-            b.copy_from_slice(&c[8..]);
-            (i64::from_le_bytes(a), u64::from_le_bytes(b))
-        })
+        .chunks_exact(24)
+        .map(|c| (i64::from_le_bytes(word(&c[..8])), u64::from_le_bytes(word(&c[8..16])), u64::from_le_bytes(word(&c[16..]))))
         .collect()
 }
 
@@ -185,7 +206,8 @@ mod tests {
         State {
             phase: Phase::Walk { pos: Pos { ts: 1_700_000_000_000, id: Some("003000000000001AAA".into()) } },
             deletes_at: 1_700_000_000_000,
-            seen: pack_seen([(1, 2), (3, 4)].into_iter()),
+            earliest: 1_600_000_000_000,
+            seen: pack_seen([(1, 2, 3), (4, 5, 6)].into_iter()),
         }
     }
 
@@ -197,7 +219,7 @@ mod tests {
         let s = Sealer { secret: &secret, key: &key, type_name: "contacts", ty: &ty };
         let cp = s.seal(&state()).unwrap();
         assert_eq!(s.open(&cp).unwrap(), state());
-        assert_eq!(unpack_seen(&state().seen), vec![(1, 2), (3, 4)]);
+        assert_eq!(unpack_seen(&state().seen), vec![(1, 2, 3), (4, 5, 6)]);
         // Any changed character breaks the seal.
         for i in [0, cp.len() / 2, cp.len() - 1] {
             let mut b = cp.clone().into_bytes();

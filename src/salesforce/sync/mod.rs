@@ -13,7 +13,7 @@
 
 pub mod checkpoint;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -26,7 +26,7 @@ use crate::salesforce::rest::{query_path, Call, Rest};
 use crate::salesforce::soql::{ExportType, Literal, SoqlDateTime};
 use crate::secret::StateSecret;
 use crate::token::record::ConnKey;
-use checkpoint::{pack_seen, row_hash, unpack_seen, Phase, Pos, Sealer, State};
+use checkpoint::{id_hash, pack_seen, unpack_seen, version_hash, Phase, Pos, Sealer, Seen, State};
 
 /// Salesforce answers `deleted` for no more than 15 days back.
 pub const DELETE_WINDOW_MS: i64 = 15 * 86_400_000;
@@ -35,8 +35,8 @@ pub const MAX_LOOKBACK_MS: i64 = 86_400_000;
 /// The smallest time window tried before a `QUERY_TIMEOUT` is handed to the caller.
 const MIN_WINDOW_MS: i64 = 1000;
 const MAX_WINDOW_MS: i64 = 366 * 86_400_000;
-/// Row hashes kept for de-duplication; past this the oldest go (and may be delivered twice).
-const MAX_SEEN: usize = 20_000;
+/// Rows remembered for de-duplication; past this the oldest go (and may be delivered twice).
+const MAX_SEEN: usize = 12_000;
 /// Ids checked per existence query (keeps the SOQL well under its length limit).
 const ALIVE_CHUNK: usize = 200;
 /// Ids from the `deleted` resource held per run (Salesforce itself stops at 600,000).
@@ -90,15 +90,19 @@ pub struct SyncRun {
     end: i64,
     window: i64,
     deletes_at: i64,
+    earliest: i64,
     deletes_latest: Option<i64>,
     /// (job id, rows of its results read, Salesforce time it started).
     bulk: Option<(String, u64, i64)>,
     bulk_skip: u64,
     bulk_done: u64,
-    /// The checkpoint's row hashes (rows at or before `floor` found here were delivered).
-    delivered: HashSet<u64>,
-    seen: VecDeque<(i64, u64)>,
-    seen_set: HashSet<u64>,
+    /// The version of each record the checkpoint says was delivered last (by Id hash): a row at
+    /// or before `floor` with that very version is not delivered again.
+    delivered: HashMap<u64, u64>,
+    /// Rows delivered within the lookback (carried into the next checkpoint), and the latest
+    /// version per Id among them.
+    seen: VecDeque<Seen>,
+    latest: HashMap<u64, u64>,
     logged: Vec<Deleted>,
     emitted_deletes: HashSet<String>,
     pub steps: u64,
@@ -172,13 +176,14 @@ impl SyncRun {
             end: 0,
             window: MAX_WINDOW_MS,
             deletes_at: 0,
+            earliest: 0,
             deletes_latest: None,
             bulk: None,
             bulk_skip: 0,
             bulk_done: 0,
-            delivered: HashSet::new(),
+            delivered: HashMap::new(),
             seen: VecDeque::new(),
-            seen_set: HashSet::new(),
+            latest: HashMap::new(),
             logged: Vec::new(),
             emitted_deletes: HashSet::new(),
             steps: 0,
@@ -196,19 +201,27 @@ impl SyncRun {
             None => Phase::Walk { pos: if self.floor.le(&self.pos) { self.pos.clone() } else { self.floor.clone() } },
         };
         let seen = pack_seen(self.seen.iter().copied());
-        self.sealer(secret).seal(&State { phase, deletes_at: self.deletes_at, seen })
+        self.sealer(secret).seal(&State { phase, deletes_at: self.deletes_at, earliest: self.earliest, seen })
     }
 
-    fn remember(&mut self, ts: i64, h: u64) {
-        if self.seen_set.insert(h) {
-            self.seen.push_back((ts, h));
+    fn remember(&mut self, ts: i64, id: u64, version: u64) {
+        if self.latest.insert(id, version) != Some(version) {
+            self.seen.push_back((ts, id, version));
         }
-        let cutoff = self.pos.ts.max(self.floor.ts) - self.opts.lookback_ms;
-        while self.seen.front().is_some_and(|(t, _)| *t < cutoff) || self.seen.len() > MAX_SEEN {
-            if let Some((_, old)) = self.seen.pop_front() {
-                self.seen_set.remove(&old);
+        // Two minutes of slack: the next run re-reads the delete log from a whole minute.
+        let cutoff = self.pos.ts.max(self.floor.ts) - self.opts.lookback_ms - 120_000;
+        while self.seen.front().is_some_and(|(t, _, _)| *t < cutoff) || self.seen.len() > MAX_SEEN {
+            if let Some((_, id, v)) = self.seen.pop_front() {
+                if self.latest.get(&id) == Some(&v) {
+                    self.latest.remove(&id);
+                }
             }
         }
+    }
+
+    /// Whether this version of the record is the one last delivered before the checkpoint.
+    fn was_delivered(&self, row: &Pos, id: u64, version: u64) -> bool {
+        row.le(&self.floor) && self.delivered.get(&id) == Some(&version)
     }
 
     async fn get_dated(&self, rest: &Rest<'_>, path: &str) -> Result<(bytes::Bytes, i64)> {
@@ -274,25 +287,24 @@ impl SyncRun {
     async fn start(&mut self, rest: &Rest<'_>) -> Result<()> {
         match self.from.take() {
             None => self.start_full(rest).await,
-            Some(State { phase: Phase::Bulk { job, skip, start }, deletes_at, .. }) => {
+            Some(State { phase: Phase::Bulk { job, skip, start }, deletes_at, earliest, .. }) => {
                 self.deletes_at = deletes_at;
+                self.earliest = earliest;
                 self.start_bulk(Some(job), skip, start);
                 Ok(())
             }
-            Some(State { phase: Phase::Walk { pos }, deletes_at, seen }) => {
+            Some(State { phase: Phase::Walk { pos }, deletes_at, earliest, seen }) => {
                 self.deletes_at = deletes_at;
-                let entries = unpack_seen(&seen);
-                self.delivered = entries.iter().map(|(_, h)| *h).collect();
-                for (ts, h) in entries {
-                    if self.seen_set.insert(h) {
-                        self.seen.push_back((ts, h));
-                    }
+                for (ts, id, v) in unpack_seen(&seen) {
+                    self.delivered.insert(id, v);
+                    self.latest.insert(id, v);
+                    self.seen.push_back((ts, id, v));
                 }
                 self.floor = pos.clone();
                 self.pos = Pos { ts: pos.ts.saturating_sub(self.opts.lookback_ms).max(0), id: None };
                 // "Every row before ts": start just before the lookback's first instant.
                 self.pos.ts = self.pos.ts.saturating_sub(1);
-                self.guard_deletes(rest).await?;
+                self.guard_deletes(rest, earliest).await?;
                 self.stage = Stage::Walk;
                 Ok(())
             }
@@ -324,6 +336,9 @@ impl SyncRun {
             }
         };
         self.deletes_at = now;
+        // Where the delete log starts today: a later purge moves it, and the next run sees that.
+        let log = self.delete_log(rest, now, now).await?;
+        self.earliest = log.earliest.as_deref().and_then(millis).unwrap_or(0);
         if bulk {
             self.start_bulk(None, 0, now);
             return Ok(());
@@ -345,39 +360,55 @@ impl SyncRun {
         Ok(())
     }
 
+    /// The delete log for [`start`, `end`] (a minute at least: Salesforce ignores seconds).
+    async fn delete_log(&self, rest: &Rest<'_>, start: i64, end: i64) -> Result<DeletedPage> {
+        let start = start - start.rem_euclid(60_000);
+        let end = end.max(start + 60_000);
+        let enc = |ms| literal(ms).map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+        let path = format!(
+            "{}/sobjects/{}/deleted/?start={}&end={}",
+            rest.cfg.data_path(),
+            self.shape.object.as_str(),
+            enc(start)?,
+            enc(end)?
+        );
+        let body = rest.get(&self.key, &path, None).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("unreadable deleted records: {e}")))
+    }
+
     /// Fails before anything is delivered when Salesforce may have forgotten deletes since the
     /// checkpoint; otherwise keeps the delete log's ids for the end of the run.
-    async fn guard_deletes(&mut self, rest: &Rest<'_>) -> Result<()> {
-        let resync = |why: String| Error::FullResyncRequired { reason: why };
-        let object = self.shape.object.as_str().to_string();
-        let path = |start: i64, end: i64| -> Result<String> {
-            let enc = |ms| literal(ms).map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
-            Ok(format!("{}/sobjects/{object}/deleted/?start={}&end={}", rest.cfg.data_path(), enc(start)?, enc(end)?))
-        };
+    ///
+    /// The log's `earliestDateAvailable` moves when the recycle bin is emptied (and as the 15 days
+    /// pass). Deletes are lost for this replica when it moved since the checkpoint and now lies
+    /// at or after the checkpoint's delete mark; Salesforce reports it in whole minutes, so a
+    /// purge in the checkpoint's own minute counts as after it.
+    async fn guard_deletes(&mut self, rest: &Rest<'_>, earliest_seen: i64) -> Result<()> {
+        let resync = |why: &str| Error::FullResyncRequired { reason: why.to_string() };
+        let lost = "Salesforce no longer keeps every delete since the checkpoint (the recycle bin was emptied)";
         // The clock first (a cheap call), so the window check uses Salesforce's time.
-        let probe = format!("SELECT Id FROM {} LIMIT 1", object);
+        let probe = format!("SELECT Id FROM {} LIMIT 1", self.shape.object.as_str());
         let (_, now) = self.get_dated(rest, &query_path(rest.cfg, &probe)).await?;
         self.end = now;
         if now - self.deletes_at > DELETE_WINDOW_MS {
-            return Err(resync("the checkpoint is older than the 15 days Salesforce keeps deletes".into()));
+            return Err(resync("the checkpoint is older than the 15 days Salesforce keeps deletes"));
         }
-        let wanted = (self.deletes_at - self.opts.lookback_ms).min(now - 120_000);
-        let mut answer = rest.get(&self.key, &path(wanted, now)?, None).await;
-        if matches!(&answer, Err(Error::Salesforce { salesforce_code, .. }) if salesforce_code == "INVALID_REPLICATION_DATE") {
+        let is_replication_date =
+            |r: &Result<DeletedPage>| matches!(r, Err(Error::Salesforce { salesforce_code, .. }) if salesforce_code == "INVALID_REPLICATION_DATE");
+        let mut answer = self.delete_log(rest, self.deletes_at - self.opts.lookback_ms, now).await;
+        if is_replication_date(&answer) {
             // The lookback reaches past what is kept; what matters is the checkpoint itself.
-            answer = rest.get(&self.key, &path(self.deletes_at.min(now - 60_000), now)?, None).await;
+            answer = self.delete_log(rest, self.deletes_at, now).await;
         }
-        let body = match answer {
-            Err(Error::Salesforce { salesforce_code, .. }) if salesforce_code == "INVALID_REPLICATION_DATE" => {
-                return Err(resync("Salesforce no longer keeps every delete since the checkpoint (the recycle bin was emptied)".into()));
-            }
-            other => other?,
-        };
-        let page: DeletedPage =
-            serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("unreadable deleted records: {e}")))?;
-        if page.earliest.as_deref().and_then(millis).is_some_and(|e| e > self.deletes_at) {
-            return Err(resync("Salesforce no longer keeps every delete since the checkpoint (the recycle bin was emptied)".into()));
+        if is_replication_date(&answer) {
+            return Err(resync(lost));
         }
+        let page = answer?;
+        let earliest = page.earliest.as_deref().and_then(millis).unwrap_or(0);
+        if earliest > earliest_seen && earliest + 60_000 > self.deletes_at {
+            return Err(resync(lost));
+        }
+        self.earliest = earliest;
         self.deletes_latest = page.latest.as_deref().and_then(millis);
         self.logged = page
             .deleted_records
@@ -442,10 +473,10 @@ impl SyncRun {
                 rec.remove("IsDeleted");
             }
             let row_pos = Pos { ts, id: Some(id.clone()) };
-            let h = row_hash(&id, ts);
+            let (idh, vh) = (id_hash("record", &id), version_hash(ts, raw.get()));
             self.pos = row_pos.clone();
-            let already = row_pos.le(&self.floor) && self.delivered.contains(&h);
-            self.remember(ts, h);
+            let already = self.was_delivered(&row_pos, idh, vh);
+            self.remember(ts, idh, vh);
             if already {
                 continue;
             }
@@ -481,7 +512,18 @@ impl SyncRun {
         while out.is_empty() && !self.logged.is_empty() {
             let take = self.logged.len().min(ALIVE_CHUNK);
             let mut chunk: Vec<Deleted> = self.logged.drain(..take).collect();
-            chunk.retain(|d| valid_id(&d.id) && !self.emitted_deletes.contains(&d.id));
+            // A log entry handled by an earlier run (delivered, or found alive) is passed over.
+            let mut fresh = Vec::with_capacity(chunk.len());
+            for d in chunk.drain(..) {
+                let ts = millis(&d.deleted_at).unwrap_or(0);
+                let (idh, vh) = (id_hash("deleted-log", &d.id), version_hash(ts, ""));
+                let handled = self.delivered.get(&idh) == Some(&vh) || self.emitted_deletes.contains(&d.id);
+                self.remember(ts, idh, vh);
+                if valid_id(&d.id) && !handled {
+                    fresh.push(d);
+                }
+            }
+            let chunk = fresh;
             if chunk.is_empty() {
                 continue;
             }
