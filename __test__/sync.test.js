@@ -88,16 +88,19 @@ test('a step repeats nothing already delivered: resuming from the final checkpoi
 })
 
 test('crash and resume: stopped by signal at random points (mid-step too), resumed from the stored checkpoint', async () => {
+  // Notes (their own history, and a type that lists IsDeleted itself).
+  const notes = { type: 'notes' }
   const copy = new Map()
   let stored
-  ;({ checkpoint: stored } = await syncInto(copy))
+  ;({ checkpoint: stored } = await syncInto(copy, undefined, notes))
   let rng = 12345
   const rand = (n) => {
     rng = (rng * 1103515245 + 12345) % 2147483648
     return rng % n
   }
+  let cancelled = 0
   for (let round = 0; round < 4; round++) {
-    await mutate({ count: 250, seed: 5000 + round, lateMs: 30000 })
+    await mutate({ object: 'Note', count: 250, seed: 5000 + round, lateMs: 30000 })
     // Up to three interrupted attempts, each aborted after a random number of steps, either
     // between steps (the step is never applied) or while a request is in flight.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -106,7 +109,7 @@ test('crash and resume: stopped by signal at random points (mid-step too), resum
       const midStep = rand(2) === 0
       let steps = 0
       try {
-        for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint: stored, batchSize: 80, signal: ac.signal })) {
+        for await (const step of fl.sync({ ...conn, ...notes, checkpoint: stored, batchSize: 40, signal: ac.signal })) {
           if (steps === stopAfter) {
             if (midStep) setImmediate(() => ac.abort())
             else {
@@ -121,11 +124,14 @@ test('crash and resume: stopped by signal at random points (mid-step too), resum
         }
       } catch (e) {
         expect(e.code).toBe('CANCELLED')
+        cancelled++
       }
     }
-    ;({ checkpoint: stored } = await syncInto(copy, stored))
-    expectConverged(copy, await truth())
+    ;({ checkpoint: stored } = await syncInto(copy, stored, notes))
+    expectConverged(copy, await truth('Note'))
+    expect([...copy.values()].every((r) => r.IsDeleted === false)).toBe(true)
   }
+  expect(cancelled).toBeGreaterThan(3)
 })
 
 test('crash and resume: a consumer process killed at random points resumes from its stored checkpoint', async () => {

@@ -105,6 +105,9 @@ pub struct SyncRun {
     latest: HashMap<u64, u64>,
     logged: Vec<Deleted>,
     emitted_deletes: HashSet<String>,
+    /// Records this run's walk read (alive or in the recycle bin): for those the walk's answer
+    /// is current, so their delete-log entries need no existence check.
+    walked: HashSet<String>,
     pub steps: u64,
 }
 
@@ -186,6 +189,7 @@ impl SyncRun {
             latest: HashMap::new(),
             logged: Vec::new(),
             emitted_deletes: HashSet::new(),
+            walked: HashSet::new(),
             steps: 0,
             opts,
         })
@@ -476,6 +480,9 @@ impl SyncRun {
             let (idh, vh) = (id_hash("record", &id), version_hash(ts, raw.get()));
             self.pos = row_pos.clone();
             let already = self.was_delivered(&row_pos, idh, vh);
+            if self.walked.len() < MAX_LOGGED_DELETES {
+                self.walked.insert(id.clone());
+            }
             self.remember(ts, idh, vh);
             if already {
                 continue;
@@ -516,8 +523,11 @@ impl SyncRun {
             let mut fresh = Vec::with_capacity(chunk.len());
             for d in chunk.drain(..) {
                 let ts = millis(&d.deleted_at).unwrap_or(0);
-                let (idh, vh) = (id_hash("deleted-log", &d.id), version_hash(ts, ""));
-                let handled = self.delivered.get(&idh) == Some(&vh) || self.emitted_deletes.contains(&d.id);
+                // One entry per deletion: a record deleted, restored and deleted again has two.
+                let (idh, vh) = (id_hash("deleted-log", &format!("{}@{ts}", d.id)), version_hash(ts, ""));
+                let handled = self.delivered.get(&idh) == Some(&vh)
+                    || self.emitted_deletes.contains(&d.id)
+                    || self.walked.contains(&d.id);
                 self.remember(ts, idh, vh);
                 if valid_id(&d.id) && !handled {
                     fresh.push(d);
