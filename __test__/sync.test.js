@@ -184,9 +184,28 @@ test('a window that times out even at the smallest size fails with the Salesforc
   await expect(syncInto(copy, checkpoint)).rejects.toMatchObject({ code: 'SALESFORCE_ERROR', salesforceCode: 'QUERY_TIMEOUT' })
 })
 
-test('initial sync through Bulk API 2.0, then incremental', async () => {
+test('initial sync through Bulk API 2.0, interrupted and resumed on the same job, then incremental', async () => {
   const copy = new Map()
-  let { checkpoint } = await syncInto(copy, undefined, { engine: 'bulk', batchSize: 500 })
+  let stored
+  let steps = 0
+  for await (const step of fl.sync({ ...conn, type: 'contacts', engine: 'bulk', batchSize: 500 })) {
+    for (const r of step.upserts) copy.set(r.Id, r)
+    stored = step.checkpoint
+    if (++steps === 2) break // a crash after two steps
+  }
+  const jobs = (await sim.control('jobs')).length
+  let seenAgain = 0
+  for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint: stored, batchSize: 500 })) {
+    for (const r of step.upserts) {
+      if (copy.has(r.Id)) seenAgain++
+      copy.set(r.Id, r)
+    }
+    for (const d of step.deletes) copy.delete(d.Id)
+    stored = step.checkpoint
+  }
+  expect((await sim.control('jobs')).length).toBe(jobs) // read on from the same job
+  expect(seenAgain).toBe(0)
+  let { checkpoint } = await syncInto(copy, stored)
   expectConverged(copy, await truth())
   await mutate({ count: 300, seed: 606 })
   ;({ checkpoint } = await syncInto(copy, checkpoint))

@@ -86,9 +86,13 @@ pub struct SyncRun {
     from: Option<State>,
     /// Where the walk is; the checkpoint's position never goes back.
     pos: Pos,
+    /// The checkpoint's position: rows up to it were delivered before this run.
     floor: Pos,
+    /// Salesforce's time when the run began: the walk stops there.
     end: i64,
+    /// The time window a query covers (halved on QUERY_TIMEOUT).
     window: i64,
+    /// Deletes are delivered up to this time; `earliest` is the delete log's start as last seen.
     deletes_at: i64,
     earliest: i64,
     deletes_latest: Option<i64>,
@@ -96,6 +100,7 @@ pub struct SyncRun {
     bulk: Option<(String, u64, i64)>,
     bulk_skip: u64,
     bulk_done: u64,
+    resumed_bulk: bool,
     /// The version of each record the checkpoint says was delivered last (by Id hash): a row at
     /// or before `floor` with that very version is not delivered again.
     delivered: HashMap<u64, u64>,
@@ -108,7 +113,6 @@ pub struct SyncRun {
     /// Records this run's walk read (alive or in the recycle bin): for those the walk's answer
     /// is current, so their delete-log entries need no existence check.
     walked: HashSet<String>,
-    pub steps: u64,
 }
 
 #[derive(Deserialize)]
@@ -184,13 +188,13 @@ impl SyncRun {
             bulk: None,
             bulk_skip: 0,
             bulk_done: 0,
+            resumed_bulk: false,
             delivered: HashMap::new(),
             seen: VecDeque::new(),
             latest: HashMap::new(),
             logged: Vec::new(),
             emitted_deletes: HashSet::new(),
             walked: HashSet::new(),
-            steps: 0,
             opts,
         })
     }
@@ -244,7 +248,14 @@ impl SyncRun {
                 Stage::Done => return Ok(None),
                 Stage::Start => self.start(rest).await?,
                 Stage::Bulk(cursor) => {
-                    let got = cursor.next(rest, describes).await?;
+                    let got = match cursor.next(rest, describes).await {
+                        // The interrupted initial sync's job is gone (Salesforce deletes them after
+                        // a week): only starting over can deliver what it had not.
+                        Err(Error::Salesforce { http_status: 404, .. }) if self.bulk_skip > 0 || self.bulk_done > 0 || self.resumed_bulk => {
+                            return Err(Error::FullResyncRequired { reason: "the initial sync's Bulk job no longer exists".into() });
+                        }
+                        other => other?,
+                    };
                     let job = cursor.job_id().map(str::to_string);
                     let Some((old_job, _, start)) = self.bulk.clone() else {
                         return Err(Error::Internal("bulk sync without a job".into()));
@@ -284,7 +295,6 @@ impl SyncRun {
     }
 
     fn step(&mut self, upserts_json: String, upserts: usize, deletes: Vec<Deleted>, secret: &StateSecret) -> Result<Step> {
-        self.steps += 1;
         Ok(Step { upserts_json, upserts, deletes, checkpoint: self.checkpoint(secret)? })
     }
 
@@ -294,6 +304,7 @@ impl SyncRun {
             Some(State { phase: Phase::Bulk { job, skip, start }, deletes_at, earliest, .. }) => {
                 self.deletes_at = deletes_at;
                 self.earliest = earliest;
+                self.resumed_bulk = true;
                 self.start_bulk(Some(job), skip, start);
                 Ok(())
             }
