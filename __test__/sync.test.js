@@ -6,7 +6,8 @@ const path = require('node:path')
 const { fork } = require('node:child_process')
 const fs = require('node:fs')
 const { Forcelink } = require('..')
-const { startSim, tmpDb, baseConfig, connect } = require('./helpers')
+const crypto = require('node:crypto')
+const { startSim, tmpDb, baseConfig, connect, STATE_SECRET } = require('./helpers')
 
 let sim, fl, cfg
 const conn = { accountId: 'sync-acc', ownerId: 'sync-usr' }
@@ -229,6 +230,15 @@ test('tampered and foreign checkpoints are INVALID_INPUT; a checkpoint older tha
   await sim.resetCounts()
   await expect(syncInto(new Map(), flip(checkpoint, 9))).rejects.toMatchObject({ code: 'INVALID_INPUT' })
   expect((await sim.counts()).rest).toBe(0)
+  // Older than the 15 days Salesforce keeps deletes (re-sealed with the test's stateSecret, as
+  // only the server could): refused before anything is delivered.
+  const [body] = checkpoint.split('.')
+  const payload = JSON.parse(Buffer.from(body, 'base64url'))
+  const old = Date.now() - 16 * 86400000
+  Object.assign(payload, { deletes_at: old, pos: { ts: old } })
+  const oldBody = Buffer.from(JSON.stringify(payload)).toString('base64url')
+  const mac = crypto.createHmac('sha256', STATE_SECRET).update('forcelink.sync.checkpoint.v1\0').update(oldBody).digest('base64url')
+  await expect(syncInto(new Map(), `${oldBody}.${mac}`)).rejects.toMatchObject({ code: 'FULL_RESYNC_REQUIRED', status: 409 })
   // The recycle bin is emptied after the checkpoint: deletes since it may be gone.
   await mutate({ count: 50, seed: 7 })
   await sim.control('purge', { object: 'Contact' })
@@ -247,4 +257,21 @@ test('bad options are INVALID_INPUT before any request', async () => {
     await expect(fl.sync({ ...conn, type: 'contacts', ...opts }).next()).rejects.toMatchObject({ code: 'INVALID_INPUT' })
   }
   await expect(fl.sync({ ...conn, type: 'nope' }).next()).rejects.toMatchObject({ code: 'INVALID_TYPE' })
+})
+
+test('same token lifecycle and retries: an access token expiring mid-sync is refreshed once; a 503 is retried', async () => {
+  const copy = new Map()
+  let { checkpoint } = await syncInto(copy)
+  await mutate({ count: 300, seed: 99 })
+  await sim.resetCounts()
+  await sim.fault({ target: 'query', kind: 503, count: 1 })
+  let steps = 0
+  for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint, batchSize: 50 })) {
+    for (const r of step.upserts) copy.set(r.Id, r)
+    for (const d of step.deletes) copy.delete(d.Id)
+    checkpoint = step.checkpoint
+    if (++steps === 2) await sim.expireAccessTokens()
+  }
+  expectConverged(copy, await truth())
+  expect((await sim.counts()).token.refresh_token).toBe(1)
 })
