@@ -251,7 +251,7 @@ impl SyncRun {
                     let got = match cursor.next(rest, describes).await {
                         // The interrupted initial sync's job is gone (Salesforce deletes them after
                         // a week): only starting over can deliver what it had not.
-                        Err(Error::Salesforce { http_status: 404, .. }) if self.bulk_skip > 0 || self.bulk_done > 0 || self.resumed_bulk => {
+                        Err(Error::Salesforce { http_status: 404, .. }) if self.resumed_bulk => {
                             return Err(Error::FullResyncRequired { reason: "the initial sync's Bulk job no longer exists".into() });
                         }
                         other => other?,
@@ -305,7 +305,7 @@ impl SyncRun {
                 self.deletes_at = deletes_at;
                 self.earliest = earliest;
                 self.resumed_bulk = true;
-                self.start_bulk(Some(job), skip, start);
+                self.start_bulk(Some(job).filter(|j| !j.is_empty()), skip, start);
                 Ok(())
             }
             Some(State { phase: Phase::Walk { pos }, deletes_at, earliest, seen }) => {
