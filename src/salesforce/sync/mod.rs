@@ -598,3 +598,50 @@ fn valid_id(id: &str) -> bool {
 fn same_id(a: &str, b: &str) -> bool {
     a.get(..15).is_some_and(|x| Some(x) == b.get(..15))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(fields: &[&str]) -> SyncRun {
+        let opts = SyncOptions {
+            type_name: "contacts".into(),
+            ty: ExportType::new("Contact", fields).unwrap(),
+            batch: 500,
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+            engine: Engine::Rest,
+            checkpoint: None,
+        };
+        SyncRun::new(ConnKey::new("a", "u").unwrap(), opts, &StateSecret::new("k".repeat(32))).unwrap()
+    }
+
+    #[test]
+    fn pages_walk_the_compound_key() {
+        let mut r = run(&["Name", "Account.Name"]);
+        r.pos = Pos { ts: 1_704_067_200_000, id: None };
+        assert_eq!(
+            r.page_soql(1_704_067_260_000).unwrap(),
+            "SELECT Name, Account.Name, Id, SystemModstamp, IsDeleted FROM Contact WHERE SystemModstamp > 2024-01-01T00:00:00.000Z \
+             AND SystemModstamp <= 2024-01-01T00:01:00.000Z ORDER BY SystemModstamp ASC, Id ASC LIMIT 500"
+        );
+        r.pos = Pos { ts: 1_704_067_200_000, id: Some("003x'1".into()) };
+        assert_eq!(
+            r.page_soql(1_704_067_260_000).unwrap(),
+            "SELECT Name, Account.Name, Id, SystemModstamp, IsDeleted FROM Contact WHERE SystemModstamp >= 2024-01-01T00:00:00.000Z \
+             AND (SystemModstamp > 2024-01-01T00:00:00.000Z OR Id > '003x\\'1') AND SystemModstamp <= 2024-01-01T00:01:00.000Z \
+             ORDER BY SystemModstamp ASC, Id ASC LIMIT 500"
+        );
+        // A type that lists Id, SystemModstamp or IsDeleted itself gets each once.
+        let r = run(&["id", "IsDeleted", "systemmodstamp"]);
+        assert!(r.page_soql(0).unwrap().starts_with("SELECT id, IsDeleted, systemmodstamp FROM Contact"));
+    }
+
+    #[test]
+    fn server_clock_from_the_date_header() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("date", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        assert_eq!(server_ms(&h), 784_111_777_000);
+        assert!(same_id("0035g000000005PAAK", "0035g000000005P"));
+        assert!(!valid_id("003' OR Id != '"));
+    }
+}
