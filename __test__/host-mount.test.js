@@ -86,7 +86,10 @@ test('the incumbent journey through the mounted router', async () => {
   const login = await get(`/auth/login?forward_url=${encodeURIComponent('https://app.example.com/integrations')}`)
   expect(login.status).toBe(302)
   const q = await authorize(login.headers.get('location'))
-  const cb = await get(`/auth/callback?${new URLSearchParams(q)}`, {})
+  // The browser sends back the binding cookie the login set (scoped to the callback path).
+  const cookie = login.headers.get('set-cookie').split(';')[0]
+  expect(login.headers.get('set-cookie')).toContain('Path=/v1/integrations/salesforce/auth/callback')
+  const cb = await get(`/auth/callback?${new URLSearchParams(q)}`, { cookie })
   expect(cb.status).toBe(302)
   expect(cb.headers.get('location')).toBe('https://app.example.com/integrations?status=success&integration=salesforce')
 
