@@ -64,18 +64,21 @@ function createSalesforceController(forcelink, options = {}) {
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     throw new TypeError('createSalesforceController: cookieName must be a cookie name token')
   }
-  const forceSecure = options.cookieSecure === true || options.secureCookie === true
+  const forceSecure = options.cookieSecure === true
   const csvFormulaGuard = options.csvFormulaGuard
   if (csvFormulaGuard !== undefined && typeof csvFormulaGuard !== 'boolean') {
     throw new TypeError('createSalesforceController: csvFormulaGuard must be a boolean')
   }
-  // The callback route the cookie is scoped to: the router passes its own; a host mounting the
-  // handlers itself may name it, else the callback is assumed at `<mount>/auth/callback`.
-  const callbackPath = (req) => {
-    if (typeof options.cookiePath === 'string' && options.cookiePath.startsWith('/')) return options.cookiePath
-    return `${req.baseUrl || ''}${options.callbackRoute || '/auth/callback'}`
+  // The callback route the cookie is scoped to: `<mount>/auth/callback` unless the host, wiring
+  // the handlers itself, names it.
+  if (options.cookiePath !== undefined && (typeof options.cookiePath !== 'string' || !options.cookiePath.startsWith('/'))) {
+    throw new TypeError('createSalesforceController: cookiePath must be a path starting with /')
   }
-  const ttl = Number.isInteger(options.stateTtlSeconds) ? options.stateTtlSeconds : forcelink.stateTtlSeconds || 3600
+  // A mount path with parameters comes from the request: anything that could end the attribute
+  // (`;`, `,`, spaces, controls) is percent-encoded so it cannot add attributes of its own.
+  const callbackPath = (req) =>
+    (options.cookiePath || `${req.baseUrl || ''}/auth/callback`).replace(/[^A-Za-z0-9\-._~/%!$&'()*+=:@]/g, (c) => encodeURIComponent(c))
+  const ttl = Number.isInteger(forcelink.stateTtlSeconds) ? forcelink.stateTtlSeconds : 3600
 
   function setBinding(req, res, value, maxAge) {
     const attrs = [`${cookieName}=${value}`, `Path=${callbackPath(req)}`, `Max-Age=${maxAge}`, 'HttpOnly', 'SameSite=Lax']
