@@ -181,7 +181,8 @@ class Forcelink {
     let page = first
     const records = first.records
     while (!page.done && page.nextRecordsUrl) {
-      page = await this.queryMore({ ...args, nextRecordsUrl: page.nextRecordsUrl })
+      const next = { ...args, nextRecordsUrl: String(page.nextRecordsUrl), fromSalesforce: true }
+      page = await call(() => this.#n.queryMore(JSON.stringify(next)))
       for (const r of page.records) records.push(r)
     }
     return { totalSize: first.totalSize, done: true, records }

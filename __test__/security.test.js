@@ -473,7 +473,10 @@ describe('hostile nextRecordsUrl', () => {
   test('a nextRecordsUrl Salesforce returns is checked before it is followed', async () => {
     await sim.fault({ target: 'query', kind: 'hostile_next', count: 1 })
     await sim.resetCounts()
-    await expect(fl.query({ ...conn, soql: 'SELECT Id FROM Contact', all: true })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(fl.query({ ...conn, soql: 'SELECT Id FROM Contact', all: true })).rejects.toMatchObject({
+      code: 'SALESFORCE_ERROR',
+      salesforceCode: 'INVALID_NEXT_RECORDS_URL',
+    })
     await sim.fault({ target: 'query', kind: 'hostile_next', count: 1 })
     const it = fl.exportAll({ ...conn, type: 'contacts' })
     await expect(it.next()).rejects.toMatchObject({ code: 'SALESFORCE_ERROR', salesforceCode: 'INVALID_NEXT_RECORDS_URL' })

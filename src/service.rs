@@ -287,8 +287,14 @@ impl Forcelink {
         self.rest().get(key, &query_path(&self.cfg, soql), None).await
     }
 
-    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str) -> Result<bytes::Bytes> {
-        let url = NextRecordsUrl::from_caller(next_records_url)?;
+    /// `from_salesforce`: the URL comes from a page Salesforce returned (`query({ all: true })`),
+    /// so a bad one is Salesforce's fault, not the caller's. Either way it is never followed.
+    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str, from_salesforce: bool) -> Result<bytes::Bytes> {
+        let url = if from_salesforce {
+            NextRecordsUrl::from_salesforce(next_records_url)?
+        } else {
+            NextRecordsUrl::from_caller(next_records_url)?
+        };
         self.rest().get(key, url.as_str(), None).await
     }
 

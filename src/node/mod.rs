@@ -112,6 +112,9 @@ struct QueryMoreArgs {
     #[serde(flatten)]
     conn: ConnArgs,
     next_records_url: String,
+    /// Set by `query({ all: true })` for the URLs Salesforce returned.
+    #[serde(default)]
+    from_salesforce: bool,
 }
 
 #[derive(Deserialize)]
@@ -218,7 +221,7 @@ impl NativeForcelink {
     #[napi]
     pub async fn query_more(&self, args_json: String) -> napi::Result<String> {
         let a: QueryMoreArgs = args(&args_json)?;
-        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url).await.napi()?;
+        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url, a.from_salesforce).await.napi()?;
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
