@@ -276,7 +276,7 @@ impl Config {
             one.insert(k.clone(), v);
             serde_json::from_value::<RawConfig>(serde_json::Value::Object(one.clone())).map_err(|e| {
                 let msg = e.to_string();
-                if msg.starts_with("unknown field") {
+                if msg.starts_with(&format!("unknown field `{k}`")) {
                     return Error::config(k.clone(), "is not a forcelink option");
                 }
                 match nested_shape(&k, &one[&k]) {
