@@ -44,7 +44,8 @@ impl JsStore {
             .await
             .map_err(|e| Error::store(op, e.reason.clone()))?;
         let text = promise.await.map_err(|e| Error::store(op, e.reason.clone()))?;
-        let env: Envelope = serde_json::from_str(&text).map_err(|e| Error::store(op, e.to_string()))?;
+        let env: Envelope =
+            serde_json::from_str(&text).map_err(|e| Error::store(op, crate::shape::serde_reason(&e.to_string())))?;
         if !env.ok {
             return Err(Error::store(op, env.message));
         }
@@ -58,7 +59,7 @@ impl JsStore {
     fn boolean(op: &'static str, v: Value) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(b),
-            other => Err(Error::store(op, format!("{op} must return a boolean, got {other}"))),
+            other => Err(Error::store(op, format!("{op} must return a boolean, not {}", type_name(&other)))),
         }
     }
 }
@@ -75,7 +76,7 @@ impl TokenStore for JsStore {
     }
 
     async fn save(&self, record: &TokenRecord) -> Result<()> {
-        let rec = serde_json::to_value(record).map_err(|e| Error::store("save", e.to_string()))?;
+        let rec = serde_json::to_value(record).map_err(|_| Error::store("save", "the record could not be encoded"))?;
         Self::required("save", self.invoke("save", json!([rec])).await?).map(|_| ())
     }
 

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod describe;
 pub mod export;
 pub mod format;
+pub mod locator;
 pub mod paginate;
 pub mod rest;
 pub mod write;
