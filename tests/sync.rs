@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use forcelink::error::Result;
+use forcelink::secret::AuthCode;
 use forcelink::service::{CallbackParams, Forcelink, SyncArgs};
 use forcelink::token::record::{ConnKey, TokenRecord};
 use forcelink::token::store::TokenStore;
@@ -69,14 +70,18 @@ async fn replica_follows_random_changes() {
         "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
     });
     let fl = Forcelink::new(Config::from_json(&cfg.to_string()).unwrap(), Some(Arc::new(MemStore::default()))).unwrap();
-    let start = fl.begin_login("a", "u", Some("/done")).await.unwrap();
+    let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let resp = http.get(&start.redirect_url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    fl.handle_callback(CallbackParams { code: q.get("code").cloned(), state: q.get("state").cloned(), ..Default::default() })
-        .await
-        .unwrap();
+    let params = CallbackParams {
+        code: q.get("code").cloned().map(AuthCode::new),
+        state: q.get("state").cloned(),
+        binding: start.binding.clone(),
+        ..Default::default()
+    };
+    fl.handle_callback(params).await.unwrap();
     let key = ConnKey::new("a", "u").unwrap();
 
     let mut replica = BTreeMap::new();
