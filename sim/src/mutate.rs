@@ -149,8 +149,10 @@ pub fn random(d: &mut Data, o: &MutateOpts) -> Json {
         let ov = d.overlay.obj(o.obj);
         let n = d.count(o.obj);
         if roll < 10 && !ov.deleted.is_empty() {
-            let k = rng.random_range(0..ov.deleted.len());
-            if let Some(&idx) = ov.deleted.keys().nth(k) {
+            // Sorted, so one seed gives one sequence of changes.
+            let mut binned: Vec<u64> = ov.deleted.keys().copied().collect();
+            binned.sort_unstable();
+            if let Some(&idx) = binned.get(rng.random_range(0..binned.len())) {
                 let at = at.max(modstamp(d, o.obj, idx));
                 undelete(d, o.obj, idx, at);
                 undeleted += 1;
