@@ -14,6 +14,16 @@ export interface SalesforceControllerOptions {
   forwardUrlParam?: string
   /** Sees every ForcelinkError a handler answers (for logging); the client gets a sanitized body. */
   onError?(err: ForcelinkError, req: Request): void
+  /** Bind the callback to the browser that started the flow with a cookie (default true; false is unsafe). */
+  bindBrowser?: boolean
+  /** The binding cookie's name; default `"forcelink_oauth"`. */
+  cookieName?: string
+  /** Always mark the cookie `Secure` (it is whenever `req.secure` anyway). */
+  cookieSecure?: boolean
+  /** The cookie's `Path`; default the callback route under the mount path (`req.baseUrl + "/auth/callback"`). */
+  cookiePath?: string
+  /** For `?download=csv`; default the Forcelink's (`true`). */
+  csvFormulaGuard?: boolean
 }
 
 export interface SalesforceRouterOptions extends SalesforceControllerOptions {

@@ -27,6 +27,26 @@ function single(req, name) {
   return null
 }
 
+/** One cookie's value from the raw `Cookie` header (no cookie-parser needed); the first wins. */
+function readCookie(req, name) {
+  const header = req.headers && req.headers.cookie
+  if (typeof header !== 'string') return undefined
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=')
+    if (i < 0 || part.slice(0, i).trim() !== name) continue
+    let v = part.slice(i + 1).trim()
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1)
+    try {
+      return decodeURIComponent(v)
+    } catch (_) {
+      return v
+    }
+  }
+  return undefined
+}
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
 function badParam(res, name) {
   return fail(res, 400, `invalid input: ${name}: must be a single value`, 'INVALID_INPUT')
 }
@@ -38,6 +58,34 @@ function createSalesforceController(forcelink, options = {}) {
   const getAuth = options.getAuth || ((req) => req.auth)
   const forwardParam = options.forwardUrlParam || 'forward_url'
   const onError = typeof options.onError === 'function' ? options.onError : null
+  // Browser binding (login CSRF): on unless the host opts out, which README explains is unsafe.
+  const bindBrowser = options.bindBrowser !== false
+  const cookieName = options.cookieName === undefined ? 'forcelink_oauth' : options.cookieName
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    throw new TypeError('createSalesforceController: cookieName must be a cookie name token')
+  }
+  const forceSecure = options.cookieSecure === true
+  const csvFormulaGuard = options.csvFormulaGuard
+  if (csvFormulaGuard !== undefined && typeof csvFormulaGuard !== 'boolean') {
+    throw new TypeError('createSalesforceController: csvFormulaGuard must be a boolean')
+  }
+  // The callback route the cookie is scoped to: `<mount>/auth/callback` unless the host, wiring
+  // the handlers itself, names it.
+  if (options.cookiePath !== undefined && (typeof options.cookiePath !== 'string' || !options.cookiePath.startsWith('/'))) {
+    throw new TypeError('createSalesforceController: cookiePath must be a path starting with /')
+  }
+  // A mount path with parameters comes from the request: anything that could end the attribute
+  // (`;`, `,`, spaces, controls) is percent-encoded so it cannot add attributes of its own.
+  const callbackPath = (req) =>
+    (options.cookiePath || `${req.baseUrl || ''}/auth/callback`).replace(/[^A-Za-z0-9\-._~/%!$&'()*+=:@]/g, (c) => encodeURIComponent(c))
+  const ttl = Number.isInteger(forcelink.stateTtlSeconds) ? forcelink.stateTtlSeconds : 3600
+
+  function setBinding(req, res, value, maxAge) {
+    const attrs = [`${cookieName}=${value}`, `Path=${callbackPath(req)}`, `Max-Age=${maxAge}`, 'HttpOnly', 'SameSite=Lax']
+    if (maxAge === 0) attrs.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT')
+    if (forceSecure || req.secure) attrs.push('Secure')
+    res.append('Set-Cookie', attrs.join('; '))
+  }
 
   /** `{ accountId, ownerId }` from the host's auth, or null (the incumbent's "Unauthorized User"). */
   function connection(req) {
@@ -66,7 +114,10 @@ function createSalesforceController(forcelink, options = {}) {
     const conn = connection(req)
     if (!conn) return fail(res, 400, 'Unauthorized User')
     try {
-      const { redirectUrl } = await forcelink.beginLogin({ ...conn, forwardUrl })
+      const { redirectUrl, binding } = await forcelink.beginLogin({ ...conn, forwardUrl, bindBrowser })
+      if (binding) setBinding(req, res, binding, ttl)
+      // The redirect carries the state: no cache may keep it.
+      res.set('Cache-Control', 'no-store')
       return res.redirect(302, redirectUrl)
     } catch (err) {
       return answer(err, req, res, next)
@@ -74,12 +125,26 @@ function createSalesforceController(forcelink, options = {}) {
   })
 
   const callback = wrap(async (req, res, next) => {
+    // The binding is single-use whatever happens next.
+    if (bindBrowser) {
+      setBinding(req, res, '', 0)
+      res.set('Cache-Control', 'no-store')
+    }
     const p = {}
     for (const [key, name] of [['code', 'code'], ['state', 'state'], ['error', 'error'], ['errorDescription', 'error_description']]) {
       const v = single(req, name)
       if (v === null) return badParam(res, name)
       p[key] = v
     }
+    if (bindBrowser) p.binding = readCookie(req, cookieName)
+    // A host that knows its user on the callback too: the flow must be that user's.
+    let who = null
+    try {
+      who = connection(req)
+    } catch (_) {
+      who = null
+    }
+    if (who) Object.assign(p, who)
     try {
       const { redirectUrl } = await forcelink.handleCallback(p)
       return res.redirect(302, redirectUrl)
@@ -136,7 +201,9 @@ function createSalesforceController(forcelink, options = {}) {
     let batches
     let first
     try {
-      const stream = forcelink.exportStream({ ...conn, type, format, onProgress: (p) => (total = p.total) })
+      const opts = { ...conn, type, format, onProgress: (p) => (total = p.total) }
+      if (csvFormulaGuard !== undefined) opts.csvFormulaGuard = csvFormulaGuard
+      const stream = forcelink.exportStream(opts)
       batches = stream[Symbol.asyncIterator]()
       first = await batches.next() // an iterator error destroys the stream (and its cursor) itself
     } catch (err) {

@@ -89,6 +89,8 @@ export interface ForcelinkConfig {
   jwtBearer?: { username: string; privateKeyPem: string; audience?: string }
   /** Server-to-server: the client credentials flow (needs the My Domain `loginUrl`). */
   clientCredentials?: boolean
+  /** CSV exports prefix text cells that start a formula (`=`, `+`, `-`, `@`, tab, CR) with `'` (default true). */
+  csvFormulaGuard?: boolean
   /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
   bulkThreshold?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
@@ -149,6 +151,27 @@ export interface ExportProgress {
   jobId?: string
 }
 
+export interface SyncOptions extends Connection {
+  type: string
+  /** From an earlier step; absent = full initial sync. Tampered or foreign: `INVALID_INPUT`. */
+  checkpoint?: string
+  /** Initial sync engine: `'auto'` (default, Bulk above `bulkThreshold`), `'rest'` or `'bulk'`. */
+  engine?: 'rest' | 'bulk' | 'auto'
+  /** Records per step, 1–2000 (default 2000). */
+  batchSize?: number
+  /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
+  lookbackMs?: number
+  signal?: AbortSignal
+}
+
+export interface SyncStep<R = SalesforceRecord> {
+  /** Created or changed records (the type's fields plus `Id` and `SystemModstamp`). */
+  upserts: R[]
+  deletes: { Id: string; deletedAt: string }[]
+  /** Store after applying the step; pass back as `checkpoint` to resume. */
+  checkpoint: string
+}
+
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'INVALID_INPUT'
@@ -165,6 +188,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SALESFORCE_UNAVAILABLE'
   | 'CANCELLED'
+  | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
 export declare class ForcelinkError extends Error {
@@ -182,8 +206,28 @@ export declare class ForcelinkError extends Error {
 export declare class Forcelink {
   /** Validates synchronously; throws `CONFIG_INVALID` naming the field. */
   constructor(config: ForcelinkConfig)
-  beginLogin(opts: UserConnection & { forwardUrl: string }): Promise<{ redirectUrl: string; alreadyConnected: boolean }>
-  handleCallback(opts: { code?: string; state?: string; error?: string; errorDescription?: string }): Promise<{ redirectUrl: string }>
+  /** How long a login state (and its browser binding) lives, in seconds. */
+  readonly stateTtlSeconds: number
+  /**
+   * `binding` (absent when already connected or with `bindBrowser: false`): give it to the browser
+   * that starts the flow only, and pass it back to `handleCallback`.
+   */
+  beginLogin(
+    opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean },
+  ): Promise<{ redirectUrl: string; alreadyConnected: boolean; binding?: string }>
+  /**
+   * A state issued with a binding needs the same `binding`; `accountId`/`ownerId` (the user signed
+   * in on the callback request, when known) must be the state's. Otherwise `INVALID_STATE`.
+   */
+  handleCallback(opts: {
+    code?: string
+    state?: string
+    error?: string
+    errorDescription?: string
+    binding?: string
+    accountId?: string | number | { toString(): string }
+    ownerId?: string | number | { toString(): string }
+  }): Promise<{ redirectUrl: string }>
   disconnect(opts: Connection): Promise<{ revoked: boolean }>
   getAccessToken(opts: Connection & { forceRefresh?: boolean }): Promise<{ accessToken: string; instanceUrl: string }>
   query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean }): Promise<QueryResult<R>>
@@ -195,7 +239,9 @@ export declare class Forcelink {
   exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string }): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
-  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' }): Readable
+  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson'; csvFormulaGuard?: boolean }): Readable
+  /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
+  sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */
   createRecord(opts: Connection & { object: string; fields: Record<string, unknown> }): Promise<{ id: string }>
   /** Updates a record's fields. */

@@ -82,6 +82,8 @@ function watchSignal(signal, cursor) {
   return () => signal.removeEventListener('abort', onAbort)
 }
 
+const kindOf = (v) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`)
+
 const str = (v) => (v === undefined || v === null ? undefined : String(v))
 
 // A user's connection (accountId + ownerId) or a server flow's (connectionId).
@@ -103,10 +105,17 @@ async function call(promiseFn) {
 
 class Forcelink {
   #n
+  #csvFormulaGuard = true
+  #stateTtlSeconds = 3600
 
   constructor(config) {
     if (!config || typeof config !== 'object') throw configError('config', 'must be an object')
-    const { store, ...rest } = config
+    const { store, csvFormulaGuard, ...rest } = config
+    if (csvFormulaGuard !== undefined && csvFormulaGuard !== null) {
+      if (typeof csvFormulaGuard !== 'boolean') throw configError('csvFormulaGuard', `must be a boolean, not ${kindOf(csvFormulaGuard)}`)
+      this.#csvFormulaGuard = csvFormulaGuard
+    }
+    if (Number.isInteger(rest.stateTtlSeconds)) this.#stateTtlSeconds = rest.stateTtlSeconds
     if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
     try {
       this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined)
@@ -115,16 +124,42 @@ class Forcelink {
     }
   }
 
-  /** Starts the connect flow: `{ redirectUrl, alreadyConnected }`. */
+  /** How long a login state (and its browser binding) lives, in seconds. */
+  get stateTtlSeconds() {
+    return this.#stateTtlSeconds
+  }
+
+  /**
+   * Starts the connect flow: `{ redirectUrl, alreadyConnected, binding? }`. Give `binding` to the
+   * browser that starts the flow (the Express router sets it as a cookie) and pass it back to
+   * `handleCallback`. `bindBrowser: false` issues no binding (unsafe: login CSRF, see README).
+   */
   async beginLogin(opts) {
     const args = { ...conn(opts), forwardUrl: str(opts.forwardUrl) }
+    if (opts.bindBrowser !== undefined) {
+      if (typeof opts.bindBrowser !== 'boolean') throw inputError('bindBrowser', 'must be a boolean')
+      args.bindBrowser = opts.bindBrowser
+    }
     return call(() => this.#n.beginLogin(JSON.stringify(args)))
   }
 
-  /** Finishes the flow: `{ redirectUrl }`. */
+  /**
+   * Finishes the flow: `{ redirectUrl }`. `binding`: the value `beginLogin` returned, as the
+   * browser sent it back; `accountId`/`ownerId`: the host's user on this request, when known.
+   */
   async handleCallback(opts) {
     if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
-    const args = { code: str(opts.code), state: str(opts.state), error: str(opts.error), errorDescription: str(opts.errorDescription) }
+    const args = {
+      code: str(opts.code),
+      state: str(opts.state),
+      error: str(opts.error),
+      errorDescription: str(opts.errorDescription),
+      binding: str(opts.binding),
+    }
+    if (opts.accountId !== undefined && opts.accountId !== null && opts.ownerId !== undefined && opts.ownerId !== null) {
+      args.accountId = String(opts.accountId)
+      args.ownerId = String(opts.ownerId)
+    }
     return call(() => this.#n.handleCallback(JSON.stringify(args)))
   }
 
@@ -148,7 +183,8 @@ class Forcelink {
     let page = first
     const records = first.records
     while (!page.done && page.nextRecordsUrl) {
-      page = await this.queryMore({ ...args, nextRecordsUrl: page.nextRecordsUrl })
+      const next = { ...args, nextRecordsUrl: String(page.nextRecordsUrl), fromSalesforce: true }
+      page = await call(() => this.#n.queryMore(JSON.stringify(next)))
       for (const r of page.records) records.push(r)
     }
     return { totalSize: first.totalSize, done: true, records }
@@ -228,10 +264,19 @@ class Forcelink {
     }
   }
 
-  /** Every record of a type as CSV or NDJSON bytes (a Node Readable), written natively. */
+  /**
+   * Every record of a type as CSV or NDJSON bytes (a Node Readable), written natively.
+   * `csvFormulaGuard` (default: the config's, itself default true) prefixes CSV text cells that
+   * a spreadsheet would run as a formula with `'`.
+   */
   exportStream(opts) {
     opts = opts || {}
     const format = opts.format === undefined ? 'ndjson' : opts.format
+    let guard = this.#csvFormulaGuard
+    if (opts.csvFormulaGuard !== undefined && opts.csvFormulaGuard !== null) {
+      if (typeof opts.csvFormulaGuard !== 'boolean') throw inputError('csvFormulaGuard', 'must be a boolean')
+      guard = opts.csvFormulaGuard
+    }
     const cursor = this.#cursor(opts)
     const stop = watchSignal(opts.signal, cursor)
     async function* chunks() {
@@ -239,7 +284,7 @@ class Forcelink {
         for (;;) {
           let buf
           try {
-            buf = await cursor.nextBytes(format)
+            buf = await cursor.nextBytes(format, guard)
           } catch (e) {
             throw convert(e)
           }
@@ -253,6 +298,49 @@ class Forcelink {
       }
     }
     return Readable.from(chunks(), { objectMode: false })
+  }
+
+  /**
+   * Incremental sync: an async iterable of `{ upserts, deletes, checkpoint }` steps. Store each
+   * step's `checkpoint` after applying it and pass it back to resume; without one, a full initial
+   * sync. `signal` (AbortSignal) stops it between requests; breaking out stops it too.
+   */
+  async *sync(opts) {
+    if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+    if (opts.checkpoint !== undefined && opts.checkpoint !== null && typeof opts.checkpoint !== 'string') {
+      throw inputError('checkpoint', 'must be a checkpoint string from an earlier sync step')
+    }
+    const num = (v) => (v === undefined || v === null ? undefined : Number(v))
+    const args = {
+      ...conn(opts),
+      type: str(opts.type) ?? '',
+      checkpoint: opts.checkpoint ?? undefined,
+      engine: str(opts.engine),
+      batchSize: num(opts.batchSize),
+      lookbackMs: num(opts.lookbackMs),
+    }
+    let cursor
+    try {
+      cursor = this.#n.syncCursor(JSON.stringify(args))
+    } catch (e) {
+      throw convert(e)
+    }
+    const stop = watchSignal(opts.signal, cursor)
+    try {
+      for (;;) {
+        let text
+        try {
+          text = await cursor.nextJson()
+        } catch (e) {
+          throw convert(e)
+        }
+        if (text === null) return
+        yield JSON.parse(text)
+      }
+    } finally {
+      stop()
+      cursor.close()
+    }
   }
 
   /** Creates a record: `{ id }`. Not retried once the request may have reached Salesforce. */

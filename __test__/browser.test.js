@@ -46,6 +46,7 @@ suite('demo in a real browser', () => {
   let demo
   let browser
   let page
+  let context
   const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
 
   beforeAll(async () => {
@@ -64,7 +65,7 @@ suite('demo in a real browser', () => {
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     })
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })
     page = await context.newPage()
     page.setDefaultTimeout(30000)
   })
@@ -85,11 +86,19 @@ suite('demo in a real browser', () => {
     await page.click('#connect')
     await page.waitForURL((u) => u.href.startsWith(sim.loginUrl))
     await page.getByRole('heading', { name: 'Allow Access?' }).waitFor()
+    // The login set the browser binding: HttpOnly, SameSite=Lax, scoped to the callback route.
+    const callbackUrl = `${demo.url}/v1/integrations/salesforce/auth/callback`
+    const [binding] = (await context.cookies(callbackUrl)).filter((c) => c.name === 'forcelink_oauth')
+    expect(binding).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/v1/integrations/salesforce/auth/callback', secure: false })
+    expect(binding.value).toMatch(/^[A-Za-z0-9_-]{43,}$/)
+    expect((await context.cookies(`${demo.url}/`)).some((c) => c.name === 'forcelink_oauth')).toBe(false)
     await shot('02-consent')
     await page.getByRole('button', { name: 'Allow' }).click()
     await page.waitForURL(`${demo.url}/`)
     await page.locator('#status[data-state="connected"]').waitFor()
     await expect(page.locator('#flash').textContent()).resolves.toMatch(/connected/i)
+    // The callback cleared it: single use.
+    expect((await context.cookies(callbackUrl)).some((c) => c.name === 'forcelink_oauth')).toBe(false)
 
     // The table: 25 contacts a page out of 2,500.
     const rows = page.locator('#records tbody tr')

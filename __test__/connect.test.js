@@ -90,9 +90,9 @@ describe('the connect journey', () => {
     const fl = newFl()
     const start = await fl.beginLogin({ accountId: 'r', ownerId: 'r', forwardUrl: '/x' })
     const q = await authorize(start.redirectUrl)
-    await fl.handleCallback({ code: q.code, state: q.state })
+    await fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })
     await sim.resetCounts()
-    await expect(fl.handleCallback({ code: q.code, state: q.state })).rejects.toMatchObject({ code: 'INVALID_STATE', status: 400 })
+    await expect(fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })).rejects.toMatchObject({ code: 'INVALID_STATE', status: 400 })
     expect((await sim.counts()).token.total).toBe(0)
   })
 
@@ -103,8 +103,8 @@ describe('the connect journey', () => {
     const start = await a.beginLogin({ accountId: 'n', ownerId: 'n', forwardUrl: '/x' })
     const q = await authorize(start.redirectUrl)
     // The callback may land on another instance: the PKCE verifier is derived, not remembered.
-    await expect(b.handleCallback({ code: q.code, state: q.state })).resolves.toMatchObject({ redirectUrl: '/x?status=success&integration=salesforce' })
-    await expect(a.handleCallback({ code: q.code, state: q.state })).rejects.toMatchObject({ code: 'INVALID_STATE' })
+    await expect(b.handleCallback({ code: q.code, state: q.state, binding: start.binding })).resolves.toMatchObject({ redirectUrl: '/x?status=success&integration=salesforce' })
+    await expect(a.handleCallback({ code: q.code, state: q.state, binding: start.binding })).rejects.toMatchObject({ code: 'INVALID_STATE' })
   })
 
   test('tampered, foreign-key, expired and garbage states are rejected without calling Salesforce', async () => {
@@ -124,11 +124,11 @@ describe('the connect journey', () => {
       '',
     ]
     for (const state of states) {
-      await expect(fl.handleCallback({ code: q.code, state })).rejects.toMatchObject({ status: 400 })
+      await expect(fl.handleCallback({ code: q.code, state, binding: start.binding })).rejects.toMatchObject({ status: 400 })
     }
     expect((await sim.counts()).token.total).toBe(0)
     // The genuine state still works after all that.
-    await expect(fl.handleCallback({ code: q.code, state: q.state })).resolves.toMatchObject({
+    await expect(fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })).resolves.toMatchObject({
       redirectUrl: '/x?status=success&integration=salesforce',
     })
   })
@@ -138,7 +138,7 @@ describe('the connect journey', () => {
     const start = await fl.beginLogin({ accountId: 'd', ownerId: 'd', forwardUrl: 'https://app.example.com/i' })
     const q = await authorize(start.redirectUrl, '&sim_action=deny')
     expect(q.error).toBe('access_denied')
-    const r = await fl.handleCallback({ state: q.state, error: q.error, errorDescription: q.error_description })
+    const r = await fl.handleCallback({ state: q.state, error: q.error, errorDescription: q.error_description, binding: start.binding })
     expect(r.redirectUrl).toBe('https://app.example.com/i?status=error&integration=salesforce&reason=end-user%20denied%20authorization')
   })
 
@@ -146,7 +146,7 @@ describe('the connect journey', () => {
     const fl = newFl()
     const start = await fl.beginLogin({ accountId: 'e', ownerId: 'e', forwardUrl: '/i' })
     const q = await authorize(start.redirectUrl)
-    const r = await fl.handleCallback({ code: 'aPrxbogus.code_value==', state: q.state })
+    const r = await fl.handleCallback({ code: 'aPrxbogus.code_value==', state: q.state, binding: start.binding })
     expect(r.redirectUrl).toMatch(/^\/i\?status=error&integration=salesforce&reason=/)
     expect(decodeURIComponent(r.redirectUrl.split('reason=')[1])).toMatch(/authorization code/)
   })

@@ -2,7 +2,7 @@
 // Every case of README's Express case table over real HTTP, against Express 4 and Express 5.
 const { Forcelink } = require('..')
 const { createSalesforceController, salesforceRouter } = require('../express')
-const { startSim, tmpDb, baseConfig, MapStore, authorize } = require('./helpers')
+const { startSim, tmpDb, baseConfig, MapStore, CookieJar, authorize } = require('./helpers')
 
 const SEED = { contacts: 37, deals: 12, notes: 5 }
 
@@ -30,8 +30,15 @@ async function startApp(express, fl, options = {}) {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
   const base = `http://127.0.0.1:${server.address().port}/sf`
-  const call = (path, { account, user, method = 'GET', signal } = {}) =>
-    fetch(base + path, { method, signal, redirect: 'manual', headers: account ? { 'x-account': account, 'x-user': user || 'u1' } : {} })
+  // One browser by default (its cookies kept); pass `jar` to act as another one.
+  const browser = new CookieJar()
+  const call = async (path, { account, user, method = 'GET', signal, jar = browser } = {}) => {
+    const headers = account ? { 'x-account': account, 'x-user': user || 'u1' } : {}
+    const cookie = jar && jar.header(`/sf${path.split('?')[0]}`)
+    if (cookie) headers.cookie = cookie
+    const res = await fetch(base + path, { method, signal, redirect: 'manual', headers })
+    return jar ? jar.take(res) : res
+  }
   return { base, call, seen, close: () => new Promise((r) => server.close(r)) }
 }
 

@@ -67,7 +67,34 @@ async function connect(fl, accountId = 'acc-1', ownerId = 'user-1', forwardUrl =
   const start = await fl.beginLogin({ accountId, ownerId, forwardUrl })
   if (start.alreadyConnected) return start
   const q = await authorize(start.redirectUrl)
-  return fl.handleCallback({ code: q.code, state: q.state, error: q.error, errorDescription: q.error_description })
+  return fl.handleCallback({ code: q.code, state: q.state, error: q.error, errorDescription: q.error_description, binding: start.binding })
 }
 
-module.exports = { startSim, tmpDb, baseConfig, MapStore, authorize, connect, CLIENT_ID, CLIENT_SECRET, STATE_SECRET, REDIRECT_URI }
+/**
+ * One browser's cookies, enough for the connect flow: `take(res)` keeps what `Set-Cookie` sets
+ * (Max-Age=0 deletes), `header(path)` is the `Cookie` header a browser would send to that path.
+ */
+class CookieJar {
+  constructor() {
+    this.cookies = new Map()
+  }
+  take(res) {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';').map((x) => x.trim())
+      const i = pair.indexOf('=')
+      const name = pair.slice(0, i)
+      const a = Object.fromEntries(attrs.map((x) => { const [k, v = ''] = x.split('='); return [k.toLowerCase(), v] }))
+      const key = `${name}\u0000${a.path || '/'}`
+      if (a['max-age'] === '0') this.cookies.delete(key)
+      else this.cookies.set(key, { name, value: pair.slice(i + 1), path: a.path || '/' })
+    }
+    return res
+  }
+  header(path) {
+    const out = []
+    for (const c of this.cookies.values()) if (path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)) out.push(`${c.name}=${c.value}`)
+    return out.join('; ')
+  }
+}
+
+module.exports = { startSim, tmpDb, baseConfig, MapStore, CookieJar, authorize, connect, CLIENT_ID, CLIENT_SECRET, STATE_SECRET, REDIRECT_URI }

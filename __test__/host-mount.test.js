@@ -86,7 +86,10 @@ test('the incumbent journey through the mounted router', async () => {
   const login = await get(`/auth/login?forward_url=${encodeURIComponent('https://app.example.com/integrations')}`)
   expect(login.status).toBe(302)
   const q = await authorize(login.headers.get('location'))
-  const cb = await get(`/auth/callback?${new URLSearchParams(q)}`, {})
+  // The browser sends back the binding cookie the login set (scoped to the callback path).
+  const cookie = login.headers.get('set-cookie').split(';')[0]
+  expect(login.headers.get('set-cookie')).toContain('Path=/v1/integrations/salesforce/auth/callback')
+  const cb = await get(`/auth/callback?${new URLSearchParams(q)}`, { cookie })
   expect(cb.status).toBe(302)
   expect(cb.headers.get('location')).toBe('https://app.example.com/integrations?status=success&integration=salesforce')
 
@@ -112,6 +115,43 @@ test('the incumbent journey through the mounted router', async () => {
   // Disconnect.
   expect(await (await get('/auth', authed, 'DELETE')).json()).toEqual({ success: true, message: 'SUCCESS', revoked: true })
   expect(tokenStore.docs.size).toBe(0)
+})
+
+test('with a strict bearer-token middleware the snippet still lets Salesforce\'s redirect reach the callback', async () => {
+  // 401 without the header, as a host's JWT middleware does.
+  const strict = (req, res, next) => {
+    if (req.get('authorization') !== 'Bearer jwt-for-u2') return res.status(401).json({ message: 'no token' })
+    req.auth = { account_id: 'acct-2', uid: 'u2' }
+    next()
+  }
+  const store = new MapStore()
+  const env = {
+    SALESFORCE_CLIENT_ID: CLIENT_ID,
+    SALESFORCE_SECRET_ID: CLIENT_SECRET,
+    SALESFORCE_REDIRECT_URL: REDIRECT_URI,
+    FORCELINK_STATE_SECRET: STATE_SECRET,
+    SALESFORCE_LOGIN_URL: sim.loginUrl,
+  }
+  const { app } = buildHostApp({ env, tokenStore: store, authMiddleware: strict })
+  const s = await new Promise((resolve) => {
+    const x = app.listen(0, '127.0.0.1', () => resolve(x))
+  })
+  try {
+    const b = `http://127.0.0.1:${s.address().port}/v1/integrations/salesforce`
+    const h = { authorization: 'Bearer jwt-for-u2' }
+    expect((await fetch(`${b}/export/contacts`, { redirect: 'manual' })).status).toBe(401)
+    const login = await fetch(`${b}/auth/login?forward_url=/done`, { redirect: 'manual', headers: h })
+    expect(login.status).toBe(302)
+    const q = await authorize(login.headers.get('location'))
+    const cookie = login.headers.get('set-cookie').split(';')[0]
+    // The browser comes back from Salesforce with its cookies but no Authorization header.
+    const cb = await fetch(`${b}/auth/callback?${new URLSearchParams(q)}`, { redirect: 'manual', headers: { cookie } })
+    expect(cb.status).toBe(302)
+    expect(cb.headers.get('location')).toBe('/done?status=success&integration=salesforce')
+    expect([...store.docs.values()][0]).toMatchObject({ account_id: 'acct-2', owner: 'u2' })
+  } finally {
+    await new Promise((r) => s.close(r))
+  }
 })
 
 test('routes outside the four fall through to the host', async () => {

@@ -95,7 +95,7 @@ describe('store failures', () => {
       const start = await fl.beginLogin({ ...conn, forwardUrl: '/x' })
       const { authorize } = require('./helpers')
       const q = await authorize(start.redirectUrl)
-      await expect(fl.handleCallback({ code: q.code, state: q.state })).rejects.toMatchObject({
+      await expect(fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })).rejects.toMatchObject({
         code: 'STORE_ERROR',
         status: 500,
         message: expect.stringContaining('db down during save'),

@@ -10,12 +10,13 @@ const os = require('node:os')
 const path = require('node:path')
 const { Forcelink } = require('..')
 const { salesforceRouter } = require('../express')
+const { syncRoutes } = require('./sync')
 
 const MOUNT = '/v1/integrations/salesforce'
 const DEMO_AUTH = { account_id: 'demo-account', uid: 'demo-user' }
 
 /** The app for one Forcelink instance. `express` may be Express 4 or 5 (default: the installed one). */
-function createDemoApp({ forcelink, express = require('express'), mode = 'simulator' }) {
+function createDemoApp({ forcelink, express = require('express'), mode = 'simulator', simControlUrl }) {
   const app = express()
   app.disable('x-powered-by')
   // Stands in for the host's JWT middleware: everyone is the same demo user.
@@ -24,6 +25,7 @@ function createDemoApp({ forcelink, express = require('express'), mode = 'simula
     next()
   })
   app.use(MOUNT, salesforceRouter(forcelink, { express }))
+  app.use('/api/sync', express.json(), syncRoutes({ forcelink, express, simControlUrl }))
   app.get('/api/status', async (req, res, next) => {
     const conn = { accountId: req.auth.account_id, ownerId: req.auth.uid }
     try {
@@ -51,7 +53,7 @@ function createDemoApp({ forcelink, express = require('express'), mode = 'simula
  * test can use port 0). `forcelinkConfig` needs clientId, clientSecret and, for the simulator, loginUrl.
  * Resolves `{ url, server, forcelink, dataDir, close }`.
  */
-async function startDemo({ port = 3000, host = 'localhost', forcelinkConfig, express, mode } = {}) {
+async function startDemo({ port = 3000, host = 'localhost', forcelinkConfig, express, mode, simControlUrl } = {}) {
   const server = http.createServer()
   await new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -73,7 +75,7 @@ async function startDemo({ port = 3000, host = 'localhost', forcelinkConfig, exp
     server.close()
     throw err
   }
-  server.on('request', createDemoApp({ forcelink, express, mode }))
+  server.on('request', createDemoApp({ forcelink, express, mode, simControlUrl }))
   const close = () =>
     new Promise((resolve) => {
       server.close(() => {

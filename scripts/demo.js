@@ -63,7 +63,8 @@ async function main() {
   }
 
   const { startDemo } = require('../demo/server')
-  demo = await startDemo({ port: PORT, host: 'localhost', forcelinkConfig, mode: real ? 'salesforce' : 'simulator' })
+  const simControlUrl = real ? undefined : `${forcelinkConfig.loginUrl}/__sim`
+  demo = await startDemo({ port: PORT, host: 'localhost', forcelinkConfig, mode: real ? 'salesforce' : 'simulator', simControlUrl })
   console.log('')
   console.log(`  forcelink demo: ${demo.url}/`)
   console.log(real ? `  talking to Salesforce (${forcelinkConfig.loginUrl || 'https://login.salesforce.com'})` : '  talking to the local Salesforce simulator (25,000 contacts, 5,000 deals, 2,000 notes)')

@@ -140,12 +140,12 @@ pub struct Origin(String);
 
 impl Origin {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
-        let url = Url::parse(s).map_err(|e| Error::config(field, format!("{s:?} is not an origin ({e})")))?;
+        let url = Url::parse(s).map_err(|e| Error::config(field, format!("not an origin ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Error::config(field, format!("{s:?} is not an http(s) origin")));
+            return Err(Error::config(field, "not an http(s) origin"));
         }
         if (url.path() != "/" && !url.path().is_empty()) || url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::config(field, format!("{s:?} must be an origin without a path")));
+            return Err(Error::config(field, "must be an origin without a path"));
         }
         Ok(Self(url.origin().ascii_serialization()))
     }
@@ -196,6 +196,26 @@ impl std::fmt::Debug for Config {
             .field("scopes", &self.scopes)
             .field("encryption_key", &self.encryption_key.map(|_| "***"))
             .finish_non_exhaustive()
+    }
+}
+
+/// The path inside a nested option (`jwtBearer.privateKeyPem`, `exportTypes.x.fields[2]`) that has
+/// the wrong type, for a clearer error than the option's name alone.
+fn nested_shape(field: &str, v: &serde_json::Value) -> Option<(String, String)> {
+    use crate::shape::{check_fields, kind, Want};
+    match field {
+        "jwtBearer" => check_fields(
+            field,
+            v,
+            &[("username", Want::Str), ("privateKeyPem", Want::Str), ("audience", Want::OptStr)],
+        ),
+        "exportTypes" => match v {
+            serde_json::Value::Object(types) => types
+                .iter()
+                .find_map(|(name, t)| check_fields(&format!("exportTypes.{name}"), t, &[("object", Want::Str), ("fields", Want::StrArray)])),
+            other => Some((field.to_string(), format!("must be an object, not {}", kind(other)))),
+        },
+        _ => None,
     }
 }
 
@@ -252,9 +272,10 @@ fn default_export_types() -> BTreeMap<String, ExportType> {
 impl Config {
     /// Parses and validates the host's configuration JSON.
     pub fn from_json(json: &str) -> Result<Self> {
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(json).map_err(|e| Error::config("config", format!("must be an object ({e})")))?;
-        // Decode field by field so a wrong type is reported against the field that has it.
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+            .map_err(|e| Error::config("config", crate::shape::serde_reason(&e.to_string())))?;
+        // Decode field by field so a wrong type is reported against the field that has it, by
+        // path and expected type only: the value may be a private key or a secret.
         let mut raw = serde_json::Map::new();
         for (k, v) in map {
             if v.is_null() {
@@ -264,16 +285,18 @@ impl Config {
             one.insert(k.clone(), v);
             serde_json::from_value::<RawConfig>(serde_json::Value::Object(one.clone())).map_err(|e| {
                 let msg = e.to_string();
-                if msg.starts_with("unknown field") {
-                    Error::config(k.clone(), "is not a forcelink option")
-                } else {
-                    Error::config(k.clone(), msg)
+                if msg.starts_with(&format!("unknown field `{k}`")) {
+                    return Error::config(k.clone(), "is not a forcelink option");
+                }
+                match nested_shape(&k, &one[&k]) {
+                    Some((path, reason)) => Error::config(path, reason),
+                    None => Error::config(k.clone(), crate::shape::serde_reason(&msg)),
                 }
             })?;
             raw.extend(one);
         }
         let raw: RawConfig = serde_json::from_value(serde_json::Value::Object(raw))
-            .map_err(|e| Error::config("config", e.to_string()))?;
+            .map_err(|e| Error::config("config", crate::shape::serde_reason(&e.to_string())))?;
         Self::from_raw(raw)
     }
 
@@ -306,7 +329,7 @@ impl Config {
             Some(s) => {
                 for sc in &s {
                     if sc.is_empty() || !sc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                        return Err(Error::config("scopes", format!("{sc:?} is not a scope name")));
+                        return Err(Error::config("scopes", "scope names hold letters, digits and _ only"));
                     }
                 }
                 s

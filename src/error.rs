@@ -58,6 +58,9 @@ pub enum Error {
     #[error("the operation was cancelled")]
     Cancelled,
 
+    #[error("a full resync is required: {reason}")]
+    FullResyncRequired { reason: String },
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -93,6 +96,7 @@ impl Error {
             Error::RateLimited { .. } => "RATE_LIMITED",
             Error::Unavailable(_) => "SALESFORCE_UNAVAILABLE",
             Error::Cancelled => "CANCELLED",
+            Error::FullResyncRequired { .. } => "FULL_RESYNC_REQUIRED",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -120,6 +124,7 @@ impl Error {
             Error::RateLimited { .. } => 429,
             Error::Unavailable(_) => 503,
             Error::Cancelled => 499,
+            Error::FullResyncRequired { .. } => 409,
             Error::Internal(_) => 500,
         }
     }

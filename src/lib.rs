@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod salesforce;
 pub mod secret;
 pub mod service;
+pub mod shape;
 pub mod token;
 
 #[cfg(feature = "node")]

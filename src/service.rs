@@ -8,15 +8,18 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::net;
+use crate::oauth::binding::Binding;
 use crate::oauth::client::OAuthClient;
 use crate::oauth::forward::{encode_component, ForwardUrl};
 use crate::oauth::pkce::Verifier;
-use crate::oauth::state::{now_millis, StateCodec};
+use crate::oauth::state::{now_millis, StateClaims, StateCodec, LEEWAY_SECS};
 use crate::salesforce::describe::DescribeCache;
+use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, PageResult};
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
 use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
 use crate::salesforce::soql::SoqlDateTime;
+use crate::salesforce::sync::{Step, SyncOptions, SyncRun};
 use crate::secret::AuthCode;
 use crate::token::manager::{check_instance_url, TokenManager};
 use crate::token::record::{next_version, ConnKey, TokenData, TokenRecord};
@@ -39,20 +42,47 @@ pub struct Forcelink {
 pub struct LoginStart {
     pub redirect_url: String,
     pub already_connected: bool,
+    /// For the browser that starts the flow; the callback must present it again.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "expose_binding")]
+    pub binding: Option<Binding>,
 }
 
+fn expose_binding<S: serde::Serializer>(b: &Option<Binding>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.serialize_str(b.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What the callback request carries. Debug shows neither the code nor the binding.
 #[derive(Debug, Default)]
 pub struct CallbackParams {
-    pub code: Option<String>,
+    pub code: Option<AuthCode>,
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The browser's binding (the Express cookie).
+    pub binding: Option<Binding>,
+    /// The host's signed-in user on the callback request, when it knows one: (accountId, ownerId).
+    pub identity: Option<(String, String)>,
 }
 
 pub struct AccessGrant {
     pub access_token: String,
     pub instance_url: String,
 }
+
+/// `sync` options as the host gives them (validated by `Forcelink::sync_run`).
+#[derive(Debug, Default)]
+pub struct SyncArgs {
+    pub checkpoint: Option<String>,
+    pub engine: Option<String>,
+    pub batch_size: Option<f64>,
+    pub lookback_ms: Option<f64>,
+}
+
+/// Extra nonce retention for clock differences between processes sharing one store.
+const NONCE_MARGIN_SECS: u64 = 60;
 
 fn non_empty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
@@ -100,13 +130,20 @@ impl Forcelink {
         Exporter { rest: self.rest(), anchors: &self.anchors }
     }
 
-    /// Starts (or short-circuits) the connect flow.
-    pub async fn begin_login(&self, account_id: &str, owner_id: &str, forward_url: Option<&str>) -> Result<LoginStart> {
+    /// Starts (or short-circuits) the connect flow. `bind_browser: false` issues a state without a
+    /// browser binding (the caller then carries the login-CSRF risk itself).
+    pub async fn begin_login(
+        &self,
+        account_id: &str,
+        owner_id: &str,
+        forward_url: Option<&str>,
+        bind_browser: bool,
+    ) -> Result<LoginStart> {
         let forward = ForwardUrl::check(forward_url, &self.cfg.allowed_forward_origins)?;
         let key = ConnKey::new(account_id, owner_id)?;
         match self.store().find(&key).await? {
             Some(rec) if !rec.token_invalidated => {
-                return Ok(LoginStart { redirect_url: forward.success(), already_connected: true });
+                return Ok(LoginStart { redirect_url: forward.success(), already_connected: true, binding: None });
             }
             Some(_) => {
                 self.store().delete(&key).await?;
@@ -114,7 +151,9 @@ impl Forcelink {
             }
             None => {}
         }
-        let (state, claims) = self.state.sign(key.account_id(), key.owner(), forward.as_str())?;
+        let binding = bind_browser.then(Binding::generate);
+        let bh = binding.as_ref().map(|b| b.hash(&self.cfg.state_secret));
+        let (state, claims) = self.state.sign(key.account_id(), key.owner(), forward.as_str(), bh)?;
         let challenge = Verifier::derive(&self.cfg.state_secret, &claims.nonce).challenge();
         let params = [
             ("response_type", "code"),
@@ -129,14 +168,33 @@ impl Forcelink {
         Ok(LoginStart {
             redirect_url: format!("{}?{}", self.cfg.login_url.join("/services/oauth2/authorize"), query.join("&")),
             already_connected: false,
+            binding,
         })
+    }
+
+    /// The callback must come from the browser (and, when the host knows it, the user) that
+    /// started the flow. Checked before the nonce is spent and before Salesforce is called.
+    fn check_origin_of(&self, claims: &StateClaims, p: &CallbackParams) -> Result<()> {
+        if let Some(bh) = &claims.bh {
+            let ok = p.binding.as_ref().is_some_and(|b| b.matches(&self.cfg.state_secret, bh));
+            if !ok {
+                return Err(Error::InvalidState { reason: "not the browser that started the flow" });
+            }
+        }
+        if let Some((aid, uid)) = &p.identity {
+            if *aid != claims.aid || *uid != claims.uid {
+                return Err(Error::InvalidState { reason: "started by another user" });
+            }
+        }
+        Ok(())
     }
 
     /// Finishes the flow. Failures Salesforce reports go back to the forward URL as
     /// `status=error&reason=…`; a bad state is an error (there is nowhere trusted to send the user).
-    pub async fn handle_callback(&self, p: CallbackParams) -> Result<String> {
-        let (code, error) = (non_empty(p.code), non_empty(p.error));
-        let Some(state) = non_empty(p.state) else {
+    pub async fn handle_callback(&self, mut p: CallbackParams) -> Result<String> {
+        let code = p.code.take().filter(|c| !c.expose().trim().is_empty());
+        let error = non_empty(p.error.take());
+        let Some(state) = non_empty(p.state.take()) else {
             return Err(if code.is_none() && error.is_none() {
                 Error::AuthNotInitiated
             } else {
@@ -144,7 +202,10 @@ impl Forcelink {
             });
         };
         let claims = self.state.verify(&state)?;
-        let expires_ms = (claims.exp as i64).saturating_mul(1000);
+        self.check_origin_of(&claims, &p)?;
+        // Remember the nonce for as long as the state can still verify anywhere: expiry plus the
+        // verifier's clock-skew leeway, plus a margin for skew between the hosts sharing a store.
+        let expires_ms = ((claims.exp + LEEWAY_SECS + NONCE_MARGIN_SECS) as i64).saturating_mul(1000);
         let fresh = match self.store().consume_nonce(&claims.nonce, expires_ms).await? {
             Some(f) => f && self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
             None => self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
@@ -161,7 +222,7 @@ impl Forcelink {
         };
         let key = ConnKey::new(&claims.aid, &claims.uid).map_err(|_| Error::InvalidState { reason: "malformed" })?;
         let verifier = Verifier::derive(&self.cfg.state_secret, &claims.nonce);
-        let tr = match self.oauth().exchange_code(&AuthCode::new(code), &verifier).await {
+        let tr = match self.oauth().exchange_code(&code, &verifier).await {
             Ok(tr) => tr,
             Err(Error::OAuth { error, description }) => {
                 return Ok(forward.error(if description.is_empty() { &error } else { &description }))
@@ -190,9 +251,17 @@ impl Forcelink {
             version: Some(next_version(None)),
             extra: Default::default(),
         };
+        // A refresh token this connect replaces must not stay valid at Salesforce (best effort).
+        let replaced = match self.store().find(&key).await {
+            Ok(Some(old)) => old.token.refresh_token.filter(|rt| Some(rt) != record.token.refresh_token.as_ref()),
+            _ => None,
+        };
         self.store().save(&record, None).await?;
         self.tokens.remember(&key, record);
         self.anchors.forget_connection(&key);
+        if let Some(rt) = replaced {
+            let _ = self.oauth().revoke(&rt).await;
+        }
         Ok(forward.success())
     }
 
@@ -236,11 +305,15 @@ impl Forcelink {
         self.rest().get(key, &query_path(&self.cfg, soql), None).await
     }
 
-    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str) -> Result<bytes::Bytes> {
-        if !next_records_url.starts_with("/services/data/") {
-            return Err(Error::input("nextRecordsUrl", "must be a /services/data/ path"));
-        }
-        self.rest().get(key, next_records_url, None).await
+    /// `from_salesforce`: the URL comes from a page Salesforce returned (`query({ all: true })`),
+    /// so a bad one is Salesforce's fault, not the caller's. Either way it is never followed.
+    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str, from_salesforce: bool) -> Result<bytes::Bytes> {
+        let url = if from_salesforce {
+            NextRecordsUrl::from_salesforce(next_records_url)?
+        } else {
+            NextRecordsUrl::from_caller(next_records_url)?
+        };
+        self.rest().get(key, url.as_str(), None).await
     }
 
     pub async fn export_page(
@@ -289,6 +362,34 @@ impl Forcelink {
 
     pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
         cursor.next(&self.rest(), &self.describes).await
+    }
+
+    /// A `sync` run; the checkpoint is verified here, before any request.
+    pub fn sync_run(&self, key: &ConnKey, type_name: &str, o: SyncArgs) -> Result<SyncRun> {
+        let ty = self.cfg.export_type(type_name)?.clone();
+        let batch = match o.batch_size {
+            None => 2000,
+            Some(b) if b.is_finite() && b.fract() == 0.0 && (1.0..=2000.0).contains(&b) => b as u32,
+            Some(_) => return Err(Error::input("batchSize", "must be a whole number from 1 to 2000")),
+        };
+        let lookback_ms = match o.lookback_ms {
+            None => crate::salesforce::sync::DEFAULT_LOOKBACK_MS,
+            Some(l) if l.is_finite() && l >= 0.0 && l <= crate::salesforce::sync::MAX_LOOKBACK_MS as f64 => l as i64,
+            Some(_) => return Err(Error::input("lookbackMs", "must be from 0 to 86,400,000 (one day)")),
+        };
+        let engine = match o.engine.as_deref() {
+            None => Engine::Auto,
+            e => Engine::parse(e)?,
+        };
+        if o.checkpoint.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(Error::input("checkpoint", "must be a checkpoint string from an earlier sync step"));
+        }
+        let opts = SyncOptions { type_name: type_name.to_string(), ty, batch, lookback_ms, engine, checkpoint: o.checkpoint };
+        SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
+    }
+
+    pub async fn sync_next(&self, run: &mut SyncRun) -> Result<Option<Step>> {
+        run.next(&self.rest(), &self.describes, &self.cfg.state_secret).await
     }
 
     /// Aborts a Bulk job (cancel); best effort.

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use forcelink::error::Result;
+use forcelink::oauth::binding::Binding;
+use forcelink::secret::AuthCode;
 use forcelink::service::{CallbackParams, Forcelink};
 use forcelink::token::record::{ConnKey, TokenRecord};
 use forcelink::token::store::TokenStore;
@@ -65,17 +67,60 @@ async fn control(sim: &SimHandle, path: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-async fn connect(fl: &Forcelink, a: &str, u: &str) -> String {
-    let start = fl.begin_login(a, u, Some("/done")).await.unwrap();
-    assert!(!start.already_connected);
+/// The authorize step as the browser does it: the callback query Salesforce redirects with.
+async fn authorize(redirect_url: &str) -> HashMap<String, String> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(&start.redirect_url).send().await.unwrap();
+    let resp = http.get(redirect_url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    fl.handle_callback(CallbackParams { code: q.get("code").cloned(), state: q.get("state").cloned(), ..Default::default() })
-        .await
-        .unwrap()
+    loc.query_pairs().into_owned().collect()
+}
+
+async fn connect(fl: &Forcelink, a: &str, u: &str) -> String {
+    let start = fl.begin_login(a, u, Some("/done"), true).await.unwrap();
+    assert!(!start.already_connected);
+    let q = authorize(&start.redirect_url).await;
+    fl.handle_callback(CallbackParams {
+        code: q.get("code").cloned().map(AuthCode::new),
+        state: q.get("state").cloned(),
+        binding: start.binding.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_must_come_from_the_browser_and_user_that_started_it() {
+    let sim = sim().await;
+    let store = Arc::new(MemStore::default());
+    let fl = service(&sim, store.clone());
+    let start = fl.begin_login("b", "u", Some("/done"), true).await.unwrap();
+    let other = fl.begin_login("b2", "u", Some("/done"), true).await.unwrap();
+    let q = authorize(&start.redirect_url).await;
+    control(&sim, "counts/reset").await;
+    let params = |binding: Option<Binding>, identity: Option<(&str, &str)>| CallbackParams {
+        code: q.get("code").cloned().map(AuthCode::new),
+        state: q.get("state").cloned(),
+        binding,
+        identity: identity.map(|(a, u)| (a.to_string(), u.to_string())),
+        ..Default::default()
+    };
+    for p in [
+        params(None, None),
+        params(other.binding.clone(), None),
+        params(Some(Binding::presented("")), None),
+        params(start.binding.clone(), Some(("b", "victim"))),
+    ] {
+        assert!(matches!(fl.handle_callback(p).await, Err(Error::InvalidState { .. })));
+    }
+    assert_eq!(control(&sim, "counts").await["token"]["total"], 0);
+    assert!(store.0.lock().unwrap().is_empty());
+    let ok = fl.handle_callback(params(start.binding.clone(), Some(("b", "u")))).await.unwrap();
+    assert_eq!(ok, "/done?status=success&integration=salesforce");
+    // The Debug of what the callback carried shows neither the code nor the binding.
+    let shown = format!("{:?}", params(start.binding.clone(), None));
+    assert!(!shown.contains(q["code"].as_str()) && !shown.contains(start.binding.as_ref().unwrap().expose()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use forcelink::error::Result;
+use forcelink::secret::AuthCode;
 use forcelink::service::{CallbackParams, Forcelink};
 use forcelink::token::record::{ConnKey, TokenRecord};
 use forcelink::token::store::TokenStore;
@@ -72,14 +73,19 @@ async fn control(sim: &SimHandle, path: &str, body: &str) -> serde_json::Value {
 }
 
 async fn connect(fl: &Forcelink, key: &ConnKey) {
-    let start = fl.begin_login(key.account_id(), key.owner(), Some("/done")).await.unwrap();
+    let start = fl.begin_login(key.account_id(), key.owner(), Some("/done"), true).await.unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let resp = http.get(&start.redirect_url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    fl.handle_callback(CallbackParams { code: q.get("code").cloned(), state: q.get("state").cloned(), ..Default::default() })
-        .await
-        .unwrap();
+    fl.handle_callback(CallbackParams {
+        code: q.get("code").cloned().map(AuthCode::new),
+        state: q.get("state").cloned(),
+        binding: start.binding.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 }
 
 fn stored_refresh(store: &FlakyStore, key: &ConnKey) -> Option<String> {

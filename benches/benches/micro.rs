@@ -45,13 +45,13 @@ fn soql(c: &mut Criterion) {
 
 fn state(c: &mut Criterion) {
     let codec = StateCodec::new(&StateSecret::new("bench-state-secret-0123456789abcdef-XYZ"), Duration::from_secs(3600));
-    let (token, _) = codec.sign("acc-bench", "user-bench", "https://app.example.com/integrations").unwrap();
+    let (token, _) = codec.sign("acc-bench", "user-bench", "https://app.example.com/integrations", None).unwrap();
     let mut g = c.benchmark_group("state");
-    g.bench_function("sign", |b| b.iter(|| codec.sign(black_box("acc-bench"), black_box("user-bench"), black_box("https://app.example.com/integrations")).unwrap()));
+    g.bench_function("sign", |b| b.iter(|| codec.sign(black_box("acc-bench"), black_box("user-bench"), black_box("https://app.example.com/integrations"), None).unwrap()));
     g.bench_function("verify", |b| b.iter(|| codec.verify(black_box(token.as_str())).unwrap()));
     g.bench_function("sign + verify", |b| {
         b.iter(|| {
-            let (t, _) = codec.sign(black_box("acc-bench"), black_box("user-bench"), black_box("https://app.example.com/integrations")).unwrap();
+            let (t, _) = codec.sign(black_box("acc-bench"), black_box("user-bench"), black_box("https://app.example.com/integrations"), None).unwrap();
             codec.verify(t.as_str()).unwrap()
         })
     });

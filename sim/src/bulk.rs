@@ -252,7 +252,7 @@ pub async fn create(sim: &Arc<Sim>, body: &[u8], version: &str, user: u64) -> Re
     let (object, limit, order_label) = (plan.obj, plan.limit, plan.order_label.clone());
     let data: Data = sim.data();
     let counted = tokio::task::spawn_blocking(move || {
-        let exec = Exec::new(Arc::new(plan), data);
+        let exec = Exec::with_deleted(Arc::new(plan), data, operation == "queryAll");
         let total = exec.count(limit.unwrap_or(u64::MAX));
         (exec, total)
     })

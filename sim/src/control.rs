@@ -30,6 +30,9 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/seed", get(get_seed).post(seed))
         .route("/__sim/jobs", get(jobs))
         .route("/__sim/reuses", get(reuses))
+        .route("/__sim/mutate", post(crate::mutate::mutate))
+        .route("/__sim/purge", post(crate::mutate::purge_bin))
+        .route("/__sim/truth", get(crate::mutate::truth))
 }
 
 fn ok(v: Value) -> Response {
@@ -71,7 +74,8 @@ async fn index() -> Response {
     ok(json!({"endpoints": [
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
-        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses"
+        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
+        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth"
     ]}))
 }
 
@@ -120,9 +124,10 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "tokenDelayMs")?,
             u64_field(&m, "accessTokenTtlMs")?,
             u64_field(&m, "connectOrg")?,
+            u64_field(&m, "queryTimeoutRows")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org, timeout_rows) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -167,6 +172,9 @@ async fn set_config(State(sim): S, req: Request) -> Response {
     }
     if let Some(v) = bulk_fail {
         s.bulk_fail_next.store(v, Relaxed);
+    }
+    if let Some(v) = timeout_rows {
+        s.query_timeout_rows.store(v, Relaxed);
     }
     if let Some(v) = rotation {
         s.rotation.store(v, Relaxed);

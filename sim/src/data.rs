@@ -454,6 +454,9 @@ impl Data {
     pub fn value(&self, obj: Obj, idx: u64, f: F) -> Value {
         if !self.overlay.is_empty() {
             let ov = self.overlay.obj(obj);
+            if f == F::IsDeleted && obj.def(F::IsDeleted).is_some() {
+                return Value::Bool(ov.deleted.contains_key(&idx));
+            }
             let n = self.gen_count(obj);
             if idx >= n {
                 let k = usize::try_from(idx - n).unwrap_or(usize::MAX);

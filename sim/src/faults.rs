@@ -48,6 +48,10 @@ pub enum Kind {
     InvalidSession,
     #[serde(rename = "unknown_exception")]
     UnknownException,
+    /// A query page whose `nextRecordsUrl` climbs out of the query resource (a hostile or
+    /// compromised endpoint), to prove clients refuse to follow it.
+    #[serde(rename = "hostile_next")]
+    HostileNext,
 }
 
 impl Target {
@@ -74,6 +78,7 @@ impl Kind {
             "rate_limit" => Kind::RateLimit,
             "invalid_session" => Kind::InvalidSession,
             "unknown_exception" => Kind::UnknownException,
+            "hostile_next" => Kind::HostileNext,
             _ => return None,
         })
     }
@@ -173,6 +178,15 @@ pub async fn apply(hit: Option<(Kind, u64)>, site: Site) -> Option<Response> {
             http::oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Token was invalid")
         }
         Kind::InvalidSession => http::invalid_session(),
+        Kind::HostileNext => http::json_value(
+            StatusCode::OK,
+            &serde_json::json!({
+                "totalSize": 5000,
+                "done": false,
+                "nextRecordsUrl": "/services/data/v62.0/query/%2e%2e/sobjects/Contact/describe",
+                "records": []
+            }),
+        ),
         Kind::UnknownException if oauth => {
             http::oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "unknown_error", "retry your request")
         }

@@ -7,7 +7,7 @@
 //! snapshot (an `Arc` clone) and writes go through `Arc::make_mut`, which copies only
 //! while an older snapshot is still alive.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::data::{Obj, Value, F};
 
@@ -39,6 +39,22 @@ pub struct ObjOverlay {
     /// Some record was updated after creation, so LastModifiedDate/SystemModstamp no
     /// longer grow with the index: the executor must filter and sort them row by row.
     pub modstamp_shuffled: bool,
+    /// The recycle bin: deleted records (index → deletion time), still seen by `queryAll`
+    /// with `IsDeleted = true` (see `mutate.rs`).
+    pub deleted: HashMap<u64, i64>,
+    /// Records gone for good (recycle bin emptied): invisible even to `queryAll`.
+    pub purged: HashSet<u64>,
+    /// The delete log read by `sobjects/<Type>/deleted` (index, deletion time), oldest first.
+    pub delete_log: Vec<(u64, i64)>,
+    /// `earliestDateAvailable` after the recycle bin was emptied.
+    pub purged_before: Option<i64>,
+}
+
+impl ObjOverlay {
+    /// Whether any record is deleted or purged (queries must then filter row by row).
+    pub fn has_removed(&self) -> bool {
+        !self.deleted.is_empty() || !self.purged.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Default)]

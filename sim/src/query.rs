@@ -54,6 +54,10 @@ pub struct Exec {
     /// Affine permutation p -> (a*p + b) mod m, used when there is no ORDER BY.
     a: u64,
     b: u64,
+    /// `queryAll`: recycle-bin rows are included (purged ones never are).
+    all: bool,
+    /// Some row of the object is deleted or purged, so rows are checked one by one.
+    removed: bool,
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -107,6 +111,12 @@ impl Exec {
     /// After an update, LastModifiedDate/SystemModstamp stop growing with the record
     /// index; bounds and ORDER BY on them then become a row filter and a sort.
     pub fn new(plan: Arc<Plan>, data: Data) -> Exec {
+        Self::with_deleted(plan, data, false)
+    }
+
+    /// `all = true` runs the plan as `queryAll` does: deleted records stay in the result.
+    pub fn with_deleted(plan: Arc<Plan>, data: Data, all: bool) -> Exec {
+        let removed = data.overlay.obj(plan.obj).has_removed();
         let n = data.count(plan.obj);
         let shuffled = data.overlay.obj(plan.obj).modstamp_shuffled;
         let unstable = |f: F| shuffled && matches!(f, F::LastModifiedDate | F::SystemModstamp);
@@ -135,7 +145,7 @@ impl Exec {
         } else {
             (1, 0)
         };
-        Exec { plan, data, order, extra, lo, m, a, b }
+        Exec { plan, data, order, extra, lo, m, a, b, all, removed }
     }
 
     pub fn plan(&self) -> &Plan {
@@ -164,11 +174,17 @@ impl Exec {
     }
 
     fn has_filter(&self) -> bool {
-        self.plan.filter.is_some() || !self.extra.is_empty()
+        self.plan.filter.is_some() || !self.extra.is_empty() || self.removed
     }
 
     fn matches(&self, idx: u64) -> bool {
         let obj = self.plan.obj;
+        if self.removed {
+            let ov = self.data.overlay.obj(obj);
+            if ov.purged.contains(&idx) || (!self.all && ov.deleted.contains_key(&idx)) {
+                return false;
+            }
+        }
         self.extra.iter().all(|b| bound_holds(&self.data.value(obj, idx, b.f), b))
             && self.plan.filter.as_ref().is_none_or(|f| plan::eval(&self.data, obj, idx, f))
     }
@@ -358,7 +374,12 @@ impl Cursors {
 
     /// Runs a query and returns the first page's JSON body.
     pub fn run(&self, plan: Arc<Plan>, data: Data, batch: u64, version: &str) -> Result<Vec<u8>, QueryFailure> {
-        let exec = Exec::new(plan.clone(), data);
+        self.run_all(plan, data, batch, version, false)
+    }
+
+    /// `run`, as `queryAll` when `all` (deleted records included).
+    pub fn run_all(&self, plan: Arc<Plan>, data: Data, batch: u64, version: &str, all: bool) -> Result<Vec<u8>, QueryFailure> {
+        let exec = Exec::with_deleted(plan.clone(), data, all);
         let offset = plan.offset.unwrap_or(0);
         let limit = plan.limit.unwrap_or(u64::MAX);
         let total = exec.count(offset.saturating_add(limit)).saturating_sub(offset).min(limit);

@@ -55,8 +55,11 @@ fn parse_version(seg: &str) -> Option<&str> {
 
 enum Route<'a> {
     Resources,
-    /// `queryAll` equals `query`: the generated org has no deleted rows.
     Query,
+    /// `queryAll`: also the recycle bin's rows (`IsDeleted = true`).
+    QueryAll,
+    /// `sobjects/<Type>/deleted/?start=&end=` (mutate.rs).
+    Deleted(&'a str),
     More(&'a str),
     SObjects,
     SObject(&'a str),
@@ -71,7 +74,9 @@ enum Route<'a> {
 fn route<'a>(segs: &[&'a str]) -> Route<'a> {
     match segs {
         [] => Route::Resources,
-        ["query" | "queryAll"] => Route::Query,
+        ["query"] => Route::Query,
+        ["queryAll"] => Route::QueryAll,
+        ["sobjects", t, "deleted"] => Route::Deleted(t),
         ["query" | "queryAll", loc] => Route::More(loc),
         ["sobjects"] => Route::SObjects,
         ["sobjects", t] => Route::SObject(t),
@@ -121,7 +126,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     let method = parts.method.clone();
     let writes = method == Method::POST || method == Method::PATCH;
     let site = match r {
-        Route::Query => {
+        Route::Query | Route::QueryAll => {
             bump(&sim.counts.query);
             Site::Query
         }
@@ -177,10 +182,18 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         .is_some_and(|h| h.replace(' ', "").to_ascii_lowercase().contains("allowsave=true"));
     match (r, method) {
         (Route::Resources, _) => resources(&version),
-        (Route::Query, _) => {
+        (Route::Deleted(t), _) => match obj(t) {
+            Ok(o) => {
+                bump(&sim.counts.deleted);
+                crate::mutate::deleted_resource(sim, o, &parts.uri)
+            }
+            Err(nf) => nf,
+        },
+        (r @ (Route::Query | Route::QueryAll), _) => {
+            let all = matches!(r, Route::QueryAll);
             let params = http::query_params(&parts.uri);
             match param(&params, "q").filter(|q| !q.trim().is_empty()) {
-                Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), &version).await,
+                Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), &version, all).await,
                 None => http::rest_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified"),
             }
         }
@@ -271,15 +284,23 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&sim)).await.ok()
 }
 
-async fn run_query(sim: &Arc<Sim>, q: String, batch: u64, version: &str) -> Response {
+async fn run_query(sim: &Arc<Sim>, q: String, batch: u64, version: &str, all: bool) -> Response {
     let plan = match plan::compile(&q) {
         Ok(p) => Arc::new(p),
         Err((code, msg)) => return http::rest_error(StatusCode::BAD_REQUEST, code, &msg),
     };
     let data = sim.data();
     let version = version.to_string();
-    let out = blocking(sim, move |s| s.cursors.run(plan, data, batch, &version)).await;
-    query_response(out)
+    let out = blocking(sim, move |s| match crate::mutate::query_timeout(s, &plan, &data) {
+        Some(timeout) => Err(timeout),
+        None => Ok(s.cursors.run_all(plan, data, batch, &version, all)),
+    })
+    .await;
+    match out {
+        Some(Err(timeout)) => timeout,
+        Some(Ok(r)) => query_response(Some(r)),
+        None => query_response(None),
+    }
 }
 
 fn query_response(out: Option<Result<Vec<u8>, plan::QueryFailure>>) -> Response {

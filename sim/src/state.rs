@@ -32,6 +32,9 @@ pub struct Settings {
     pub bulk_fail_next: AtomicBool,
     /// Every token request waits this long before it is processed (a slow token endpoint).
     pub token_delay_ms: AtomicU64,
+    /// Queries whose `SystemModstamp` range holds more rows than this fail with
+    /// `QUERY_TIMEOUT` (0 = never).
+    pub query_timeout_rows: AtomicU64,
 }
 
 pub const DEFAULT_BULK_JOB_MS: u64 = 500;
@@ -51,6 +54,8 @@ pub struct Counts {
     pub create: AtomicU64,
     pub update: AtomicU64,
     pub bulk: AtomicU64,
+    pub query_timeout: AtomicU64,
+    pub deleted: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -76,6 +81,8 @@ impl Counts {
             "create": g(&self.create),
             "update": g(&self.update),
             "bulk": g(&self.bulk),
+            "queryTimeout": g(&self.query_timeout),
+            "deleted": g(&self.deleted),
         })
     }
 
@@ -94,6 +101,8 @@ impl Counts {
             &self.create,
             &self.update,
             &self.bulk,
+            &self.query_timeout,
+            &self.deleted,
         ] {
             c.store(0, Relaxed);
         }
@@ -143,6 +152,7 @@ impl Sim {
                 bulk_job_ms: AtomicU64::new(DEFAULT_BULK_JOB_MS),
                 bulk_fail_next: AtomicBool::new(false),
                 token_delay_ms: AtomicU64::new(0),
+                query_timeout_rows: AtomicU64::new(0),
             },
             counts: Counts::default(),
             data: Mutex::new(Data::new(cfg.seed, cfg.contacts, cfg.deals, cfg.notes)),
@@ -208,6 +218,7 @@ impl Sim {
             "tokenDelayMs": s.token_delay_ms.load(Relaxed),
             "connectOrg": lock(&self.auth).next_org + 1,
             "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),
+            "queryTimeoutRows": s.query_timeout_rows.load(Relaxed),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),
             "clientId": self.client_id,

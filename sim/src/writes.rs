@@ -433,7 +433,10 @@ fn record_index(d: &Data, obj: Obj, id: &str) -> Result<u64, Response> {
         return Err(malformed());
     }
     match data::parse_id(id) {
-        Some((o, i)) if o == obj && i < d.count(obj) => Ok(i),
+        Some((o, i)) if o == obj && d.overlay.obj(obj).deleted.contains_key(&i) => {
+            Err(http::rest_error(StatusCode::NOT_FOUND, "ENTITY_IS_DELETED", "entity is deleted"))
+        }
+        Some((o, i)) if o == obj && i < d.count(obj) && !d.overlay.obj(obj).purged.contains(&i) => Ok(i),
         _ => Err(http::not_found()),
     }
 }

@@ -119,9 +119,9 @@ impl NativeExportCursor {
     }
 
     /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
-    /// `"ndjson"`. Returns `null` at the end.
+    /// `"ndjson"`. Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
     #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub async fn next_bytes(&self, format_name: String) -> napi::Result<Option<CountedBuffer>> {
+    pub async fn next_bytes(&self, format_name: String, csv_formula_guard: Option<bool>) -> napi::Result<Option<CountedBuffer>> {
         if format_name != "csv" && format_name != "ndjson" {
             return Err(to_napi(Error::input("format", "must be \"csv\" or \"ndjson\"")));
         }
@@ -134,7 +134,7 @@ impl NativeExportCursor {
         };
         let rows = b.rows().napi()?;
         let text = if csv {
-            let body = format::csv_rows(&self.ty, &rows).map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
+            let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true)).map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
             header() + &body
         } else {
             format::ndjson_rows(&rows)

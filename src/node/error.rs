@@ -26,7 +26,12 @@ impl<T> IntoNapi<T> for Result<T, Error> {
 pub fn args<T: serde::de::DeserializeOwned>(json: &str) -> napi::Result<T> {
     serde_json::from_str(json).map_err(|e| {
         let msg = e.to_string();
-        let field = msg.split('`').nth(1).unwrap_or("arguments").to_string();
-        to_napi(Error::input(field, msg))
+        // Only a field name serde quotes from our own types; never the value it echoes.
+        let field = msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .unwrap_or("arguments")
+            .to_string();
+        to_napi(Error::input(field, crate::shape::serde_reason(&msg)))
     })
 }

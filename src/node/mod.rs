@@ -6,6 +6,7 @@ mod cursor;
 mod probe;
 mod error;
 mod store;
+mod sync;
 
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use napi_derive::napi;
 use serde::Deserialize;
 
 use crate::config::Config;
+use crate::oauth::binding::Binding;
+use crate::secret::AuthCode;
 use crate::salesforce::paginate::{normalize_limit, normalize_page, paginate as core_paginate};
 use crate::service::{CallbackParams, Forcelink};
 use crate::token::record::ConnKey;
@@ -21,6 +24,7 @@ use crate::token::store::TokenStore;
 use error::{args, IntoNapi};
 
 pub use cursor::NativeExportCursor;
+pub use sync::NativeSyncCursor;
 
 /// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
 /// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
@@ -66,6 +70,12 @@ struct LoginArgs {
     account_id: String,
     owner_id: String,
     forward_url: Option<String>,
+    #[serde(default = "yes")]
+    bind_browser: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -75,6 +85,10 @@ struct CallbackArgs {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    binding: Option<String>,
+    /// The host's user on the callback request, when known.
+    account_id: Option<String>,
+    owner_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +114,9 @@ struct QueryMoreArgs {
     #[serde(flatten)]
     conn: ConnArgs,
     next_records_url: String,
+    /// Set by `query({ all: true })` for the URLs Salesforce returned.
+    #[serde(default)]
+    from_salesforce: bool,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +141,19 @@ struct ExportAllArgs {
     since: Option<String>,
     engine: Option<String>,
     job_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncArgs {
+    #[serde(flatten)]
+    conn: ConnArgs,
+    #[serde(rename = "type")]
+    type_name: String,
+    checkpoint: Option<String>,
+    engine: Option<String>,
+    batch_size: Option<f64>,
+    lookback_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -158,18 +188,26 @@ impl NativeForcelink {
     #[napi]
     pub async fn begin_login(&self, args_json: String) -> napi::Result<String> {
         let a: LoginArgs = args(&args_json)?;
-        let r = self.inner.begin_login(&a.account_id, &a.owner_id, a.forward_url.as_deref()).await.napi()?;
+        let r = self.inner.begin_login(&a.account_id, &a.owner_id, a.forward_url.as_deref(), a.bind_browser).await.napi()?;
         json(&r)
     }
 
     #[napi]
     pub async fn handle_callback(&self, args_json: String) -> napi::Result<String> {
         let a: CallbackArgs = args(&args_json)?;
-        let url = self
-            .inner
-            .handle_callback(CallbackParams { code: a.code, state: a.state, error: a.error, error_description: a.error_description })
-            .await
-            .napi()?;
+        let identity = match (a.account_id, a.owner_id) {
+            (Some(aid), Some(uid)) => Some((aid, uid)),
+            _ => None,
+        };
+        let params = CallbackParams {
+            code: a.code.map(AuthCode::new),
+            state: a.state,
+            error: a.error,
+            error_description: a.error_description,
+            binding: a.binding.map(Binding::presented),
+            identity,
+        };
+        let url = self.inner.handle_callback(params).await.napi()?;
         json(&serde_json::json!({ "redirectUrl": url }))
     }
 
@@ -198,7 +236,7 @@ impl NativeForcelink {
     #[napi]
     pub async fn query_more(&self, args_json: String) -> napi::Result<String> {
         let a: QueryMoreArgs = args(&args_json)?;
-        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url).await.napi()?;
+        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url, a.from_salesforce).await.napi()?;
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
@@ -239,6 +277,20 @@ impl NativeForcelink {
             .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref(), a.engine.as_deref(), a.job_id)
             .napi()?;
         Ok(NativeExportCursor::new(self.inner.clone(), c))
+    }
+
+    /// A `sync` run; a bad, tampered or foreign checkpoint fails here, before any request.
+    #[napi(catch_unwind)]
+    pub fn sync_cursor(&self, args_json: String) -> napi::Result<NativeSyncCursor> {
+        let a: SyncArgs = args(&args_json)?;
+        let opts = crate::service::SyncArgs {
+            checkpoint: a.checkpoint,
+            engine: a.engine,
+            batch_size: a.batch_size,
+            lookback_ms: a.lookback_ms,
+        };
+        let run = self.inner.sync_run(&a.conn.key()?, &a.type_name, opts).napi()?;
+        Ok(NativeSyncCursor::new(self.inner.clone(), run))
     }
 
     /// `{"used":n,"max":n}` or `null`.

@@ -46,7 +46,8 @@ impl JsStore {
             .await
             .map_err(|e| Error::store(op, e.reason.clone()))?;
         let text = promise.await.map_err(|e| Error::store(op, e.reason.clone()))?;
-        let env: Envelope = serde_json::from_str(&text).map_err(|e| Error::store(op, e.to_string()))?;
+        let env: Envelope =
+            serde_json::from_str(&text).map_err(|e| Error::store(op, crate::shape::serde_reason(&e.to_string())))?;
         if !env.ok {
             return Err(Error::store(op, env.message));
         }
@@ -60,7 +61,7 @@ impl JsStore {
     fn boolean(op: &'static str, v: Value) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(b),
-            other => Err(Error::store(op, format!("{op} must return a boolean, got {other}"))),
+            other => Err(Error::store(op, format!("{op} must return a boolean, not {}", type_name(&other)))),
         }
     }
 }
@@ -77,7 +78,7 @@ impl TokenStore for JsStore {
     }
 
     async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
-        let rec = serde_json::to_value(record).map_err(|e| Error::store("save", e.to_string()))?;
+        let rec = serde_json::to_value(record).map_err(|_| Error::store("save", "the record could not be encoded"))?;
         let args = match expected_version {
             None => json!([rec]),
             Some(v) => json!([rec, { "expectedVersion": v }]),

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 web-server flow: state, PKCE, forward URLs and the login host's endpoints.
 
+pub mod binding;
 pub mod client;
 pub mod forward;
 pub mod pkce;

@@ -19,7 +19,13 @@ pub struct StateClaims {
     pub nonce: String,
     pub iat: u64,
     pub exp: u64,
+    /// Keyed hash of the browser binding (never the value); absent when the caller opted out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bh: Option<String>,
 }
+
+/// Seconds a state still verifies after its `exp` (clock skew between hosts).
+pub const LEEWAY_SECS: u64 = 5;
 
 /// Signs and verifies state tokens with one key.
 pub struct StateCodec {
@@ -50,7 +56,7 @@ pub fn now_millis() -> i64 {
 impl StateCodec {
     pub fn new(secret: &StateSecret, ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat"]);
         Self {
@@ -61,7 +67,8 @@ impl StateCodec {
         }
     }
 
-    pub fn sign(&self, aid: &str, uid: &str, forward_url: &str) -> Result<(StateToken, StateClaims)> {
+    /// `binding_hash`: see `oauth::binding`.
+    pub fn sign(&self, aid: &str, uid: &str, forward_url: &str, binding_hash: Option<String>) -> Result<(StateToken, StateClaims)> {
         let mut nonce = [0u8; 18];
         rand::rng().fill_bytes(&mut nonce);
         let iat = now_secs();
@@ -72,6 +79,7 @@ impl StateCodec {
             nonce: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(nonce),
             iat,
             exp: iat + self.ttl.as_secs(),
+            bh: binding_hash,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
             .map_err(|e| Error::Internal(format!("could not sign state: {e}")))?;
@@ -107,7 +115,7 @@ mod tests {
     #[test]
     fn round_trip_and_tamper() {
         let c = codec(60);
-        let (t, claims) = c.sign("acc", "usr", "/done").unwrap();
+        let (t, claims) = c.sign("acc", "usr", "/done", None).unwrap();
         assert_eq!(c.verify(t.as_str()).unwrap(), claims);
         // Change the signature's last character (to a different one: the flake to avoid).
         let mut bad = t.as_str().to_string();
@@ -130,6 +138,7 @@ mod tests {
             nonce: "n".into(),
             iat: now_secs() - 4000,
             exp: now_secs() - 3600,
+            bh: None,
         };
         let t = encode(&Header::new(Algorithm::HS256), &claims, &c.enc).unwrap();
         assert!(matches!(c.verify(&t), Err(Error::InvalidState { reason: "expired" })));
@@ -138,6 +147,6 @@ mod tests {
     #[test]
     fn nonces_differ() {
         let c = codec(60);
-        assert_ne!(c.sign("a", "u", "/").unwrap().1.nonce, c.sign("a", "u", "/").unwrap().1.nonce);
+        assert_ne!(c.sign("a", "u", "/", None).unwrap().1.nonce, c.sign("a", "u", "/", None).unwrap().1.nonce);
     }
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::salesforce::bulk::BulkState;
 use crate::lru::Lru;
 use crate::salesforce::describe::DescribeCache;
+use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{paginate, Pagination};
 use crate::salesforce::rest::{query_path, Rest};
 use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
@@ -280,7 +281,8 @@ impl Exporter<'_> {
             rows[..room].iter().for_each(|r| b.push(r));
             match page.next_records_url {
                 Some(next) if !page.done && (b.len() as u64) < want => {
-                    body = self.rest.get(key, &next, Some(MAX_BATCH as u32)).await?;
+                    let next = NextRecordsUrl::from_salesforce(&next)?;
+                    body = self.rest.get(key, next.as_str(), Some(MAX_BATCH as u32)).await?;
                     calls += 1;
                 }
                 _ => break,
@@ -522,7 +524,8 @@ impl ExportCursor {
                 self.total = Some(page.total_size);
                 let (count, json) = page.array_text(&body);
                 match page.next_records_url {
-                    Some(u) if !page.done => *next_url = Some(u),
+                    // Checked before it is kept, so a hostile one is never followed.
+                    Some(u) if !page.done => *next_url = Some(NextRecordsUrl::from_salesforce(&u)?.as_str().to_string()),
                     _ => self.finished = true,
                 }
                 if count == 0 && self.finished {

@@ -20,9 +20,14 @@ fn lookup<'v>(rec: &'v Value, path: &str) -> Option<&'v Value> {
     Some(cur)
 }
 
-fn csv_cell(out: &mut String, v: Option<&Value>) {
+/// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
     let text = match v {
         None | Some(Value::Null) => return,
+        // Only text is guarded: a number (even a negative one) stays a number.
+        Some(Value::String(s)) if guard && s.starts_with(FORMULA_START) => std::borrow::Cow::Owned(format!("'{s}")),
         Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
         Some(Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
         Some(Value::Bool(b)) => std::borrow::Cow::Borrowed(if *b { "true" } else { "false" }),
@@ -44,7 +49,18 @@ pub fn csv_header(ty: &ExportType) -> String {
     s
 }
 
+/// CSV rows with the formula guard on.
 pub fn csv_rows<R: std::borrow::Borrow<RawValue>>(ty: &ExportType, records: &[R]) -> Result<String, serde_json::Error> {
+    csv_rows_with(ty, records, true)
+}
+
+/// `formula_guard`: a text value starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`
+/// so a spreadsheet shows it rather than running it.
+pub fn csv_rows_with<R: std::borrow::Borrow<RawValue>>(
+    ty: &ExportType,
+    records: &[R],
+    formula_guard: bool,
+) -> Result<String, serde_json::Error> {
     let mut out = String::with_capacity(records.len() * 96);
     for r in records {
         let v: Value = serde_json::from_str(r.borrow().get())?;
@@ -52,7 +68,7 @@ pub fn csv_rows<R: std::borrow::Borrow<RawValue>>(ty: &ExportType, records: &[R]
             if i > 0 {
                 out.push(',');
             }
-            csv_cell(&mut out, lookup(&v, f.as_str()));
+            csv_cell(&mut out, lookup(&v, f.as_str()), formula_guard);
         }
         out.push('\n');
     }
@@ -153,5 +169,26 @@ mod tests {
         assert_eq!(csv_header(&ty), "Name,Account.Name,Title\n");
         assert_eq!(csv_rows(&ty, &recs).unwrap(), "\"Ann \"\"A\"\", B\",Acme,\nBo,,\"CEO\nx\"\n");
         assert_eq!(ndjson_rows(&recs).lines().count(), 2);
+    }
+
+    #[test]
+    fn csv_formula_guard() {
+        let ty = ExportType::new("Contact", &["Name", "Title", "Amount"]).unwrap();
+        let recs: Vec<Box<RawValue>> = serde_json::from_str(
+            r#"[{"Name":"=HYPERLINK(\"http://evil.example\",\"x\")","Title":"+1 415","Amount":-5},
+                {"Name":"-2+3","Title":"@SUM(A1)","Amount":1.5},
+                {"Name":"\tx","Title":"\r=1","Amount":null},
+                {"Name":"Ann = B","Title":"x-1","Amount":0}]"#,
+        )
+        .unwrap();
+        let guarded = csv_rows(&ty, &recs).unwrap();
+        assert_eq!(
+            guarded,
+            "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",'+1 415,-5\n'-2+3,'@SUM(A1),1.5\n'\tx,\"'\r=1\",\nAnn = B,x-1,0\n"
+        );
+        let raw = csv_rows_with(&ty, &recs, false).unwrap();
+        assert!(raw.starts_with("\"=HYPERLINK(") && raw.contains("\n-2+3,@SUM(A1),1.5\n"));
+        // NDJSON is never altered.
+        assert!(ndjson_rows(&recs).contains(r#""Name":"=HYPERLINK("#));
     }
 }

@@ -289,6 +289,13 @@ impl SoqlDateTime {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Milliseconds since the epoch (the canonical form `from_millis` writes).
+    pub fn millis(&self) -> i64 {
+        let n = |r: std::ops::Range<usize>| self.0.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+        let days = days_from_civil(n(0..4), n(5..7), n(8..10));
+        (days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)) * 1000 + n(20..23)
+    }
 }
 
 // Howard Hinnant's civil calendar algorithms (public domain), so no date crate is needed.

@@ -30,7 +30,20 @@ impl ConnKey {
         };
         check("accountId", account_id)?;
         check("ownerId", owner)?;
+        // Reserved: a user call must never mint or use a server-flow token.
+        if owner == SERVER_OWNER {
+            return Err(Error::input("ownerId", "is reserved for server-to-server connections (use connectionId)"));
+        }
         Ok(Self { account_id: account_id.to_string(), owner: owner.to_string() })
+    }
+
+    /// The key of a stored record, user or server flow alike.
+    pub fn of_record(account_id: &str, owner: &str) -> Result<Self> {
+        if owner == SERVER_OWNER {
+            Self::server(account_id)
+        } else {
+            Self::new(account_id, owner)
+        }
     }
 
     /// A server-to-server connection named by the host.
@@ -121,11 +134,72 @@ impl TokenRecord {
     }
 
     pub fn key(&self) -> Result<ConnKey> {
-        ConnKey::new(&self.account_id, &self.owner)
+        ConnKey::of_record(&self.account_id, &self.owner)
     }
 
     /// Parses a record a store returned, saying what is wrong instead of failing obscurely.
+    /// The message names the field and the expected type, never a value (it would be a token).
     pub fn from_store_json(v: Value) -> Result<Self> {
-        serde_json::from_value(v).map_err(|e| Error::store("find", format!("the stored record has an unexpected shape: {e}")))
+        use crate::shape::{check_fields, serde_reason, Want};
+        let shape = |path: String, reason: String| {
+            let at = if path.is_empty() { "the record".to_string() } else { path };
+            Error::store("find", format!("the stored record has an unexpected shape: {at} {reason}"))
+        };
+        if let Some((p, r)) = check_fields(
+            "",
+            &v,
+            &[("account_id", Want::Str), ("owner", Want::Str), ("token_invalidated", Want::OptBool)],
+        ) {
+            return Err(shape(p, r));
+        }
+        let token_fields = [
+            ("access_token", Want::Str),
+            ("refresh_token", Want::OptStr),
+            ("issued_at", Want::OptStr),
+            ("instance_url", Want::OptStr),
+            ("id", Want::OptStr),
+            ("scope", Want::OptStr),
+        ];
+        match v.get("token") {
+            None => return Err(shape("token".into(), "is required".into())),
+            Some(t) => {
+                if let Some((p, r)) = check_fields("token", t, &token_fields) {
+                    return Err(shape(p, r));
+                }
+            }
+        }
+        serde_json::from_value(v).map_err(|e| shape(String::new(), serde_reason(&e.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MARK: &str = "00DMARKERa1!AQ.secret";
+
+    #[test]
+    fn shape_errors_never_echo_values() {
+        let good_token = json!({ "access_token": MARK, "refresh_token": MARK });
+        let cases = [
+            json!({ "account_id": "a", "owner": "u", "token": MARK }),
+            json!({ "account_id": "a", "owner": "u", "token": json!({ "access_token": MARK, "refresh_token": MARK }).to_string() }),
+            json!({ "account_id": "a", "owner": "u", "token": [MARK] }),
+            json!({ "account_id": "a", "owner": "u", "token": { "access_token": [MARK], "refresh_token": MARK } }),
+            json!({ "account_id": "a", "owner": "u", "token": { "access_token": MARK, "refresh_token": { "v": MARK } } }),
+            json!({ "account_id": "a", "owner": "u", "token": { "access_token": MARK, "instance_url": 5 } }),
+            json!({ "account_id": MARK.len(), "owner": "u", "token": good_token }),
+            json!({ "account_id": "a", "owner": [MARK], "token": good_token }),
+            json!({ "account_id": "a", "owner": "u", "token": good_token, "token_invalidated": MARK }),
+            json!({ "owner": "u", "token": good_token }),
+        ];
+        for c in cases {
+            let e = TokenRecord::from_store_json(c.clone()).unwrap_err();
+            let text = format!("{e} {e:?} {}", serde_json::to_string(&e.to_wire()).unwrap());
+            assert!(!text.contains("MARKER"), "{text}");
+            assert_eq!(e.code(), "STORE_ERROR");
+            assert!(text.contains("must be") || text.contains("is required"), "{text}");
+        }
     }
 }

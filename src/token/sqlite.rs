@@ -38,12 +38,17 @@ fn aad(key: &ConnKey) -> Vec<u8> {
 
 impl SqliteStore {
     pub fn open(path: &str, encryption_key: Option<&[u8; 32]>) -> Result<Self> {
+        crate::token::file_mode::create_owner_only(path)
+            .map_err(|e| Error::config("storePath", format!("cannot create {path:?}: {e}")))?;
         let conn = Connection::open(path).map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // WAL lets readers and one writer in different processes proceed together.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a rotated refresh token is on disk before save returns, power cut or not.
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // SQLite gives -wal/-shm the database file's mode; tighten them too in case they predate it.
+        crate::token::file_mode::restrict_companions(path);
         let holder = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -279,5 +284,37 @@ mod tests {
         assert!(s.delete(&k).await.unwrap());
         assert!(!s.delete(&k).await.unwrap());
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod mode_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &str) -> u32 {
+        std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+    }
+
+    /// (The umask case is covered by a Jest test in a child process: the umask is process-wide.)
+    #[tokio::test]
+    async fn files_are_owner_only_and_synchronous_is_full() {
+        let path = std::env::temp_dir().join(format!("fl-mode-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let path = path.to_string_lossy().into_owned();
+        // A wide-open pre-existing file is tightened too.
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let s = SqliteStore::open(&path, None).unwrap();
+        s.consume_nonce("n", now_millis() + 1000).await.unwrap();
+        for p in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+            assert!(std::path::Path::new(&p).exists(), "{p} missing");
+            assert_eq!(mode(&p), 0o600, "{p}");
+        }
+        let sync: i64 = s.conn.lock().unwrap().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        drop(s);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
     }
 }
