@@ -32,7 +32,7 @@ async function connectOne(fl, c) {
   const start = await fl.beginLogin({ ...c, forwardUrl: 'https://app.example.com/done' })
   if (start.alreadyConnected) return
   const q = await authorize(start.redirectUrl)
-  await fl.handleCallback({ code: q.code, state: q.state })
+  await fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })
 }
 
 /**
