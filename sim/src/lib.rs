@@ -21,6 +21,7 @@ mod describe;
 mod faults;
 mod grants;
 mod http;
+mod limits;
 mod mutate;
 mod oauth;
 pub mod overlay;
