@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { EventEmitter } from 'node:events'
 
 /** The stored connection: the host's existing document shape (MongoDB collection compatible). */
 export interface TokenRecord {
@@ -91,6 +92,8 @@ export interface ForcelinkConfig {
   clientCredentials?: boolean
   /** CSV exports prefix text cells that start a formula (`=`, `+`, `-`, `@`, tab, CR) with `'` (default true). */
   csvFormulaGuard?: boolean
+  /** Receives one structured object per event (`{ event, msg, ... }`); pino, winston and console fit. Default: silent. */
+  logger?: Logger
   /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
   bulkThreshold?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
@@ -203,7 +206,30 @@ export declare class ForcelinkError extends Error {
   field?: string
 }
 
-export declare class Forcelink {
+export interface Logger {
+  debug(obj: object, ...rest: unknown[]): unknown
+  info(obj: object, ...rest: unknown[]): unknown
+  warn(obj: object, ...rest: unknown[]): unknown
+  error(obj: object, ...rest: unknown[]): unknown
+}
+
+/** Which connection an event is about: a user's or a server flow's. */
+export type EventConnection = { accountId: string; ownerId: string } | { connectionId: string }
+
+export interface ForcelinkEvents {
+  refresh: { connection: EventConnection; orgId: string | null; rotated: boolean; durationMs: number }
+  reconnectRequired: { connection: EventConnection; orgId: string | null }
+  retry: { connection: EventConnection; orgId: string | null; status: number | null; attempt: number; delayMs: number; reason: string }
+  rateLimited: { connection: EventConnection; orgId: string | null }
+  apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
+  storeError: { op: string; message: string; timedOut: boolean }
+  bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
+}
+
+export declare class Forcelink extends EventEmitter {
+  on<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
+  once<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
+  off<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
   /** Validates synchronously; throws `CONFIG_INVALID` naming the field. */
   constructor(config: ForcelinkConfig)
   /** How long a login state (and its browser binding) lives, in seconds. */
@@ -247,6 +273,9 @@ export declare class Forcelink {
   /** Updates a record's fields. */
   updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> }): Promise<{ id: string }>
   /** The latest `Sforce-Limit-Info` usage seen, or null. */
+  /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
+  limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): { orgId: string; used: number; max: number } | null
+  /** The last org seen by this instance. */
   limitInfo(): { used: number; max: number } | null
 }
 

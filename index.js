@@ -2,6 +2,7 @@
 // The public JS surface: a thin layer over the native binding that turns arguments into JSON,
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
 
+const { EventEmitter } = require('node:events')
 const { Readable } = require('node:stream')
 const native = require('./binding.js')
 
@@ -19,12 +20,34 @@ class ForcelinkError extends Error {
   }
 }
 
+// The host store's own errors, by message (bounded), so a STORE_ERROR can carry the original
+// (its stack intact) as `cause`.
+const recentStoreErrors = new Map()
+const MAX_RECENT_STORE_ERRORS = 64
+
+function rememberStoreError(message, err) {
+  recentStoreErrors.delete(message)
+  recentStoreErrors.set(message, err)
+  if (recentStoreErrors.size > MAX_RECENT_STORE_ERRORS) recentStoreErrors.delete(recentStoreErrors.keys().next().value)
+}
+
+function storeCause(fe) {
+  let found
+  for (const [m, err] of recentStoreErrors) if (m && fe.message.includes(m)) found = err
+  return found
+}
+
 function convert(e) {
   if (e instanceof ForcelinkError) return e
   const msg = e && typeof e.message === 'string' ? e.message : String(e)
   if (msg.startsWith(MARK)) {
     try {
-      return new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
+      const fe = new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
+      if (fe.code === 'STORE_ERROR') {
+        const cause = storeCause(fe)
+        if (cause !== undefined) fe.cause = cause
+      }
+      return fe
     } catch (_) {
       /* fall through */
     }
@@ -67,6 +90,7 @@ function bridgeStore(store) {
       return JSON.stringify({ ok: true, value: value === undefined ? null : value })
     } catch (err) {
       const message = err && err.message ? err.message : String(err)
+      rememberStoreError(message, err)
       return JSON.stringify({ ok: false, message })
     }
   }
@@ -103,14 +127,76 @@ async function call(promiseFn) {
   }
 }
 
-class Forcelink {
+// Options travel to Rust as JSON: a value JSON would drop or mangle (a function, a Date, NaN, a
+// Map, …) is a mistake the host should hear about, not a silent default.
+function checkJson(v, field) {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw configError(field, 'must be a finite number')
+    return
+  }
+  if (v === undefined) return
+  if (typeof v !== 'object') throw configError(field, `must be JSON data, not ${kindOf(v)}`)
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      if (x === undefined) throw configError(`${field}[${i}]`, 'must not be undefined')
+      checkJson(x, `${field}[${i}]`)
+    })
+    return
+  }
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) throw configError(field, `must be a plain object, not ${v.constructor ? v.constructor.name : 'an object'}`)
+  for (const [k, x] of Object.entries(v)) checkJson(x, field ? `${field}.${k}` : k)
+}
+
+const LOG_METHODS = ['debug', 'info', 'warn', 'error']
+const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob']
+
+function who(e) {
+  const c = e.connection
+  if (!c) return ''
+  return c.connectionId !== undefined ? ` connection ${c.connectionId}` : ` account ${c.accountId} owner ${c.ownerId}`
+}
+
+// One structured line per event: [level, message]. Events carry no token, code or secret.
+function logLine(name, e) {
+  const org = e.orgId ? ` org ${e.orgId}` : ''
+  switch (name) {
+    case 'refresh':
+      return ['info', `forcelink: access token refreshed${e.rotated ? ' (refresh token rotated)' : ''}${who(e)}${org} in ${e.durationMs} ms`]
+    case 'reconnectRequired':
+      return ['warn', `forcelink: refresh token refused (invalid_grant), reconnect required${who(e)}${org}`]
+    case 'retry':
+      return ['warn', `forcelink: retrying after ${e.status ? `HTTP ${e.status}` : e.reason} (attempt ${e.attempt}, in ${e.delayMs} ms)${who(e)}${org}`]
+    case 'rateLimited':
+      return ['warn', `forcelink: Salesforce API limit reached (REQUEST_LIMIT_EXCEEDED)${who(e)}${org}`]
+    case 'apiUsage':
+      return ['debug', `forcelink: API usage ${e.used}/${e.max}${who(e)}${org}`]
+    case 'storeError':
+      return ['error', `forcelink: token store ${e.op} ${e.timedOut ? 'timed out' : 'failed'}`]
+    case 'bulkJob':
+      return ['info', `forcelink: Bulk job ${e.jobId} ${e.state}${who(e)}${org}`]
+    default:
+      return ['debug', `forcelink: ${name}`]
+  }
+}
+
+class Forcelink extends EventEmitter {
   #n
   #csvFormulaGuard = true
   #stateTtlSeconds = 3600
+  #logger = null
 
   constructor(config) {
+    super()
     if (!config || typeof config !== 'object') throw configError('config', 'must be an object')
-    const { store, csvFormulaGuard, ...rest } = config
+    const { store, csvFormulaGuard, logger, ...rest } = config
+    if (logger !== undefined && logger !== null) {
+      if (typeof logger !== 'object' && typeof logger !== 'function') throw configError('logger', `must be an object with ${LOG_METHODS.join('/')} methods`)
+      for (const m of LOG_METHODS) if (typeof logger[m] !== 'function') throw configError('logger', `logger.${m} must be a function`)
+      this.#logger = logger
+    }
+    checkJson(rest, '')
     if (csvFormulaGuard !== undefined && csvFormulaGuard !== null) {
       if (typeof csvFormulaGuard !== 'boolean') throw configError('csvFormulaGuard', `must be a boolean, not ${kindOf(csvFormulaGuard)}`)
       this.#csvFormulaGuard = csvFormulaGuard
@@ -118,9 +204,37 @@ class Forcelink {
     if (Number.isInteger(rest.stateTtlSeconds)) this.#stateTtlSeconds = rest.stateTtlSeconds
     if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
     try {
-      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined)
+      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (line) => this.#onEvent(line))
     } catch (e) {
       throw convert(e)
+    }
+  }
+
+  // Called by native code (through a threadsafe function) for every event: logs it, then hands
+  // it to each listener. Nothing here may throw back into native code or break a call.
+  #onEvent(line) {
+    let e
+    try {
+      e = JSON.parse(line)
+    } catch (_) {
+      return
+    }
+    const name = e.event
+    delete e.event
+    if (this.#logger) {
+      try {
+        const [level, msg] = logLine(name, e)
+        this.#logger[level]({ ...e, event: name, msg })
+      } catch (_) {
+        /* a broken logger never breaks a call */
+      }
+    }
+    for (const l of this.rawListeners(name)) {
+      try {
+        l.call(this, e)
+      } catch (_) {
+        /* a throwing listener never breaks a call */
+      }
     }
   }
 
@@ -355,9 +469,17 @@ class Forcelink {
     return call(() => this.#n.updateRecord(JSON.stringify(args)))
   }
 
-  /** The latest `Sforce-Limit-Info` API usage seen (`{ used, max }`), or null. */
-  limitInfo() {
-    return JSON.parse(this.#n.limitInfo())
+  /**
+   * The latest `Sforce-Limit-Info` of a connection's org (`{ orgId, used, max }`), or null before
+   * any response. Without an argument: the last org seen by this instance (`{ used, max }`).
+   */
+  limitInfo(opts) {
+    try {
+      if (opts === undefined) return JSON.parse(this.#n.limitInfo())
+      return JSON.parse(this.#n.limitInfoFor(JSON.stringify(conn(opts))))
+    } catch (e) {
+      throw convert(e)
+    }
   }
 
   /** @internal test hook: a Rust panic must surface as an INTERNAL error. */
@@ -377,4 +499,4 @@ function paginate(total, page, perPage) {
   return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
 }
 
-module.exports = { Forcelink, ForcelinkError, paginate }
+module.exports = { Forcelink, ForcelinkError, paginate, EVENT_NAMES }

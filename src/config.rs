@@ -182,6 +182,8 @@ pub struct Config {
     pub bulk_threshold: u64,
     /// How long a Bulk query job may take before it is aborted.
     pub bulk_deadline: Duration,
+    /// Where events go (the binding sets it; none by default).
+    pub events: crate::events::Events,
 }
 
 impl std::fmt::Debug for Config {
@@ -423,6 +425,7 @@ impl Config {
             server_flow,
             bulk_threshold,
             bulk_deadline,
+            events: Default::default(),
         })
     }
 

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
 use crate::oauth::client::{OAuthClient, TokenResponse};
@@ -488,12 +489,27 @@ impl Inner {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
             return Err(Error::ReconnectRequired);
         };
+        let started = Instant::now();
+        let org = crate::events::org_of(rec.token.id.as_deref());
         match (OAuthClient { cfg: &self.cfg, http: &self.http }).refresh(&refresh_token).await {
             Ok(tr) => {
                 apply_refresh(&mut rec, tr)?;
-                self.commit(key, rec, expected).await
+                let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose()) != Some(refresh_token.expose());
+                let out = self.commit(key, rec, expected).await;
+                if out.is_ok() {
+                    self.cfg.events.emit(|| Event::Refresh {
+                        connection: key.into(),
+                        org_id: org,
+                        rotated,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    });
+                }
+                out
             }
-            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => self.invalidate(key, rec, expected).await,
+            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => {
+                self.cfg.events.emit(|| Event::ReconnectRequired { connection: key.into(), org_id: org });
+                self.invalidate(key, rec, expected).await
+            }
             Err(e) => Err(e),
         }
     }
