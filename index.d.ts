@@ -191,6 +191,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SALESFORCE_UNAVAILABLE'
   | 'CANCELLED'
+  | 'CLOSED'
   | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
@@ -226,6 +227,11 @@ export interface ForcelinkEvents {
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
 }
 
+/** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */
+export interface WithSignal {
+  signal?: AbortSignal
+}
+
 export declare class Forcelink extends EventEmitter {
   on<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
   once<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
@@ -235,11 +241,20 @@ export declare class Forcelink extends EventEmitter {
   /** How long a login state (and its browser binding) lives, in seconds. */
   readonly stateTtlSeconds: number
   /**
+   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
+   * in flight, and refuses later calls with `CLOSED`. Idempotent.
+   */
+  close(): Promise<void>
+  /** `await using fl = new Forcelink(...)`. */
+  [Symbol.asyncDispose](): Promise<void>
+  /** Whether `close()` was called. */
+  readonly closed: boolean
+  /**
    * `binding` (absent when already connected or with `bindBrowser: false`): give it to the browser
    * that starts the flow only, and pass it back to `handleCallback`.
    */
   beginLogin(
-    opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean },
+    opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean } & WithSignal,
   ): Promise<{ redirectUrl: string; alreadyConnected: boolean; binding?: string }>
   /**
    * A state issued with a binding needs the same `binding`; `accountId`/`ownerId` (the user signed
@@ -253,26 +268,26 @@ export declare class Forcelink extends EventEmitter {
     binding?: string
     accountId?: string | number | { toString(): string }
     ownerId?: string | number | { toString(): string }
+    signal?: AbortSignal
   }): Promise<{ redirectUrl: string }>
-  disconnect(opts: Connection): Promise<{ revoked: boolean }>
-  getAccessToken(opts: Connection & { forceRefresh?: boolean }): Promise<{ accessToken: string; instanceUrl: string }>
-  query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean }): Promise<QueryResult<R>>
-  queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string }): Promise<QueryResult<R>>
+  disconnect(opts: Connection & WithSignal): Promise<{ revoked: boolean }>
+  getAccessToken(opts: Connection & { forceRefresh?: boolean } & WithSignal): Promise<{ accessToken: string; instanceUrl: string }>
+  query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean } & WithSignal): Promise<QueryResult<R>>
+  queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string } & WithSignal): Promise<QueryResult<R>>
   exportPage(
-    opts: Connection & { type: string; page?: number | string; limit?: number | string },
+    opts: Connection & { type: string; page?: number | string; limit?: number | string } & WithSignal,
   ): Promise<{ data: SalesforceRecord[]; pagination: Pagination }>
   /** `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), to send on without parsing. */
-  exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string }): Promise<string>
+  exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string } & WithSignal): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson'; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
   sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */
-  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> }): Promise<{ id: string }>
+  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
   /** Updates a record's fields. */
-  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> }): Promise<{ id: string }>
-  /** The latest `Sforce-Limit-Info` usage seen, or null. */
+  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
   /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
   limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): { orgId: string; used: number; max: number } | null
   /** The last org seen by this instance. */

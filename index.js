@@ -62,6 +62,30 @@ function configError(field, reason) {
   return new ForcelinkError({ code: 'CONFIG_INVALID', status: 500, field, message: `invalid configuration: ${field}: ${reason}` })
 }
 
+function closedError() {
+  return new ForcelinkError({ code: 'CLOSED', status: 503, message: 'this Forcelink was closed' })
+}
+
+function cancelledError(signal) {
+  const err = new ForcelinkError({ code: 'CANCELLED', status: 499, message: 'the call was cancelled' })
+  err.cause = signal.reason
+  return err
+}
+
+function checkSignal(signal) {
+  if (signal === undefined || signal === null) return undefined
+  if (typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
+    throw inputError('signal', 'must be an AbortSignal')
+  }
+  return signal
+}
+
+// A CANCELLED from an aborted export carries the signal's reason.
+function withReason(err, signal) {
+  if (err && err.code === 'CANCELLED' && signal && signal.aborted && err.cause === undefined) err.cause = signal.reason
+  return err
+}
+
 function inputError(field, reason) {
   return new ForcelinkError({ code: 'INVALID_INPUT', status: 400, field, message: `invalid input: ${field}: ${reason}` })
 }
@@ -186,6 +210,9 @@ class Forcelink extends EventEmitter {
   #csvFormulaGuard = true
   #stateTtlSeconds = 3600
   #logger = null
+  #closed = false
+  #inflight = new Set()
+  #cursors = new Set()
 
   constructor(config) {
     super()
@@ -236,6 +263,78 @@ class Forcelink extends EventEmitter {
         /* a throwing listener never breaks a call */
       }
     }
+  }
+
+  // Every async method runs through here: refused once closed, tracked until settled (so
+  // close() can wait for it), and cancelled by `opts.signal`.
+  #guard(opts, fn) {
+    if (this.#closed) return Promise.reject(closedError())
+    let signal
+    try {
+      signal = checkSignal(opts && typeof opts === 'object' ? opts.signal : undefined)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    if (signal && signal.aborted) return Promise.reject(cancelledError(signal))
+    const inner = Promise.resolve().then(fn)
+    this.#inflight.add(inner)
+    const done = () => this.#inflight.delete(inner)
+    inner.then(done, done)
+    if (!signal) return inner
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(cancelledError(signal))
+      signal.addEventListener('abort', onAbort, { once: true })
+      inner.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  static {
+    for (const m of ['beginLogin', 'handleCallback', 'disconnect', 'getAccessToken', 'query', 'queryMore', 'exportPage', 'exportPageJson', 'createRecord', 'updateRecord']) {
+      const orig = this.prototype[m]
+      Object.defineProperty(this.prototype, m, {
+        value: function (opts) {
+          return this.#guard(opts, () => orig.call(this, opts))
+        },
+        writable: true,
+        configurable: true,
+      })
+    }
+  }
+
+  #track(cursor) {
+    if (this.#closed) {
+      cursor.close()
+      throw closedError()
+    }
+    this.#cursors.add(cursor)
+    return () => this.#cursors.delete(cursor)
+  }
+
+  /**
+   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
+   * in flight to settle, and refuses later calls with `CLOSED`. Idempotent.
+   */
+  async close() {
+    if (!this.#closed) {
+      this.#closed = true
+      try {
+        this.#n.close()
+      } catch (_) {
+        /* closing never fails */
+      }
+      for (const c of this.#cursors) c.close()
+    }
+    await Promise.allSettled([...this.#inflight])
+  }
+
+  /** `await using fl = new Forcelink(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')]() {
+    return this.close()
+  }
+
+  /** Whether `close()` was called. */
+  get closed() {
+    return this.#closed
   }
 
   /** How long a login state (and its browser binding) lives, in seconds. */
@@ -358,15 +457,19 @@ class Forcelink extends EventEmitter {
    * Bulk job; `onProgress({ fetched, total, engine, jobId? })` fires per batch.
    */
   async *exportAll(opts) {
-    const cursor = this.#cursor(opts || {})
-    const stop = watchSignal(opts.signal, cursor)
+    if (this.#closed) throw closedError()
+    opts = opts || {}
+    const signal = checkSignal(opts.signal)
+    const cursor = this.#cursor(opts)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     try {
       for (;;) {
         let text
         try {
           text = await cursor.nextJson()
         } catch (e) {
-          throw convert(e)
+          throw withReason(convert(e), signal)
         }
         if (text === null) return
         if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
@@ -374,6 +477,7 @@ class Forcelink extends EventEmitter {
       }
     } finally {
       stop()
+      untrack()
       cursor.close()
     }
   }
@@ -391,8 +495,11 @@ class Forcelink extends EventEmitter {
       if (typeof opts.csvFormulaGuard !== 'boolean') throw inputError('csvFormulaGuard', 'must be a boolean')
       guard = opts.csvFormulaGuard
     }
+    if (this.#closed) throw closedError()
+    const signal = checkSignal(opts.signal)
     const cursor = this.#cursor(opts)
-    const stop = watchSignal(opts.signal, cursor)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     async function* chunks() {
       try {
         for (;;) {
@@ -400,7 +507,7 @@ class Forcelink extends EventEmitter {
           try {
             buf = await cursor.nextBytes(format, guard)
           } catch (e) {
-            throw convert(e)
+            throw withReason(convert(e), signal)
           }
           if (buf === null) return
           if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
@@ -408,10 +515,19 @@ class Forcelink extends EventEmitter {
         }
       } finally {
         stop()
+        untrack()
         cursor.close()
       }
     }
-    return Readable.from(chunks(), { objectMode: false })
+    const stream = Readable.from(chunks(), { objectMode: false })
+    // destroy() closes the native cursor now (aborting a running Bulk job), rather than after the
+    // batch in flight settles.
+    const destroy = stream._destroy
+    stream._destroy = function (err, cb) {
+      cursor.close()
+      return destroy.call(this, err, cb)
+    }
+    return stream
   }
 
   /**
@@ -433,26 +549,30 @@ class Forcelink extends EventEmitter {
       batchSize: num(opts.batchSize),
       lookbackMs: num(opts.lookbackMs),
     }
+    if (this.#closed) throw closedError()
+    const signal = checkSignal(opts.signal)
     let cursor
     try {
       cursor = this.#n.syncCursor(JSON.stringify(args))
     } catch (e) {
       throw convert(e)
     }
-    const stop = watchSignal(opts.signal, cursor)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     try {
       for (;;) {
         let text
         try {
           text = await cursor.nextJson()
         } catch (e) {
-          throw convert(e)
+          throw withReason(convert(e), signal)
         }
         if (text === null) return
         yield JSON.parse(text)
       }
     } finally {
       stop()
+      untrack()
       cursor.close()
     }
   }

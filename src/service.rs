@@ -412,6 +412,11 @@ impl Forcelink {
         crate::salesforce::write::update(&self.rest(), key, object, id, fields).await
     }
 
+    /// Stops background work (retried saves of rotated tokens). In-flight calls finish.
+    pub fn shutdown(&self) {
+        self.tokens.shutdown();
+    }
+
     /// The latest `Sforce-Limit-Info` seen on any response (the last org seen).
     pub fn limit_info(&self) -> Option<ApiUsage> {
         self.limits.latest()

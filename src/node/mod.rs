@@ -308,6 +308,13 @@ impl NativeForcelink {
         json(&self.inner.limit_info())
     }
 
+    /// Stops background work; the JS layer refuses later calls with CLOSED.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> napi::Result<()> {
+        self.inner.shutdown();
+        Ok(())
+    }
+
     /// `{"orgId","used","max"}` for this connection's org, or `null` before any response.
     #[napi(catch_unwind)]
     pub fn limit_info_for(&self, args_json: String) -> napi::Result<String> {

@@ -92,6 +92,8 @@ struct Inner {
     /// Connections with a background save running.
     resaving: Mutex<HashMap<ConnKey, ()>>,
     next_flight: AtomicU64,
+    /// Set by `close()`: background saves stop.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct TokenManager {
@@ -170,12 +172,18 @@ impl TokenManager {
                 pending: Mutex::new(HashMap::new()),
                 resaving: Mutex::new(HashMap::new()),
                 next_flight: AtomicU64::new(1),
+                stop: tokio::sync::watch::channel(false).0,
             }),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.inner.store
+    }
+
+    /// Stops background work (retried saves); a record still unsaved stays unsaved.
+    pub fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
     }
 
     pub fn forget(&self, key: &ConnKey) {
@@ -566,8 +574,15 @@ impl Inner {
         let (inner, key) = (self.clone(), key.clone());
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(200);
+            let mut stop = inner.stop.subscribe();
             loop {
-                tokio::time::sleep(delay).await;
+                if *stop.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => break,
+                }
                 delay = (delay * 2).min(MAX_RESAVE_BACKOFF);
                 let Some(c) = lock(&inner.pending).get(&key).cloned() else { break };
                 let base = c.unsaved.unwrap_or(0);
