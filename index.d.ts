@@ -19,17 +19,30 @@ export interface TokenRecord {
   [extra: string]: unknown
 }
 
-type MaybePromise<T> = T | Promise<T>
+/** A value, a Promise, or any thenable (a mongoose Query, a Knex builder, …): all are awaited. */
+export type MaybePromise<T> = T | PromiseLike<T>
 
-/** Where the host keeps connections. Each method may return a value or a Promise. */
+/**
+ * A record as a database driver hands it back (e.g. a mongoose `lean()` document, whose fields are
+ * typed optional). Its shape is checked at run time: a wrong one is a `STORE_ERROR`.
+ */
+export interface StoredTokenRecord {
+  account_id?: unknown
+  owner?: unknown
+  token?: unknown
+  token_invalidated?: unknown
+}
+
+/** Where the host keeps connections. Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
-  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | null | undefined>
-  /** Upsert keyed by `account_id` + `owner`. */
-  save(record: TokenRecord): MaybePromise<void>
+  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | StoredTokenRecord | null | undefined>
+  /** Upsert keyed by `account_id` + `owner`. What it resolves to is ignored. */
+  save(record: TokenRecord): MaybePromise<unknown>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
   /** Cross-process refresh lease: true if this caller now holds it. */
   acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<boolean>
-  releaseLease?(accountId: string, ownerId: string): MaybePromise<void>
+  /** What it resolves to is ignored. */
+  releaseLease?(accountId: string, ownerId: string): MaybePromise<unknown>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
 }
@@ -112,7 +125,13 @@ export interface QueryResult<R = SalesforceRecord> {
   records: R[]
 }
 
-export interface ExportAllOptions extends Connection {
+/**
+ * `exportAll`/`exportStream` options: a connection plus these fields. A type alias, not an
+ * interface, because `Connection` is a union (an interface cannot extend one).
+ */
+export type ExportAllOptions = Connection & ExportAllFields
+
+export interface ExportAllFields {
   type: string
   /** 200–2000 (Salesforce's range), default 2000. */
   batchSize?: number
@@ -153,7 +172,19 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'INTERNAL'
 
+/** What `new ForcelinkError(…)` takes (hosts rarely build one; a test double might). */
+export interface ForcelinkErrorInit {
+  code: ErrorCode
+  status: number
+  message: string
+  salesforceCode?: string
+  fields?: string[]
+  field?: string
+}
+
 export declare class ForcelinkError extends Error {
+  constructor(info: ForcelinkErrorInit)
+  name: 'ForcelinkError'
   code: ErrorCode
   /** The HTTP status a handler should answer with. */
   status: number

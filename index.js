@@ -8,11 +8,13 @@ const native = require('./binding.js')
 const MARK = '\u0001forcelink:'
 
 class ForcelinkError extends Error {
-  constructor(info) {
+  constructor(init) {
+    // `new ForcelinkError('message')` is not the typed form, but must not yield an error with no code.
+    const info = init !== null && typeof init === 'object' ? init : { message: init === undefined ? '' : String(init) }
     super(info.message)
     this.name = 'ForcelinkError'
-    this.code = info.code
-    this.status = info.status
+    this.code = info.code || 'INTERNAL'
+    this.status = Number.isInteger(info.status) ? info.status : 500
     if (info.salesforceCode) this.salesforceCode = info.salesforceCode
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
@@ -269,22 +271,27 @@ class Forcelink {
   limitInfo() {
     return JSON.parse(this.#n.limitInfo())
   }
-
-  /** @internal test hook: a Rust panic must surface as an INTERNAL error. */
-  __panicForTest(message, async = false) {
-    if (async) return this.#n.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
-    try {
-      return this.#n.panicForTest(String(message))
-    } catch (e) {
-      throw convert(e)
-    }
-  }
 }
 
 /** The incumbent paginator, with NaN-free answers for the inputs its formula leaves undefined. */
 function paginate(total, page, perPage) {
   const t = Number(total)
   return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
+}
+
+// Test builds only (cargo feature `test-hooks`): the published binary has no panic hook, so
+// neither has the published API.
+if (typeof native.panicForTest === 'function') {
+  Object.defineProperty(Forcelink.prototype, '__panicForTest', {
+    value(message, async = false) {
+      if (async) return native.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
+      try {
+        return native.panicForTest(String(message))
+      } catch (e) {
+        throw convert(e)
+      }
+    },
+  })
 }
 
 module.exports = { Forcelink, ForcelinkError, paginate }
