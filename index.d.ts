@@ -54,12 +54,16 @@ export interface ExportTypeConfig {
   fields: string[]
 }
 
+/**
+ * The required fields may be `undefined` in the type (`process.env.X` is `string | undefined`): the
+ * constructor checks them and throws `CONFIG_INVALID` naming the missing one.
+ */
 export interface ForcelinkConfig {
-  clientId: string
-  clientSecret: string
-  redirectUri: string
+  clientId: string | undefined
+  clientSecret: string | undefined
+  redirectUri: string | undefined
   /** At least 32 bytes. Signs OAuth state and derives PKCE verifiers. */
-  stateSecret: string
+  stateSecret: string | undefined
   /** Default `https://login.salesforce.com`. */
   loginUrl?: string
   /** Default `"62.0"`. */
