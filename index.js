@@ -3,7 +3,38 @@
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
 
 const { Readable } = require('node:stream')
-const native = require('./binding.js')
+const native = loadNative()
+
+// The platform package npm should have installed beside this one (napi-rs naming).
+function platformPackage() {
+  const { platform, arch } = process
+  let abi = ''
+  if (platform === 'linux') {
+    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
+    abi = report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl'
+  } else if (platform === 'win32') {
+    abi = '-msvc'
+  }
+  return `forcelink-${platform}-${arch}${abi}`
+}
+
+function loadNative() {
+  try {
+    return require('./binding.js')
+  } catch (cause) {
+    const pkg = platformPackage()
+    const err = new Error(
+      `forcelink: no native binary for this platform (${process.platform}-${process.arch}, Node ${process.version}). ` +
+        `It looked for the optional package "${pkg}" (and a local forcelink.*.node file). ` +
+        `If that platform is published, reinstall without --omit=optional / --no-optional (a lockfile made ` +
+        `on another platform may need a fresh "npm install"); otherwise build from source: ` +
+        `install Rust (https://rustup.rs), then run "npm run build" in the forcelink package folder.`,
+    )
+    err.code = 'FORCELINK_BINARY_MISSING'
+    err.cause = cause
+    throw err
+  }
+}
 
 const MARK = '\u0001forcelink:'
 

@@ -31,7 +31,9 @@ const known = new Set(platforms(pkg).map((p) => p.dir))
 for (const d of fs.readdirSync(path.join(root, 'npm'))) {
   if (!known.has(d)) drift.push(`npm/${d} (no napi.targets entry)`)
 }
-if (JSON.stringify(pkg.optionalDependencies) !== JSON.stringify(optional)) {
+// Compared sorted: npm itself rewrites package.json with the keys in alphabetical order.
+const sorted = (o) => JSON.stringify(Object.entries(o || {}).sort(([a], [b]) => (a < b ? -1 : 1)))
+if (sorted(pkg.optionalDependencies) !== sorted(optional)) {
   drift.push('package.json optionalDependencies')
   if (!check) {
     pkg.optionalDependencies = optional
