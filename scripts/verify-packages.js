@@ -18,7 +18,8 @@ const argv = process.argv.slice(2)
 const pkg = readPkg()
 const dist = path.join(root, 'dist')
 const cache = path.join(root, 'target', 'verify-node')
-const X64_NODES = [18, 20, 22, 24]
+// 18.17.0 is the oldest Node with N-API 9 (what the binding uses), and what `engines` states.
+const X64_NODES = ['18.17.0', 20, 22, 24]
 const ARM64_NODE = 22
 const SIM = { CLIENT_ID: 'smoke-client', CLIENT_SECRET: 'smoke-client-secret-0123456789', REDIRECT_URI: 'http://localhost:3999/cb', CONTACTS: 450 }
 

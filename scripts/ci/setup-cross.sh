@@ -4,6 +4,9 @@
 # Each step is skipped when already present, so a warm machine spends seconds here.
 set -euo pipefail
 
+if ! command -v pip3 >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+fi
 if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -c 'import ziglang' >/dev/null 2>&1; then
   pip3 install --quiet --break-system-packages ziglang cargo-zigbuild 2>/dev/null \
     || pip3 install --quiet ziglang cargo-zigbuild
