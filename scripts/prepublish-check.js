@@ -29,6 +29,7 @@ for (const p of platforms(pkg)) {
   const n = fs.readSync(fd, head, 0, 4, 0)
   fs.closeSync(fd)
   if (n < 4 || !MAGIC[p.platform](head)) problems.push(`${p.name}: npm/${p.dir}/${p.file} is not a ${p.platform} binary`)
+  else if (fs.readFileSync(file).includes('panicForTest')) problems.push(`${p.name}: npm/${p.dir}/${p.file} is a test build (test-hooks)`)
   if (pkg.optionalDependencies?.[p.name] !== pkg.version) problems.push(`${p.name}: not in optionalDependencies at ${pkg.version}`)
 }
 if (problems.length) {
