@@ -96,7 +96,8 @@ async function main() {
       const x64 = installInto('x64', [t.root, t['linux-x64-gnu']])
       for (const major of X64_NODES) smoke(`linux-x64-gnu node ${major}`, x64, nodeBinary('x64', major), [], env, 120_000)
 
-      const arm = installInto('arm64', [t.root, t['linux-arm64-gnu']], ['--cpu=arm64', '--os=linux', '--libc=glibc'])
+      // npm checks an explicit tarball's os/cpu against this x64 host; --force installs it anyway.
+      const arm = installInto('arm64', [t.root, t['linux-arm64-gnu']], ['--force'])
       smoke(`linux-arm64-gnu node ${ARM64_NODE} (qemu-aarch64)`, arm, 'qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', nodeBinary('arm64', ARM64_NODE)], env, 600_000)
 
       // Without its platform package, require() names the platform, the package and the fix.
