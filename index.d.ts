@@ -22,23 +22,37 @@ export interface TokenRecord {
   [extra: string]: unknown
 }
 
-type MaybePromise<T> = T | Promise<T>
+/** A value, a Promise, or any thenable (a mongoose Query, a Knex builder, …): all are awaited. */
+export type MaybePromise<T> = T | PromiseLike<T>
 
-/** Where the host keeps connections (TokenStore contract v2). Each method may return a value or a Promise. */
+/**
+ * A record as a database driver hands it back (e.g. a mongoose `lean()` document, whose fields are
+ * typed optional). Its shape is checked at run time: a wrong one is a `STORE_ERROR`.
+ */
+export interface StoredTokenRecord {
+  account_id?: unknown
+  owner?: unknown
+  token?: unknown
+  token_invalidated?: unknown
+  version?: unknown
+}
+
+/** Where the host keeps connections (TokenStore contract v2). Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
-  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | null | undefined>
+  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | StoredTokenRecord | null | undefined>
   /**
    * Upsert keyed by `account_id` + `owner`. With `expectedVersion`, write only if the stored
-   * record exists and its `version` (0 when absent) equals it, else return `false`.
+   * record exists and its `version` (0 when absent) equals it, else resolve `false`; any other
+   * value counts as written.
    */
-  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<boolean | void>
+  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<unknown>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
   /** Cross-process refresh lease (works with no record): a lease token, or null while another holds it. */
   acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<string | null>
   /** Extends a held lease: false if it expired meanwhile. Without it leases last a whole refresh. */
   renewLease?(accountId: string, ownerId: string, leaseToken: string, ttlMs: number): MaybePromise<boolean>
-  /** Releases that lease only. */
-  releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<void>
+  /** Releases that lease only. What it resolves to is ignored. */
+  releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<unknown>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
 }
@@ -50,12 +64,16 @@ export interface ExportTypeConfig {
   fields: string[]
 }
 
+/**
+ * The required fields may be `undefined` in the type (`process.env.X` is `string | undefined`): the
+ * constructor checks them and throws `CONFIG_INVALID` naming the missing one.
+ */
 export interface ForcelinkConfig {
-  clientId: string
-  clientSecret: string
-  redirectUri: string
+  clientId: string | undefined
+  clientSecret: string | undefined
+  redirectUri: string | undefined
   /** At least 32 bytes. Signs OAuth state and derives PKCE verifiers. */
-  stateSecret: string
+  stateSecret: string | undefined
   /** Default `https://login.salesforce.com`. */
   loginUrl?: string
   /** Default `"62.0"`. */
@@ -131,7 +149,13 @@ export interface QueryResult<R = SalesforceRecord> {
   records: R[]
 }
 
-export interface ExportAllOptions extends Connection {
+/**
+ * `exportAll`/`exportStream` options: a connection plus these fields. A type alias, not an
+ * interface, because `Connection` is a union (an interface cannot extend one).
+ */
+export type ExportAllOptions = Connection & ExportAllFields
+
+export interface ExportAllFields {
   type: string
   /** 200–2000 (Salesforce's range), default 2000. */
   batchSize?: number
@@ -154,7 +178,7 @@ export interface ExportProgress {
   jobId?: string
 }
 
-export interface SyncOptions extends Connection {
+export type SyncOptions = Connection & {
   type: string
   /** From an earlier step; absent = full initial sync. Tampered or foreign: `INVALID_INPUT`. */
   checkpoint?: string
@@ -195,7 +219,19 @@ export type ErrorCode =
   | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
+/** What `new ForcelinkError(…)` takes (hosts rarely build one; a test double might). */
+export interface ForcelinkErrorInit {
+  code: ErrorCode
+  status: number
+  message: string
+  salesforceCode?: string
+  fields?: string[]
+  field?: string
+}
+
 export declare class ForcelinkError extends Error {
+  constructor(info: ForcelinkErrorInit)
+  name: 'ForcelinkError'
   code: ErrorCode
   /** The HTTP status a handler should answer with. */
   status: number

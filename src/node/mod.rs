@@ -4,10 +4,12 @@
 mod bytes;
 mod cursor;
 mod events;
-mod probe;
 mod error;
+mod probe;
 mod store;
 mod sync;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
 use std::sync::Arc;
 
@@ -321,17 +323,6 @@ impl NativeForcelink {
         let a: ConnArgs = args(&args_json)?;
         let out = self.inner.limit_info_for(&a.key()?).map(|(org, u)| serde_json::json!({ "orgId": org, "used": u.used, "max": u.max }));
         json(&out)
-    }
-
-    /// Test hook: proves a Rust panic becomes a rejected promise / thrown error, not an abort.
-    #[napi(catch_unwind)]
-    pub fn panic_for_test(&self, message: String) -> napi::Result<()> {
-        panic!("{message}");
-    }
-
-    #[napi]
-    pub async fn panic_for_test_async(&self, message: String) -> napi::Result<()> {
-        panic!("{message}");
     }
 }
 
