@@ -5,7 +5,10 @@ const { salesforceRouter } = require('forcelink/express')
 const { startSimulator, connectForTest, MemoryStore } = require('forcelink/testing')
 
 const user = { accountId: 'acct-1', ownerId: 'user-1' }
-let sim, forcelink, server, base
+/** @type {import('forcelink/testing').Simulator} */ let sim
+/** @type {Forcelink} */ let forcelink
+/** @type {import('node:http').Server} */ let server
+let base = ''
 
 beforeAll(async () => {
   sim = await startSimulator({ contacts: 250, rotation: true })
@@ -18,7 +21,8 @@ beforeAll(async () => {
   app.use('/salesforce', salesforceRouter(forcelink, { getAuth: () => ({ account_id: user.accountId, uid: user.ownerId }) }))
   server = app.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${server.address().port}/salesforce`
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
+  base = `http://127.0.0.1:${port}/salesforce`
 })
 
 afterAll(async () => {
