@@ -122,6 +122,24 @@ test('two simulators run side by side (parallel Jest workers)', async () => {
   await s1.close() // idempotent
 })
 
+test('explicit records seed the org exactly, and export through forcelink as given', async () => {
+  const sim = await startSimulator({ contacts: [{ LastName: 'Lovelace', Email: 'ada@example.org' }, { LastName: 'Hopper' }], deals: 0 })
+  const fl = new Forcelink(sim.forcelinkConfig())
+  try {
+    const names = (await sim.control.records('contacts')).map((r) => r.LastName).sort()
+    expect(names).toEqual(['Hopper', 'Lovelace'])
+    expect(await sim.control.records('deals')).toHaveLength(0)
+    await connectForTest(fl, { accountId: 'x', ownerId: 'y' })
+    const { data } = await fl.exportPage({ accountId: 'x', ownerId: 'y', type: 'contacts', page: 1, limit: 10 })
+    expect(data).toHaveLength(2)
+    expect(data.map((r) => r.Email)).toContain('ada@example.org')
+    await expect(startSimulator({ contacts: ['not a record'] })).rejects.toThrow(/must be an object/)
+  } finally {
+    await fl.close()
+    await sim.close()
+  }
+})
+
 describe('MemoryStore (TokenStore contract v2)', () => {
   const rec = (v) => ({ account_id: 'a', owner: 'o', token: { access_token: 'x' }, version: v })
 

@@ -1,10 +1,10 @@
 import type { Forcelink, ForcelinkError, ErrorCode, TokenRecord, TokenStore } from '..'
 
 export interface SimulatorOptions {
-  /** Generated records (defaults 50, 20, 10). */
-  contacts?: number
-  deals?: number
-  notes?: number
+  /** Generated records (defaults 50, 20, 10), or exactly these records (their fields, e.g. `{ LastName: 'Lovelace' }`). */
+  contacts?: number | Record<string, unknown>[]
+  deals?: number | Record<string, unknown>[]
+  notes?: number | Record<string, unknown>[]
   /** Data seed (default 42). */
   seed?: number
   /** Refresh-token rotation. */
@@ -54,6 +54,8 @@ export interface SimulatorControl {
   setConfig(config: Record<string, unknown>): Promise<unknown>
   counts(): Promise<SimulatorCounts>
   resetCounts(): Promise<unknown>
+  /** Creates records of an export type or sObject over the REST API (counted): their Ids. */
+  insert(type: string, records: Record<string, unknown>[]): Promise<string[]>
   /** Every live record of an export type (`contacts`, `deals`, `notes`) or sObject, all fields. */
   records(type: string): Promise<Record<string, unknown>[]>
 }

@@ -71,6 +71,12 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
     if (!res.ok) throw new Error(`simulator records: ${res.status} ${await res.text()}`)
     return res.json()
   }
+  const serverToken = async () => {
+    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret })
+    const res = await fetch(`${myDomainUrl}/services/oauth2/token`, { method: 'POST', body, signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) })
+    if (!res.ok) throw new Error(`simulator records: token ${res.status}`)
+    return res.json()
+  }
   return {
     /** Every access token dies now; the next call needs a refresh. */
     expireTokens: () => call('expire-access-tokens', {}),
@@ -83,13 +89,29 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
     setConfig: (c) => call('config', c),
     counts: () => call('counts'),
     resetCounts: () => call('counts/reset', {}),
+    /** Creates records of `type` (an export type or an sObject name) over the REST API: their Ids. */
+    insert: async (type, records) => {
+      const object = TYPES[type] || String(type)
+      const token = await serverToken()
+      const ids = []
+      for (const fields of records) {
+        if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw new TypeError(`insert(${type}): each record must be an object of fields`)
+        const res = await fetch(`${token.instance_url}/services/data/v62.0/sobjects/${object}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(fields),
+          signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
+        })
+        const text = await res.text()
+        if (!res.ok) throw new Error(`simulator insert ${object}: ${res.status} ${text}`)
+        ids.push(JSON.parse(text).id)
+      }
+      return ids
+    },
     /** Every live record of `type` (an export type or an sObject name), all fields. */
     records: async (type) => {
       const object = TYPES[type] || String(type)
-      const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret })
-      const res = await fetch(`${myDomainUrl}/services/oauth2/token`, { method: 'POST', body, signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) })
-      if (!res.ok) throw new Error(`simulator records: token ${res.status}`)
-      const token = await res.json()
+      const token = await serverToken()
       const base = `${token.instance_url}/services/data/v62.0`
       const describe = await restGet(token, `${base}/sobjects/${object}/describe`)
       const soql = `SELECT ${describe.fields.map((f) => f.name).join(', ')} FROM ${object}`
@@ -106,7 +128,8 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
 }
 
 /**
- * Starts the simulator on 127.0.0.1 (free ports). `options`: `contacts`, `deals`, `notes`, `seed`,
+ * Starts the simulator on 127.0.0.1 (free ports). `options`: `contacts`, `deals`, `notes` (a count,
+ * or an array of records' fields to seed exactly), `seed`,
  * `rotation`, `consent`, `latencyMs`, `clientId`, `clientSecret`, `redirectUri`.
  */
 async function startSimulator(options = {}) {
@@ -114,8 +137,14 @@ async function startSimulator(options = {}) {
   const clientSecret = options.clientSecret || randomBytes(24).toString('hex')
   const redirectUri = options.redirectUri || DEFAULT_REDIRECT_URI
   const args = ['--client-id', clientId, '--client-secret', clientSecret, '--redirect-uri', redirectUri]
+  // A count seeds generated records; an array of field objects seeds exactly those (created over
+  // the REST API once the simulator is up, on an org that starts without that type's records).
+  const explicit = {}
   for (const k of ['contacts', 'deals', 'notes', 'seed']) {
-    if (options[k] !== undefined) {
+    if (k !== 'seed' && Array.isArray(options[k])) {
+      explicit[k] = options[k]
+      args.push(`--${k}`, '0')
+    } else if (options[k] !== undefined) {
       if (!Number.isInteger(options[k]) || options[k] < 0) throw new TypeError(`startSimulator: ${k} must be a non-negative integer`)
       args.push(`--${k}`, String(options[k]))
     }
@@ -158,6 +187,12 @@ async function startSimulator(options = {}) {
   }
   child.stdout.resume()
   const control = controlApi(urls.loginUrl, urls.myDomainUrl, clientId, clientSecret)
+  try {
+    for (const [type, records] of Object.entries(explicit)) await control.insert(type, records)
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw e
+  }
   if (options.latencyMs) await control.setLatency(options.latencyMs)
 
   let closing = null
