@@ -14,6 +14,10 @@ const { execFileSync } = require('node:child_process')
 const { root, readPkg, platforms, platformManifest } = require('./lib/platforms')
 
 const MAX_UNPACKED = 10 * 1024 * 1024
+// A platform package also carries the simulator for `forcelink/testing` (issue 12): the native
+// module stays under MAX_UNPACKED on its own, the package as a whole under this.
+const MAX_PACKAGE = 18 * 1024 * 1024
+const SIM = 'forcelink-sim'
 const GLIBC_FLOOR = '2.17'
 
 const argv = process.argv.slice(2)
@@ -87,6 +91,25 @@ for (const p of linux) {
   const file = path.join(outDir, p.file)
   const facts = checkBinary(p, file)
   fs.copyFileSync(file, path.join(root, 'npm', p.dir, p.file)) // where `napi prepublish` expects it
+  // The simulator executable for `forcelink/testing` (musl: static, so it runs on any Alpine).
+  // A failure here leaves the package without it (reported, and the smoke suite says so) rather
+  // than failing the release of the library itself.
+  const simOut = path.join(root, 'npm', p.dir, SIM)
+  fs.rmSync(simOut, { force: true })
+  try {
+    run('cargo', ['zigbuild', '-p', 'forcelink-sim', '--bin', SIM, '--profile', 'dist', '--target', target])
+    const sim = path.join(root, 'target', p.triple, 'dist', SIM)
+    facts.simBytes = fs.statSync(sim).size
+    if (p.libc === 'glibc') {
+      const versions = [...new Set(out('objdump', ['-T', sim]).match(/GLIBC_[0-9.]+/g) || [])].map((v) => v.slice(6))
+      const newest = versions.sort((a, b) => (versionLE(a, b) ? -1 : 1)).pop()
+      if (newest && !versionLE(newest, GLIBC_FLOOR)) throw new Error(`${SIM}: needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}`)
+    }
+    fs.copyFileSync(sim, simOut)
+  } catch (e) {
+    facts.simBytes = null
+    console.error(`warning: ${p.triple}: no simulator in the package (${e.message})`)
+  }
   report.push({ ...facts, seconds: Math.round((Date.now() - started) / 1000) })
 }
 
@@ -97,11 +120,18 @@ const toPack = packOnly ? platforms(pkg).filter((p) => fs.existsSync(path.join(r
 for (const p of toPack) {
   const dir = path.join(stage, p.dir)
   fs.mkdirSync(dir)
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(platformManifest(pkg, p), null, 2))
+  const manifest = platformManifest(pkg, p)
+  const sim = path.join(root, 'npm', p.dir, SIM)
+  if (fs.existsSync(sim)) {
+    manifest.files.push(SIM)
+    fs.copyFileSync(sim, path.join(dir, SIM))
+    fs.chmodSync(path.join(dir, SIM), 0o755)
+  }
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
   fs.copyFileSync(path.join(root, 'npm', p.dir, 'README.md'), path.join(dir, 'README.md'))
   fs.copyFileSync(path.join(root, 'npm', p.dir, p.file), path.join(dir, p.file))
   const info = pack(dir)
-  if (info.unpackedSize > MAX_UNPACKED) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked`)
+  if (info.unpackedSize > MAX_PACKAGE) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked`)
   const r = report.find((x) => x.target === p.triple)
   if (r) r.unpackedSize = info.unpackedSize
   tarballs.push(path.join(dist, info.filename))
