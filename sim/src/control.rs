@@ -121,9 +121,11 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "bulkJobMs")?,
             bool_field(&m, "bulkFailNext")?,
             u64_field(&m, "queryTimeoutRows")?,
+            u64_field(&m, "latencyPer1000Ms")?,
+            u64_field(&m, "concurrentLimit")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, timeout_rows) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, timeout_rows, per_1000, concurrent) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -174,6 +176,12 @@ async fn set_config(State(sim): S, req: Request) -> Response {
     }
     if let Some(v) = latency {
         s.latency_ms.store(v, Relaxed);
+    }
+    if let Some(v) = per_1000 {
+        s.latency_per_1000_ms.store(v, Relaxed);
+    }
+    if let Some(v) = concurrent {
+        s.concurrent_limit.store(v, Relaxed);
     }
     ok(sim.config_json())
 }
