@@ -227,7 +227,11 @@ class Forcelink {
       since: opts.since instanceof Date ? String(opts.since.getTime()) : str(opts.since),
       engine: str(opts.engine),
       jobId: str(opts.jobId),
+      parallelism: opts.parallelism === undefined || opts.parallelism === null ? undefined : Number(opts.parallelism),
+      ordered: opts.ordered === undefined || opts.ordered === null ? undefined : opts.ordered,
     }
+    if (args.ordered !== undefined && typeof args.ordered !== 'boolean') throw inputError('ordered', 'must be a boolean')
+    if (args.parallelism !== undefined && !Number.isFinite(args.parallelism)) throw inputError('parallelism', 'must be a whole number from 1 to 10')
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
       return this.#n.exportCursor(JSON.stringify(args))

@@ -352,6 +352,16 @@ impl Forcelink {
         Ok(ExportCursor::new(key, ty, since, batch, engine, job_id))
     }
 
+    /// `parallelism` (whole number 1–10, default 4) for REST exports.
+    pub fn parallelism(parallelism: Option<f64>) -> Result<u32> {
+        use crate::salesforce::parallel::{DEFAULT_PARALLELISM, MAX_PARALLELISM, MIN_PARALLELISM};
+        match parallelism {
+            None => Ok(DEFAULT_PARALLELISM),
+            Some(p) if p.is_finite() && p.fract() == 0.0 && (MIN_PARALLELISM as f64..=MAX_PARALLELISM as f64).contains(&p) => Ok(p as u32),
+            Some(_) => Err(Error::input("parallelism", "must be a whole number from 1 to 10")),
+        }
+    }
+
     pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
         cursor.next(&self.rest(), &self.describes).await
     }
