@@ -124,6 +124,13 @@ export interface ExportAllOptions extends Connection {
   engine?: 'rest' | 'bulk' | 'auto'
   /** Resume a Bulk job created earlier (its id is in `onProgress`). */
   jobId?: string
+  /**
+   * REST engine: Id ranges read at once, whole number 1–10, default 4. `1` walks one
+   * `nextRecordsUrl` chain. API calls stay within the serial walk's + 2 × parallelism.
+   */
+  parallelism?: number
+  /** REST engine: batches in Id order (default `true`); `false` hands them out as they arrive. */
+  ordered?: boolean
   onProgress?: (progress: ExportProgress) => void
   /** Cancels the export, even mid-call; an unfinished Bulk job is aborted. */
   signal?: AbortSignal
