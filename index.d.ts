@@ -81,6 +81,13 @@ export interface ForcelinkConfig {
   bulkThreshold?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
   bulkDeadlineMs?: number
+  /** Requests in flight to one org at once, across every call of the process: 1–100, default 10. */
+  maxConcurrentRequestsPerOrg?: number
+  /**
+   * A fraction (0.8 = 80%): new exports are refused with `RATE_LIMITED` while the org's last
+   * `api-usage` is at or above it. Default off.
+   */
+  apiUsageCeiling?: number
 }
 
 type Id = string | number | { toString(): string }

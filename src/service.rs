@@ -316,6 +316,7 @@ impl Forcelink {
         limit: Option<&str>,
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
+        self.rest().check_usage_ceiling(key).await?;
         self.exporter().page(key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
     }
 

@@ -47,10 +47,17 @@ async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value {
 }
 
 async fn connected(sim: &SimHandle) -> (Forcelink, ConnKey) {
-    let cfg = json!({
+    connected_with(sim, json!({})).await
+}
+
+async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
+    let mut cfg = json!({
         "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
         "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
     });
+    for (k, v) in extra.as_object().unwrap() {
+        cfg[k] = v.clone();
+    }
     let fl = Forcelink::new(Config::from_json(&cfg.to_string()).unwrap(), Some(Arc::new(MemStore::default()))).unwrap();
     let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -144,5 +151,47 @@ async fn parallelism_one_is_one_chain_and_since_works() {
     assert_eq!(sorted, all_since);
     assert!(Forcelink::parallelism(Some(0.0)).is_err() && Forcelink::parallelism(Some(11.0)).is_err() && Forcelink::parallelism(Some(2.5)).is_err());
     assert_eq!(Forcelink::parallelism(None).unwrap(), 4);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governor_caps_requests_and_backs_off() {
+    // An org that serves 3 requests at once, 40 ms each.
+    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 6_000, latency_ms: 40, concurrent_limit: 3, ..SimConfig::default() })
+        .await
+        .unwrap();
+    // Capped at the org's limit: never refused.
+    let (fl, key) = connected_with(&sim, json!({ "maxConcurrentRequestsPerOrg": 3 })).await;
+    let (ids, _, _) = export(&sim, &fl, &key, 500, 8, true, None).await;
+    assert_eq!(ids.len(), 6_000);
+    assert_eq!(control(&sim, "counts", None).await["concurrentRefused"], 0);
+    // Above it (another process's share, say): refusals are waited out, nothing is lost.
+    let (fl, key) = connected_with(&sim, json!({ "maxConcurrentRequestsPerOrg": 10 })).await;
+    let (ids, _, _) = export(&sim, &fl, &key, 500, 8, true, None).await;
+    assert_eq!(ids.len(), 6_000);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6_000);
+    assert!(control(&sim, "counts", None).await["concurrentRefused"].as_u64().unwrap() > 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_usage_ceiling_refuses_new_exports() {
+    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 3_000, api_limit: 1_000, ..SimConfig::default() }).await.unwrap();
+    let (fl, key) = connected_with(&sim, json!({ "apiUsageCeiling": 0.9 })).await;
+    control(&sim, "config", Some(json!({ "apiUsage": 880 }))).await;
+    let (ids, _, _) = export(&sim, &fl, &key, 500, 4, true, None).await;
+    assert_eq!(ids.len(), 3_000);
+    control(&sim, "config", Some(json!({ "apiUsage": 899 }))).await;
+    // One more call reports 900/1000: at the ceiling.
+    fl.query(&key, "SELECT Id FROM Contact LIMIT 1").await.unwrap();
+    let before = control(&sim, "config", None).await["apiUsage"].as_u64().unwrap();
+    let mut c = fl.export_cursor(&key, "contacts", None, None, None, None).unwrap().with_parallelism(4, true);
+    let err = fl.export_next(&mut c).await.err().expect("refused");
+    assert_eq!(err.code(), "RATE_LIMITED");
+    assert!(err.to_string().contains("900/1000") || format!("{err:?}").contains("900/1000"), "{err:?}");
+    let page = fl.export_page(&key, "contacts", None, Some("10")).await;
+    assert_eq!(page.err().map(|e| e.code()), Some("RATE_LIMITED"));
+    assert_eq!(control(&sim, "config", None).await["apiUsage"].as_u64().unwrap(), before, "no budget spent");
+    assert!(Config::from_json(&json!({"clientId": "c", "clientSecret": "s", "redirectUri": "http://localhost/cb", "stateSecret": "s".repeat(40), "apiUsageCeiling": 1.5}).to_string()).is_err());
     sim.shutdown().await;
 }

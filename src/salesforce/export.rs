@@ -378,6 +378,8 @@ pub struct ExportCursor {
     /// REST: Id ranges read at once (1 = one `nextRecordsUrl` chain) and whether batches keep Id order.
     parallelism: u32,
     ordered: bool,
+    /// `apiUsageCeiling` is checked once, before the first request.
+    ceiling_checked: bool,
 }
 
 /// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
@@ -440,7 +442,7 @@ impl ExportCursor {
             (Engine::Bulk, None) => EngineState::Bulk(Box::new(BulkState::new(None))),
             (Engine::Auto, None) => EngineState::Undecided,
         };
-        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None, parallelism: 1, ordered: true }
+        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None, parallelism: 1, ordered: true, ceiling_checked: false }
     }
 
     /// Reads a REST export over `parallelism` Id ranges at once (1 = today's single chain).
@@ -497,6 +499,10 @@ impl ExportCursor {
     pub async fn next(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<Option<Batch>> {
         if self.finished {
             return Ok(None);
+        }
+        if !self.ceiling_checked {
+            rest.check_usage_ceiling(&self.key).await?;
+            self.ceiling_checked = true;
         }
         if let EngineState::Undecided = self.state {
             let count = Select::new(&self.ty).since(self.since.as_ref()).count();

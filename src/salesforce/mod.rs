@@ -5,6 +5,7 @@ pub mod csv;
 pub mod describe;
 pub mod export;
 pub mod format;
+pub mod governor;
 pub mod id_key;
 pub mod locator;
 pub mod paginate;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::net;
+use crate::salesforce::governor;
 use crate::token::manager::TokenManager;
 use crate::token::record::ConnKey;
 
@@ -133,10 +134,13 @@ impl Rest<'_> {
         let mut rec = self.tokens.usable(self.cfg, self.http, key).await?;
         let mut refreshed = false;
         let mut attempt = 0u32;
+        let mut crowded = 0u32;
         loop {
             attempt += 1;
             let can_retry = attempt <= self.cfg.max_retries;
             let instance = rec.token.instance_url.as_deref().unwrap_or_default();
+            // The org's request slot (governor.rs), held until the answer's headers are in.
+            let _slot = governor::acquire(instance, self.cfg.max_concurrent_requests_per_org).await;
             let mut req = self
                 .http
                 .request(call.method.clone(), format!("{instance}{}", call.path))
@@ -157,6 +161,7 @@ impl Rest<'_> {
             };
             if let Some(u) = resp.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::parse) {
                 self.limits.record(u);
+                governor::record_usage(instance, u);
             }
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
@@ -179,6 +184,12 @@ impl Rest<'_> {
                 }
                 Error::Unavailable(_) if can_retry && call.idempotent => {
                     tokio::time::sleep(net::backoff(attempt)).await;
+                }
+                // Refused before any work (the org's concurrent-request cap): wait and resend.
+                e if governor::is_concurrency_refusal(e) && crowded < governor::CONCURRENCY_RETRIES => {
+                    crowded += 1;
+                    attempt -= 1;
+                    tokio::time::sleep(governor::concurrency_backoff(crowded)).await;
                 }
                 _ => return Err(err),
             }
