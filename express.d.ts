@@ -24,6 +24,11 @@ export interface SalesforceControllerOptions {
   cookiePath?: string
   /** For `?download=csv`; default the Forcelink's (`true`). */
   csvFormulaGuard?: boolean
+  /**
+   * Largest page `GET /export/:type` answers (the no-limit page included): beyond it, 400
+   * `PAGE_TOO_LARGE`. Default none (the incumbent's "all records" page, streamed).
+   */
+  maxPageRecords?: number
 }
 
 export interface SalesforceRouterOptions extends SalesforceControllerOptions {

@@ -143,6 +143,12 @@ export interface ExportAllOptions extends Connection {
   signal?: AbortSignal
 }
 
+/** One batch of `exportAllJson`: the records as JSON array text, and the progress after it. */
+export interface ExportBatchJson {
+  records: string
+  progress: ExportProgress
+}
+
 export interface ExportProgress {
   fetched: number
   total: number | null
@@ -238,6 +244,8 @@ export declare class Forcelink {
   /** `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), to send on without parsing. */
   exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string }): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
+  /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
+  exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson'; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */

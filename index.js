@@ -241,6 +241,33 @@ class Forcelink {
   }
 
   /**
+   * `exportAll` as JSON text: each batch is `{ records, progress }` with `records` the JSON array
+   * text as Salesforce sent it (never turned into objects), for handlers that send it on.
+   */
+  async *exportAllJson(opts) {
+    opts = opts || {}
+    const cursor = this.#cursor(opts)
+    const stop = watchSignal(opts.signal, cursor)
+    try {
+      for (;;) {
+        let text
+        try {
+          text = await cursor.nextJson()
+        } catch (e) {
+          throw convert(e)
+        }
+        if (text === null) return
+        const progress = JSON.parse(text.progress)
+        if (opts.onProgress) opts.onProgress(progress)
+        yield { records: text.records, progress }
+      }
+    } finally {
+      stop()
+      cursor.close()
+    }
+  }
+
+  /**
    * Every record of a type, as an async iterable of batches. Breaking out stops the requests (and
    * aborts an unfinished Bulk job). `engine`: 'rest' (default), 'bulk' or 'auto'; `jobId` resumes a
    * Bulk job; `onProgress({ fetched, total, engine, jobId? })` fires per batch.
