@@ -195,3 +195,32 @@ async fn api_usage_ceiling_refuses_new_exports() {
     assert!(Config::from_json(&json!({"clientId": "c", "clientSecret": "s", "redirectUri": "http://localhost/cb", "stateSecret": "s".repeat(40), "apiUsageCeiling": 1.5}).to_string()).is_err());
     sim.shutdown().await;
 }
+
+/// Runs a Bulk export; returns its Ids.
+async fn bulk_ids(fl: &Forcelink, key: &ConnKey) -> Vec<String> {
+    let mut c = fl.export_cursor(key, "contacts", None, None, Some("bulk"), None).unwrap();
+    let mut ids = Vec::new();
+    while let Some(b) = fl.export_next(&mut c).await.unwrap() {
+        let rows: Vec<Value> = serde_json::from_str(&b.json).unwrap();
+        ids.extend(rows.iter().map(|r| r["attributes"]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()));
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_result_pages_in_parallel_survive_a_page_cut_midway() {
+    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 120_000, bulk_job_ms: 0, ..SimConfig::default() }).await.unwrap();
+    let (fl, key) = connected(&sim).await;
+    // Two of the three 50,000-row pages lose their connection after the first chunk.
+    control(&sim, "config", Some(json!({ "bulkCutPages": 2 }))).await;
+    let ids = bulk_ids(&fl, &key).await;
+    assert_eq!(ids.len(), 120_000);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 120_000);
+    assert_eq!(control(&sim, "config", None).await["bulkCutPages"], 0, "both cuts happened");
+    // Before API 58.0 there are no result pages: the locator walk (checked on a small org).
+    control(&sim, "seed", Some(json!({ "contacts": 3_000 }))).await;
+    let (old, key) = connected_with(&sim, json!({ "apiVersion": "57.0" })).await;
+    let seq = bulk_ids(&old, &key).await;
+    assert_eq!(seq.iter().collect::<HashSet<_>>().len(), 3_000);
+    sim.shutdown().await;
+}

@@ -13,7 +13,6 @@
 //! Error shape: `[{"errorCode","message"}]` (the §8 NOT_FOUND example's key order).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -447,6 +446,9 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
         resume,
         rows: Vec::new(),
         finished: false,
+        // `bulkCutPages`: this page dies after its first chunk.
+        cut_after: sim.settings.bulk_cut_pages.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).ok().map(|_| 1),
+        sent: 0,
     };
     let mut r = Response::new(Body::from_stream(page));
     let h = r.headers_mut();
@@ -537,6 +539,9 @@ struct CsvPage {
     resume: Arc<Mutex<(u64, u64)>>,
     rows: Vec<u64>,
     finished: bool,
+    /// Fault: after this many chunks the body fails (the connection drops mid-page).
+    cut_after: Option<u32>,
+    sent: u32,
 }
 
 /// Every value double-quoted (quotes doubled); null is an empty, unquoted field.
@@ -625,10 +630,17 @@ impl CsvPage {
 }
 
 impl futures_core::Stream for CsvPage {
-    type Item = Result<Bytes, Infallible>;
+    type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(self.get_mut().next_chunk().map(Ok))
+        let me = self.get_mut();
+        if me.cut_after.is_some_and(|n| me.sent >= n) {
+            me.cut_after = None;
+            me.left = 0;
+            return Poll::Ready(Some(Err(std::io::Error::other("page cut by fault injection"))));
+        }
+        me.sent += 1;
+        Poll::Ready(me.next_chunk().map(Ok))
     }
 }
 

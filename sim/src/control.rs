@@ -124,9 +124,10 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "queryTimeoutRows")?,
             u64_field(&m, "latencyPer1000Ms")?,
             u64_field(&m, "concurrentLimit")?,
+            u64_field(&m, "bulkCutPages")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, timeout_rows, per_1000, concurrent) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, timeout_rows, per_1000, concurrent, cut_pages) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -183,6 +184,9 @@ async fn set_config(State(sim): S, req: Request) -> Response {
     }
     if let Some(v) = concurrent {
         s.concurrent_limit.store(v, Relaxed);
+    }
+    if let Some(v) = cut_pages {
+        s.bulk_cut_pages.store(v, Relaxed);
     }
     ok(sim.config_json())
 }

@@ -35,6 +35,8 @@ pub struct Settings {
     pub bulk_job_ms: AtomicU64,
     /// The next Bulk query job ends in state Failed.
     pub bulk_fail_next: AtomicBool,
+    /// The next N Bulk results pages fail after their first chunk (a connection lost mid-page).
+    pub bulk_cut_pages: AtomicU64,
     /// Queries whose `SystemModstamp` range holds more rows than this fail with
     /// `QUERY_TIMEOUT` (0 = never).
     pub query_timeout_rows: AtomicU64,
@@ -158,6 +160,7 @@ impl Sim {
                 concurrent_limit: AtomicU64::new(cfg.concurrent_limit),
                 bulk_job_ms: AtomicU64::new(cfg.bulk_job_ms),
                 bulk_fail_next: AtomicBool::new(false),
+                bulk_cut_pages: AtomicU64::new(0),
                 query_timeout_rows: AtomicU64::new(0),
             },
             counts: Counts::default(),
@@ -224,6 +227,7 @@ impl Sim {
             "concurrentLimit": s.concurrent_limit.load(Relaxed),
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
+            "bulkCutPages": s.bulk_cut_pages.load(Relaxed),
             "queryTimeoutRows": s.query_timeout_rows.load(Relaxed),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),

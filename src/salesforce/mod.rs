@@ -1,6 +1,7 @@
 //! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
 
 pub mod bulk;
+pub mod bulk_pages;
 pub mod csv;
 pub mod describe;
 pub mod export;
