@@ -419,4 +419,4 @@ function latencySection(lat) {
   ].join('\n')
 }
 
-module.exports = { render }
+module.exports = { render, latencySection }
