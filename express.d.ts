@@ -1,5 +1,7 @@
-import type { Request, RequestHandler, Router } from 'express'
 import type { Forcelink, ForcelinkError } from './index'
+
+// No import from 'express': these types fit Express 4 and 5 (and their @types) alike, and
+// `forcelink/express` type-checks whether or not the host installed @types/express.
 
 /** The host's authenticated user, as the incumbent reads it from `req.auth`. */
 export interface SalesforceAuth {
@@ -7,13 +9,26 @@ export interface SalesforceAuth {
   uid: string | number | { toString(): string }
 }
 
-export interface SalesforceControllerOptions {
+/** The request as the default `getAuth` reads it (`req.auth`). */
+export interface SalesforceRequest {
+  auth?: SalesforceAuth | null
+  [key: string]: any
+}
+
+/** An Express handler, in a shape both Express 4's and Express 5's `app.use`/`app.get` accept. */
+export type SalesforceHandler = (req: any, res: any, next: (err?: any) => void) => void
+
+/**
+ * Options. `Req` is the host's own request type, so `getAuth` sees its `req.auth` (or `req.user`)
+ * typed: `salesforceRouter<AuthedRequest>(fl, { getAuth: (req) => req.auth })`.
+ */
+export interface SalesforceControllerOptions<Req = SalesforceRequest> {
   /** Where the account and user come from; default `req => req.auth`. Falsy → "Unauthorized User". */
-  getAuth?(req: Request): SalesforceAuth | null | undefined
+  getAuth?(req: Req): SalesforceAuth | null | undefined | false
   /** The login query parameter holding the return URL; default `"forward_url"`. */
   forwardUrlParam?: string
   /** Sees every ForcelinkError a handler answers (for logging); the client gets a sanitized body. */
-  onError?(err: ForcelinkError, req: Request): void
+  onError?(err: ForcelinkError, req: Req): void
   /** Bind the callback to the browser that started the flow with a cookie (default true; false is unsafe). */
   bindBrowser?: boolean
   /** The binding cookie's name; default `"forcelink_oauth"`. */
@@ -31,20 +46,20 @@ export interface SalesforceControllerOptions {
   maxPageRecords?: number
 }
 
-export interface SalesforceRouterOptions extends SalesforceControllerOptions {
-  /** The host's `express` module (4 or 5); default `require('express')`. */
-  express?: { Router(): Router }
+export interface SalesforceRouterOptions<Req = SalesforceRequest, R = SalesforceHandler> extends SalesforceControllerOptions<Req> {
+  /** The host's `express` module (4 or 5); default `require('express')`. Its `Router` type is returned. */
+  express?: { Router(): R }
 }
 
 export interface SalesforceController {
   /** `GET /auth/login?forward_url=` */
-  getLogin: RequestHandler
+  getLogin: SalesforceHandler
   /** `GET /auth/callback?code=&state=` */
-  callback: RequestHandler
+  callback: SalesforceHandler
   /** `DELETE /auth` */
-  deleteAccessToken: RequestHandler
+  deleteAccessToken: SalesforceHandler
   /** `GET /export/:type?page=&limit=` or `?download=csv|ndjson` */
-  exportData: RequestHandler
+  exportData: SalesforceHandler
 }
 
 /** Error bodies: `{ success: false, errno, message, code? }`. */
@@ -55,6 +70,15 @@ export interface SalesforceErrorBody {
   code?: string
 }
 
-export declare function createSalesforceController(forcelink: Forcelink, options?: SalesforceControllerOptions): SalesforceController
-/** A Router to mount at the host's `/v1/integrations/salesforce`. */
-export declare function salesforceRouter(forcelink: Forcelink, options?: SalesforceRouterOptions): Router
+export declare function createSalesforceController<Req = SalesforceRequest>(
+  forcelink: Forcelink,
+  options?: SalesforceControllerOptions<Req>,
+): SalesforceController
+/**
+ * A Router to mount at the host's `/v1/integrations/salesforce`: the `Router` of the `express`
+ * passed in (typed as that version's Router), else a handler.
+ */
+export declare function salesforceRouter<Req = SalesforceRequest, R = SalesforceHandler>(
+  forcelink: Forcelink,
+  options?: SalesforceRouterOptions<Req, R>,
+): R

@@ -16,20 +16,42 @@ export interface TokenRecord {
     [extra: string]: unknown
   }
   token_invalidated?: boolean
+  /** Grows on every write (fencing for conditional saves); absent on incumbent records (= 0). */
+  version?: number
   [extra: string]: unknown
 }
 
-type MaybePromise<T> = T | Promise<T>
+/** A value, a Promise, or any thenable (a mongoose Query, a Knex builder, …): all are awaited. */
+export type MaybePromise<T> = T | PromiseLike<T>
 
-/** Where the host keeps connections. Each method may return a value or a Promise. */
+/**
+ * A record as a database driver hands it back (e.g. a mongoose `lean()` document, whose fields are
+ * typed optional). Its shape is checked at run time: a wrong one is a `STORE_ERROR`.
+ */
+export interface StoredTokenRecord {
+  account_id?: unknown
+  owner?: unknown
+  token?: unknown
+  token_invalidated?: unknown
+  version?: unknown
+}
+
+/** Where the host keeps connections (TokenStore contract v2). Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
-  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | null | undefined>
-  /** Upsert keyed by `account_id` + `owner`. */
-  save(record: TokenRecord): MaybePromise<void>
+  find(accountId: string, ownerId: string): MaybePromise<TokenRecord | StoredTokenRecord | null | undefined>
+  /**
+   * Upsert keyed by `account_id` + `owner`. With `expectedVersion`, write only if the stored
+   * record exists and its `version` (0 when absent) equals it, else resolve `false`; any other
+   * value counts as written.
+   */
+  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<unknown>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
-  /** Cross-process refresh lease: true if this caller now holds it. */
-  acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<boolean>
-  releaseLease?(accountId: string, ownerId: string): MaybePromise<void>
+  /** Cross-process refresh lease (works with no record): a lease token, or null while another holds it. */
+  acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<string | null>
+  /** Extends a held lease: false if it expired meanwhile. Without it leases last a whole refresh. */
+  renewLease?(accountId: string, ownerId: string, leaseToken: string, ttlMs: number): MaybePromise<boolean>
+  /** Releases that lease only. What it resolves to is ignored. */
+  releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<unknown>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
 }
@@ -41,12 +63,16 @@ export interface ExportTypeConfig {
   fields: string[]
 }
 
+/**
+ * The required fields may be `undefined` in the type (`process.env.X` is `string | undefined`): the
+ * constructor checks them and throws `CONFIG_INVALID` naming the missing one.
+ */
 export interface ForcelinkConfig {
-  clientId: string
-  clientSecret: string
-  redirectUri: string
+  clientId: string | undefined
+  clientSecret: string | undefined
+  redirectUri: string | undefined
   /** At least 32 bytes. Signs OAuth state and derives PKCE verifiers. */
-  stateSecret: string
+  stateSecret: string | undefined
   /** Default `https://login.salesforce.com`. */
   loginUrl?: string
   /** Default `"62.0"`. */
@@ -69,8 +95,14 @@ export interface ForcelinkConfig {
   exportTypes?: Record<string, ExportTypeConfig>
   /** Retries for transient failures (default 3). */
   maxRetries?: number
-  /** How long to wait for another process's refresh lease (default 15000). */
+  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). */
   leaseWaitMs?: number
+  /** Every TokenStore call must settle within this (default 10000) or the call fails with STORE_ERROR. */
+  storeTimeoutMs?: number
+  /** The in-memory token cache keeps at most this many connections, least recently used go first (default 10000). */
+  maxCachedConnections?: number
+  /** Cached connections are re-read from the store at least this often (default 60000). */
+  tokenCacheTtlMs?: number
   /** Server-to-server: the JWT bearer flow for `connectionId` connections. */
   jwtBearer?: { username: string; privateKeyPem: string; audience?: string }
   /** Server-to-server: the client credentials flow (needs the My Domain `loginUrl`). */
@@ -121,7 +153,13 @@ export interface QueryResult<R = SalesforceRecord> {
   records: R[]
 }
 
-export interface ExportAllOptions extends Connection {
+/**
+ * `exportAll`/`exportStream` options: a connection plus these fields. A type alias, not an
+ * interface, because `Connection` is a union (an interface cannot extend one).
+ */
+export type ExportAllOptions = Connection & ExportAllFields
+
+export interface ExportAllFields {
   type: string
   /** 200–2000 (Salesforce's range), default 2000. */
   batchSize?: number
@@ -157,7 +195,7 @@ export interface ExportProgress {
   jobId?: string
 }
 
-export interface SyncOptions extends Connection {
+export type SyncOptions = Connection & {
   type: string
   /** From an earlier step; absent = full initial sync. Tampered or foreign: `INVALID_INPUT`. */
   checkpoint?: string
@@ -197,7 +235,19 @@ export type ErrorCode =
   | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
+/** What `new ForcelinkError(…)` takes (hosts rarely build one; a test double might). */
+export interface ForcelinkErrorInit {
+  code: ErrorCode
+  status: number
+  message: string
+  salesforceCode?: string
+  fields?: string[]
+  field?: string
+}
+
 export declare class ForcelinkError extends Error {
+  constructor(info: ForcelinkErrorInit)
+  name: 'ForcelinkError'
   code: ErrorCode
   /** The HTTP status a handler should answer with. */
   status: number

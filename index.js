@@ -3,16 +3,49 @@
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
 
 const { Readable } = require('node:stream')
-const native = require('./binding.js')
+const native = loadNative()
+
+// The platform package npm should have installed beside this one (napi-rs naming).
+function platformPackage() {
+  const { platform, arch } = process
+  let abi = ''
+  if (platform === 'linux') {
+    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
+    abi = report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl'
+  } else if (platform === 'win32') {
+    abi = '-msvc'
+  }
+  return `forcelink-${platform}-${arch}${abi}`
+}
+
+function loadNative() {
+  try {
+    return require('./binding.js')
+  } catch (cause) {
+    const pkg = platformPackage()
+    const err = new Error(
+      `forcelink: no native binary for this platform (${process.platform}-${process.arch}, Node ${process.version}). ` +
+        `It looked for the optional package "${pkg}" (and a local forcelink.*.node file). ` +
+        `If that platform is published, reinstall without --omit=optional / --no-optional (a lockfile made ` +
+        `on another platform may need a fresh "npm install"); otherwise build from source: ` +
+        `install Rust (https://rustup.rs), then run "npm run build" in the forcelink package folder.`,
+    )
+    err.code = 'FORCELINK_BINARY_MISSING'
+    err.cause = cause
+    throw err
+  }
+}
 
 const MARK = '\u0001forcelink:'
 
 class ForcelinkError extends Error {
-  constructor(info) {
+  constructor(init) {
+    // `new ForcelinkError('message')` is not the typed form, but must not yield an error with no code.
+    const info = init !== null && typeof init === 'object' ? init : { message: init === undefined ? '' : String(init) }
     super(info.message)
     this.name = 'ForcelinkError'
-    this.code = info.code
-    this.status = info.status
+    this.code = info.code || 'INTERNAL'
+    this.status = Number.isInteger(info.status) ? info.status : 500
     if (info.salesforceCode) this.salesforceCode = info.salesforceCode
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
@@ -44,7 +77,7 @@ function inputError(field, reason) {
 }
 
 const REQUIRED_STORE_METHODS = ['find', 'save', 'delete']
-const OPTIONAL_STORE_METHODS = ['acquireLease', 'releaseLease', 'consumeNonce']
+const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce']
 const UNSUPPORTED = '{"ok":true,"unsupported":true}'
 
 // Wraps a host TokenStore as one function native code calls: it never rejects, so a store that
@@ -54,6 +87,8 @@ function bridgeStore(store) {
     if (typeof store[m] !== 'function') throw configError('store', `store.${m} must be a function`)
   }
   return async (op, argsJson) => {
+    // Which optional methods exist (asked once by native code).
+    if (op === '__methods') return JSON.stringify({ ok: true, value: OPTIONAL_STORE_METHODS.filter((m) => typeof store[m] === 'function') })
     const fn = store[op]
     if (typeof fn !== 'function') {
       if (OPTIONAL_STORE_METHODS.includes(op)) return UNSUPPORTED
@@ -388,22 +423,27 @@ class Forcelink {
   limitInfo() {
     return JSON.parse(this.#n.limitInfo())
   }
-
-  /** @internal test hook: a Rust panic must surface as an INTERNAL error. */
-  __panicForTest(message, async = false) {
-    if (async) return this.#n.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
-    try {
-      return this.#n.panicForTest(String(message))
-    } catch (e) {
-      throw convert(e)
-    }
-  }
 }
 
 /** The incumbent paginator, with NaN-free answers for the inputs its formula leaves undefined. */
 function paginate(total, page, perPage) {
   const t = Number(total)
   return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
+}
+
+// Test builds only (cargo feature `test-hooks`): the published binary has no panic hook, so
+// neither has the published API.
+if (typeof native.panicForTest === 'function') {
+  Object.defineProperty(Forcelink.prototype, '__panicForTest', {
+    value(message, async = false) {
+      if (async) return native.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
+      try {
+        return native.panicForTest(String(message))
+      } catch (e) {
+        throw convert(e)
+      }
+    },
+  })
 }
 
 module.exports = { Forcelink, ForcelinkError, paginate }

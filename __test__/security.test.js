@@ -375,8 +375,10 @@ describe('no secret in any error', () => {
       await capture(fl.getAccessToken({ accountId: 's', ownerId: 'u' }))
       await capture(fl.beginLogin({ accountId: 's', ownerId: 'u', forwardUrl: '/x' }))
     }
+    // (A string is a valid lease token under TokenStore contract v2, so acquireLease gets an object instead.)
     for (const shape of [MARK, [MARK], { v: MARK }, 1]) {
-      const lease = new Forcelink(baseConfig(sim, { store: shapedStore('acquireLease', shape) }))
+      const leaseShape = typeof shape === 'string' ? { token: MARK } : shape
+      const lease = new Forcelink(baseConfig(sim, { store: shapedStore('acquireLease', leaseShape) }))
       await capture(lease.getAccessToken({ accountId: 's', ownerId: 'u', forceRefresh: true }))
       const nonce = new Forcelink(baseConfig(sim, { store: shapedStore('consumeNonce', shape) }))
       const start = await nonce.beginLogin({ accountId: 'fresh', ownerId: 'u', forwardUrl: '/x', bindBrowser: false })

@@ -131,7 +131,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2))
   if (o.reportOnly) {
     const { render } = require('./lib/report')
-    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), render(JSON.parse(fs.readFileSync(path.join(RESULTS, 'latest.json'), 'utf8'))))
+    writeBenchmarks(render(JSON.parse(fs.readFileSync(path.join(RESULTS, 'latest.json'), 'utf8'))))
     return log('BENCHMARKS.md rewritten from bench/results/latest.json')
   }
   const t0 = Date.now()
@@ -174,7 +174,7 @@ async function main() {
   log(`results: ${path.relative(ROOT, out)}`)
   if (o.write) {
     const { render } = require('./lib/report')
-    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), render(results))
+    writeBenchmarks(render(results))
     log('BENCHMARKS.md rewritten')
   }
   log(`total ${results.totalSeconds} s`)
@@ -184,3 +184,11 @@ main().catch((e) => {
   console.error(e)
   process.exit(1)
 })
+
+// The chaos run's section (written by `npm run chaos -- --write`) survives a benchmark rewrite.
+function writeBenchmarks(text) {
+  const file = path.join(ROOT, 'BENCHMARKS.md')
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+  const m = old.match(/<!-- chaos:start -->[\s\S]*<!-- chaos:end -->\n?/)
+  fs.writeFileSync(file, m ? `${text.trimEnd()}\n\n${m[0]}` : text)
+}

@@ -1,6 +1,8 @@
 'use strict'
-// `npm run package`: installable tarballs in dist/, wired the way napi-rs publishes: the root
-// package (JS + types, no binary) lists one package per platform as optionalDependencies, and this
+// `npm run package:host`: installable tarballs in dist/ of whatever binary this checkout last built
+// (a `build:debug` one carries test hooks: for local install tests, never for publishing; the
+// release packages come from `npm run package`, scripts/package-all.js), wired the way napi-rs
+// publishes: the root package (JS + types, no binary) lists one package per platform as optionalDependencies, and this
 // platform's binary package holds the .node file.
 const fs = require('node:fs')
 const os = require('node:os')

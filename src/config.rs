@@ -34,6 +34,9 @@ struct RawConfig {
     export_types: Option<BTreeMap<String, RawExportType>>,
     max_retries: Option<f64>,
     lease_wait_ms: Option<f64>,
+    store_timeout_ms: Option<f64>,
+    max_cached_connections: Option<f64>,
+    token_cache_ttl_ms: Option<f64>,
     jwt_bearer: Option<RawJwtBearer>,
     client_credentials: Option<bool>,
     bulk_threshold: Option<f64>,
@@ -170,6 +173,12 @@ pub struct Config {
     pub export_types: BTreeMap<String, ExportType>,
     pub max_retries: u32,
     pub lease_wait: Duration,
+    /// Every TokenStore call settles within this or fails with STORE_ERROR.
+    pub store_timeout: Duration,
+    /// The in-memory token cache holds at most this many connections (least recently used go).
+    pub max_cached_connections: usize,
+    /// A cached connection is re-read from the store at least this often.
+    pub token_cache_ttl: Duration,
     pub server_flow: Option<ServerFlow>,
     /// `exportAll({ engine: 'auto' })` switches to Bulk API 2.0 above this many records.
     pub bulk_threshold: u64,
@@ -357,7 +366,14 @@ impl Config {
             export_types.insert(name, et);
         }
         let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;
-        let lease_wait = Duration::from_millis(bounded("leaseWaitMs", raw.lease_wait_ms, 15_000.0, 100.0, 120_000.0)? as u64);
+        let store_timeout = Duration::from_millis(bounded("storeTimeoutMs", raw.store_timeout_ms, 10_000.0, 50.0, 120_000.0)? as u64);
+        // By default a waiter outlasts a live holder's token request and a crashed holder's lease.
+        let default_wait = (crate::token::manager::RENEWED_LEASE_TTL + http_timeout + store_timeout).as_millis().min(120_000) as f64;
+        let lease_wait = Duration::from_millis(bounded("leaseWaitMs", raw.lease_wait_ms, default_wait, 100.0, 120_000.0)? as u64);
+        let max_cached_connections =
+            bounded("maxCachedConnections", raw.max_cached_connections, 10_000.0, 1.0, 10_000_000.0)? as usize;
+        let token_cache_ttl =
+            Duration::from_millis(bounded("tokenCacheTtlMs", raw.token_cache_ttl_ms, 60_000.0, 0.0, 86_400_000.0)? as u64);
         let server_flow = match (raw.jwt_bearer, raw.client_credentials.unwrap_or(false)) {
             (Some(_), true) => {
                 return Err(Error::config("clientCredentials", "choose one server flow: jwtBearer or clientCredentials"))
@@ -419,6 +435,9 @@ impl Config {
             export_types,
             max_retries,
             lease_wait,
+            store_timeout,
+            max_cached_connections,
+            token_cache_ttl,
             server_flow,
             bulk_threshold,
             bulk_deadline,
@@ -470,6 +489,10 @@ mod tests {
         assert_eq!(c.scopes, vec!["api", "id", "web", "refresh_token"]);
         assert_eq!(c.state_ttl, Duration::from_secs(3600));
         assert!(c.export_types.contains_key("deals"));
+        assert_eq!(c.store_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_cached_connections, 10_000);
+        assert_eq!(c.token_cache_ttl, Duration::from_secs(60));
+        assert!(c.lease_wait > crate::token::manager::RENEWED_LEASE_TTL);
     }
 
     #[test]
@@ -484,6 +507,10 @@ mod tests {
         assert_eq!(field_of(with("encryptionKey", "abc".into())), "encryptionKey");
         assert_eq!(field_of(with("clientSecrett", "x".into())), "clientSecrett");
         assert_eq!(field_of(with("httpTimeoutMs", serde_json::json!(-1))), "httpTimeoutMs");
+        assert_eq!(field_of(with("storeTimeoutMs", serde_json::json!(0))), "storeTimeoutMs");
+        assert_eq!(field_of(with("storeTimeoutMs", serde_json::json!("10"))), "storeTimeoutMs");
+        assert_eq!(field_of(with("maxCachedConnections", serde_json::json!(0))), "maxCachedConnections");
+        assert_eq!(field_of(with("tokenCacheTtlMs", serde_json::json!(1.5))), "tokenCacheTtlMs");
         let mut b = base();
         b.as_object_mut().unwrap().remove("clientId");
         assert_eq!(field_of(Config::from_json(&b.to_string())), "clientId");

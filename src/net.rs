@@ -7,8 +7,16 @@ use rand::Rng;
 
 use crate::error::Error;
 
+/// The HTTP client. TLS trusts, like Node: the bundled Mozilla roots, the operating system's store
+/// (corporate roots installed there), and the PEM file named by `NODE_EXTRA_CA_CERTS`.
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` (either case) are honoured by reqwest's
+/// system proxy support, read when the client is built.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for cert in extra_ca_certs() {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_idle_timeout(Duration::from_secs(60))
@@ -18,6 +26,28 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
         .user_agent(concat!("forcelink/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Internal(format!("could not build HTTP client: {e}")))
+}
+
+/// The certificates in `NODE_EXTRA_CA_CERTS`. As in Node, a file that cannot be read or parsed is
+/// reported once on stderr and otherwise ignored: the default roots still apply.
+fn extra_ca_certs() -> Vec<reqwest::Certificate> {
+    let Some(path) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    let loaded = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()))
+        .and_then(|certs| if certs.is_empty() { Err("no certificate found".into()) } else { Ok(certs) });
+    match loaded {
+        Ok(certs) => certs,
+        Err(e) => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!("forcelink: ignoring extra certs from NODE_EXTRA_CA_CERTS ({}): {e}", path.to_string_lossy())
+            });
+            Vec::new()
+        }
+    }
 }
 
 /// Backoff before retry `attempt` (1-based): full jitter over 100 ms · 2^(attempt-1), capped at 2 s.

@@ -22,12 +22,12 @@ use crate::salesforce::soql::SoqlDateTime;
 use crate::salesforce::sync::{Step, SyncOptions, SyncRun};
 use crate::secret::AuthCode;
 use crate::token::manager::{check_instance_url, TokenManager};
-use crate::token::record::{ConnKey, TokenData, TokenRecord};
+use crate::token::record::{next_version, ConnKey, TokenData, TokenRecord};
 use crate::token::sqlite::SqliteStore;
-use crate::token::store::{NonceGuard, TokenStore};
+use crate::token::store::{NonceGuard, TimedStore, TokenStore};
 
 pub struct Forcelink {
-    cfg: Config,
+    cfg: Arc<Config>,
     http: reqwest::Client,
     state: StateCodec,
     tokens: TokenManager,
@@ -95,10 +95,13 @@ impl Forcelink {
             Some(s) => s,
             None => Arc::new(SqliteStore::open(&cfg.store_path, cfg.encryption_key.as_ref())?),
         };
+        let store: Arc<dyn TokenStore> = Arc::new(TimedStore::new(store, cfg.store_timeout));
+        let cfg = Arc::new(cfg);
+        let http = net::client(cfg.http_timeout)?;
         Ok(Self {
-            http: net::client(cfg.http_timeout)?,
             state: StateCodec::new(&cfg.state_secret, cfg.state_ttl),
-            tokens: TokenManager::new(store),
+            tokens: TokenManager::new(cfg.clone(), http.clone(), store),
+            http,
             nonces: NonceGuard::default(),
             limits: LimitTracker::default(),
             anchors: AnchorCache::default(),
@@ -244,6 +247,8 @@ impl Forcelink {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            // A new connection outranks any record a stale refresher may still hold.
+            version: Some(next_version(None)),
             extra: Default::default(),
         };
         // A refresh token this connect replaces must not stay valid at Salesforce (best effort).
@@ -251,7 +256,7 @@ impl Forcelink {
             Ok(Some(old)) => old.token.refresh_token.filter(|rt| Some(rt) != record.token.refresh_token.as_ref()),
             _ => None,
         };
-        self.store().save(&record).await?;
+        self.store().save(&record, None).await?;
         self.tokens.remember(&key, record);
         self.anchors.forget_connection(&key);
         if let Some(rt) = replaced {
@@ -260,9 +265,12 @@ impl Forcelink {
         Ok(forward.success())
     }
 
-    /// Revokes at Salesforce, then deletes the record whatever the revoke said.
+    /// Revokes at Salesforce, then deletes the record whatever the revoke said. Exclusive with
+    /// refresh: the refresh in flight finishes first (so its token is the one revoked) and none
+    /// starts or writes the record back afterwards.
     pub async fn disconnect(&self, key: &ConnKey) -> Result<bool> {
         let key = key.clone();
+        let _closing = self.tokens.close(&key).await;
         let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
         let revoked = match &rec.token.refresh_token {
             Some(rt) => self.oauth().revoke(rt).await.unwrap_or(false),
@@ -279,9 +287,9 @@ impl Forcelink {
 
     pub async fn get_access_token(&self, key: &ConnKey, force_refresh: bool) -> Result<AccessGrant> {
         let key = key.clone();
-        let mut rec = self.tokens.usable(&self.cfg, &self.http, &key).await?;
+        let mut rec = self.tokens.usable(&key).await?;
         if force_refresh {
-            rec = self.tokens.refresh(&self.cfg, &self.http, &key, rec.token.access_token.expose()).await?;
+            rec = self.tokens.refresh(&key, rec.token.access_token.expose()).await?;
         }
         Ok(AccessGrant {
             access_token: rec.token.access_token.expose().to_string(),

@@ -21,9 +21,16 @@ impl TokenStore for MemStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
         Ok(self.0.lock().unwrap().get(key).cloned())
     }
-    async fn save(&self, r: &TokenRecord) -> Result<()> {
-        self.0.lock().unwrap().insert(r.key()?, r.clone());
-        Ok(())
+    async fn save(&self, r: &TokenRecord, expected: Option<u64>) -> Result<bool> {
+        let mut m = self.0.lock().unwrap();
+        let key = r.key()?;
+        if let Some(v) = expected {
+            if m.get(&key).map(|c| c.stored_version()) != Some(v) {
+                return Ok(false);
+            }
+        }
+        m.insert(key, r.clone());
+        Ok(true)
     }
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         Ok(self.0.lock().unwrap().remove(key).is_some())

@@ -22,9 +22,9 @@ impl TokenStore for MemStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
         Ok(self.0.lock().unwrap().get(key).cloned())
     }
-    async fn save(&self, r: &TokenRecord) -> Result<()> {
+    async fn save(&self, r: &TokenRecord, _expected: Option<u64>) -> Result<bool> {
         self.0.lock().unwrap().insert(r.key()?, r.clone());
-        Ok(())
+        Ok(true)
     }
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         Ok(self.0.lock().unwrap().remove(key).is_some())

@@ -29,6 +29,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/connections", get(connections))
         .route("/__sim/seed", get(get_seed).post(seed))
         .route("/__sim/jobs", get(jobs))
+        .route("/__sim/reuses", get(reuses))
         .route("/__sim/mutate", post(crate::mutate::mutate))
         .route("/__sim/purge", post(crate::mutate::purge_bin))
         .route("/__sim/truth", get(crate::mutate::truth))
@@ -74,7 +75,7 @@ async fn index() -> Response {
     ok(json!({"endpoints": [
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
-        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs",
+        "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
         "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range"
     ]}))
 }
@@ -121,13 +122,16 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "latencyMs")?,
             u64_field(&m, "bulkJobMs")?,
             bool_field(&m, "bulkFailNext")?,
+            u64_field(&m, "tokenDelayMs")?,
+            u64_field(&m, "accessTokenTtlMs")?,
+            u64_field(&m, "connectOrg")?,
             u64_field(&m, "queryTimeoutRows")?,
             u64_field(&m, "latencyPer1000Ms")?,
             u64_field(&m, "concurrentLimit")?,
             u64_field(&m, "bulkCutPages")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, timeout_rows, per_1000, concurrent, cut_pages) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org, timeout_rows, per_1000, concurrent, cut_pages) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -155,6 +159,18 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         lock(&sim.jwt).set_users(u);
     }
     let s = &sim.settings;
+    if let Some(v) = token_delay {
+        s.token_delay_ms.store(v, Relaxed);
+    }
+    match org {
+        Some(1) | Some(2) => lock(&sim.auth).next_org = org.unwrap_or(1) as usize - 1,
+        Some(_) => return bad("connectOrg must be 1 or 2"),
+        None => {}
+    }
+    if let Some(v) = access_ttl {
+        // 0 turns expiry off.
+        lock(&sim.auth).access_ttl = (v > 0).then(|| std::time::Duration::from_millis(v));
+    }
     if let Some(v) = bulk_ms {
         s.bulk_job_ms.store(v, Relaxed);
     }
@@ -224,6 +240,10 @@ async fn add_fault(State(sim): S, req: Request) -> Response {
 async fn clear_faults(State(sim): S) -> Response {
     lock(&sim.faults).clear();
     ok(faults_json(&sim))
+}
+
+async fn reuses(State(sim): S) -> Response {
+    ok(lock(&sim.auth).reuses())
 }
 
 async fn connections(State(sim): S) -> Response {

@@ -251,10 +251,20 @@ fn summary(obj: Obj, version: &str) -> Value {
 }
 
 /// `GET /sobjects/<Type>/describe`.
-pub fn describe(obj: Obj, version: &str) -> Response {
+/// `text_fields` (`Object.Field`) are described as `string`: another org's schema.
+pub fn describe(obj: Obj, version: &str, text_fields: &[String]) -> Response {
     let mut v = summary(obj, version);
     if let Value::Object(m) = &mut v {
-        let fields: Vec<Value> = metas(obj).map(|meta| field_json(obj, &meta)).collect();
+        let fields: Vec<Value> = metas(obj)
+            .map(|meta| {
+                let mut f = field_json(obj, &meta);
+                if text_fields.iter().any(|t| t.eq_ignore_ascii_case(&format!("{}.{}", obj.name(), meta.def.name))) {
+                    f["type"] = json!("string");
+                    f["soapType"] = json!("xsd:string");
+                }
+                f
+            })
+            .collect();
         m.insert("fields".into(), Value::Array(fields));
         m.insert("childRelationships".into(), Value::Array(vec![]));
     }

@@ -84,6 +84,9 @@ pub struct SimConfig {
     pub concurrent_limit: u64,
     /// Daily API request allocation (`Sforce-Limit-Info` `api-usage=N/M`).
     pub api_limit: u64,
+    /// The second org's `Object.Field`s whose describe says `string` (default `Opportunity.Amount`):
+    /// connections made while `/__sim/config {"connectOrg": 2}` belong to that org.
+    pub text_fields: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -108,6 +111,7 @@ impl Default for SimConfig {
             bulk_job_ms: state::DEFAULT_BULK_JOB_MS,
             concurrent_limit: 0,
             api_limit: state::DEFAULT_API_LIMIT,
+            text_fields: vec!["Opportunity.Amount".into()],
         }
     }
 }

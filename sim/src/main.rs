@@ -7,8 +7,8 @@ use forcelink_sim::{start, SimConfig};
 
 const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--my-domain-port N] [--client-id S] \
 [--client-secret S] [--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N] \
-[--jwt-public-key FILE] [--jwt-user USERNAME]... [--latency-ms N] [--latency-per-1000-ms N] [--bulk-job-ms N] \
-[--concurrent-limit N] [--api-limit N]";
+[--jwt-public-key FILE] [--jwt-user USERNAME]... [--text-field Object.Field]... [--latency-ms N] [--latency-per-1000-ms N] \
+[--bulk-job-ms N] [--concurrent-limit N] [--api-limit N]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut cfg = SimConfig::default();
@@ -35,6 +35,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
                 cfg.jwt_public_key_pem = Some(pem);
             }
             "--jwt-user" => cfg.jwt_users.push(value("--jwt-user")?),
+            "--text-field" => cfg.text_fields.push(value("--text-field")?),
             "--client-id" => cfg.client_id = value("--client-id")?,
             "--client-secret" => cfg.client_secret = value("--client-secret")?,
             "--redirect-uri" => cfg.redirect_uri = Some(value("--redirect-uri")?),

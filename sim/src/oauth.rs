@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::consent;
-use crate::data::ORG_ID;
 use crate::faults::{self, Site};
 use crate::grants::{self, Host};
 use crate::http::{self, param, Params};
@@ -184,6 +183,10 @@ pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>
         None => {}
     }
     sim.latency().await;
+    let delay = sim.settings.token_delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let hit = lock(&sim.faults).take(Site::Token);
     if let Some(r) = faults::apply(hit, Site::Token).await {
         return r;
@@ -274,7 +277,7 @@ enum Shape {
 
 fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
     let issued_at = crate::time::now_ms().to_string();
-    let id = format!("{}/id/{ORG_ID}/{}", sim.login_url, i.user_id);
+    let id = format!("{}/id/{}/{}", sim.login_url, crate::tokens::org_id(i.org), i.user_id);
     let signature = match Hmac::<Sha256>::new_from_slice(sim.client_secret.as_bytes()) {
         Ok(mut mac) => {
             mac.update(id.as_bytes());

@@ -227,7 +227,12 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             Ok(o) => describe::basic_info(o, &version),
         },
         (Route::Describe(t), _) => match obj(t) {
-            Ok(o) => describe::describe(o, &version),
+            Ok(o) => {
+                let bearer = http::header_str(&parts.headers, "authorization").unwrap_or_default();
+                let token = bearer.split_once(' ').map(|(_, t)| t.trim()).unwrap_or_default();
+                let second = lock(&sim.auth).session_org(token) == 1;
+                describe::describe(o, &version, if second { &sim.text_fields } else { &[] })
+            }
             Err(nf) => nf,
         },
         (Route::Record(t, id), m) => match obj(t) {

@@ -37,6 +37,8 @@ pub struct Settings {
     pub bulk_fail_next: AtomicBool,
     /// The next N Bulk results pages fail after their first chunk (a connection lost mid-page).
     pub bulk_cut_pages: AtomicU64,
+    /// Every token request waits this long before it is processed (a slow token endpoint).
+    pub token_delay_ms: AtomicU64,
     /// Queries whose `SystemModstamp` range holds more rows than this fail with
     /// `QUERY_TIMEOUT` (0 = never).
     pub query_timeout_rows: AtomicU64,
@@ -125,6 +127,8 @@ pub struct Sim {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: Option<String>,
+    /// Fields that are text in the second org.
+    pub text_fields: Vec<String>,
     pub settings: Settings,
     pub counts: Counts,
     pub data: Mutex<Data>,
@@ -149,6 +153,7 @@ impl Sim {
             my_domain_url,
             client_id: cfg.client_id.clone(),
             client_secret: cfg.client_secret.clone(),
+            text_fields: cfg.text_fields.clone(),
             redirect_uri: cfg.redirect_uri.clone(),
             settings: Settings {
                 rotation: AtomicBool::new(cfg.rotation),
@@ -161,6 +166,7 @@ impl Sim {
                 bulk_job_ms: AtomicU64::new(cfg.bulk_job_ms),
                 bulk_fail_next: AtomicBool::new(false),
                 bulk_cut_pages: AtomicU64::new(0),
+                token_delay_ms: AtomicU64::new(0),
                 query_timeout_rows: AtomicU64::new(0),
             },
             counts: Counts::default(),
@@ -228,6 +234,9 @@ impl Sim {
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
             "bulkCutPages": s.bulk_cut_pages.load(Relaxed),
+            "tokenDelayMs": s.token_delay_ms.load(Relaxed),
+            "connectOrg": lock(&self.auth).next_org + 1,
+            "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),
             "queryTimeoutRows": s.query_timeout_rows.load(Relaxed),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),

@@ -63,8 +63,21 @@ pub enum CodeState {
     Valid(Code),
 }
 
+/// The second org's id (connections made while `next_org` is 1 belong to it).
+pub const ORG2_ID: &str = "00D5g00000ORG2BEAA";
+
+pub fn org_id(org: usize) -> &'static str {
+    if org == 1 {
+        ORG2_ID
+    } else {
+        data::ORG_ID
+    }
+}
+
 #[derive(Debug)]
 struct Conn {
+    /// 0: the main org; 1: the second org (different describe).
+    org: usize,
     user_idx: u64,
     /// Grant that opened the family, e.g. "authorization_code", "jwt_bearer".
     grant: &'static str,
@@ -90,6 +103,7 @@ pub struct Issued {
     pub refresh_token: Option<String>,
     pub user_id: String,
     pub scope: String,
+    pub org: usize,
 }
 
 pub enum RefreshError {
@@ -103,6 +117,29 @@ pub struct Store {
     conns: Vec<Conn>,
     access: HashMap<String, usize>,
     refresh: HashMap<String, Refresh>,
+    /// Access tokens older than this are refused (None: they live until expired by hand).
+    pub access_ttl: Option<Duration>,
+    /// The org new connections are opened in (0 or 1).
+    pub next_org: usize,
+    born: HashMap<String, Instant>,
+    reuse: ReuseLog,
+}
+
+/// Evidence for telling an unavoidable loss from a bug when a rotated-out refresh token is
+/// replayed: was its successor ever seen again (presented, or its access token used)? A successor
+/// never seen means whoever received it never committed it (e.g. was killed first).
+#[derive(Default)]
+struct ReuseLog {
+    /// rotated-out refresh token -> (its successor, when the successor was issued, ms since epoch)
+    successor: HashMap<String, (String, u64)>,
+    /// access token -> the refresh token issued with it
+    generation: HashMap<String, String>,
+    seen: HashSet<String>,
+    events: Vec<serde_json::Value>,
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Store {
@@ -154,11 +191,13 @@ impl Store {
         let access = new_access_token();
         let refresh = with_refresh.then(new_refresh_token);
         self.access.insert(access.clone(), id);
+        self.born.insert(access.clone(), Instant::now());
         if let Some(rt) = &refresh {
             self.refresh.insert(rt.clone(), Refresh::Current(id));
         }
         let user_idx = CONN_USER_BASE + id as u64;
         self.conns.push(Conn {
+            org: self.next_org,
             user_idx,
             grant,
             subject: subject.map(String::from),
@@ -167,7 +206,13 @@ impl Store {
             refresh: refresh.clone(),
             access: HashSet::from([access.clone()]),
         });
-        Issued { access_token: access, refresh_token: refresh, user_id: data::id_string(Obj::User, user_idx), scope: scope.into() }
+        Issued {
+            access_token: access,
+            refresh_token: refresh,
+            user_id: data::id_string(Obj::User, user_idx),
+            scope: scope.into(),
+            org: self.next_org,
+        }
     }
 
     pub fn refresh(&mut self, token: &str, rotate: bool, secret_given: bool) -> Result<Issued, RefreshError> {
@@ -175,6 +220,12 @@ impl Store {
             Some(Refresh::Current(id)) => id,
             Some(Refresh::RotatedOut(id)) => {
                 // Replay of a rotated-out token: assume theft, kill the family.
+                let (successor, issued) = self.reuse.successor.get(token).cloned().unwrap_or_default();
+                let successor_seen = self.reuse.seen.contains(&successor);
+                let user = self.conns.get(id).map(|c| data::id_string(Obj::User, c.user_idx)).unwrap_or_default();
+                self.reuse.events.push(serde_json::json!({
+                    "atMs": epoch_ms(), "userId": user, "successorIssuedAtMs": issued, "successorSeen": successor_seen,
+                }));
                 self.revoke_family(id);
                 return Err(RefreshError::Invalid);
             }
@@ -184,14 +235,18 @@ impl Store {
         if !secret_given && !conn.public {
             return Err(RefreshError::SecretRequired);
         }
+        self.reuse.seen.insert(token.to_string());
         let access = new_access_token();
         conn.access.insert(access.clone());
         self.access.insert(access.clone(), id);
+        self.born.insert(access.clone(), Instant::now());
         let new_rt = if rotate {
             let rt = new_refresh_token();
             conn.refresh = Some(rt.clone());
             self.refresh.insert(token.to_string(), Refresh::RotatedOut(id));
             self.refresh.insert(rt.clone(), Refresh::Current(id));
+            self.reuse.successor.insert(token.to_string(), (rt.clone(), epoch_ms()));
+            self.reuse.generation.insert(access.clone(), rt.clone());
             Some(rt)
         } else {
             None
@@ -201,6 +256,7 @@ impl Store {
             refresh_token: new_rt,
             user_id: data::id_string(Obj::User, conn.user_idx),
             scope: conn.scope.clone(),
+            org: conn.org,
         })
     }
 
@@ -208,6 +264,7 @@ impl Store {
         let Some(conn) = self.conns.get_mut(id) else { return };
         for t in conn.access.drain() {
             self.access.remove(&t);
+            self.born.remove(&t);
         }
         if let Some(rt) = conn.refresh.take() {
             self.refresh.insert(rt, Refresh::Revoked);
@@ -230,9 +287,28 @@ impl Store {
     }
 
     /// User index of the connection owning a live access token.
-    pub fn session_user(&self, token: &str) -> Option<u64> {
+    pub fn session_user(&mut self, token: &str) -> Option<u64> {
         let id = *self.access.get(token)?;
+        if let (Some(ttl), Some(born)) = (self.access_ttl, self.born.get(token)) {
+            if born.elapsed() >= ttl {
+                self.revoke_access_only(token);
+                return None;
+            }
+        }
+        if let Some(rt) = self.reuse.generation.get(token) {
+            self.reuse.seen.insert(rt.clone());
+        }
         self.conns.get(id).map(|c| c.user_idx)
+    }
+
+    /// The org (0 or 1) of the connection owning a live access token.
+    pub fn session_org(&self, token: &str) -> usize {
+        self.access.get(token).and_then(|id| self.conns.get(*id)).map(|c| c.org).unwrap_or(0)
+    }
+
+    /// Rotated-out refresh tokens presented again, with whether each one's successor was ever seen.
+    pub fn reuses(&self) -> serde_json::Value {
+        serde_json::json!({ "count": self.reuse.events.len(), "events": self.reuse.events })
     }
 
     /// Expires one access token or all of them; returns how many.
@@ -242,6 +318,7 @@ impl Store {
             None => {
                 let n = self.access.len();
                 self.access.clear();
+                self.born.clear();
                 for c in &mut self.conns {
                     c.access.clear();
                 }
@@ -251,6 +328,7 @@ impl Store {
     }
 
     fn revoke_access_only(&mut self, t: &str) -> bool {
+        self.born.remove(t);
         match self.access.remove(t) {
             Some(id) => {
                 if let Some(c) = self.conns.get_mut(id) {
@@ -305,15 +383,27 @@ mod tests {
     fn rotation_reuse_revokes_family() {
         let mut s = Store::default();
         let first = s.open("api refresh_token", false, true);
+        assert_eq!(s.reuses()["count"], 0);
         let rt0 = first.refresh_token.clone().unwrap();
         let second = s.refresh(&rt0, true, true).ok().unwrap();
         let rt1 = second.refresh_token.clone().unwrap();
         assert!(s.session_user(&second.access_token).is_some());
         // Replaying the rotated-out token kills the current refresh token and access tokens.
         assert!(s.refresh(&rt0, true, true).is_err());
+        assert_eq!(s.reuses()["count"], 1);
+        assert_eq!(s.reuses()["events"][0]["successorSeen"], true);
         assert!(s.refresh(&rt1, true, true).is_err());
         assert!(s.session_user(&first.access_token).is_none());
         assert!(s.session_user(&second.access_token).is_none());
+    }
+
+    #[test]
+    fn access_tokens_expire_after_ttl() {
+        let mut s = Store { access_ttl: Some(Duration::from_millis(30)), ..Store::default() };
+        let i = s.open("api refresh_token", false, true);
+        assert!(s.session_user(&i.access_token).is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(s.session_user(&i.access_token).is_none());
     }
 
     #[test]

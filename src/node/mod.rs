@@ -3,10 +3,12 @@
 
 mod bytes;
 mod cursor;
-mod probe;
 mod error;
+mod probe;
 mod store;
 mod sync;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
 use std::sync::Arc;
 
@@ -301,17 +303,6 @@ impl NativeForcelink {
     #[napi(catch_unwind)]
     pub fn limit_info(&self) -> napi::Result<String> {
         json(&self.inner.limit_info())
-    }
-
-    /// Test hook: proves a Rust panic becomes a rejected promise / thrown error, not an abort.
-    #[napi(catch_unwind)]
-    pub fn panic_for_test(&self, message: String) -> napi::Result<()> {
-        panic!("{message}");
-    }
-
-    #[napi]
-    pub async fn panic_for_test_async(&self, message: String) -> napi::Result<()> {
-        panic!("{message}");
     }
 }
 

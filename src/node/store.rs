@@ -11,13 +11,15 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::token::record::{ConnKey, TokenRecord};
-use crate::token::store::TokenStore;
+use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
 /// Weak: holding the store must not keep Node's event loop alive.
 pub type StoreCall = ThreadsafeFunction<FnArgs<(String, String)>, Promise<String>, FnArgs<(String, String)>, Status, false, true>;
 
 pub struct JsStore {
     call: StoreCall,
+    /// The optional methods the host's store has, asked once.
+    methods: tokio::sync::OnceCell<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -33,7 +35,7 @@ struct Envelope {
 
 impl JsStore {
     pub fn new(call: StoreCall) -> Self {
-        Self { call }
+        Self { call, methods: tokio::sync::OnceCell::new() }
     }
 
     /// Calls `store[op](...args)`; `Ok(None)` when the store lacks an optional method.
@@ -75,9 +77,14 @@ impl TokenStore for JsStore {
         }
     }
 
-    async fn save(&self, record: &TokenRecord) -> Result<()> {
+    async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
         let rec = serde_json::to_value(record).map_err(|_| Error::store("save", "the record could not be encoded"))?;
-        Self::required("save", self.invoke("save", json!([rec])).await?).map(|_| ())
+        let args = match expected_version {
+            None => json!([rec]),
+            Some(v) => json!([rec, { "expectedVersion": v }]),
+        };
+        // Only an explicit `false` means "another writer got there first".
+        Ok(!matches!(Self::required("save", self.invoke("save", args).await?)?, Value::Bool(false)))
     }
 
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
@@ -91,15 +98,42 @@ impl TokenStore for JsStore {
         })
     }
 
-    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<Option<bool>> {
+    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
         match self.invoke("acquireLease", json!([key.account_id(), key.owner(), ttl_ms])).await? {
-            None => Ok(None),
-            Some(v) => Self::boolean("acquireLease", v).map(Some),
+            None => Ok(LeaseGrant::Unsupported),
+            Some(Value::String(t)) if !t.is_empty() => Ok(LeaseGrant::Held(LeaseToken::new(t))),
+            Some(Value::Null) | Some(Value::Bool(false)) => Ok(LeaseGrant::Busy),
+            // Contract v1 stores answered `true`: a lease without a token.
+            Some(Value::Bool(true)) => Ok(LeaseGrant::Held(LeaseToken::new(""))),
+            Some(other) => Err(Error::store(
+                "acquireLease",
+                format!("acquireLease must return a lease token (string) or null, got {}", type_name(&other)),
+            )),
         }
     }
 
-    async fn release_lease(&self, key: &ConnKey) -> Result<()> {
-        self.invoke("releaseLease", json!([key.account_id(), key.owner()])).await.map(|_| ())
+    async fn can_renew_lease(&self) -> bool {
+        let methods = self
+            .methods
+            .get_or_init(|| async {
+                match self.invoke("__methods", json!([])).await {
+                    Ok(Some(Value::Array(a))) => a.into_iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                    _ => Vec::new(),
+                }
+            })
+            .await;
+        methods.iter().any(|m| m == "renewLease")
+    }
+
+    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
+        match self.invoke("renewLease", json!([key.account_id(), key.owner(), lease.as_str(), ttl_ms])).await? {
+            None => Ok(None),
+            Some(v) => Self::boolean("renewLease", v).map(Some),
+        }
+    }
+
+    async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
+        self.invoke("releaseLease", json!([key.account_id(), key.owner(), lease.as_str()])).await.map(|_| ())
     }
 
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::salesforce::bulk::BulkState;
+use crate::lru::Lru;
 use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{paginate, Pagination};
@@ -108,10 +109,18 @@ impl Default for ArrayBuilder {
 }
 
 /// Remembered (position → Id) keys per connection and type, so walking pages in order costs one
-/// query each, and a deep page pays its hops once.
-#[derive(Default)]
+/// query each, and a deep page pays its hops once. Bounded: at most `MAX_ANCHOR_CONNECTIONS`
+/// connections (least recently used go) × `MAX_ANCHORS` keys per type, O(log n) per operation.
 pub struct AnchorCache {
-    inner: Mutex<HashMap<(ConnKey, String), Anchors>>,
+    inner: Mutex<Lru<ConnKey, HashMap<String, Anchors>>>,
+}
+
+const MAX_ANCHOR_CONNECTIONS: usize = 1024;
+
+impl Default for AnchorCache {
+    fn default() -> Self {
+        Self { inner: Mutex::new(Lru::new(MAX_ANCHOR_CONNECTIONS)) }
+    }
 }
 
 struct Anchors {
@@ -122,8 +131,8 @@ struct Anchors {
 
 impl AnchorCache {
     fn nearest(&self, key: &ConnKey, ty: &str, pos: u64) -> Option<(u64, String)> {
-        let g = self.inner.lock().ok()?;
-        let a = g.get(&(key.clone(), ty.to_string()))?;
+        let mut g = self.inner.lock().ok()?;
+        let a = g.get(key)?.get(ty)?;
         if a.at.elapsed() > ANCHOR_TTL {
             return None;
         }
@@ -132,11 +141,12 @@ impl AnchorCache {
 
     fn put(&self, key: &ConnKey, ty: &str, pos: u64, id: String) {
         let Ok(mut g) = self.inner.lock() else { return };
-        if g.len() > 1024 {
-            g.clear();
+        if g.get(key).is_none() {
+            g.put(key.clone(), HashMap::new());
         }
-        let a = g
-            .entry((key.clone(), ty.to_string()))
+        let Some(types) = g.get_mut(key) else { return };
+        let a = types
+            .entry(ty.to_string())
             .or_insert_with(|| Anchors { total: None, at: Instant::now(), ids: BTreeMap::new() });
         if a.at.elapsed() > ANCHOR_TTL || a.ids.len() >= MAX_ANCHORS {
             *a = Anchors { total: a.total, at: Instant::now(), ids: BTreeMap::new() };
@@ -147,7 +157,7 @@ impl AnchorCache {
     /// Positions shift when records are added or removed: a changed count drops the anchors.
     fn observe_total(&self, key: &ConnKey, ty: &str, total: u64) {
         let Ok(mut g) = self.inner.lock() else { return };
-        if let Some(a) = g.get_mut(&(key.clone(), ty.to_string())) {
+        if let Some(a) = g.get_mut(key).and_then(|types| types.get_mut(ty)) {
             if a.total.is_some_and(|t| t != total) {
                 a.ids.clear();
                 a.at = Instant::now();
@@ -158,7 +168,7 @@ impl AnchorCache {
 
     pub fn forget_connection(&self, key: &ConnKey) {
         if let Ok(mut g) = self.inner.lock() {
-            g.retain(|(k, _), _| k != key);
+            g.remove(key);
         }
     }
 }

@@ -101,7 +101,7 @@ impl Rest<'_> {
     /// `apiUsageCeiling`: refuses a new export when the org's last known usage is at or above it.
     pub async fn check_usage_ceiling(&self, key: &ConnKey) -> Result<()> {
         let Some(ceiling) = self.cfg.api_usage_ceiling else { return Ok(()) };
-        let rec = self.tokens.usable(self.cfg, self.http, key).await?;
+        let rec = self.tokens.usable(key).await?;
         let instance = rec.token.instance_url.as_deref().unwrap_or_default();
         match usage(instance).and_then(|u| over_ceiling(u, ceiling)) {
             Some(e) => Err(e),

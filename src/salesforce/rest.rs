@@ -107,18 +107,17 @@ impl Rest<'_> {
     }
 
     /// Sends a call with bearer auth, the shared refresh on 401 and the retry policy; reads the
-    /// whole body.
+    /// whole body. One budget covers connecting and reading: at most `maxRetries + 1` attempts.
     pub async fn send(&self, key: &ConnKey, call: Call<'_>) -> Result<Answer> {
-        let mut attempt = 0u32;
+        let mut budget = Budget::default();
         loop {
-            attempt += 1;
-            let resp = self.open(key, &call).await?;
+            let resp = self.open_within(key, &call, &mut budget).await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             match resp.bytes().await {
                 Ok(body) => return Ok(Answer { status, headers, body }),
-                Err(_) if attempt <= self.cfg.max_retries && call.idempotent => {
-                    tokio::time::sleep(net::backoff(attempt)).await;
+                Err(_) if budget.attempts <= self.cfg.max_retries && call.idempotent => {
+                    tokio::time::sleep(net::backoff(budget.attempts)).await;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
@@ -128,16 +127,19 @@ impl Rest<'_> {
     /// Like `send`, but hands back the response as soon as a 2xx status arrives, so a large body
     /// (Bulk results) can be read incrementally.
     pub async fn open(&self, key: &ConnKey, call: &Call<'_>) -> Result<reqwest::Response> {
+        self.open_within(key, call, &mut Budget::default()).await
+    }
+
+    async fn open_within(&self, key: &ConnKey, call: &Call<'_>, budget: &mut Budget) -> Result<reqwest::Response> {
         if !call.path.starts_with("/services/data/") || call.path.contains("..") {
             return Err(Error::input("path", "must be a /services/data/ path"));
         }
-        let mut rec = self.tokens.usable(self.cfg, self.http, key).await?;
-        let mut refreshed = false;
-        let mut attempt = 0u32;
+        let mut rec = self.tokens.usable(key).await?;
+        // ConcurrentRequests refusals are waited out apart from the retry budget (governor.rs).
         let mut crowded = 0u32;
         loop {
-            attempt += 1;
-            let can_retry = attempt <= self.cfg.max_retries;
+            budget.attempts += 1;
+            let can_retry = budget.attempts <= self.cfg.max_retries;
             let instance = rec.token.instance_url.as_deref().unwrap_or_default();
             // The org's request slot (governor.rs), held until the answer's headers are in.
             let _slot = governor::acquire(instance, self.cfg.max_concurrent_requests_per_org).await;
@@ -154,7 +156,7 @@ impl Rest<'_> {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if can_retry && (call.idempotent || net::never_sent(&e)) => {
-                    tokio::time::sleep(net::backoff(attempt)).await;
+                    tokio::time::sleep(net::backoff(budget.attempts)).await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
@@ -170,31 +172,45 @@ impl Rest<'_> {
             let body = match resp.bytes().await {
                 Ok(b) => b,
                 Err(_) if can_retry && call.idempotent => {
-                    tokio::time::sleep(net::backoff(attempt)).await;
+                    tokio::time::sleep(net::backoff(budget.attempts)).await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             };
             let err = parse_error(status, &body);
             match &err {
-                // Salesforce refused the session before doing anything: safe to resend any call.
-                Error::Salesforce { salesforce_code, .. } if status == 401 && salesforce_code == "INVALID_SESSION_ID" && !refreshed => {
-                    refreshed = true;
-                    rec = self.tokens.refresh(self.cfg, self.http, key, rec.token.access_token.expose()).await?;
+                // Salesforce refused the session before doing anything: safe to resend any call,
+                // once per call (a second 401 after a fresh token is the answer). The resend is
+                // allowed even with maxRetries 0, so an expired token never fails a call.
+                Error::Salesforce { salesforce_code, .. }
+                    if status == 401
+                        && salesforce_code == "INVALID_SESSION_ID"
+                        && !budget.refreshed
+                        && budget.attempts <= self.cfg.max_retries.max(1) =>
+                {
+                    budget.refreshed = true;
+                    rec = self.tokens.refresh(key, rec.token.access_token.expose()).await?;
                 }
                 Error::Unavailable(_) if can_retry && call.idempotent => {
-                    tokio::time::sleep(net::backoff(attempt)).await;
+                    tokio::time::sleep(net::backoff(budget.attempts)).await;
                 }
                 // Refused before any work (the org's concurrent-request cap): wait and resend.
                 e if governor::is_concurrency_refusal(e) && crowded < governor::CONCURRENCY_RETRIES => {
                     crowded += 1;
-                    attempt -= 1;
+                    budget.attempts -= 1;
                     tokio::time::sleep(governor::concurrency_backoff(crowded)).await;
                 }
                 _ => return Err(err),
             }
         }
     }
+}
+
+/// What one call has spent: attempts at its Salesforce request, and whether it refreshed.
+#[derive(Default)]
+struct Budget {
+    attempts: u32,
+    refreshed: bool,
 }
 
 /// Maps a non-2xx REST answer to the error a caller can act on.

@@ -106,11 +106,33 @@ pub struct TokenRecord {
     pub token: TokenData,
     #[serde(default, deserialize_with = "null_as_false")]
     pub token_invalidated: bool,
+    /// Fencing: grows on every write, so a conditional save can tell a newer record from ours.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_version")]
+    pub version: Option<u64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+fn lenient_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        _ => None,
+    })
+}
+
+/// The version a write gives a record replacing `prev`: strictly greater, and time-based so that a
+/// fresh connection outranks any record a stale writer may still hold.
+pub fn next_version(prev: Option<u64>) -> u64 {
+    let now = crate::oauth::state::now_millis().max(0) as u64;
+    prev.unwrap_or(0).saturating_add(1).max(now)
+}
+
 impl TokenRecord {
+    /// The stored version (0 for records written before versions existed).
+    pub fn stored_version(&self) -> u64 {
+        self.version.unwrap_or(0)
+    }
+
     pub fn key(&self) -> Result<ConnKey> {
         ConnKey::of_record(&self.account_id, &self.owner)
     }

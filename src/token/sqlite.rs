@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::oauth::state::now_millis;
 use crate::token::record::{ConnKey, TokenRecord};
 use crate::token::seal::Sealer;
-use crate::token::store::TokenStore;
+use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -118,16 +118,25 @@ impl TokenStore for SqliteStore {
         row.map(|t| self.decode(key, &t)).transpose()
     }
 
-    async fn save(&self, record: &TokenRecord) -> Result<()> {
+    async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
         let text = self.encode(record)?;
         let (a, o) = (record.account_id.clone(), record.owner.clone());
-        self.with_conn("save", move |c| {
-            c.execute(
-                "INSERT INTO forcelink_tokens (account_id, owner, record, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (account_id, owner) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
-                params![a, o, text, now_millis()],
-            )
-            .map(|_| ())
+        self.with_conn("save", move |c| match expected_version {
+            None => c
+                .execute(
+                    "INSERT INTO forcelink_tokens (account_id, owner, record, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account_id, owner) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+                    params![a, o, text, now_millis()],
+                )
+                .map(|_| true),
+            // Fencing in one statement: only over the version the writer read.
+            Some(v) => c
+                .execute(
+                    "UPDATE forcelink_tokens SET record = ?3, updated_at = ?4
+                     WHERE account_id = ?1 AND owner = ?2 AND COALESCE(json_extract(record, '$.version'), 0) = ?5",
+                    params![a, o, text, now_millis(), v as i64],
+                )
+                .map(|n| n == 1),
         })
         .await
     }
@@ -140,28 +149,49 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<Option<bool>> {
-        let (a, o, h) = (key.account_id().to_string(), key.owner().to_string(), self.holder.clone());
+    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
+        let (a, o) = (key.account_id().to_string(), key.owner().to_string());
+        let token = format!("{}-{:032x}", self.holder, rand::random::<u128>());
+        let t = token.clone();
         let now = now_millis();
         let got = self
             .with_conn("acquireLease", move |c| {
-                // Take the lease if nobody holds it, it expired, or we already hold it.
+                // Take the lease if nobody holds it or it expired; no record needs to exist.
                 c.execute(
                     "INSERT INTO forcelink_leases (account_id, owner, holder, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (account_id, owner) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                     WHERE forcelink_leases.expires_at <= ?5 OR forcelink_leases.holder = excluded.holder",
-                    params![a, o, h, now + ttl_ms as i64, now],
+                     WHERE forcelink_leases.expires_at <= ?5",
+                    params![a, o, t, now + ttl_ms as i64, now],
                 )
                 .map(|n| n == 1)
             })
             .await?;
-        Ok(Some(got))
+        Ok(if got { LeaseGrant::Held(LeaseToken::new(token)) } else { LeaseGrant::Busy })
     }
 
-    async fn release_lease(&self, key: &ConnKey) -> Result<()> {
-        let (a, o, h) = (key.account_id().to_string(), key.owner().to_string(), self.holder.clone());
+    async fn can_renew_lease(&self) -> bool {
+        true
+    }
+
+    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
+        let (a, o, t) = (key.account_id().to_string(), key.owner().to_string(), lease.as_str().to_string());
+        let now = now_millis();
+        let kept = self
+            .with_conn("renewLease", move |c| {
+                c.execute(
+                    "UPDATE forcelink_leases SET expires_at = ?4 WHERE account_id = ?1 AND owner = ?2 AND holder = ?3 AND expires_at > ?5",
+                    params![a, o, t, now + ttl_ms as i64, now],
+                )
+                .map(|n| n == 1)
+            })
+            .await?;
+        Ok(Some(kept))
+    }
+
+    async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
+        let (a, o, t) = (key.account_id().to_string(), key.owner().to_string(), lease.as_str().to_string());
         self.with_conn("releaseLease", move |c| {
-            c.execute("DELETE FROM forcelink_leases WHERE account_id = ?1 AND owner = ?2 AND holder = ?3", params![a, o, h])
+            c.execute("DELETE FROM forcelink_leases WHERE account_id = ?1 AND owner = ?2 AND holder = ?3", params![a, o, t])
                 .map(|_| ())
         })
         .await
@@ -201,6 +231,7 @@ mod tests {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            version: None,
             extra: Default::default(),
         }
     }
@@ -216,17 +247,35 @@ mod tests {
         let s = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
         let k = ConnKey::new("a1", "u1").unwrap();
         assert!(s.find(&k).await.unwrap().is_none());
-        s.save(&record("a1")).await.unwrap();
+        assert!(s.save(&record("a1"), None).await.unwrap());
         let raw = std::fs::read(&path).unwrap_or_default();
         assert!(!String::from_utf8_lossy(&raw).contains("00Dsecret"), "token stored in clear");
         assert_eq!(s.find(&k).await.unwrap().unwrap().token.access_token.expose(), "00Dsecret!token");
         // A second process (another connection) sees the same row, and the lease excludes it.
         let s2 = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
         assert!(s2.find(&k).await.unwrap().is_some());
-        assert_eq!(s.acquire_lease(&k, 60_000).await.unwrap(), Some(true));
-        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), Some(false));
-        s.release_lease(&k).await.unwrap();
-        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), Some(true));
+        let LeaseGrant::Held(l1) = s.acquire_lease(&k, 60_000).await.unwrap() else { panic!("lease") };
+        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Busy);
+        // Releasing someone else's lease token does nothing; the holder's does.
+        s2.release_lease(&k, &LeaseToken::new("not-mine")).await.unwrap();
+        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Busy);
+        assert_eq!(s.renew_lease(&k, &l1, 60_000).await.unwrap(), Some(true));
+        s.release_lease(&k, &l1).await.unwrap();
+        assert!(matches!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Held(_)));
+        // A lease works without a record, and an expired one frees others.
+        let nk = ConnKey::new("no-record", "u1").unwrap();
+        assert!(matches!(s.acquire_lease(&nk, 1).await.unwrap(), LeaseGrant::Held(_)));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert!(matches!(s2.acquire_lease(&nk, 60_000).await.unwrap(), LeaseGrant::Held(_)));
+        // Conditional saves: only over the version read.
+        let mut r = record("a1");
+        r.version = Some(5);
+        assert!(s.save(&r, Some(0)).await.unwrap());
+        r.version = Some(6);
+        assert!(!s.save(&r, Some(4)).await.unwrap());
+        assert!(s.save(&r, Some(5)).await.unwrap());
+        assert_eq!(s.find(&k).await.unwrap().unwrap().version, Some(6));
+        assert!(!s.save(&record("gone"), Some(0)).await.unwrap());
         assert_eq!(s.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(true));
         assert_eq!(s2.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(false));
         // Without the key the sealed token cannot be read.

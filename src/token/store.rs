@@ -1,26 +1,67 @@
-//! The TokenStore contract the host implements (or the embedded SQLite default). Leases and nonces
-//! are optional capabilities: without them, single-flight refresh and single-use state still hold
-//! within this process.
+//! The TokenStore contract (v2) the host implements (or the embedded SQLite default). Leases,
+//! conditional saves and nonces are optional capabilities: without them, single-flight refresh
+//! and single-use state still hold within this process.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::token::record::{ConnKey, TokenRecord};
+
+/// An opaque proof of holding a connection's refresh lease; only its holder can release it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LeaseToken(String);
+
+impl LeaseToken {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeaseToken(***)")
+    }
+}
+
+/// What `acquire_lease` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// The store has no cross-process leases.
+    Unsupported,
+    Held(LeaseToken),
+    /// Another holder's lease has not expired yet.
+    Busy,
+}
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>>;
-    async fn save(&self, record: &TokenRecord) -> Result<()>;
+    /// With `expected_version`, writes only if the stored record exists and its `version` (0 when
+    /// absent) equals it, returning `false` otherwise (fencing); without, writes unconditionally.
+    async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool>;
     async fn delete(&self, key: &ConnKey) -> Result<bool>;
 
-    /// `None` when the store has no cross-process leases.
-    async fn acquire_lease(&self, _key: &ConnKey, _ttl_ms: u64) -> Result<Option<bool>> {
+    /// Works whether or not a record exists yet.
+    async fn acquire_lease(&self, _key: &ConnKey, _ttl_ms: u64) -> Result<LeaseGrant> {
+        Ok(LeaseGrant::Unsupported)
+    }
+    /// Whether `renew_lease` is implemented (then leases are short and renewed).
+    async fn can_renew_lease(&self) -> bool {
+        false
+    }
+    /// Extends a held lease; `None` when the store cannot (the lease then lasts the whole refresh).
+    async fn renew_lease(&self, _key: &ConnKey, _lease: &LeaseToken, _ttl_ms: u64) -> Result<Option<bool>> {
         Ok(None)
     }
-    async fn release_lease(&self, _key: &ConnKey) -> Result<()> {
+    /// Releases that lease only (a no-op when it expired and someone else holds the key's lease).
+    async fn release_lease(&self, _key: &ConnKey, _lease: &LeaseToken) -> Result<()> {
         Ok(())
     }
     /// `None` when the store cannot record nonces (the in-process guard then decides).
@@ -29,27 +70,97 @@ pub trait TokenStore: Send + Sync {
     }
 }
 
-/// In-process single use of state nonces, bounded by expiry.
+/// Bounds every call into a store: one that does not settle in time fails with STORE_ERROR, so no
+/// caller (and no lock) waits on a hung database.
+pub struct TimedStore {
+    inner: Arc<dyn TokenStore>,
+    limit: Duration,
+}
+
+impl TimedStore {
+    pub fn new(inner: Arc<dyn TokenStore>, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+
+    async fn bound<T>(&self, op: &'static str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.limit, f).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::store(op, format!("did not settle within {} ms (storeTimeoutMs)", self.limit.as_millis()))),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for TimedStore {
+    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
+        self.bound("find", self.inner.find(key)).await
+    }
+    async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
+        self.bound("save", self.inner.save(record, expected_version)).await
+    }
+    async fn delete(&self, key: &ConnKey) -> Result<bool> {
+        self.bound("delete", self.inner.delete(key)).await
+    }
+    async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
+        self.bound("acquireLease", self.inner.acquire_lease(key, ttl_ms)).await
+    }
+    async fn can_renew_lease(&self) -> bool {
+        self.bound("renewLease", async { Ok(self.inner.can_renew_lease().await) }).await.unwrap_or(false)
+    }
+    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
+        self.bound("renewLease", self.inner.renew_lease(key, lease, ttl_ms)).await
+    }
+    async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
+        self.bound("releaseLease", self.inner.release_lease(key, lease)).await
+    }
+    async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
+        self.bound("consumeNonce", self.inner.consume_nonce(nonce, expires_at_ms)).await
+    }
+}
+
+/// At most this many unexpired nonces are remembered in process; past it the soonest-expiring is
+/// forgotten (a store with `consumeNonce` keeps the authoritative record).
+const MAX_NONCES: usize = 100_000;
+
+/// In-process single use of state nonces: a map plus an expiry-ordered index, O(log n) per call.
 #[derive(Default)]
 pub struct NonceGuard {
-    seen: Mutex<HashMap<String, i64>>,
+    inner: Mutex<NonceSet>,
+}
+
+#[derive(Default)]
+struct NonceSet {
+    by_nonce: HashMap<String, i64>,
+    by_expiry: BTreeSet<(i64, String)>,
 }
 
 impl NonceGuard {
     /// True the first time a nonce is presented before it expires.
     pub fn consume(&self, nonce: &str, expires_at_ms: i64, now_ms: i64) -> bool {
-        let mut seen = match self.seen.lock() {
+        let mut s = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if seen.len() > 1024 {
-            seen.retain(|_, exp| *exp > now_ms);
+        // Drop what expired (each entry is removed once, so this is amortised O(log n)).
+        while let Some((exp, _)) = s.by_expiry.first() {
+            if *exp > now_ms && s.by_nonce.len() < MAX_NONCES {
+                break;
+            }
+            if let Some((_, n)) = s.by_expiry.pop_first() {
+                s.by_nonce.remove(&n);
+            }
         }
-        if seen.contains_key(nonce) {
+        if s.by_nonce.contains_key(nonce) {
             return false;
         }
-        seen.insert(nonce.to_string(), expires_at_ms);
+        s.by_nonce.insert(nonce.to_string(), expires_at_ms);
+        s.by_expiry.insert((expires_at_ms, nonce.to_string()));
         true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.inner.lock().map(|s| s.by_nonce.len()).unwrap_or(0)
     }
 }
 
@@ -63,5 +174,19 @@ mod tests {
         assert!(g.consume("a", 10, 0));
         assert!(!g.consume("a", 10, 0));
         assert!(g.consume("b", 10, 0));
+    }
+
+    #[test]
+    fn nonce_guard_forgets_expired_and_stays_bounded() {
+        let g = NonceGuard::default();
+        for i in 0..1000 {
+            assert!(g.consume(&format!("n{i}"), 100, 0));
+        }
+        assert!(g.consume("late", 1_000, 200));
+        assert_eq!(g.len(), 1);
+        for i in 0..(MAX_NONCES + 10) {
+            g.consume(&format!("m{i}"), 10_000 + i as i64, 300);
+        }
+        assert!(g.len() <= MAX_NONCES);
     }
 }

@@ -1,0 +1,15 @@
+'use strict'
+// The short chaos run (npm run chaos is the long one): processes SIGKILLed every 2 s while they
+// refresh rotating tokens through a shared store. Needs Debian's `postgresql` package (.ci/run).
+const { runChaos } = require('../scripts/lib/chaos')
+
+test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplained reuse, no slow call', async (store) => {
+  // Paced (thinkMs) so that it leaves the CPU to the test files Jest runs beside it.
+  const r = await runChaos({ store, procs: 3, concurrency: 4, durationMs: 14_000, tokenDelayMs: 600, thinkMs: 25 })
+  expect(r).toMatchObject({ reconnectRequiredUnexplained: 0, reusesOther: 0 })
+  expect(r.kills).toBeGreaterThanOrEqual(5)
+  expect(r.calls).toBeGreaterThan(100)
+  expect(r.latencyMs.max).toBeLessThanOrEqual(20_000)
+  expect(r.errorRate).toBeLessThanOrEqual(0.001)
+  expect(r.pass).toBe(true)
+})

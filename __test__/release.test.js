@@ -1,0 +1,83 @@
+'use strict'
+// Publishing cannot go wrong: the release workflow builds exactly napi.targets, the platform
+// packages and optionalDependencies follow package.json, prepublishOnly refuses a missing binary.
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync, spawnSync } = require('node:child_process')
+const yaml = require('js-yaml')
+
+const root = path.join(__dirname, '..')
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+
+test('the release workflow builds every napi target and nothing else', () => {
+  const wf = yaml.load(fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8'))
+  const build = wf.jobs.build.strategy.matrix.settings
+  expect(build.map((s) => s.target).sort()).toEqual([...pkg.napi.targets].sort())
+  for (const s of build) {
+    expect(s.build).toContain(`--target ${s.target}`) // gnu ones carry the .2.17 suffix after it
+    expect(s.build).not.toMatch(/test-hooks/)
+    const native = { darwin: 'macos', windows: 'windows' }
+    const os = s.target.includes('apple-darwin') ? native.darwin : s.target.includes('windows') ? native.windows : 'ubuntu'
+    expect(s.host).toMatch(new RegExp(`^${os}-`))
+    if (s.target.endsWith('-linux-gnu')) expect(s.build).toContain(`${s.target}.2.17`)
+  }
+  // Smoke runs where a runner loads the binary; publish waits for all of it and uses provenance.
+  expect(wf.jobs.smoke.strategy.matrix.node).toEqual([18, 20, 22, 24])
+  expect(wf.jobs.publish.needs).toEqual(expect.arrayContaining(['build', 'smoke', 'verify-linux']))
+  expect(wf.jobs.publish.permissions['id-token']).toBe('write')
+  const publish = wf.jobs.publish.steps.map((s) => s.run || '').join('\n')
+  expect(publish).toMatch(/napi prepublish/)
+  expect(publish).toMatch(/provenance true/)
+  expect(publish.indexOf('napi prepublish')).toBeLessThan(publish.indexOf('npm publish'))
+})
+
+test('optionalDependencies and npm/ follow napi.targets at the package version', () => {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'sync-platforms.js'), '--check'], { cwd: root, encoding: 'utf8' })
+  expect(r.stderr).toBe('')
+  expect(r.status).toBe(0)
+  expect(Object.keys(pkg.optionalDependencies)).toHaveLength(pkg.napi.targets.length)
+  for (const v of Object.values(pkg.optionalDependencies)) expect(v).toBe(pkg.version)
+  expect(pkg.scripts.prepublishOnly).toBe('node scripts/prepublish-check.js')
+})
+
+test('prepublishOnly refuses to publish while a platform binary is missing', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-prepublish-'))
+  fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
+  fs.cpSync(path.join(root, 'npm'), path.join(dir, 'npm'), { recursive: true })
+  const magic = { linux: Buffer.from([0x7f, 0x45, 0x4c, 0x46]), darwin: Buffer.from([0xcf, 0xfa, 0xed, 0xfe]), win32: Buffer.from('MZ\0\0') }
+  const { platforms } = require('../scripts/lib/platforms')
+  for (const p of platforms(pkg)) fs.writeFileSync(path.join(dir, 'npm', p.dir, p.file), magic[p.platform])
+  const check = () => spawnSync(process.execPath, [path.join(root, 'scripts', 'prepublish-check.js'), '--dir', dir], { encoding: 'utf8' })
+  expect(check().status).toBe(0)
+
+  fs.rmSync(path.join(dir, 'npm', 'darwin-arm64', 'forcelink.darwin-arm64.node'))
+  let r = check()
+  expect(r.status).toBe(1)
+  expect(r.stderr).toMatch(/forcelink-darwin-arm64: missing npm\/darwin-arm64\/forcelink\.darwin-arm64\.node/)
+
+  fs.writeFileSync(path.join(dir, 'npm', 'darwin-arm64', 'forcelink.darwin-arm64.node'), magic.linux)
+  r = check()
+  expect(r.status).toBe(1)
+  expect(r.stderr).toMatch(/not a darwin binary/)
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('without its platform package, require() names the platform, the package and the fix', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-nobinary-'))
+  fs.copyFileSync(path.join(root, 'index.js'), path.join(dir, 'index.js'))
+  // What the generated loader does when neither a local .node nor the platform package is there.
+  fs.writeFileSync(path.join(dir, 'binding.js'), "throw new Error('Cannot find native binding.')")
+  const out = execFileSync(process.execPath, ['-e', "try { require('./index.js') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: e.cause.message })) }"], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
+  const e = JSON.parse(out)
+  expect(e.code).toBe('FORCELINK_BINARY_MISSING')
+  expect(e.message).toContain(`${process.platform}-${process.arch}`)
+  expect(e.message).toMatch(/"forcelink-(linux|darwin|win32)-(x64|arm64)(-gnu|-musl|-msvc)?"/)
+  expect(e.message).toContain('npm run build')
+  expect(e.message).toContain('rustup')
+  expect(e.cause).toBe('Cannot find native binding.')
+  fs.rmSync(dir, { recursive: true, force: true })
+})

@@ -1,0 +1,222 @@
+'use strict'
+// The chaos run: P processes × C concurrent calls on a few connections against the simulator with
+// refresh-token rotation and reuse revocation on, access tokens expiring every few seconds and a
+// slow token endpoint, while a random process is SIGKILLed every 2 s and replaced. Stores: the
+// embedded SQLite file shared by the processes, or PostgreSQL through forcelink/stores/postgres.
+//
+// A rotated-token reuse seen by the simulator is "unavoidable" only when the token that replaced
+// it was never seen again (whoever received it never committed it) and a kill landed between the
+// request being sent and the store commit; every other reuse, and every RECONNECT_REQUIRED not
+// explained by such a loss, fails the run.
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const readline = require('node:readline')
+const { spawn } = require('node:child_process')
+const { Forcelink } = require('../..')
+const { simBinary } = require('./paths')
+const { spawnSim, authorize } = require('./sim-client')
+const { startPostgres } = require('./pg-cluster')
+
+const CLIENT_ID = 'chaos-client'
+const CLIENT_SECRET = 'chaos-client-secret-0123456789'
+const REDIRECT_URI = 'http://localhost:3999/cb'
+const SOQL = 'SELECT Id, Name FROM Contact ORDER BY Id LIMIT 5'
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+async function connectOne(fl, c) {
+  const start = await fl.beginLogin({ ...c, forwardUrl: 'https://app.example.com/done' })
+  if (start.alreadyConnected) return
+  const q = await authorize(start.redirectUrl)
+  await fl.handleCallback({ code: q.code, state: q.state, binding: start.binding })
+}
+
+/**
+ * @param {object} o
+ * @param {'sqlite'|'postgres'} o.store
+ * @param {number} [o.procs] processes (P)
+ * @param {number} [o.concurrency] concurrent calls per process (C)
+ * @param {number} [o.durationMs]
+ * @param {number} [o.connections]
+ * @param {number} [o.accessTtlMs] simulator access-token lifetime
+ * @param {number} [o.tokenDelayMs] simulator token endpoint delay
+ * @param {number} [o.killEveryMs]
+ * @param {number} [o.thinkMs] pause between one loop's calls (0: flat out)
+ * @param {(s: string) => void} [o.log]
+ */
+async function runChaos(o) {
+  const opt = {
+    procs: 4,
+    concurrency: 8,
+    durationMs: 60_000,
+    connections: 3,
+    accessTtlMs: 3_000,
+    tokenDelayMs: 400,
+    killEveryMs: 2_000,
+    thinkMs: 0,
+    log: () => {},
+    ...o,
+  }
+  const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
+  const workers = new Set()
+  const killSim = () => {
+    for (const w of workers) w.kill('SIGKILL')
+    sim.child.kill('SIGKILL')
+  }
+  process.once('exit', killSim)
+  let pg = null
+  let setupStore
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-chaos-'))
+  const cfg = {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
+    stateSecret: 'chaos-state-secret-0123456789abcdef-XYZ',
+    loginUrl: sim.loginUrl,
+    allowedForwardOrigins: ['https://app.example.com'],
+    httpTimeoutMs: 5_000,
+    storeTimeoutMs: 3_000,
+    maxRetries: 2,
+    tokenCacheTtlMs: 5_000,
+  }
+  try {
+    if (opt.store === 'postgres') {
+      pg = await startPostgres()
+      const { PostgresStore } = require('../../stores/postgres')
+      setupStore = new PostgresStore({ connectionString: pg.connectionString, max: 2 })
+    } else {
+      cfg.storePath = path.join(tmp, 'chaos.db')
+    }
+    // Far more calls than the default daily API limit of the simulated org.
+    await sim.setConfig({ rotation: true, apiLimit: 1_000_000_000_000 })
+    const setup = new Forcelink({ ...cfg, store: setupStore })
+    const conns = Array.from({ length: opt.connections }, (_, i) => ({ accountId: `chaos-acc-${i}`, ownerId: `chaos-user-${i}` }))
+    const families = new Map() // simulator userId -> connection index
+    const connect = async (i) => {
+      await connectOne(setup, conns[i])
+      const list = await sim.control('connections')
+      families.set(list[list.length - 1].userId, i)
+    }
+    for (let i = 0; i < conns.length; i++) await connect(i)
+    await sim.setConfig({ accessTokenTtlMs: opt.accessTtlMs, tokenDelayMs: opt.tokenDelayMs })
+    await sim.resetCounts()
+
+    const calls = []
+    const kills = []
+    const reconnectRequired = [] // { conn, at }
+    const reconnecting = new Map()
+    let started = 0
+    const startWorker = () => {
+      const args = JSON.stringify({ cfg, pg: pg && pg.connectionString, conns, concurrency: opt.concurrency, soql: SOQL, thinkMs: opt.thinkMs })
+      const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      started++
+      workers.add(child)
+      child.once('exit', () => workers.delete(child))
+      readline.createInterface({ input: child.stdout }).on('line', (l) => {
+        let r
+        try {
+          r = JSON.parse(l)
+        } catch (_) {
+          return
+        }
+        calls.push(r)
+        if (r.code === 'RECONNECT_REQUIRED') {
+          reconnectRequired.push(r)
+          // Keep the run going: the user connects again (once per lost family).
+          if (!reconnecting.has(r.conn)) reconnecting.set(r.conn, connect(r.conn).finally(() => reconnecting.delete(r.conn)))
+        }
+      })
+      return child
+    }
+    for (let i = 0; i < opt.procs; i++) startWorker()
+    const t0 = Date.now()
+    while (Date.now() - t0 < opt.durationMs) {
+      await new Promise((r) => setTimeout(r, opt.killEveryMs))
+      const list = [...workers]
+      if (list.length === 0) break
+      const victim = list[Math.floor(Math.random() * list.length)]
+      kills.push(Date.now())
+      victim.kill('SIGKILL')
+      startWorker()
+    }
+    // Let the survivors finish their calls.
+    await Promise.all(
+      [...workers].map(
+        (w) =>
+          new Promise((resolve) => {
+            const timer = setTimeout(() => w.kill('SIGKILL'), 30_000)
+            w.once('exit', () => {
+              clearTimeout(timer)
+              resolve()
+            })
+            w.kill('SIGTERM')
+          }),
+      ),
+    )
+    await Promise.all([...reconnecting.values()].map((p) => p.catch(() => {})))
+    const elapsedMs = Date.now() - t0
+
+    const counts = await sim.counts()
+    const reuses = await sim.control('reuses')
+    // A kill between the token request leaving a process and the store commit.
+    const killWindow = (ev) =>
+      !ev.successorSeen && kills.some((k) => k >= ev.successorIssuedAtMs - opt.tokenDelayMs - 1_000 && k <= ev.successorIssuedAtMs + 1_000)
+    const unavoidable = reuses.events.filter(killWindow)
+    const avoidable = reuses.events.filter((e) => !killWindow(e))
+    // RECONNECT_REQUIRED is explained when its connection lost a family to such a kill before.
+    const lostAt = new Map()
+    for (const e of unavoidable) {
+      const i = families.get(e.userId)
+      if (i !== undefined && !lostAt.has(i)) lostAt.set(i, e.atMs)
+    }
+    const unexplained = reconnectRequired.filter((r) => !(lostAt.has(r.conn) && r.at >= lostAt.get(r.conn)))
+    const errors = {}
+    for (const c of calls) if (c.code !== 'OK') errors[c.code] = (errors[c.code] || 0) + 1
+    const explainedReconnects = reconnectRequired.length - unexplained.length
+    const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects
+    const ms = calls.map((c) => c.ms).sort((a, b) => a - b)
+    // A token lives accessTtlMs from issue and its successor arrives about tokenDelayMs after the
+    // first 401, so each connection expires about once per (TTL + delay).
+    const expiries = opt.connections * Math.max(1, elapsedMs / (opt.accessTtlMs + opt.tokenDelayMs))
+    const report = {
+      store: opt.store,
+      procs: opt.procs,
+      concurrency: opt.concurrency,
+      durationS: Math.round(elapsedMs / 100) / 10,
+      processesStarted: started,
+      kills: kills.length,
+      calls: calls.length,
+      errorsByCode: errors,
+      errorRate: calls.length ? errorCount / calls.length : 0,
+      reconnectRequired: reconnectRequired.length,
+      reconnectRequiredUnexplained: unexplained.length,
+      tokenRequests: counts.token.refresh_token,
+      tokenRequestsPerExpiry: Math.round((counts.token.refresh_token / expiries) * 100) / 100,
+      reuses: reuses.count,
+      reusesKillWindow: unavoidable.length,
+      reusesOther: avoidable.length,
+      latencyMs: { p50: pct(ms, 50), p99: pct(ms, 99), max: ms.length ? ms[ms.length - 1] : 0 },
+    }
+    report.pass =
+      report.calls > 0 &&
+      report.reconnectRequiredUnexplained === 0 &&
+      report.reusesOther === 0 &&
+      report.latencyMs.max <= 20_000 &&
+      report.errorRate <= 0.001
+    opt.log(JSON.stringify(report))
+    return report
+  } finally {
+    for (const w of workers) w.kill('SIGKILL')
+    if (setupStore) await setupStore.close().catch(() => {})
+    await sim.stop()
+    process.removeListener('exit', killSim)
+    if (pg) pg.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+module.exports = { runChaos }

@@ -1,0 +1,126 @@
+'use strict'
+// `npm run package:all`: builds the four Linux platform packages from this x86_64 machine with
+// cargo-zigbuild (gnu against glibc 2.17, musl with a dynamic libc), checks each binary (glibc
+// floor with objdump, musl NEEDED with readelf, size, no test hooks) and packs them with the root
+// package into dist/. darwin and win32 are built by .github/workflows/release.yml.
+//   --no-setup            skip scripts/ci/setup-cross.sh (toolchain already there)
+//   --targets a,b         only these napi.targets triples
+//   --check-only TRIPLE   only check npm/<platform>/<binary> (the release workflow's Linux jobs)
+//   --pack-only           build nothing: pack the binaries already in npm/<platform>/ (release runners)
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+const { root, readPkg, platforms, platformManifest } = require('./lib/platforms')
+
+const MAX_UNPACKED = 10 * 1024 * 1024
+const GLIBC_FLOOR = '2.17'
+
+const argv = process.argv.slice(2)
+const opt = (name) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? argv[i + 1] : undefined
+}
+const pkg = readPkg()
+const env = { ...process.env, PATH: `${path.join(os.homedir(), '.local', 'bin')}${path.delimiter}${process.env.PATH}` }
+const run = (cmd, args, o = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...o })
+const out = (cmd, args) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 })
+
+const versionLE = (a, b) => {
+  const pa = a.split('.').map(Number)
+  const pb = b.split('.').map(Number)
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if ((pa[i] || 0) !== (pb[i] || 0)) return (pa[i] || 0) < (pb[i] || 0)
+  }
+  return true
+}
+
+/** Throws unless the binary meets its platform's rules; returns what was measured. */
+function checkBinary(p, file) {
+  const facts = { target: p.triple, bytes: fs.statSync(file).size }
+  if (p.libc === 'glibc') {
+    const versions = [...new Set(out('objdump', ['-T', file]).match(/GLIBC_[0-9.]+/g) || [])].map((v) => v.slice(6))
+    const newest = versions.sort((a, b) => (versionLE(a, b) ? -1 : 1)).pop()
+    facts.glibc = newest
+    if (!newest || !versionLE(newest, GLIBC_FLOOR)) throw new Error(`${p.file}: needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}`)
+  }
+  if (p.libc === 'musl') {
+    const needed = [...out('readelf', ['-d', file]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])
+    facts.needed = needed
+    if (needed.length !== 1 || needed[0] !== 'libc.so') throw new Error(`${p.file}: needs ${needed.join(', ')} (only libc.so expected)`)
+  }
+  // The test-only entry points (cargo feature test-hooks) must not be in a package build.
+  if (fs.readFileSync(file).includes('panicForTest')) throw new Error(`${p.file}: contains test hooks`)
+  const unpacked = facts.bytes + 2048 // package.json + README
+  if (unpacked > MAX_UNPACKED) throw new Error(`${p.file}: ${unpacked} bytes unpacked, over ${MAX_UNPACKED}`)
+  return facts
+}
+
+const checkOnly = opt('--check-only')
+if (checkOnly) {
+  const p = platforms(pkg).find((x) => x.triple === checkOnly)
+  if (!p) throw new Error(`unknown target ${checkOnly}`)
+  console.log(JSON.stringify(checkBinary(p, path.join(root, 'npm', p.dir, p.file))))
+  process.exit(0)
+}
+
+const packOnly = argv.includes('--pack-only')
+if (!packOnly && !argv.includes('--no-setup')) run('bash', [path.join(root, 'scripts', 'ci', 'setup-cross.sh')])
+
+const wanted = opt('--targets') ? opt('--targets').split(',') : null
+const linux = packOnly ? [] : platforms(pkg).filter((p) => p.platform === 'linux' && (!wanted || wanted.includes(p.triple)))
+const dist = path.join(root, 'dist')
+const build = path.join(dist, 'build')
+fs.mkdirSync(build, { recursive: true })
+
+const report = []
+for (const p of linux) {
+  const started = Date.now()
+  const target = p.libc === 'glibc' ? `${p.triple}.${GLIBC_FLOOR}` : p.triple
+  const outDir = path.join(build, p.dir)
+  fs.rmSync(outDir, { recursive: true, force: true })
+  // The dist profile (thin LTO) and no test-hooks feature; napi adds -crt-static off for musl.
+  run('npx', [
+    'napi', 'build', '--platform', '--profile', 'dist', '--features', 'node', '-x', '--target', target,
+    '--output-dir', outDir, '--js', 'binding.js', '--dts', 'binding.d.ts', '--no-const-enum',
+  ])
+  const file = path.join(outDir, p.file)
+  const facts = checkBinary(p, file)
+  fs.copyFileSync(file, path.join(root, 'npm', p.dir, p.file)) // where `napi prepublish` expects it
+  report.push({ ...facts, seconds: Math.round((Date.now() - started) / 1000) })
+}
+
+const pack = (dir) => JSON.parse(out('npm', ['pack', '--json', '--pack-destination', dist, dir]))[0]
+const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-pack-'))
+const tarballs = []
+const toPack = packOnly ? platforms(pkg).filter((p) => fs.existsSync(path.join(root, 'npm', p.dir, p.file))) : linux
+for (const p of toPack) {
+  const dir = path.join(stage, p.dir)
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(platformManifest(pkg, p), null, 2))
+  fs.copyFileSync(path.join(root, 'npm', p.dir, 'README.md'), path.join(dir, 'README.md'))
+  fs.copyFileSync(path.join(root, 'npm', p.dir, p.file), path.join(dir, p.file))
+  const info = pack(dir)
+  if (info.unpackedSize > MAX_UNPACKED) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked`)
+  const r = report.find((x) => x.target === p.triple)
+  if (r) r.unpackedSize = info.unpackedSize
+  tarballs.push(path.join(dist, info.filename))
+}
+
+// The root package: JS, types and the binding loader generated by a package build (no test hooks).
+const rootDir = path.join(stage, 'root')
+fs.mkdirSync(rootDir)
+const loaderFrom = path.join(build, (linux[0] || {}).dir || 'linux-x64-gnu')
+for (const f of [...pkg.files, 'README.md', 'LICENSE']) {
+  const generated = f === 'binding.js' || f === 'binding.d.ts' ? path.join(loaderFrom, f) : null
+  const src = generated && fs.existsSync(generated) ? generated : path.join(root, f)
+  if (fs.existsSync(src)) fs.cpSync(src, path.join(rootDir, f), { recursive: true })
+}
+const { scripts, devDependencies, jest, ...published } = pkg
+fs.writeFileSync(path.join(rootDir, 'package.json'), JSON.stringify(published, null, 2))
+tarballs.unshift(path.join(dist, pack(rootDir).filename))
+fs.rmSync(stage, { recursive: true, force: true })
+
+fs.writeFileSync(path.join(dist, 'package-report.json'), JSON.stringify(report, null, 2))
+console.error(JSON.stringify(report, null, 2))
+for (const t of tarballs) console.log(path.relative(root, t))

@@ -1,0 +1,4 @@
+import cjs from './postgres.js'
+
+export const { PostgresStore } = cjs
+export default cjs

@@ -1,0 +1,144 @@
+//! Token lifecycle edges in the core, against the in-process simulator: a rotated token whose
+//! save fails is kept and re-saved, a refresh outlives its cancelled caller, disconnect wins.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use forcelink::error::Result;
+use forcelink::secret::AuthCode;
+use forcelink::service::{CallbackParams, Forcelink};
+use forcelink::token::record::{ConnKey, TokenRecord};
+use forcelink::token::store::TokenStore;
+use forcelink::{Config, Error};
+use forcelink_sim::{start, SimConfig, SimHandle};
+
+/// A fencing store whose next `fail_saves` saves fail.
+#[derive(Default)]
+struct FlakyStore {
+    docs: Mutex<HashMap<ConnKey, TokenRecord>>,
+    fail_saves: AtomicU32,
+}
+
+#[async_trait]
+impl TokenStore for FlakyStore {
+    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
+        Ok(self.docs.lock().unwrap().get(key).cloned())
+    }
+    async fn save(&self, r: &TokenRecord, expected: Option<u64>) -> Result<bool> {
+        if self.fail_saves.load(Ordering::SeqCst) > 0 {
+            self.fail_saves.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::store("save", "db down"));
+        }
+        let mut m = self.docs.lock().unwrap();
+        let key = r.key()?;
+        if let Some(v) = expected {
+            if m.get(&key).map(|c| c.stored_version()) != Some(v) {
+                return Ok(false);
+            }
+        }
+        m.insert(key, r.clone());
+        Ok(true)
+    }
+    async fn delete(&self, key: &ConnKey) -> Result<bool> {
+        Ok(self.docs.lock().unwrap().remove(key).is_some())
+    }
+}
+
+const REDIRECT: &str = "http://localhost:3999/cb";
+
+async fn sim() -> SimHandle {
+    start(SimConfig { redirect_uri: Some(REDIRECT.into()), rotation: true, ..SimConfig::default() }).await.unwrap()
+}
+
+fn service(sim: &SimHandle, store: Arc<FlakyStore>) -> Forcelink {
+    let cfg = Config::from_json(
+        &serde_json::json!({
+            "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
+            "stateSecret": "s".repeat(40), "loginUrl": sim.login_url, "storeTimeoutMs": 500,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    Forcelink::new(cfg, Some(store)).unwrap()
+}
+
+async fn control(sim: &SimHandle, path: &str, body: &str) -> serde_json::Value {
+    let c = reqwest::Client::new();
+    let url = format!("{}/__sim/{path}", sim.login_url);
+    let r = if body.is_empty() { c.get(url).send().await } else { c.post(url).header("content-type", "application/json").body(body.to_string()).send().await };
+    serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap_or(serde_json::Value::Null)
+}
+
+async fn connect(fl: &Forcelink, key: &ConnKey) {
+    let start = fl.begin_login(key.account_id(), key.owner(), Some("/done"), true).await.unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(&start.redirect_url).send().await.unwrap();
+    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
+    fl.handle_callback(CallbackParams {
+        code: q.get("code").cloned().map(AuthCode::new),
+        state: q.get("state").cloned(),
+        binding: start.binding.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+fn stored_refresh(store: &FlakyStore, key: &ConnKey) -> Option<String> {
+    store.docs.lock().unwrap().get(key).and_then(|r| r.token.refresh_token.as_ref().map(|t| t.expose().to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_token_survives_a_failed_save() {
+    let sim = sim().await;
+    let store = Arc::new(FlakyStore::default());
+    let fl = service(&sim, store.clone());
+    let key = ConnKey::new("a", "u").unwrap();
+    connect(&fl, &key).await;
+    let before = stored_refresh(&store, &key);
+    store.fail_saves.store(1, Ordering::SeqCst);
+    fl.get_access_token(&key, true).await.unwrap();
+    // Still the old token in the store, the new one in memory; the background save lands it.
+    for _ in 0..50 {
+        if stored_refresh(&store, &key) != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(stored_refresh(&store, &key), before);
+    fl.get_access_token(&key, true).await.unwrap();
+    assert_eq!(control(&sim, "reuses", "").await["count"], 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_outlives_its_cancelled_caller_and_disconnect_wins() {
+    let sim = sim().await;
+    let store = Arc::new(FlakyStore::default());
+    let fl = Arc::new(service(&sim, store.clone()));
+    let key = ConnKey::new("a", "u").unwrap();
+    connect(&fl, &key).await;
+    let before = stored_refresh(&store, &key);
+    control(&sim, "config", r#"{"tokenDelayMs": 400}"#).await;
+    // The caller gives up long before the token endpoint answers.
+    let _ = tokio::time::timeout(Duration::from_millis(100), fl.get_access_token(&key, true)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_ne!(stored_refresh(&store, &key), before);
+
+    // A disconnect during a slow refresh: the record never comes back.
+    let pending = {
+        let (fl, key) = (fl.clone(), key.clone());
+        tokio::spawn(async move { fl.get_access_token(&key, true).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    fl.disconnect(&key).await.unwrap();
+    let _ = pending.await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(store.find(&key).await.unwrap().is_none());
+    assert!(matches!(fl.get_access_token(&key, false).await, Err(Error::TokenNotFound)));
+    sim.shutdown().await;
+}
