@@ -53,7 +53,7 @@ async function main() {
   const res = await fetch(start.redirectUrl, { redirect: 'manual' })
   assert.equal(res.status, 302)
   const q = new URL(res.headers.get('location')).searchParams
-  const back = await fl.handleCallback({ code: q.get('code') ?? undefined, state: q.get('state') ?? undefined })
+  const back = await fl.handleCallback({ code: q.get('code') ?? undefined, state: q.get('state') ?? undefined, binding: start.binding })
   assert.match(back.redirectUrl, /status=success/)
   assert.ok(store.calls > 0 && store.docs.size === 1, 'the JS TokenStore was called')
 
