@@ -257,6 +257,17 @@ function createSalesforceController(forcelink, options = {}) {
   async function download(req, res, next, conn, type, format) {
     const fmt = Object.prototype.hasOwnProperty.call(FORMATS, format) ? FORMATS[format] : null
     if (!fmt) return fail(res, 400, 'invalid input: download: must be "csv" or "ndjson"', 'INVALID_INPUT')
+    // HEAD (a link checker, a download manager probing): the headers a GET would send, without
+    // running the export (which would cost Salesforce API calls or a Bulk job).
+    if (req.method === 'HEAD') {
+      res.status(200).set({
+        'Content-Type': fmt.type,
+        'Content-Disposition': `attachment; filename="${String(type).replace(/[^\w.-]/g, '_')}.${fmt.ext}"`,
+        'Cache-Control': 'no-store',
+      })
+      res.append('Access-Control-Expose-Headers', 'X-Total-Count, Content-Disposition')
+      return res.end()
+    }
     let total = null
     let batches
     let first

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { EventEmitter } from 'node:events'
 
 /** The stored connection: the host's existing document shape (MongoDB collection compatible). */
 export interface TokenRecord {
@@ -109,6 +110,8 @@ export interface ForcelinkConfig {
   clientCredentials?: boolean
   /** CSV exports prefix text cells that start a formula (`=`, `+`, `-`, `@`, tab, CR) with `'` (default true). */
   csvFormulaGuard?: boolean
+  /** Receives one structured object per event (`{ event, msg, ... }`); pino, winston and console fit. Default: silent. */
+  logger?: Logger
   /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
   bulkThreshold?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
@@ -232,6 +235,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SALESFORCE_UNAVAILABLE'
   | 'CANCELLED'
+  | 'CLOSED'
   | 'FULL_RESYNC_REQUIRED'
   | 'INTERNAL'
 
@@ -259,17 +263,54 @@ export declare class ForcelinkError extends Error {
   field?: string
 }
 
-export declare class Forcelink {
+export interface Logger {
+  debug(obj: object, ...rest: unknown[]): unknown
+  info(obj: object, ...rest: unknown[]): unknown
+  warn(obj: object, ...rest: unknown[]): unknown
+  error(obj: object, ...rest: unknown[]): unknown
+}
+
+/** Which connection an event is about: a user's or a server flow's. */
+export type EventConnection = { accountId: string; ownerId: string } | { connectionId: string }
+
+export interface ForcelinkEvents {
+  refresh: { connection: EventConnection; orgId: string | null; rotated: boolean; durationMs: number }
+  reconnectRequired: { connection: EventConnection; orgId: string | null }
+  retry: { connection: EventConnection; orgId: string | null; status: number | null; attempt: number; delayMs: number; reason: string }
+  rateLimited: { connection: EventConnection; orgId: string | null }
+  apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
+  storeError: { op: string; message: string; timedOut: boolean }
+  bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
+}
+
+/** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */
+export interface WithSignal {
+  signal?: AbortSignal
+}
+
+export declare class Forcelink extends EventEmitter {
+  on<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
+  once<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
+  off<K extends keyof ForcelinkEvents>(event: K, listener: (e: ForcelinkEvents[K]) => void): this
   /** Validates synchronously; throws `CONFIG_INVALID` naming the field. */
   constructor(config: ForcelinkConfig)
   /** How long a login state (and its browser binding) lives, in seconds. */
   readonly stateTtlSeconds: number
   /**
+   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
+   * in flight, and refuses later calls with `CLOSED`. Idempotent.
+   */
+  close(): Promise<void>
+  /** `await using fl = new Forcelink(...)`. */
+  [Symbol.asyncDispose](): Promise<void>
+  /** Whether `close()` was called. */
+  readonly closed: boolean
+  /**
    * `binding` (absent when already connected or with `bindBrowser: false`): give it to the browser
    * that starts the flow only, and pass it back to `handleCallback`.
    */
   beginLogin(
-    opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean },
+    opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean } & WithSignal,
   ): Promise<{ redirectUrl: string; alreadyConnected: boolean; binding?: string }>
   /**
    * A state issued with a binding needs the same `binding`; `accountId`/`ownerId` (the user signed
@@ -283,16 +324,17 @@ export declare class Forcelink {
     binding?: string
     accountId?: string | number | { toString(): string }
     ownerId?: string | number | { toString(): string }
+    signal?: AbortSignal
   }): Promise<{ redirectUrl: string }>
-  disconnect(opts: Connection): Promise<{ revoked: boolean }>
-  getAccessToken(opts: Connection & { forceRefresh?: boolean }): Promise<{ accessToken: string; instanceUrl: string }>
-  query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean }): Promise<QueryResult<R>>
-  queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string }): Promise<QueryResult<R>>
+  disconnect(opts: Connection & WithSignal): Promise<{ revoked: boolean }>
+  getAccessToken(opts: Connection & { forceRefresh?: boolean } & WithSignal): Promise<{ accessToken: string; instanceUrl: string }>
+  query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean } & WithSignal): Promise<QueryResult<R>>
+  queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string } & WithSignal): Promise<QueryResult<R>>
   exportPage(
-    opts: Connection & { type: string; page?: number | string; limit?: number | string },
+    opts: Connection & { type: string; page?: number | string; limit?: number | string } & WithSignal,
   ): Promise<{ data: SalesforceRecord[]; pagination: Pagination }>
   /** `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), to send on without parsing. */
-  exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string }): Promise<string>
+  exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string } & WithSignal): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
   exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
@@ -301,10 +343,12 @@ export declare class Forcelink {
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
   sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */
-  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> }): Promise<{ id: string }>
+  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
   /** Updates a record's fields. */
-  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> }): Promise<{ id: string }>
-  /** The latest `Sforce-Limit-Info` usage seen, or null. */
+  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
+  /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
+  limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): { orgId: string; used: number; max: number } | null
+  /** The last org seen by this instance. */
   limitInfo(): { used: number; max: number } | null
 }
 

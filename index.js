@@ -2,6 +2,7 @@
 // The public JS surface: a thin layer over the native binding that turns arguments into JSON,
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
 
+const { EventEmitter } = require('node:events')
 const { Readable } = require('node:stream')
 const native = loadNative()
 
@@ -52,12 +53,34 @@ class ForcelinkError extends Error {
   }
 }
 
+// The host store's own errors, by message (bounded), so a STORE_ERROR can carry the original
+// (its stack intact) as `cause`.
+const recentStoreErrors = new Map()
+const MAX_RECENT_STORE_ERRORS = 64
+
+function rememberStoreError(message, err) {
+  recentStoreErrors.delete(message)
+  recentStoreErrors.set(message, err)
+  if (recentStoreErrors.size > MAX_RECENT_STORE_ERRORS) recentStoreErrors.delete(recentStoreErrors.keys().next().value)
+}
+
+function storeCause(fe) {
+  let found
+  for (const [m, err] of recentStoreErrors) if (m && fe.message.includes(m)) found = err
+  return found
+}
+
 function convert(e) {
   if (e instanceof ForcelinkError) return e
   const msg = e && typeof e.message === 'string' ? e.message : String(e)
   if (msg.startsWith(MARK)) {
     try {
-      return new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
+      const fe = new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
+      if (fe.code === 'STORE_ERROR') {
+        const cause = storeCause(fe)
+        if (cause !== undefined) fe.cause = cause
+      }
+      return fe
     } catch (_) {
       /* fall through */
     }
@@ -70,6 +93,30 @@ function convert(e) {
 
 function configError(field, reason) {
   return new ForcelinkError({ code: 'CONFIG_INVALID', status: 500, field, message: `invalid configuration: ${field}: ${reason}` })
+}
+
+function closedError() {
+  return new ForcelinkError({ code: 'CLOSED', status: 503, message: 'this Forcelink was closed' })
+}
+
+function cancelledError(signal) {
+  const err = new ForcelinkError({ code: 'CANCELLED', status: 499, message: 'the call was cancelled' })
+  err.cause = signal.reason
+  return err
+}
+
+function checkSignal(signal) {
+  if (signal === undefined || signal === null) return undefined
+  if (typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
+    throw inputError('signal', 'must be an AbortSignal')
+  }
+  return signal
+}
+
+// A CANCELLED from an aborted export carries the signal's reason.
+function withReason(err, signal) {
+  if (err && err.code === 'CANCELLED' && signal && signal.aborted && err.cause === undefined) err.cause = signal.reason
+  return err
 }
 
 function inputError(field, reason) {
@@ -100,6 +147,7 @@ function bridgeStore(store) {
       return JSON.stringify({ ok: true, value: value === undefined ? null : value })
     } catch (err) {
       const message = err && err.message ? err.message : String(err)
+      rememberStoreError(message, err)
       return JSON.stringify({ ok: false, message })
     }
   }
@@ -136,14 +184,79 @@ async function call(promiseFn) {
   }
 }
 
-class Forcelink {
+// Options travel to Rust as JSON: a value JSON would drop or mangle (a function, a Date, NaN, a
+// Map, …) is a mistake the host should hear about, not a silent default.
+function checkJson(v, field) {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw configError(field, 'must be a finite number')
+    return
+  }
+  if (v === undefined) return
+  if (typeof v !== 'object') throw configError(field, `must be JSON data, not ${kindOf(v)}`)
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      if (x === undefined) throw configError(`${field}[${i}]`, 'must not be undefined')
+      checkJson(x, `${field}[${i}]`)
+    })
+    return
+  }
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) throw configError(field, `must be a plain object, not ${v.constructor ? v.constructor.name : 'an object'}`)
+  for (const [k, x] of Object.entries(v)) checkJson(x, field ? `${field}.${k}` : k)
+}
+
+const LOG_METHODS = ['debug', 'info', 'warn', 'error']
+const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob']
+
+function who(e) {
+  const c = e.connection
+  if (!c) return ''
+  return c.connectionId !== undefined ? ` connection ${c.connectionId}` : ` account ${c.accountId} owner ${c.ownerId}`
+}
+
+// One structured line per event: [level, message]. Events carry no token, code or secret.
+function logLine(name, e) {
+  const org = e.orgId ? ` org ${e.orgId}` : ''
+  switch (name) {
+    case 'refresh':
+      return ['info', `forcelink: access token refreshed${e.rotated ? ' (refresh token rotated)' : ''}${who(e)}${org} in ${e.durationMs} ms`]
+    case 'reconnectRequired':
+      return ['warn', `forcelink: refresh token refused (invalid_grant), reconnect required${who(e)}${org}`]
+    case 'retry':
+      return ['warn', `forcelink: retrying after ${e.status ? `HTTP ${e.status}` : e.reason} (attempt ${e.attempt}, in ${e.delayMs} ms)${who(e)}${org}`]
+    case 'rateLimited':
+      return ['warn', `forcelink: Salesforce API limit reached (REQUEST_LIMIT_EXCEEDED)${who(e)}${org}`]
+    case 'apiUsage':
+      return ['debug', `forcelink: API usage ${e.used}/${e.max}${who(e)}${org}`]
+    case 'storeError':
+      return ['error', `forcelink: token store ${e.op} ${e.timedOut ? 'timed out' : 'failed'}`]
+    case 'bulkJob':
+      return ['info', `forcelink: Bulk job ${e.jobId} ${e.state}${who(e)}${org}`]
+    default:
+      return ['debug', `forcelink: ${name}`]
+  }
+}
+
+class Forcelink extends EventEmitter {
   #n
   #csvFormulaGuard = true
   #stateTtlSeconds = 3600
+  #logger = null
+  #closed = false
+  #inflight = new Set()
+  #cursors = new Set()
 
   constructor(config) {
+    super()
     if (!config || typeof config !== 'object') throw configError('config', 'must be an object')
-    const { store, csvFormulaGuard, ...rest } = config
+    const { store, csvFormulaGuard, logger, ...rest } = config
+    if (logger !== undefined && logger !== null) {
+      if (typeof logger !== 'object' && typeof logger !== 'function') throw configError('logger', `must be an object with ${LOG_METHODS.join('/')} methods`)
+      for (const m of LOG_METHODS) if (typeof logger[m] !== 'function') throw configError('logger', `logger.${m} must be a function`)
+      this.#logger = logger
+    }
+    checkJson(rest, '')
     if (csvFormulaGuard !== undefined && csvFormulaGuard !== null) {
       if (typeof csvFormulaGuard !== 'boolean') throw configError('csvFormulaGuard', `must be a boolean, not ${kindOf(csvFormulaGuard)}`)
       this.#csvFormulaGuard = csvFormulaGuard
@@ -151,10 +264,110 @@ class Forcelink {
     if (Number.isInteger(rest.stateTtlSeconds)) this.#stateTtlSeconds = rest.stateTtlSeconds
     if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
     try {
-      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined)
+      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (line) => this.#onEvent(line))
     } catch (e) {
       throw convert(e)
     }
+  }
+
+  // Called by native code (through a threadsafe function) for every event: logs it, then hands
+  // it to each listener. Nothing here may throw back into native code or break a call.
+  #onEvent(line) {
+    let e
+    try {
+      e = JSON.parse(line)
+    } catch (_) {
+      return
+    }
+    const name = e.event
+    delete e.event
+    if (this.#logger) {
+      try {
+        const [level, msg] = logLine(name, e)
+        this.#logger[level]({ ...e, event: name, msg })
+      } catch (_) {
+        /* a broken logger never breaks a call */
+      }
+    }
+    for (const l of this.rawListeners(name)) {
+      try {
+        l.call(this, e)
+      } catch (_) {
+        /* a throwing listener never breaks a call */
+      }
+    }
+  }
+
+  // Every async method runs through here: refused once closed, tracked until settled (so
+  // close() can wait for it), and cancelled by `opts.signal`.
+  #guard(opts, fn) {
+    if (this.#closed) return Promise.reject(closedError())
+    let signal
+    try {
+      signal = checkSignal(opts && typeof opts === 'object' ? opts.signal : undefined)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    if (signal && signal.aborted) return Promise.reject(cancelledError(signal))
+    const inner = Promise.resolve().then(fn)
+    this.#inflight.add(inner)
+    const done = () => this.#inflight.delete(inner)
+    inner.then(done, done)
+    if (!signal) return inner
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(cancelledError(signal))
+      signal.addEventListener('abort', onAbort, { once: true })
+      inner.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  static {
+    for (const m of ['beginLogin', 'handleCallback', 'disconnect', 'getAccessToken', 'query', 'queryMore', 'exportPage', 'exportPageJson', 'createRecord', 'updateRecord']) {
+      const orig = this.prototype[m]
+      Object.defineProperty(this.prototype, m, {
+        value: function (opts) {
+          return this.#guard(opts, () => orig.call(this, opts))
+        },
+        writable: true,
+        configurable: true,
+      })
+    }
+  }
+
+  #track(cursor) {
+    if (this.#closed) {
+      cursor.close()
+      throw closedError()
+    }
+    this.#cursors.add(cursor)
+    return () => this.#cursors.delete(cursor)
+  }
+
+  /**
+   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
+   * in flight to settle, and refuses later calls with `CLOSED`. Idempotent.
+   */
+  async close() {
+    if (!this.#closed) {
+      this.#closed = true
+      try {
+        this.#n.close()
+      } catch (_) {
+        /* closing never fails */
+      }
+      for (const c of this.#cursors) c.close()
+    }
+    await Promise.allSettled([...this.#inflight])
+  }
+
+  /** `await using fl = new Forcelink(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')]() {
+    return this.close()
+  }
+
+  /** Whether `close()` was called. */
+  get closed() {
+    return this.#closed
   }
 
   /** How long a login state (and its browser binding) lives, in seconds. */
@@ -308,15 +521,19 @@ class Forcelink {
    * Bulk job; `onProgress({ fetched, total, engine, jobId? })` fires per batch.
    */
   async *exportAll(opts) {
-    const cursor = this.#cursor(opts || {})
-    const stop = watchSignal(opts.signal, cursor)
+    if (this.#closed) throw closedError()
+    opts = opts || {}
+    const signal = checkSignal(opts.signal)
+    const cursor = this.#cursor(opts)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     try {
       for (;;) {
         let text
         try {
           text = await cursor.nextJson()
         } catch (e) {
-          throw convert(e)
+          throw withReason(convert(e), signal)
         }
         if (text === null) return
         if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
@@ -324,6 +541,7 @@ class Forcelink {
       }
     } finally {
       stop()
+      untrack()
       cursor.close()
     }
   }
@@ -341,8 +559,11 @@ class Forcelink {
       if (typeof opts.csvFormulaGuard !== 'boolean') throw inputError('csvFormulaGuard', 'must be a boolean')
       guard = opts.csvFormulaGuard
     }
+    if (this.#closed) throw closedError()
+    const signal = checkSignal(opts.signal)
     const cursor = this.#cursor(opts)
-    const stop = watchSignal(opts.signal, cursor)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     async function* chunks() {
       try {
         for (;;) {
@@ -350,7 +571,7 @@ class Forcelink {
           try {
             buf = await cursor.nextBytes(format, guard)
           } catch (e) {
-            throw convert(e)
+            throw withReason(convert(e), signal)
           }
           if (buf === null) return
           if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
@@ -358,10 +579,19 @@ class Forcelink {
         }
       } finally {
         stop()
+        untrack()
         cursor.close()
       }
     }
-    return Readable.from(chunks(), { objectMode: false })
+    const stream = Readable.from(chunks(), { objectMode: false })
+    // destroy() closes the native cursor now (aborting a running Bulk job), rather than after the
+    // batch in flight settles.
+    const destroy = stream._destroy
+    stream._destroy = function (err, cb) {
+      cursor.close()
+      return destroy.call(this, err, cb)
+    }
+    return stream
   }
 
   /**
@@ -383,26 +613,30 @@ class Forcelink {
       batchSize: num(opts.batchSize),
       lookbackMs: num(opts.lookbackMs),
     }
+    if (this.#closed) throw closedError()
+    const signal = checkSignal(opts.signal)
     let cursor
     try {
       cursor = this.#n.syncCursor(JSON.stringify(args))
     } catch (e) {
       throw convert(e)
     }
-    const stop = watchSignal(opts.signal, cursor)
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
     try {
       for (;;) {
         let text
         try {
           text = await cursor.nextJson()
         } catch (e) {
-          throw convert(e)
+          throw withReason(convert(e), signal)
         }
         if (text === null) return
         yield JSON.parse(text)
       }
     } finally {
       stop()
+      untrack()
       cursor.close()
     }
   }
@@ -419,9 +653,17 @@ class Forcelink {
     return call(() => this.#n.updateRecord(JSON.stringify(args)))
   }
 
-  /** The latest `Sforce-Limit-Info` API usage seen (`{ used, max }`), or null. */
-  limitInfo() {
-    return JSON.parse(this.#n.limitInfo())
+  /**
+   * The latest `Sforce-Limit-Info` of a connection's org (`{ orgId, used, max }`), or null before
+   * any response. Without an argument: the last org seen by this instance (`{ used, max }`).
+   */
+  limitInfo(opts) {
+    try {
+      if (opts === undefined) return JSON.parse(this.#n.limitInfo())
+      return JSON.parse(this.#n.limitInfoFor(JSON.stringify(conn(opts))))
+    } catch (e) {
+      throw convert(e)
+    }
   }
 }
 
@@ -446,4 +688,4 @@ if (typeof native.panicForTest === 'function') {
   })
 }
 
-module.exports = { Forcelink, ForcelinkError, paginate }
+module.exports = { Forcelink, ForcelinkError, paginate, EVENT_NAMES }

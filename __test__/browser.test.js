@@ -59,6 +59,7 @@ suite('demo in a real browser', () => {
       port,
       host: '127.0.0.1',
       forcelinkConfig: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri, loginUrl: sim.loginUrl },
+      simControlUrl: `${sim.loginUrl}/__sim`,
     })
     const { chromium } = require('playwright-core')
     browser = await chromium.launch({
@@ -117,6 +118,17 @@ suite('demo in a real browser', () => {
     )
     expect(await rows.count()).toBe(25)
     await shot('04-page-2')
+
+    // The activity panel: expire the token, then inject an outage; the page reloads each time
+    // and the panel shows forcelink's refresh and retries, and the org's API usage.
+    await page.locator('#activity-controls').waitFor({ state: 'visible' })
+    await page.click('#activity-expire')
+    await page.locator('#activity-log li[data-event="refresh"]').first().waitFor()
+    await page.click('#activity-outage')
+    await page.locator('#activity-log li[data-event="retry"]').first().waitFor()
+    await expect(page.locator('#activity-usage').textContent()).resolves.toMatch(/^Org 00D\w+: [\d,]+ of [\d,]+ API calls used$/)
+    await page.waitForFunction(() => document.querySelectorAll('#records tbody tr').length === 25)
+    await shot('04b-activity')
 
     // Another type, then back.
     await page.click('.tabs button[data-type="deals"]')

@@ -3,7 +3,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 
 const root = path.join(__dirname, '..')
 
@@ -24,5 +24,22 @@ test('dist tarballs install into an empty folder and load', () => {
   expect(cjs.trim()).toBe('function function')
   const esm = execFileSync(process.execPath, ['--input-type=module', '-e', "import { Forcelink } from 'forcelink'; console.log(typeof Forcelink)"], { cwd: dir, encoding: 'utf8' })
   expect(esm.trim()).toBe('function')
+
+  // forcelink/testing ships the simulator: the README's testing file runs in the host folder, with
+  // the host's Express (linked in) and Jest's open-handle check.
+  expect(fs.readdirSync(path.join(dir, 'node_modules', 'forcelink-linux-x64-gnu'))).toContain('forcelink-sim')
+  fs.symlinkSync(path.join(root, 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir')
+  fs.copyFileSync(path.join(__dirname, 'readme-testing.test.js'), path.join(dir, 'forcelink.test.js'))
+  const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+  const env = { ...process.env }
+  delete env.FORCELINK_SIM_BINARY
+  const run = spawnSync(process.execPath, [jest, '--rootDir', dir, '--config', '{"testEnvironment":"node"}', '--detectOpenHandles', '--ci', 'forcelink.test.js'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env,
+  })
+  expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 })
+  expect(run.stderr).toMatch(/Tests:\s+3 passed, 3 total/)
+  expect(run.stderr).not.toMatch(/open handle/i)
   fs.rmSync(dir, { recursive: true, force: true })
-})
+}, 300_000)

@@ -11,6 +11,7 @@ const path = require('node:path')
 const { Forcelink } = require('..')
 const { salesforceRouter } = require('../express')
 const { syncRoutes } = require('./sync')
+const { activityRoutes } = require('./activity')
 
 const MOUNT = '/v1/integrations/salesforce'
 const DEMO_AUTH = { account_id: 'demo-account', uid: 'demo-user' }
@@ -26,6 +27,8 @@ function createDemoApp({ forcelink, express = require('express'), mode = 'simula
   })
   app.use(MOUNT, salesforceRouter(forcelink, { express }))
   app.use('/api/sync', express.json(), syncRoutes({ forcelink, express, simControlUrl }))
+  const conn = (req) => ({ accountId: req.auth.account_id, ownerId: req.auth.uid })
+  app.use('/api/activity', activityRoutes({ forcelink, express, simControlUrl, conn }))
   app.get('/api/status', async (req, res, next) => {
     const conn = { accountId: req.auth.account_id, ownerId: req.auth.uid }
     try {

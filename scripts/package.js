@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { root, ensureNative } = require('./lib/paths')
+const { root, ensureNative, simBinary } = require('./lib/paths')
 
 ensureNative()
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
@@ -32,9 +32,14 @@ for (const abi of platformDirs) {
   if (!fs.existsSync(binary)) continue
   const dir = path.join(stage, abi)
   fs.mkdirSync(dir)
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...meta, version: pkg.version }, null, 2))
+  // The simulator for `forcelink/testing` ships next to the native module it was built with.
+  const sim = meta.os.includes(process.platform) && meta.cpu.includes(process.arch) ? simBinary() : ''
+  const simName = path.basename(sim)
+  const files = sim && fs.existsSync(sim) ? [...meta.files, simName] : meta.files
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...meta, files, version: pkg.version }, null, 2))
   fs.copyFileSync(path.join(root, 'npm', abi, 'README.md'), path.join(dir, 'README.md'))
   fs.copyFileSync(binary, path.join(dir, meta.main))
+  if (sim && fs.existsSync(sim)) fs.copyFileSync(sim, path.join(dir, simName))
   packed.push(pack(dir))
 }
 if (packed.length === 0) throw new Error('no native binary was built for this platform')

@@ -188,6 +188,8 @@ pub struct Config {
     pub max_concurrent_requests_per_org: u32,
     /// Refuse new exports when the org's last `api-usage` is at or above this share (None = off).
     pub api_usage_ceiling: Option<f64>,
+    /// Where events go (the binding sets it; none by default).
+    pub events: crate::events::Events,
 }
 
 impl std::fmt::Debug for Config {
@@ -443,6 +445,7 @@ impl Config {
             bulk_deadline,
             max_concurrent_requests_per_org,
             api_usage_ceiling,
+            events: Default::default(),
         })
     }
 

@@ -95,7 +95,7 @@ impl Forcelink {
             Some(s) => s,
             None => Arc::new(SqliteStore::open(&cfg.store_path, cfg.encryption_key.as_ref())?),
         };
-        let store: Arc<dyn TokenStore> = Arc::new(TimedStore::new(store, cfg.store_timeout));
+        let store: Arc<dyn TokenStore> = Arc::new(TimedStore::new(store, cfg.store_timeout).with_events(cfg.events.clone()));
         let cfg = Arc::new(cfg);
         let http = net::client(cfg.http_timeout)?;
         Ok(Self {
@@ -423,8 +423,18 @@ impl Forcelink {
         crate::salesforce::write::update(&self.rest(), key, object, id, fields).await
     }
 
-    /// The latest `Sforce-Limit-Info` seen on any response.
+    /// Stops background work (retried saves of rotated tokens). In-flight calls finish.
+    pub fn shutdown(&self) {
+        self.tokens.shutdown();
+    }
+
+    /// The latest `Sforce-Limit-Info` seen on any response (the last org seen).
     pub fn limit_info(&self) -> Option<ApiUsage> {
         self.limits.latest()
+    }
+
+    /// The latest `Sforce-Limit-Info` of this connection's org: (org id, usage).
+    pub fn limit_info_for(&self, key: &ConnKey) -> Option<(String, ApiUsage)> {
+        self.limits.for_conn(key)
     }
 }

@@ -54,6 +54,7 @@ try {
       case 'RATE_LIMITED':
       case 'SALESFORCE_UNAVAILABLE':
       case 'CANCELLED':
+      case 'CLOSED':
       case 'FULL_RESYNC_REQUIRED':
       case 'INTERNAL':
         break

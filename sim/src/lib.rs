@@ -22,6 +22,7 @@ mod faults;
 mod grants;
 mod gzip;
 mod http;
+mod limits;
 mod mutate;
 mod oauth;
 pub mod overlay;

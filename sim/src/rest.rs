@@ -65,6 +65,7 @@ enum Route<'a> {
     SObject(&'a str),
     Describe(&'a str),
     Record(&'a str, &'a str),
+    Limits,
     Jobs,
     Job(&'a str),
     JobResults(&'a str),
@@ -84,6 +85,7 @@ fn route<'a>(segs: &[&'a str]) -> Route<'a> {
         ["sobjects", t] => Route::SObject(t),
         ["sobjects", t, "describe"] => Route::Describe(t),
         ["sobjects", t, id] => Route::Record(t, id),
+        ["limits"] => Route::Limits,
         ["jobs", "query"] => Route::Jobs,
         ["jobs", "query", id] => Route::Job(id),
         ["jobs", "query", id, "results"] => Route::JobResults(id),
@@ -214,6 +216,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             query_response(sim, out)
         }
         (Route::SObjects, _) => describe::global(&version),
+        (Route::Limits, _) => crate::limits::limits(sim),
         (Route::SObject(t), m) => match obj(t) {
             Err(nf) => nf,
             Ok(o) if m == Method::POST => {
@@ -290,6 +293,7 @@ fn resources(version: &str) -> Response {
             "queryAll": format!("{base}/queryAll"),
             "sobjects": format!("{base}/sobjects"),
             "jobs": format!("{base}/jobs"),
+            "limits": format!("{base}/limits"),
         }),
     )
 }

@@ -193,6 +193,11 @@ impl Sim {
         self.settings.auto_approve.load(Relaxed)
     }
 
+    /// API calls used today and the daily limit.
+    pub fn api_usage(&self) -> (u64, u64) {
+        (self.settings.api_usage.load(Relaxed), self.settings.api_limit.load(Relaxed))
+    }
+
     /// `Sforce-Limit-Info` value.
     pub fn limit_info(&self) -> String {
         format!(

@@ -3,6 +3,7 @@
 
 mod bytes;
 mod cursor;
+mod events;
 mod error;
 mod probe;
 mod store;
@@ -28,11 +29,11 @@ use error::{args, IntoNapi};
 pub use cursor::NativeExportCursor;
 pub use sync::NativeSyncCursor;
 
-/// A panic is contained and surfaces as an INTERNAL error; print one line about it, not the
-/// multi-screen backtrace the default hook writes when RUST_BACKTRACE is set.
+/// A panic is contained and surfaces as an INTERNAL error (its message in the error, which the
+/// host's logger sees): nothing is written to stderr behind the host's back.
 #[napi_derive::module_init]
 fn quiet_panics() {
-    std::panic::set_hook(Box::new(|info| eprintln!("forcelink: internal error: {info}")));
+    std::panic::set_hook(Box::new(|_| {}));
 }
 
 #[napi(object)]
@@ -178,8 +179,16 @@ fn json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
 impl NativeForcelink {
     /// `storeCall(op, argsJson)` bridges a host TokenStore; without it the embedded store is used.
     #[napi(constructor, catch_unwind)]
-    pub fn new(config_json: String, store_call: Option<Function<FnArgs<(String, String)>, Promise<String>>>) -> napi::Result<Self> {
-        let cfg = Config::from_json(&config_json).napi()?;
+    pub fn new(
+        config_json: String,
+        store_call: Option<Function<FnArgs<(String, String)>, Promise<String>>>,
+        on_event: Option<Function<String, ()>>,
+    ) -> napi::Result<Self> {
+        let mut cfg = Config::from_json(&config_json).napi()?;
+        if let Some(f) = on_event {
+            let call: events::EventCall = f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+            cfg.events = crate::events::Events::new(Arc::new(events::JsEvents(call)));
+        }
         let store: Option<Arc<dyn TokenStore>> = match store_call {
             Some(f) => Some(Arc::new(store::JsStore::new(
                 f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?,
@@ -303,6 +312,21 @@ impl NativeForcelink {
     #[napi(catch_unwind)]
     pub fn limit_info(&self) -> napi::Result<String> {
         json(&self.inner.limit_info())
+    }
+
+    /// Stops background work; the JS layer refuses later calls with CLOSED.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> napi::Result<()> {
+        self.inner.shutdown();
+        Ok(())
+    }
+
+    /// `{"orgId","used","max"}` for this connection's org, or `null` before any response.
+    #[napi(catch_unwind)]
+    pub fn limit_info_for(&self, args_json: String) -> napi::Result<String> {
+        let a: ConnArgs = args(&args_json)?;
+        let out = self.inner.limit_info_for(&a.key()?).map(|(org, u)| serde_json::json!({ "orgId": org, "used": u.used, "max": u.max }));
+        json(&out)
     }
 }
 

@@ -61,7 +61,7 @@ impl JsStore {
     fn boolean(op: &'static str, v: Value) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(b),
-            other => Err(Error::store(op, format!("{op} must return a boolean, not {}", type_name(&other)))),
+            other => Err(Error::store(op, format!("{op} must return a boolean, not {}", crate::shape::kind(&other)))),
         }
     }
 }
@@ -73,7 +73,7 @@ impl TokenStore for JsStore {
         match v {
             Value::Null => Ok(None),
             v @ Value::Object(_) => TokenRecord::from_store_json(v).map(Some),
-            other => Err(Error::store("find", format!("find must return a record or null, got {}", type_name(&other)))),
+            other => Err(Error::store("find", format!("find must return a record or null, got {}", crate::shape::kind(&other)))),
         }
     }
 
@@ -107,7 +107,7 @@ impl TokenStore for JsStore {
             Some(Value::Bool(true)) => Ok(LeaseGrant::Held(LeaseToken::new(""))),
             Some(other) => Err(Error::store(
                 "acquireLease",
-                format!("acquireLease must return a lease token (string) or null, got {}", type_name(&other)),
+                format!("acquireLease must return a lease token (string) or null, got {}", crate::shape::kind(&other)),
             )),
         }
     }
@@ -141,16 +141,5 @@ impl TokenStore for JsStore {
             None => Ok(None),
             Some(v) => Self::boolean("consumeNonce", v).map(Some),
         }
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

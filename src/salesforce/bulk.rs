@@ -186,6 +186,8 @@ pub struct BulkState {
     started: Option<Instant>,
     polls: u32,
     pub total: Option<u64>,
+    /// The last job state reported (a `bulkJob` event fires on each change).
+    last_state: Option<String>,
     /// How results are read: through `resultPages` in parallel (API 58.0+) or by locator.
     pages: PagesMode,
 }
@@ -211,6 +213,7 @@ impl BulkState {
             polls: 0,
             total: None,
             pages: PagesMode::Unknown,
+            last_state: None,
         }
     }
 
@@ -233,12 +236,26 @@ impl BulkState {
         rest.send(key, call).await.map(|_| ())
     }
 
+    fn note_state(&mut self, rest: &Rest<'_>, key: &ConnKey, job_id: &str, state: &str) {
+        if self.last_state.as_deref() == Some(state) {
+            return;
+        }
+        self.last_state = Some(state.to_string());
+        rest.cfg.events.emit(|| crate::events::Event::BulkJob {
+            connection: key.into(),
+            org_id: None,
+            job_id: job_id.to_string(),
+            state: state.to_string(),
+        });
+    }
+
     async fn create(&mut self, rest: &Rest<'_>, key: &ConnKey, soql: &str) -> Result<()> {
         let path = format!("{}/jobs/query", rest.cfg.data_path());
         let body = json!({ "operation": "query", "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF" });
         let call = Call { method: reqwest::Method::POST, path: &path, body: Some(body.to_string()), headers: Vec::new(), idempotent: false };
         let info: JobInfo = serde_json::from_slice(&rest.send(key, call).await?.body)
             .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
+        self.note_state(rest, key, &info.id, &info.state);
         self.job_id = Some(info.id);
         Ok(())
     }
@@ -251,6 +268,7 @@ impl BulkState {
         loop {
             let info: JobInfo = serde_json::from_slice(&rest.send(key, Call::get(&Self::job_path(rest, &id))).await?.body)
                 .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
+            self.note_state(rest, key, &id, &info.state);
             match info.state.as_str() {
                 "JobComplete" => {
                     self.total = info.number_records_processed;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::net;
 use crate::salesforce::governor;
 use crate::token::manager::TokenManager;
@@ -30,8 +31,9 @@ impl ApiUsage {
     }
 }
 
+/// `Sforce-Limit-Info` as seen: the last value from any org, and the latest per org.
 #[derive(Default)]
-pub struct LimitTracker(Mutex<Option<ApiUsage>>);
+pub struct LimitTracker(Mutex<Option<ApiUsage>>, crate::events::UsageByOrg);
 
 impl LimitTracker {
     pub fn record(&self, u: ApiUsage) {
@@ -39,8 +41,19 @@ impl LimitTracker {
             *g = Some(u);
         }
     }
+    /// Records `u` as the usage of `key`'s org (when the org is known).
+    pub fn record_for(&self, key: &ConnKey, org: Option<&str>, u: ApiUsage) {
+        self.record(u);
+        if let Some(org) = org {
+            self.1.record(key, org, u);
+        }
+    }
     pub fn latest(&self) -> Option<ApiUsage> {
         self.0.lock().ok().and_then(|g| *g)
+    }
+    /// The latest usage of `key`'s org: (org id, usage).
+    pub fn for_conn(&self, key: &ConnKey) -> Option<(String, ApiUsage)> {
+        self.1.for_conn(key)
     }
 }
 
@@ -117,11 +130,25 @@ impl Rest<'_> {
             match resp.bytes().await {
                 Ok(body) => return Ok(Answer { status, headers, body }),
                 Err(_) if budget.attempts <= self.cfg.max_retries && call.idempotent => {
-                    tokio::time::sleep(net::backoff(budget.attempts)).await;
+                    self.pause(key, None, budget.attempts, None, "body read failed").await;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
         }
+    }
+
+    /// Sleeps the retry backoff, telling the host first.
+    async fn pause(&self, key: &ConnKey, org: Option<&str>, attempt: u32, status: Option<u16>, reason: &str) {
+        let delay = net::backoff(attempt);
+        self.cfg.events.emit(|| Event::Retry {
+            connection: key.into(),
+            org_id: org.map(str::to_string),
+            status,
+            attempt,
+            delay_ms: delay.as_millis() as u64,
+            reason: reason.to_string(),
+        });
+        tokio::time::sleep(delay).await;
     }
 
     /// Like `send`, but hands back the response as soon as a 2xx status arrives, so a large body
@@ -153,16 +180,18 @@ impl Rest<'_> {
             if let Some(b) = &call.body {
                 req = req.header("Content-Type", "application/json").body(b.clone());
             }
+            let org = crate::events::org_of(rec.token.id.as_deref());
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if can_retry && (call.idempotent || net::never_sent(&e)) => {
-                    tokio::time::sleep(net::backoff(budget.attempts)).await;
+                    self.pause(key, org.as_deref(), budget.attempts, None, if e.is_timeout() { "timeout" } else { "connection failed" }).await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             };
             if let Some(u) = resp.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::parse) {
-                self.limits.record(u);
+                self.limits.record_for(key, org.as_deref(), u);
+                self.cfg.events.emit(|| Event::ApiUsage { connection: key.into(), org_id: org.clone(), used: u.used, max: u.max });
                 governor::record_usage(instance, u);
             }
             let status = resp.status().as_u16();
@@ -172,7 +201,7 @@ impl Rest<'_> {
             let body = match resp.bytes().await {
                 Ok(b) => b,
                 Err(_) if can_retry && call.idempotent => {
-                    tokio::time::sleep(net::backoff(budget.attempts)).await;
+                    self.pause(key, org.as_deref(), budget.attempts, Some(status), "body read failed").await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
@@ -192,7 +221,7 @@ impl Rest<'_> {
                     rec = self.tokens.refresh(key, rec.token.access_token.expose()).await?;
                 }
                 Error::Unavailable(_) if can_retry && call.idempotent => {
-                    tokio::time::sleep(net::backoff(budget.attempts)).await;
+                    self.pause(key, org.as_deref(), budget.attempts, Some(status), "unavailable").await;
                 }
                 // Refused before any work (the org's concurrent-request cap): wait and resend.
                 e if governor::is_concurrency_refusal(e) && crowded < governor::CONCURRENCY_RETRIES => {
@@ -200,7 +229,12 @@ impl Rest<'_> {
                     budget.attempts -= 1;
                     tokio::time::sleep(governor::concurrency_backoff(crowded)).await;
                 }
-                _ => return Err(err),
+                _ => {
+                    if err.code() == "RATE_LIMITED" {
+                        self.cfg.events.emit(|| Event::RateLimited { connection: key.into(), org_id: org.clone() });
+                    }
+                    return Err(err);
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
 use crate::oauth::client::{OAuthClient, TokenResponse};
@@ -91,6 +92,8 @@ struct Inner {
     /// Connections with a background save running.
     resaving: Mutex<HashMap<ConnKey, ()>>,
     next_flight: AtomicU64,
+    /// Set by `close()`: background saves stop.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct TokenManager {
@@ -169,12 +172,18 @@ impl TokenManager {
                 pending: Mutex::new(HashMap::new()),
                 resaving: Mutex::new(HashMap::new()),
                 next_flight: AtomicU64::new(1),
+                stop: tokio::sync::watch::channel(false).0,
             }),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.inner.store
+    }
+
+    /// Stops background work (retried saves); a record still unsaved stays unsaved.
+    pub fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
     }
 
     pub fn forget(&self, key: &ConnKey) {
@@ -488,12 +497,27 @@ impl Inner {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
             return Err(Error::ReconnectRequired);
         };
+        let started = Instant::now();
+        let org = crate::events::org_of(rec.token.id.as_deref());
         match (OAuthClient { cfg: &self.cfg, http: &self.http }).refresh(&refresh_token).await {
             Ok(tr) => {
                 apply_refresh(&mut rec, tr)?;
-                self.commit(key, rec, expected).await
+                let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose()) != Some(refresh_token.expose());
+                let out = self.commit(key, rec, expected).await;
+                if out.is_ok() {
+                    self.cfg.events.emit(|| Event::Refresh {
+                        connection: key.into(),
+                        org_id: org,
+                        rotated,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    });
+                }
+                out
             }
-            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => self.invalidate(key, rec, expected).await,
+            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => {
+                self.cfg.events.emit(|| Event::ReconnectRequired { connection: key.into(), org_id: org });
+                self.invalidate(key, rec, expected).await
+            }
             Err(e) => Err(e),
         }
     }
@@ -550,8 +574,15 @@ impl Inner {
         let (inner, key) = (self.clone(), key.clone());
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(200);
+            let mut stop = inner.stop.subscribe();
             loop {
-                tokio::time::sleep(delay).await;
+                if *stop.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => break,
+                }
                 delay = (delay * 2).min(MAX_RESAVE_BACKOFF);
                 let Some(c) = lock(&inner.pending).get(&key).cloned() else { break };
                 let base = c.unsaved.unwrap_or(0);

@@ -32,23 +32,34 @@ CREATE TABLE IF NOT EXISTS forcelink_leases (
 CREATE TABLE IF NOT EXISTS forcelink_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 ";
 
+/// `storePath` value for a store that lives in this instance's memory only.
+pub const MEMORY_PATH: &str = ":memory:";
+
 fn aad(key: &ConnKey) -> Vec<u8> {
     format!("{}\u{0}{}", key.account_id(), key.owner()).into_bytes()
 }
 
 impl SqliteStore {
     pub fn open(path: &str, encryption_key: Option<&[u8; 32]>) -> Result<Self> {
-        crate::token::file_mode::create_owner_only(path)
-            .map_err(|e| Error::config("storePath", format!("cannot create {path:?}: {e}")))?;
-        let conn = Connection::open(path).map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        // WAL lets readers and one writer in different processes proceed together.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a rotated refresh token is on disk before save returns, power cut or not.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        // SQLite gives -wal/-shm the database file's mode; tighten them too in case they predate it.
-        crate::token::file_mode::restrict_companions(path);
+        let conn = if path == MEMORY_PATH {
+            // Private to this instance: parallel test workers never share (or collide on) a file.
+            let conn = Connection::open_in_memory().map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
+            conn.execute_batch(SCHEMA)?;
+            conn
+        } else {
+            crate::token::file_mode::create_owner_only(path)
+                .map_err(|e| Error::config("storePath", format!("cannot create {path:?}: {e}")))?;
+            let conn = Connection::open(path).map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            // WAL lets readers and one writer in different processes proceed together.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // FULL: a rotated refresh token is on disk before save returns, power cut or not.
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            // SQLite gives -wal/-shm the database file's mode; tighten them too in case they predate it.
+            crate::token::file_mode::restrict_companions(path);
+            conn
+        };
         let holder = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

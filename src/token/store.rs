@@ -75,18 +75,29 @@ pub trait TokenStore: Send + Sync {
 pub struct TimedStore {
     inner: Arc<dyn TokenStore>,
     limit: Duration,
+    events: crate::events::Events,
 }
 
 impl TimedStore {
     pub fn new(inner: Arc<dyn TokenStore>, limit: Duration) -> Self {
-        Self { inner, limit }
+        Self { inner, limit, events: Default::default() }
+    }
+
+    /// Reports every failed or timed-out call as a `storeError` event.
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = events;
+        self
     }
 
     async fn bound<T>(&self, op: &'static str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        match tokio::time::timeout(self.limit, f).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::store(op, format!("did not settle within {} ms (storeTimeoutMs)", self.limit.as_millis()))),
+        let (r, timed_out) = match tokio::time::timeout(self.limit, f).await {
+            Ok(r) => (r, false),
+            Err(_) => (Err(Error::store(op, format!("did not settle within {} ms (storeTimeoutMs)", self.limit.as_millis()))), true),
+        };
+        if let Err(e) = &r {
+            self.events.emit(|| crate::events::Event::StoreError { op: op.to_string(), message: e.to_string(), timed_out });
         }
+        r
     }
 }
 
