@@ -39,6 +39,11 @@ export interface SalesforceControllerOptions<Req = SalesforceRequest> {
   cookiePath?: string
   /** For `?download=csv`; default the Forcelink's (`true`). */
   csvFormulaGuard?: boolean
+  /**
+   * Largest page `GET /export/:type` answers (the no-limit page included): beyond it, 400
+   * `PAGE_TOO_LARGE`. Default none (the incumbent's "all records" page, streamed).
+   */
+  maxPageRecords?: number
 }
 
 export interface SalesforceRouterOptions<Req = SalesforceRequest, R = SalesforceHandler> extends SalesforceControllerOptions<Req> {

@@ -66,6 +66,10 @@ function createSalesforceController(forcelink, options = {}) {
   }
   const forceSecure = options.cookieSecure === true
   const csvFormulaGuard = options.csvFormulaGuard
+  const maxPageRecords = options.maxPageRecords === undefined || options.maxPageRecords === null ? null : options.maxPageRecords
+  if (maxPageRecords !== null && !(Number.isInteger(maxPageRecords) && maxPageRecords >= 1)) {
+    throw new TypeError('maxPageRecords must be a positive whole number')
+  }
   if (csvFormulaGuard !== undefined && typeof csvFormulaGuard !== 'boolean') {
     throw new TypeError('createSalesforceController: csvFormulaGuard must be a boolean')
   }
@@ -178,6 +182,13 @@ function createSalesforceController(forcelink, options = {}) {
     const q = { page: single(req, 'page'), limit: single(req, 'limit'), download: single(req, 'download') }
     for (const k of Object.keys(q)) if (q[k] === null) return badParam(res, k)
     if (q.download !== undefined) return download(req, res, next, conn, type, q.download)
+    // The incumbent's parseInt reading: no limit (absent, 0, negative, not a number) means "all".
+    const lim = q.limit === undefined ? NaN : parseInt(String(q.limit), 10)
+    const noLimit = !(lim >= 1)
+    if (maxPageRecords !== null && !noLimit && lim > maxPageRecords) return pageTooLarge(res, lim)
+    const pageNo = q.page === undefined ? NaN : parseInt(String(q.page), 10)
+    // Only page 1 of a no-limit page holds records: it is streamed, not built whole.
+    if (noLimit && !(pageNo > 1) && typeof forcelink.exportAllJson === 'function') return streamPage(req, res, next, conn, type, q)
     try {
       const args = { ...conn, type, page: q.page, limit: q.limit }
       if (typeof forcelink.exportPageJson !== 'function') {
@@ -191,6 +202,55 @@ function createSalesforceController(forcelink, options = {}) {
       return answer(err, req, res, next, exportOverrides)
     }
   })
+
+  function pageTooLarge(res, n) {
+    return fail(res, 400, `A page may hold at most ${maxPageRecords} records (this one: ${n}); pass a smaller limit`, 'PAGE_TOO_LARGE')
+  }
+
+  /** The no-limit page (every record), written as batches arrive so memory does not grow with the
+   *  org: the envelope opens with the first batch (whose query reports the total, from which the
+   *  pagination is computed) and closes with the pagination. An error before the first byte is a
+   *  JSON answer; after it, the connection is cut as downloads do. */
+  async function streamPage(req, res, next, conn, type, q) {
+    let batches
+    let first
+    try {
+      batches = forcelink.exportAllJson({ ...conn, type })[Symbol.asyncIterator]()
+      first = await batches.next()
+    } catch (err) {
+      return answer(err, req, res, next, exportOverrides)
+    }
+    const total = first.done ? 0 : Number(first.value.progress.total ?? 0)
+    if (maxPageRecords !== null && total > maxPageRecords) {
+      if (!first.done) await batches.return()
+      return pageTooLarge(res, total)
+    }
+    const pagination = require('./index.js').paginate(total, q.page, q.limit)
+    res.status(200).type('application/json')
+    const body = Readable.from((async function* () {
+      yield '{"success":true,"message":"SUCCESS","data":['
+      let n = 0
+      let item = first
+      try {
+        while (!item.done) {
+          const text = item.value.records
+          // `[…]` → its inner text; empty batches add nothing.
+          const inner = text.slice(text.indexOf('[') + 1, text.lastIndexOf(']')).trim()
+          if (inner) {
+            yield n++ === 0 ? inner : `,${inner}`
+          }
+          item = await batches.next()
+        }
+      } finally {
+        if (!item.done) await batches.return()
+      }
+      // Past the last page, the incumbent answers an empty list.
+      yield `],"pagination":${JSON.stringify(pagination)}}`
+    })())
+    pipeline(body, res, (err) => {
+      if (err && onError && isForcelinkError(err)) onError(err, req)
+    })
+  }
 
   /** `?download=csv|ndjson`: every record, streamed. Headers wait for the first batch so an error
    *  before any data is still a JSON answer, and so `X-Total-Count` can carry the org's total. */

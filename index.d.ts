@@ -116,6 +116,13 @@ export interface ForcelinkConfig {
   bulkThreshold?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
   bulkDeadlineMs?: number
+  /** Requests in flight to one org at once, across every call of the process: 1–100, default 10. */
+  maxConcurrentRequestsPerOrg?: number
+  /**
+   * A fraction (0.8 = 80%): new exports are refused with `RATE_LIMITED` while the org's last
+   * `api-usage` is at or above it. Default off.
+   */
+  apiUsageCeiling?: number
 }
 
 type Id = string | number | { toString(): string }
@@ -165,9 +172,22 @@ export interface ExportAllFields {
   engine?: 'rest' | 'bulk' | 'auto'
   /** Resume a Bulk job created earlier (its id is in `onProgress`). */
   jobId?: string
+  /**
+   * REST engine: Id ranges read at once, whole number 1–10, default 4. `1` walks one
+   * `nextRecordsUrl` chain. API calls stay within the serial walk's + 2 × parallelism.
+   */
+  parallelism?: number
+  /** REST engine: batches in Id order (default `true`); `false` hands them out as they arrive. */
+  ordered?: boolean
   onProgress?: (progress: ExportProgress) => void
   /** Cancels the export, even mid-call; an unfinished Bulk job is aborted. */
   signal?: AbortSignal
+}
+
+/** One batch of `exportAllJson`: the records as JSON array text, and the progress after it. */
+export interface ExportBatchJson {
+  records: string
+  progress: ExportProgress
 }
 
 export interface ExportProgress {
@@ -316,6 +336,8 @@ export declare class Forcelink extends EventEmitter {
   /** `exportPage` as JSON text (`{"data":[…],"pagination":{…}}`), to send on without parsing. */
   exportPageJson(opts: Connection & { type: string; page?: number | string; limit?: number | string } & WithSignal): Promise<string>
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
+  /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
+  exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
   /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson'; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */

@@ -475,12 +475,43 @@ class Forcelink extends EventEmitter {
       since: opts.since instanceof Date ? String(opts.since.getTime()) : str(opts.since),
       engine: str(opts.engine),
       jobId: str(opts.jobId),
+      parallelism: opts.parallelism === undefined || opts.parallelism === null ? undefined : Number(opts.parallelism),
+      ordered: opts.ordered === undefined || opts.ordered === null ? undefined : opts.ordered,
     }
+    if (args.ordered !== undefined && typeof args.ordered !== 'boolean') throw inputError('ordered', 'must be a boolean')
+    if (args.parallelism !== undefined && !Number.isFinite(args.parallelism)) throw inputError('parallelism', 'must be a whole number from 1 to 10')
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
       return this.#n.exportCursor(JSON.stringify(args))
     } catch (e) {
       throw convert(e)
+    }
+  }
+
+  /**
+   * `exportAll` as JSON text: each batch is `{ records, progress }` with `records` the JSON array
+   * text as Salesforce sent it (never turned into objects), for handlers that send it on.
+   */
+  async *exportAllJson(opts) {
+    opts = opts || {}
+    const cursor = this.#cursor(opts)
+    const stop = watchSignal(opts.signal, cursor)
+    try {
+      for (;;) {
+        let text
+        try {
+          text = await cursor.nextJson()
+        } catch (e) {
+          throw convert(e)
+        }
+        if (text === null) return
+        const progress = JSON.parse(text.progress)
+        if (opts.onProgress) opts.onProgress(progress)
+        yield { records: text.records, progress }
+      }
+    } finally {
+      stop()
+      cursor.close()
     }
   }
 

@@ -174,7 +174,8 @@ test('an expired token mid-export is refreshed once and the export continues', a
 test('breaking out of exportAll stops further requests', async () => {
   await sim.resetCounts()
   let batches = 0
-  for await (const batch of fl.exportAll({ ...conn, type: 'deals', batchSize: 500 })) {
+  // One chain (parallelism 1): batches are exactly batchSize.
+  for await (const batch of fl.exportAll({ ...conn, type: 'deals', batchSize: 500, parallelism: 1 })) {
     expect(batch.length).toBe(500)
     if (++batches === 2) break
   }
@@ -190,7 +191,7 @@ test('breaking out of exportAll stops further requests', async () => {
 test('onProgress, since and batchSize', async () => {
   const progress = []
   let n = 0
-  for await (const b of fl.exportAll({ ...conn, type: 'contacts', batchSize: 2000, onProgress: (p) => progress.push(p) })) n += b.length
+  for await (const b of fl.exportAll({ ...conn, type: 'contacts', batchSize: 2000, parallelism: 1, onProgress: (p) => progress.push(p) })) n += b.length
   expect(n).toBe(5000)
   expect(progress).toEqual([
     { fetched: 2000, total: 5000, engine: 'rest' },

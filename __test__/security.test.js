@@ -480,7 +480,8 @@ describe('hostile nextRecordsUrl', () => {
       salesforceCode: 'INVALID_NEXT_RECORDS_URL',
     })
     await sim.fault({ target: 'query', kind: 'hostile_next', count: 1 })
-    const it = fl.exportAll({ ...conn, type: 'contacts' })
+    // One chain, so the hostile page is the first page (parallel reads add a largest-Id query).
+    const it = fl.exportAll({ ...conn, type: 'contacts', parallelism: 1 })
     await expect(it.next()).rejects.toMatchObject({ code: 'SALESFORCE_ERROR', salesforceCode: 'INVALID_NEXT_RECORDS_URL' })
     await sim.fault({ target: 'query', kind: 'hostile_next', count: 2 }) // the count query, then the rows
     await expect(fl.exportPage({ ...conn, type: 'contacts', limit: '3000' })).rejects.toMatchObject({ code: 'SALESFORCE_ERROR' })

@@ -20,7 +20,7 @@ const BENCH = __dirname
 const ROOT = path.join(BENCH, '..')
 const RESULTS = path.join(BENCH, 'results')
 const NATIVE_DIR = path.join(RESULTS, 'native')
-const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'micro']
+const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'latency', 'micro']
 
 function parseArgs(argv) {
   const o = { only: ALL, rounds: null, cpuProf: false, build: true, write: null }

@@ -41,6 +41,8 @@ struct RawConfig {
     client_credentials: Option<bool>,
     bulk_threshold: Option<f64>,
     bulk_deadline_ms: Option<f64>,
+    max_concurrent_requests_per_org: Option<f64>,
+    api_usage_ceiling: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +184,10 @@ pub struct Config {
     pub bulk_threshold: u64,
     /// How long a Bulk query job may take before it is aborted.
     pub bulk_deadline: Duration,
+    /// Requests in flight to one org at once, across every call of the process.
+    pub max_concurrent_requests_per_org: u32,
+    /// Refuse new exports when the org's last `api-usage` is at or above this share (None = off).
+    pub api_usage_ceiling: Option<f64>,
     /// Where events go (the binding sets it; none by default).
     pub events: crate::events::Events,
 }
@@ -403,6 +409,18 @@ impl Config {
         let bulk_threshold = bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
         let bulk_deadline =
             Duration::from_millis(bounded("bulkDeadlineMs", raw.bulk_deadline_ms, 3_600_000.0, 1_000.0, 86_400_000.0)? as u64);
+        let max_concurrent_requests_per_org = bounded(
+            "maxConcurrentRequestsPerOrg",
+            raw.max_concurrent_requests_per_org,
+            crate::salesforce::governor::DEFAULT_MAX_CONCURRENT as f64,
+            1.0,
+            100.0,
+        )? as u32;
+        let api_usage_ceiling = match raw.api_usage_ceiling {
+            None => None,
+            Some(c) if c.is_finite() && c > 0.0 && c <= 1.0 => Some(c),
+            Some(_) => return Err(Error::config("apiUsageCeiling", "must be a fraction above 0 and at most 1 (0.8 = 80%)")),
+        };
         Ok(Self {
             client_id,
             client_secret,
@@ -425,6 +443,8 @@ impl Config {
             server_flow,
             bulk_threshold,
             bulk_deadline,
+            max_concurrent_requests_per_org,
+            api_usage_ceiling,
             events: Default::default(),
         })
     }

@@ -324,6 +324,7 @@ impl Forcelink {
         limit: Option<&str>,
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
+        self.rest().check_usage_ceiling(key).await?;
         self.exporter().page(key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
     }
 
@@ -358,6 +359,16 @@ impl Forcelink {
             }
         }
         Ok(ExportCursor::new(key, ty, since, batch, engine, job_id))
+    }
+
+    /// `parallelism` (whole number 1–10, default 4) for REST exports.
+    pub fn parallelism(parallelism: Option<f64>) -> Result<u32> {
+        use crate::salesforce::parallel::{DEFAULT_PARALLELISM, MAX_PARALLELISM, MIN_PARALLELISM};
+        match parallelism {
+            None => Ok(DEFAULT_PARALLELISM),
+            Some(p) if p.is_finite() && p.fract() == 0.0 && (MIN_PARALLELISM as f64..=MAX_PARALLELISM as f64).contains(&p) => Ok(p as u32),
+            Some(_) => Err(Error::input("parallelism", "must be a whole number from 1 to 10")),
+        }
     }
 
     pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {

@@ -17,7 +17,7 @@ fn base() -> Value {
 fn wrong_types_never_echo_values() {
     let pem = format!("-----BEGIN PRIVATE KEY-----\n{MARK}\n-----END PRIVATE KEY-----\n");
     let strings = ["clientId", "clientSecret", "redirectUri", "stateSecret", "loginUrl", "apiVersion", "storePath", "encryptionKey"];
-    let numbers = ["stateTtlSeconds", "httpTimeoutMs", "maxRetries", "leaseWaitMs", "bulkThreshold", "bulkDeadlineMs"];
+    let numbers = ["stateTtlSeconds", "httpTimeoutMs", "maxRetries", "leaseWaitMs", "bulkThreshold", "bulkDeadlineMs", "maxConcurrentRequestsPerOrg", "apiUsageCeiling"];
     let mut cases: Vec<(&str, Value, &str)> = vec![];
     for f in strings {
         cases.push((f, json!([MARK]), f));

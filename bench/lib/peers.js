@@ -67,7 +67,7 @@ async function forcelink(sim, extra = {}) {
   const start = await fl.beginLogin({ ...conn, forwardUrl: FORWARD })
   if (!start.alreadyConnected) {
     const q = await authorize(start.redirectUrl)
-    const done = await fl.handleCallback({ code: q.code, state: q.state, error: q.error, errorDescription: q.error_description })
+    const done = await fl.handleCallback({ code: q.code, state: q.state, error: q.error, errorDescription: q.error_description, binding: start.binding })
     if (!done.redirectUrl.includes('status=success')) throw new Error(`forcelink connect failed: ${done.redirectUrl}`)
   }
   return { fl, conn, store }

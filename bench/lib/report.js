@@ -384,6 +384,9 @@ function render(r) {
     )
   }
 
+  const lat = r.benchmarks.latency
+  if (lat) out.push('', latencySection(lat))
+
   if (micro && micro.results.length) {
     const rows = micro.results
       .sort((a, b) => (a.group + a.name).localeCompare(b.group + b.name))
@@ -394,4 +397,26 @@ function render(r) {
   return out.join('\n')
 }
 
-module.exports = { render }
+/** Issue 13: with the simulator's latency on. */
+function latencySection(lat) {
+  const js = lat.rest.find((x) => x.name.startsWith('jsforce'))
+  const rest = lat.rest.map((x) => [x.name, num(x.records, 0), num(x.latencyMs, 0), num(x.wallMs, 0), js ? ratio(js.wallMs, x.wallMs) : 'n/a', num(x.apiCalls, 0), num(x.peakRssMB, 0)])
+  const seq = lat.bulk.find((x) => x.name.includes('sequential'))
+  const bulk = lat.bulk.map((x) => [x.name, num(x.records, 0), num(x.latencyMs, 0), num(x.wallMs, 0), seq ? ratio(seq.wallMs, x.wallMs) : 'n/a', num(x.bulkCalls, 0), num(x.peakRssMB, 0)])
+  const page = lat.page.map((x) => [x.name, num(x.records, 0), num(x.bytes / 1e6, 1), num(x.idleMB, 0), num(x.peakRssMB, 0), num(x.growthMB, 0)])
+  return [
+    '## 8. Against a latency-true org (bench/latency.js, one round; issue 13)',
+    '',
+    'The simulator answers every request after the stated delay (`--latency-ms`), as a real org takes hundreds of milliseconds per page. Each client runs in its own process; "× faster" is jsforce’s (or the sequential download’s) wall time over the row’s. API calls are the simulator’s count of query + queryMore requests (Bulk: every Bulk request).',
+    '',
+    table(['REST export', 'records', 'latency ms', 'wall ms', '× faster than jsforce', 'API calls', 'peak RSS MB'], rest),
+    '',
+    table(['Bulk export', 'records', 'latency ms', 'wall ms', '× faster than sequential', 'Bulk API calls', 'peak RSS MB'], bulk),
+    '',
+    'The no-limit `GET /export/contacts` page through the Express router: the server process’s RSS before the request (idle, after connect) and its peak while answering. "Built whole" is the body as `exportPageJson` builds it in one string (the route’s behaviour before this issue).',
+    '',
+    table(['no-limit page', 'records', 'body MB', 'idle RSS MB', 'peak RSS MB', 'growth MB'], page),
+  ].join('\n')
+}
+
+module.exports = { render, latencySection }

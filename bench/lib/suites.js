@@ -165,6 +165,26 @@ async function enginesSuite({ child, log }) {
   return r
 }
 
+/** Issue 13: exports with the simulator's latency on (bench/latency.js, one round: it starts its own
+ *  simulators and runs each client in its own child process). */
+async function latencySuite({ child, log }) {
+  const { spawn } = require('node:child_process')
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(__dirname, '..', 'latency.js')], {
+      cwd: ROOT,
+      env: { ...process.env, FORCELINK_BENCH_NATIVE: child.nativePath() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let text = ''
+    p.stdout.on('data', (d) => (text += d))
+    p.on('error', reject)
+    p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`latency.js exited with ${code}`))))
+  })
+  const r = JSON.parse(out)
+  for (const e of r.rest) log(`  latency ${e.name}: wall ${Math.round(e.wallMs)} ms, API calls ${e.apiCalls}`)
+  return r
+}
+
 /** Criterion micro-benchmarks (benches/): short measurement windows, results read back as JSON. */
 async function microSuite({ log }) {
   const home = path.join(__dirname, '..', 'results', 'criterion')
@@ -209,5 +229,6 @@ module.exports = {
   overhead: overheadSuite,
   memory: memorySuite,
   engines: enginesSuite,
+  latency: latencySuite,
   micro: microSuite,
 }

@@ -1,6 +1,7 @@
 //! Bulk API 2.0 query jobs on the instance host (research §8):
 //! `POST|GET /jobs/query`, `GET|PATCH|DELETE /jobs/query/<id>`,
-//! `GET /jobs/query/<id>/results?maxRecords=N&locator=L`.
+//! `GET /jobs/query/<id>/results?maxRecords=N&locator=L`, and (v58.0+)
+//! `GET /jobs/query/<id>/resultPages` (up to five parallel result URLs per answer).
 //!
 //! A job snapshots the org data when it is created (like a REST cursor) and its state
 //! is a function of time: UploadComplete for the first half of `bulkJobMs`, InProgress
@@ -12,7 +13,6 @@
 //! Error shape: `[{"errorCode","message"}]` (the §8 NOT_FOUND example's key order).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -446,6 +446,9 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
         resume,
         rows: Vec::new(),
         finished: false,
+        // `bulkCutPages`: this page dies after its first chunk.
+        cut_after: sim.settings.bulk_cut_pages.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).ok().map(|_| 1),
+        sent: 0,
     };
     let mut r = Response::new(Body::from_stream(page));
     let h = r.headers_mut();
@@ -455,7 +458,66 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
         h.insert("sforce-locator", v);
     }
     h.insert("sforce-numberofrecords", HeaderValue::from(n));
+    r.extensions_mut().insert(crate::pace::Records(n));
     r
+}
+
+/// `resultUrl`s per `resultPages` answer (Salesforce: "up to five").
+const RESULT_PAGES_PER_ANSWER: u64 = 5;
+/// First API version that serves `resultPages`.
+pub const RESULT_PAGES_MIN_VERSION: f64 = 58.0;
+
+/// `GET /jobs/query/<id>/resultPages?locator=L` (API 58.0+): up to five `resultUrl`s
+/// (each a `results` URL with its own locator and `maxRecords`), `nextRecordUrl` for the
+/// next five, and `done`. `maxRecords` sets the rows per result page.
+pub fn result_pages(sim: &Sim, id: &str, version: &str, params: &Params) -> Response {
+    let max = match param(params, "maxRecords").filter(|s| !s.is_empty()) {
+        None => DEFAULT_MAX_RECORDS,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => return bad("INVALIDREQUEST", &format!("maxRecords must be a positive integer: {s}")),
+        },
+    };
+    let total = {
+        let map = lock(&sim.jobs.map);
+        let Some(job) = map.get(id).filter(|j| !j.deleted) else { return not_found() };
+        if job.version != version {
+            let msg = format!("Job {id} was created with API version {}; get its results with the same version", job.version);
+            return err(StatusCode::CONFLICT, "INVALIDJOB", &msg);
+        }
+        let st = job.state();
+        if st != JobState::JobComplete {
+            return bad("INVALIDJOBSTATE", &format!("Results are only available for jobs in state JobComplete; job {id} is {}", st.name()));
+        }
+        job.total
+    };
+    let start = match param(params, "locator").filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(l) => match decode_locator(l).filter(|&r| r <= total) {
+            Some(r) => r,
+            None => return bad("INVALID_QUERY_LOCATOR", "invalid query locator"),
+        },
+    };
+    let base = format!("/services/data/v{version}/jobs/query/{id}");
+    let mut pages = Vec::new();
+    let mut row = start;
+    // An empty job still has one (empty) page: its CSV header.
+    while (row < total || (total == 0 && pages.is_empty())) && (pages.len() as u64) < RESULT_PAGES_PER_ANSWER {
+        let url = if row == 0 {
+            format!("{base}/results?maxRecords={max}")
+        } else {
+            format!("{base}/results?locator={}&maxRecords={max}", encode_locator(row))
+        };
+        pages.push(json!({ "resultUrl": url }));
+        row += max;
+    }
+    let done = row >= total;
+    let next = if done {
+        Json::Null
+    } else {
+        Json::String(format!("{base}/resultPages?locator={}&maxRecords={max}", encode_locator(row)))
+    };
+    http::json_value(StatusCode::OK, &json!({ "resultPages": pages, "nextRecordUrl": next, "done": done }))
 }
 
 enum Mode {
@@ -477,6 +539,9 @@ struct CsvPage {
     resume: Arc<Mutex<(u64, u64)>>,
     rows: Vec<u64>,
     finished: bool,
+    /// Fault: after this many chunks the body fails (the connection drops mid-page).
+    cut_after: Option<u32>,
+    sent: u32,
 }
 
 /// Every value double-quoted (quotes doubled); null is an empty, unquoted field.
@@ -565,10 +630,17 @@ impl CsvPage {
 }
 
 impl futures_core::Stream for CsvPage {
-    type Item = Result<Bytes, Infallible>;
+    type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(self.get_mut().next_chunk().map(Ok))
+        let me = self.get_mut();
+        if me.cut_after.is_some_and(|n| me.sent >= n) {
+            me.cut_after = None;
+            me.left = 0;
+            return Poll::Ready(Some(Err(std::io::Error::other("page cut by fault injection"))));
+        }
+        me.sent += 1;
+        Poll::Ready(me.next_chunk().map(Ok))
     }
 }
 

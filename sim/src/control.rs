@@ -33,6 +33,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/mutate", post(crate::mutate::mutate))
         .route("/__sim/purge", post(crate::mutate::purge_bin))
         .route("/__sim/truth", get(crate::mutate::truth))
+        .route("/__sim/delete-range", post(delete_range))
 }
 
 fn ok(v: Value) -> Response {
@@ -75,7 +76,7 @@ async fn index() -> Response {
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
         "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
-        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth"
+        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range"
     ]}))
 }
 
@@ -125,9 +126,12 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "accessTokenTtlMs")?,
             u64_field(&m, "connectOrg")?,
             u64_field(&m, "queryTimeoutRows")?,
+            u64_field(&m, "latencyPer1000Ms")?,
+            u64_field(&m, "concurrentLimit")?,
+            u64_field(&m, "bulkCutPages")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org, timeout_rows) = match parsed {
+    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org, timeout_rows, per_1000, concurrent, cut_pages) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -191,6 +195,15 @@ async fn set_config(State(sim): S, req: Request) -> Response {
     if let Some(v) = latency {
         s.latency_ms.store(v, Relaxed);
     }
+    if let Some(v) = per_1000 {
+        s.latency_per_1000_ms.store(v, Relaxed);
+    }
+    if let Some(v) = concurrent {
+        s.concurrent_limit.store(v, Relaxed);
+    }
+    if let Some(v) = cut_pages {
+        s.bulk_cut_pages.store(v, Relaxed);
+    }
     ok(sim.config_json())
 }
 
@@ -243,6 +256,35 @@ fn seed_json(sim: &Sim) -> Value {
         "seed": d.seed, "contacts": d.contacts, "deals": d.deals, "notes": d.notes, "accounts": d.accounts(),
         "overlay": d.overlay.summary(),
     })
+}
+
+/// Largest `/__sim/delete-range` call.
+const MAX_DELETE_RANGE: u64 = 1_000_000;
+
+/// `POST /__sim/delete-range {"object","from","to"}`: moves records `[from, to)` (in Id order)
+/// to the recycle bin, leaving a gap in the Id space (skewed Id density for parallel exports).
+async fn delete_range(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let obj = match m.get("object").and_then(Value::as_str).unwrap_or("Contact") {
+        n => match crate::data::Obj::from_name(n) {
+            Some(crate::data::Obj::User) | None => return bad("object must be Contact, Account, Opportunity or Note"),
+            Some(o) => o,
+        },
+    };
+    let (from, to) = match (u64_field(&m, "from"), u64_field(&m, "to")) {
+        (Ok(f), Ok(t)) => (f.unwrap_or(0), t.unwrap_or(0)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let mut d = lock(&sim.data);
+    let to = to.min(d.count(obj)).min(from.saturating_add(MAX_DELETE_RANGE));
+    let at = crate::time::now_ms();
+    for idx in from..to {
+        crate::mutate::delete(&mut d, obj, idx, at);
+    }
+    ok(json!({ "deleted": to.saturating_sub(from) }))
 }
 
 async fn jobs(State(sim): S) -> Response {

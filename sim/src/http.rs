@@ -55,6 +55,15 @@ pub fn limit_exceeded() -> Response {
     rest_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 }
 
+/// What Salesforce answers past the org's concurrent long-request limit.
+pub fn concurrent_limit_exceeded() -> Response {
+    rest_error(
+        StatusCode::FORBIDDEN,
+        "REQUEST_LIMIT_EXCEEDED",
+        "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+    )
+}
+
 pub fn oauth_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));

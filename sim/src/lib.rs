@@ -20,11 +20,13 @@ pub mod data;
 mod describe;
 mod faults;
 mod grants;
+mod gzip;
 mod http;
 mod limits;
 mod mutate;
 mod oauth;
 pub mod overlay;
+mod pace;
 pub mod plan;
 pub mod query;
 mod render;
@@ -73,6 +75,16 @@ pub struct SimConfig {
     pub jwt_public_key_pem: Option<String>,
     /// JWT bearer: usernames pre-authorised for the app (`sub` must be one of them).
     pub jwt_users: Vec<String>,
+    /// Server time added to every OAuth and REST answer.
+    pub latency_ms: u64,
+    /// Extra server time per 1,000 records of a query or Bulk results page.
+    pub latency_per_1000_ms: u64,
+    /// Time a Bulk query job takes from creation to JobComplete.
+    pub bulk_job_ms: u64,
+    /// Requests the org serves at once (0 = no cap).
+    pub concurrent_limit: u64,
+    /// Daily API request allocation (`Sforce-Limit-Info` `api-usage=N/M`).
+    pub api_limit: u64,
     /// The second org's `Object.Field`s whose describe says `string` (default `Opportunity.Amount`):
     /// connections made while `/__sim/config {"connectOrg": 2}` belong to that org.
     pub text_fields: Vec<String>,
@@ -95,6 +107,11 @@ impl Default for SimConfig {
             seed: 42,
             jwt_public_key_pem: None,
             jwt_users: Vec::new(),
+            latency_ms: 0,
+            latency_per_1000_ms: 0,
+            bulk_job_ms: state::DEFAULT_BULK_JOB_MS,
+            concurrent_limit: 0,
+            api_limit: state::DEFAULT_API_LIMIT,
             text_fields: vec!["Opportunity.Amount".into()],
         }
     }

@@ -7,7 +7,8 @@ use forcelink_sim::{start, SimConfig};
 
 const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--my-domain-port N] [--client-id S] \
 [--client-secret S] [--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N] \
-[--jwt-public-key FILE] [--jwt-user USERNAME]... [--text-field Object.Field]...";
+[--jwt-public-key FILE] [--jwt-user USERNAME]... [--text-field Object.Field]... [--latency-ms N] [--latency-per-1000-ms N] \
+[--bulk-job-ms N] [--concurrent-limit N] [--api-limit N]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut cfg = SimConfig::default();
@@ -42,6 +43,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             "--deals" => cfg.deals = num("--deals", value("--deals")?)?,
             "--notes" => cfg.notes = num("--notes", value("--notes")?)?,
             "--seed" => cfg.seed = num("--seed", value("--seed")?)?,
+            "--latency-ms" => cfg.latency_ms = num("--latency-ms", value("--latency-ms")?)?,
+            "--latency-per-1000-ms" => {
+                cfg.latency_per_1000_ms = num("--latency-per-1000-ms", value("--latency-per-1000-ms")?)?
+            }
+            "--bulk-job-ms" => cfg.bulk_job_ms = num("--bulk-job-ms", value("--bulk-job-ms")?)?,
+            "--concurrent-limit" => cfg.concurrent_limit = num("--concurrent-limit", value("--concurrent-limit")?)?,
+            "--api-limit" => cfg.api_limit = num("--api-limit", value("--api-limit")?)?,
             "--rotation" if inline.is_none() => cfg.rotation = true,
             "--consent" if inline.is_none() => cfg.auto_approve = false,
             _ => return Err(format!("unknown argument '{arg}'")),
@@ -127,5 +135,7 @@ mod tests {
         let c = parse_args(args("--my-domain-port 5002 --jwt-user a@x.com --jwt-user=b@x.com")).unwrap();
         assert_eq!((c.my_domain_port, c.jwt_users.len()), (5002, 2));
         assert!(parse_args(args("--jwt-public-key /nonexistent/key.pem")).is_err());
+        let c = parse_args(args("--latency-ms 150 --latency-per-1000-ms 20 --bulk-job-ms 10 --concurrent-limit 25 --api-limit 500")).unwrap();
+        assert_eq!((c.latency_ms, c.latency_per_1000_ms, c.bulk_job_ms, c.concurrent_limit, c.api_limit), (150, 20, 10, 25, 500));
     }
 }

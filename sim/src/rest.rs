@@ -2,7 +2,7 @@
 //! `queryAll`, `query/<locator>`, `sobjects` (describe, create, retrieve, update) and
 //! Bulk API 2.0 `jobs/query`.
 //!
-//! Request pipeline: count → latency → injected fault → version check → API limit →
+//! Request pipeline: count → concurrency cap → latency → injected fault → version check → API limit →
 //! bearer auth → handler. Every response except the versions list carries
 //! `Sforce-Limit-Info`.
 
@@ -19,7 +19,7 @@ use crate::http::{self, param};
 use crate::plan;
 use crate::query::{self, DEFAULT_BATCH};
 use crate::state::{bump, lock, Sim};
-use crate::{bulk, describe, writes};
+use crate::{bulk, describe, gzip, pace, writes};
 
 pub const MIN_VERSION: u32 = 31;
 pub const MAX_VERSION: u32 = 67;
@@ -69,6 +69,8 @@ enum Route<'a> {
     Jobs,
     Job(&'a str),
     JobResults(&'a str),
+    /// `resultPages` (API 58.0+).
+    JobResultPages(&'a str),
     Unknown,
 }
 
@@ -87,6 +89,7 @@ fn route<'a>(segs: &[&'a str]) -> Route<'a> {
         ["jobs", "query"] => Route::Jobs,
         ["jobs", "query", id] => Route::Job(id),
         ["jobs", "query", id, "results"] => Route::JobResults(id),
+        ["jobs", "query", id, "resultPages"] => Route::JobResultPages(id),
         _ => Route::Unknown,
     }
 }
@@ -104,9 +107,13 @@ impl Route<'_> {
 }
 
 pub async fn dispatch(State(sim): State<Arc<Sim>>, req: Request) -> Response {
+    let gz = gzip::accepts(req.headers());
     let mut r = handle(&sim, req).await;
     if let Ok(v) = HeaderValue::from_str(&sim.limit_info()) {
         r.headers_mut().insert("sforce-limit-info", v);
+    }
+    if gz && r.extensions().get::<http::ResetConnection>().is_none() {
+        r = gzip::compress(r);
     }
     r
 }
@@ -136,7 +143,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             bump(&sim.counts.query_more);
             Site::Query
         }
-        Route::Jobs | Route::Job(_) | Route::JobResults(_) => {
+        Route::Jobs | Route::Job(_) | Route::JobResults(_) | Route::JobResultPages(_) => {
             bump(&sim.counts.bulk);
             Site::Bulk
         }
@@ -150,6 +157,10 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             Site::Write
         }
         _ => Site::Rest,
+    };
+    let _slot = match pace::enter(sim) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
     };
     sim.latency().await;
     let hit = lock(&sim.faults).take(site);
@@ -182,7 +193,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     let version = version.to_string();
     let allow_save = http::header_str(&parts.headers, "sforce-duplicate-rule-header")
         .is_some_and(|h| h.replace(' ', "").to_ascii_lowercase().contains("allowsave=true"));
-    match (r, method) {
+    let resp = match (r, method) {
         (Route::Resources, _) => resources(&version),
         (Route::Deleted(t), _) => match obj(t) {
             Ok(o) => {
@@ -202,7 +213,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         (Route::More(loc), _) => {
             let loc = loc.to_string();
             let out = blocking(sim, move |s| s.cursors.more(&loc, batch, &version)).await;
-            query_response(out)
+            query_response(sim, out)
         }
         (Route::SObjects, _) => describe::global(&version),
         (Route::Limits, _) => crate::limits::limits(sim),
@@ -245,8 +256,17 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         (Route::Job(id), Method::DELETE) => bulk::delete(sim, id),
         (Route::Job(id), _) => bulk::get(sim, id),
         (Route::JobResults(id), _) => bulk::results(sim, id, &version, &http::query_params(&parts.uri)).await,
+        (Route::JobResultPages(id), _) => match version.parse::<f64>() {
+            Ok(v) if v >= bulk::RESULT_PAGES_MIN_VERSION => bulk::result_pages(sim, id, &version, &http::query_params(&parts.uri)),
+            _ => http::not_found(),
+        },
         (Route::Unknown, _) => http::not_found(),
+    };
+    // Server time grows with the rows a page carries (while the slot is held).
+    if let Some(pace::Records(n)) = resp.extensions().get::<pace::Records>().copied() {
+        pace::per_record_cost(sim, n).await;
     }
+    resp
 }
 
 fn internal_error() -> Response {
@@ -302,14 +322,21 @@ async fn run_query(sim: &Arc<Sim>, q: String, batch: u64, version: &str, all: bo
     .await;
     match out {
         Some(Err(timeout)) => timeout,
-        Some(Ok(r)) => query_response(Some(r)),
-        None => query_response(None),
+        Some(Ok(r)) => query_response(sim, Some(r)),
+        None => query_response(sim, None),
     }
 }
 
-fn query_response(out: Option<Result<Vec<u8>, plan::QueryFailure>>) -> Response {
+fn query_response(sim: &Sim, out: Option<Result<Vec<u8>, plan::QueryFailure>>) -> Response {
     match out {
-        Some(Ok(body)) => http::json(StatusCode::OK, body),
+        Some(Ok(body)) => {
+            // Parsed only when the per-record cost is on.
+            let per_1000 = sim.settings.latency_per_1000_ms.load(std::sync::atomic::Ordering::Relaxed);
+            let n = if per_1000 > 0 { pace::count_query_records(&body) } else { 0 };
+            let mut r = http::json(StatusCode::OK, body);
+            r.extensions_mut().insert(pace::Records(n));
+            r
+        }
         Some(Err((code, msg))) => http::rest_error(StatusCode::BAD_REQUEST, code, &msg),
         None => internal_error(),
     }

@@ -26,10 +26,17 @@ pub struct Settings {
     pub api_limit: AtomicU64,
     pub api_usage: AtomicU64,
     pub latency_ms: AtomicU64,
+    /// Extra server time per 1,000 records in a query page or Bulk results page.
+    pub latency_per_1000_ms: AtomicU64,
+    /// Requests the org serves at once; past it `REQUEST_LIMIT_EXCEEDED`
+    /// (ConcurrentRequests). 0 = no cap.
+    pub concurrent_limit: AtomicU64,
     /// Time a Bulk query job takes from creation to JobComplete.
     pub bulk_job_ms: AtomicU64,
     /// The next Bulk query job ends in state Failed.
     pub bulk_fail_next: AtomicBool,
+    /// The next N Bulk results pages fail after their first chunk (a connection lost mid-page).
+    pub bulk_cut_pages: AtomicU64,
     /// Every token request waits this long before it is processed (a slow token endpoint).
     pub token_delay_ms: AtomicU64,
     /// Queries whose `SystemModstamp` range holds more rows than this fail with
@@ -56,6 +63,7 @@ pub struct Counts {
     pub bulk: AtomicU64,
     pub query_timeout: AtomicU64,
     pub deleted: AtomicU64,
+    pub concurrent_refused: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -83,6 +91,7 @@ impl Counts {
             "bulk": g(&self.bulk),
             "queryTimeout": g(&self.query_timeout),
             "deleted": g(&self.deleted),
+            "concurrentRefused": g(&self.concurrent_refused),
         })
     }
 
@@ -103,6 +112,7 @@ impl Counts {
             &self.bulk,
             &self.query_timeout,
             &self.deleted,
+            &self.concurrent_refused,
         ] {
             c.store(0, Relaxed);
         }
@@ -127,6 +137,8 @@ pub struct Sim {
     pub faults: Mutex<Faults>,
     pub jwt: Mutex<JwtConfig>,
     pub jobs: Jobs,
+    /// `/services/data` requests being served now (for `concurrent_limit`).
+    pub in_flight: AtomicU64,
 }
 
 pub const DEFAULT_API_LIMIT: u64 = 100_000;
@@ -146,11 +158,14 @@ impl Sim {
             settings: Settings {
                 rotation: AtomicBool::new(cfg.rotation),
                 auto_approve: AtomicBool::new(cfg.auto_approve),
-                api_limit: AtomicU64::new(DEFAULT_API_LIMIT),
+                api_limit: AtomicU64::new(cfg.api_limit),
                 api_usage: AtomicU64::new(0),
-                latency_ms: AtomicU64::new(0),
-                bulk_job_ms: AtomicU64::new(DEFAULT_BULK_JOB_MS),
+                latency_ms: AtomicU64::new(cfg.latency_ms),
+                latency_per_1000_ms: AtomicU64::new(cfg.latency_per_1000_ms),
+                concurrent_limit: AtomicU64::new(cfg.concurrent_limit),
+                bulk_job_ms: AtomicU64::new(cfg.bulk_job_ms),
                 bulk_fail_next: AtomicBool::new(false),
+                bulk_cut_pages: AtomicU64::new(0),
                 token_delay_ms: AtomicU64::new(0),
                 query_timeout_rows: AtomicU64::new(0),
             },
@@ -161,6 +176,7 @@ impl Sim {
             faults: Mutex::new(Faults::default()),
             jwt: Mutex::new(jwt),
             jobs: Jobs::default(),
+            in_flight: AtomicU64::new(0),
         })
     }
 
@@ -218,8 +234,11 @@ impl Sim {
             "apiLimit": s.api_limit.load(Relaxed),
             "apiUsage": s.api_usage.load(Relaxed),
             "latencyMs": s.latency_ms.load(Relaxed),
+            "latencyPer1000Ms": s.latency_per_1000_ms.load(Relaxed),
+            "concurrentLimit": s.concurrent_limit.load(Relaxed),
             "bulkJobMs": s.bulk_job_ms.load(Relaxed),
             "bulkFailNext": s.bulk_fail_next.load(Relaxed),
+            "bulkCutPages": s.bulk_cut_pages.load(Relaxed),
             "tokenDelayMs": s.token_delay_ms.load(Relaxed),
             "connectOrg": lock(&self.auth).next_org + 1,
             "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),

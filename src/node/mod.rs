@@ -144,6 +144,8 @@ struct ExportAllArgs {
     since: Option<String>,
     engine: Option<String>,
     job_id: Option<String>,
+    parallelism: Option<f64>,
+    ordered: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +289,8 @@ impl NativeForcelink {
             .inner
             .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref(), a.engine.as_deref(), a.job_id)
             .napi()?;
+        let k = crate::service::Forcelink::parallelism(a.parallelism).napi()?;
+        let c = c.with_parallelism(k, a.ordered.unwrap_or(true));
         Ok(NativeExportCursor::new(self.inner.clone(), c))
     }
 

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::salesforce::bulk_pages::{Listing, ResultPages};
 use crate::salesforce::csv::CsvReader;
 use crate::salesforce::describe::{DescribeCache, ValueKind};
 use crate::salesforce::rest::{Call, Rest};
@@ -187,6 +188,14 @@ pub struct BulkState {
     pub total: Option<u64>,
     /// The last job state reported (a `bulkJob` event fires on each change).
     last_state: Option<String>,
+    /// How results are read: through `resultPages` in parallel (API 58.0+) or by locator.
+    pages: PagesMode,
+}
+
+enum PagesMode {
+    Unknown,
+    Parallel(Box<ResultPages>),
+    Sequential,
 }
 
 impl BulkState {
@@ -203,6 +212,7 @@ impl BulkState {
             started: None,
             polls: 0,
             total: None,
+            pages: PagesMode::Unknown,
             last_state: None,
         }
     }
@@ -310,6 +320,25 @@ impl BulkState {
         if let Phase::Poll = self.phase {
             self.wait(rest, key).await?;
             self.phase = Phase::Results;
+        }
+        if let (Phase::Results, PagesMode::Unknown) = (&self.phase, &self.pages) {
+            let id = self.job_id.clone().unwrap_or_default();
+            self.pages = if ResultPages::available(rest) {
+                match ResultPages::new(Self::job_path(rest, &id), MAX_RECORDS).start(rest, key).await? {
+                    Listing::Pages(p) => PagesMode::Parallel(p),
+                    Listing::Sequential => PagesMode::Sequential,
+                }
+            } else {
+                PagesMode::Sequential
+            };
+        }
+        if let (Phase::Results, PagesMode::Parallel(pages)) = (&self.phase, &mut self.pages) {
+            let plan = self.plan.as_ref().ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
+            let got = pages.next(rest, key, plan, batch).await?;
+            if got.is_none() {
+                self.phase = Phase::Done;
+            }
+            return Ok(got);
         }
         let data_path = rest.cfg.data_path();
         let mut out = Vec::with_capacity(batch);

@@ -16,6 +16,7 @@ use crate::lru::Lru;
 use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{paginate, Pagination};
+use crate::salesforce::parallel::ParallelRest;
 use crate::salesforce::rest::{query_path, Rest};
 use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
 use crate::token::record::ConnKey;
@@ -369,6 +370,8 @@ impl Engine {
 enum EngineState {
     Undecided,
     Rest { next_url: Option<String>, started: bool },
+    /// REST over K Id ranges at once (`parallelism` > 1).
+    Parallel(Box<ParallelRest>),
     Bulk(Box<BulkState>),
 }
 
@@ -382,6 +385,11 @@ pub struct ExportCursor {
     finished: bool,
     pub fetched: u64,
     pub total: Option<u64>,
+    /// REST: Id ranges read at once (1 = one `nextRecordsUrl` chain) and whether batches keep Id order.
+    parallelism: u32,
+    ordered: bool,
+    /// `apiUsageCeiling` is checked once, before the first request.
+    ceiling_checked: bool,
 }
 
 /// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
@@ -401,14 +409,14 @@ impl Batch {
 /// A query response read in one pass: every record borrowed from the body, so the batch is the
 /// records array's own text (one slice, one copy) and its length comes for free.
 #[derive(Deserialize)]
-struct RowsPage<'a> {
+pub(crate) struct RowsPage<'a> {
     #[serde(rename = "totalSize")]
-    total_size: u64,
-    done: bool,
+    pub total_size: u64,
+    pub done: bool,
     #[serde(rename = "nextRecordsUrl", default)]
-    next_records_url: Option<String>,
+    pub next_records_url: Option<String>,
     #[serde(borrow, default, deserialize_with = "rows_or_null")]
-    records: Vec<&'a RawValue>,
+    pub records: Vec<&'a RawValue>,
 }
 
 fn rows_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<&'de RawValue>, D::Error> {
@@ -416,13 +424,13 @@ fn rows_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<V
 }
 
 impl<'a> RowsPage<'a> {
-    fn parse(body: &'a [u8]) -> Result<Self> {
+    pub fn parse(body: &'a [u8]) -> Result<Self> {
         serde_json::from_slice(body).map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
     }
 
     /// (count, the records array's text), sliced out of `body` between the first record's `[` and
     /// the last record's `]`.
-    fn array_text(&self, body: &[u8]) -> (usize, String) {
+    pub fn array_text(&self, body: &[u8]) -> (usize, String) {
         let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else { return (0, "[]".into()) };
         let base = body.as_ptr() as usize;
         let start = first.get().as_ptr() as usize - base;
@@ -444,7 +452,25 @@ impl ExportCursor {
             (Engine::Bulk, None) => EngineState::Bulk(Box::new(BulkState::new(None))),
             (Engine::Auto, None) => EngineState::Undecided,
         };
-        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None }
+        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None, parallelism: 1, ordered: true, ceiling_checked: false }
+    }
+
+    /// Reads a REST export over `parallelism` Id ranges at once (1 = today's single chain).
+    pub fn with_parallelism(mut self, parallelism: u32, ordered: bool) -> Self {
+        self.parallelism = parallelism;
+        self.ordered = ordered;
+        if parallelism > 1 && matches!(self.state, EngineState::Rest { started: false, .. }) {
+            self.state = EngineState::Parallel(Box::new(ParallelRest::new(parallelism, ordered)));
+        }
+        self
+    }
+
+    /// REST calls made by a parallel export so far (None for other engines).
+    pub fn parallel_calls(&self) -> Option<u64> {
+        match &self.state {
+            EngineState::Parallel(p) => Some(p.calls),
+            _ => None,
+        }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -474,7 +500,7 @@ impl ExportCursor {
     pub fn engine_name(&self) -> &'static str {
         match self.state {
             EngineState::Undecided => "auto",
-            EngineState::Rest { .. } => "rest",
+            EngineState::Rest { .. } | EngineState::Parallel(_) => "rest",
             EngineState::Bulk(_) => "bulk",
         }
     }
@@ -484,12 +510,18 @@ impl ExportCursor {
         if self.finished {
             return Ok(None);
         }
+        if !self.ceiling_checked {
+            rest.check_usage_ceiling(&self.key).await?;
+            self.ceiling_checked = true;
+        }
         if let EngineState::Undecided = self.state {
             let count = Select::new(&self.ty).since(self.since.as_ref()).count();
             let body = rest.get(&self.key, &query_path(rest.cfg, &count), None).await?;
             let n = QueryPage::parse(&body)?.total_size;
             self.state = if n > rest.cfg.bulk_threshold {
                 EngineState::Bulk(Box::new(BulkState::new(None)))
+            } else if self.parallelism > 1 {
+                EngineState::Parallel(Box::new(ParallelRest::new(self.parallelism, self.ordered)))
             } else {
                 EngineState::Rest { next_url: None, started: false }
             };
@@ -500,6 +532,17 @@ impl ExportCursor {
                 self.total = b.total;
                 match got? {
                     Some(r) => Batch { count: r.len(), json: crate::salesforce::format::json_array(&r) },
+                    None => {
+                        self.finished = true;
+                        return Ok(None);
+                    }
+                }
+            }
+            EngineState::Parallel(p) => {
+                let got = p.next(rest, &self.key, &self.ty, self.since.as_ref(), self.batch_size).await;
+                self.total = p.total;
+                match got? {
+                    Some(b) => b,
                     None => {
                         self.finished = true;
                         return Ok(None);

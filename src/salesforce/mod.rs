@@ -1,12 +1,16 @@
 //! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
 
 pub mod bulk;
+pub mod bulk_pages;
 pub mod csv;
 pub mod describe;
 pub mod export;
 pub mod format;
+pub mod governor;
+pub mod id_key;
 pub mod locator;
 pub mod paginate;
+pub mod parallel;
 pub mod rest;
 pub mod write;
 pub mod soql;

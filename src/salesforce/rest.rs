@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::net;
+use crate::salesforce::governor;
 use crate::token::manager::TokenManager;
 use crate::token::record::ConnKey;
 
@@ -161,10 +162,14 @@ impl Rest<'_> {
             return Err(Error::input("path", "must be a /services/data/ path"));
         }
         let mut rec = self.tokens.usable(key).await?;
+        // ConcurrentRequests refusals are waited out apart from the retry budget (governor.rs).
+        let mut crowded = 0u32;
         loop {
             budget.attempts += 1;
             let can_retry = budget.attempts <= self.cfg.max_retries;
             let instance = rec.token.instance_url.as_deref().unwrap_or_default();
+            // The org's request slot (governor.rs), held until the answer's headers are in.
+            let _slot = governor::acquire(instance, self.cfg.max_concurrent_requests_per_org).await;
             let mut req = self
                 .http
                 .request(call.method.clone(), format!("{instance}{}", call.path))
@@ -187,6 +192,7 @@ impl Rest<'_> {
             if let Some(u) = resp.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::parse) {
                 self.limits.record_for(key, org.as_deref(), u);
                 self.cfg.events.emit(|| Event::ApiUsage { connection: key.into(), org_id: org.clone(), used: u.used, max: u.max });
+                governor::record_usage(instance, u);
             }
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
@@ -216,6 +222,12 @@ impl Rest<'_> {
                 }
                 Error::Unavailable(_) if can_retry && call.idempotent => {
                     self.pause(key, org.as_deref(), budget.attempts, Some(status), "unavailable").await;
+                }
+                // Refused before any work (the org's concurrent-request cap): wait and resend.
+                e if governor::is_concurrency_refusal(e) && crowded < governor::CONCURRENCY_RETRIES => {
+                    crowded += 1;
+                    budget.attempts -= 1;
+                    tokio::time::sleep(governor::concurrency_backoff(crowded)).await;
                 }
                 _ => {
                     if err.code() == "RATE_LIMITED" {

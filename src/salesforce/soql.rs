@@ -122,6 +122,7 @@ impl fmt::Display for Literal {
 pub enum Op {
     Gt,
     Ge,
+    Lt,
 }
 
 impl Op {
@@ -129,6 +130,7 @@ impl Op {
         match self {
             Op::Gt => ">",
             Op::Ge => ">=",
+            Op::Lt => "<",
         }
     }
 }
@@ -140,13 +142,14 @@ pub struct Select<'a> {
     id_only: bool,
     conds: Vec<(&'static str, Op, Literal)>,
     order_by_id: bool,
+    desc: bool,
     limit: Option<u64>,
     offset: Option<u64>,
 }
 
 impl<'a> Select<'a> {
     pub fn new(ty: &'a ExportType) -> Self {
-        Self { ty, id_only: false, conds: Vec::new(), order_by_id: true, limit: None, offset: None }
+        Self { ty, id_only: false, conds: Vec::new(), order_by_id: true, desc: false, limit: None, offset: None }
     }
 
     /// `SELECT Id` only: the cheap query used to hop to a deep page's first key.
@@ -157,6 +160,24 @@ impl<'a> Select<'a> {
 
     pub fn after_id(mut self, id: &str) -> Self {
         self.conds.push(("Id", Op::Gt, Literal::Str(id.to_string())));
+        self
+    }
+
+    /// `Id >= id` (an Id range's lower end; parallel exports).
+    pub fn from_id(mut self, id: &str) -> Self {
+        self.conds.push(("Id", Op::Ge, Literal::Str(id.to_string())));
+        self
+    }
+
+    /// `Id < id` (an Id range's upper end, exclusive).
+    pub fn before_id(mut self, id: &str) -> Self {
+        self.conds.push(("Id", Op::Lt, Literal::Str(id.to_string())));
+        self
+    }
+
+    /// `ORDER BY Id DESC` (finds the largest Id).
+    pub fn descending(mut self) -> Self {
+        self.desc = true;
         self
     }
 
@@ -197,7 +218,7 @@ impl<'a> Select<'a> {
         let mut q = format!("SELECT {list} FROM {}", self.ty.object.as_str());
         self.push_where(&mut q);
         if self.order_by_id {
-            q.push_str(" ORDER BY Id");
+            q.push_str(if self.desc { " ORDER BY Id DESC" } else { " ORDER BY Id" });
         }
         if let Some(l) = self.limit {
             q.push_str(&format!(" LIMIT {l}"));

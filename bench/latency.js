@@ -1,0 +1,160 @@
+'use strict'
+// Issue 13 figures: exports against the simulator with its latency on (a real org answers in
+// hundreds of milliseconds, so an export is a chain of waits), side by side, each client in its own
+// process: REST exportAll of 100,000 contacts at 150 ms per request (forcelink defaults, parallelism
+// 8, serial, jsforce), Bulk result pages vs the sequential locator walk for 1,000,000 contacts at
+// 100 ms per request, and the server's peak RSS for the no-limit Express page of 200,000 contacts.
+// `node bench/latency.js [--quick]` prints JSON; bench/run.js folds it into BENCHMARKS.md.
+const { fork } = require('node:child_process')
+const { startSim, controlClient } = require('./lib/sim')
+const peers = require('./lib/peers')
+
+async function child(urls, task) {
+  const sim = { ...urls, ...controlClient(urls) }
+  if (task.kind === 'rest') {
+    let run
+    if (task.client === 'jsforce') {
+      const conn = await peers.jsforce(sim)
+      run = async () => {
+        let n = 0
+        // jsforce's own autoFetch walk of the nextRecordsUrl chain.
+        await new Promise((resolve, reject) => {
+          conn
+            .query('SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, CreatedDate, LastModifiedDate FROM Contact ORDER BY Id')
+            .on('record', () => n++)
+            .on('end', resolve)
+            .on('error', reject)
+            .run({ autoFetch: true, maxFetch: 10_000_000 })
+        })
+        return n
+      }
+    } else {
+      const { fl, conn } = await peers.forcelink(sim)
+      run = async () => {
+        let n = 0
+        for await (const b of fl.exportAll({ ...conn, type: 'contacts', ...task.opts })) n += b.length
+        return n
+      }
+    }
+    await sim.resetCounts()
+    const t0 = performance.now()
+    const records = await run()
+    const wallMs = performance.now() - t0
+    const c = await sim.counts()
+    return { records, wallMs, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  }
+  if (task.kind === 'bulk') {
+    const { fl, conn } = await peers.forcelink(sim, task.apiVersion ? { apiVersion: task.apiVersion } : {})
+    await sim.resetCounts()
+    const t0 = performance.now()
+    let n = 0
+    for await (const b of fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk' })) n += b.length
+    const wallMs = performance.now() - t0
+    const c = await sim.counts()
+    return { records: n, wallMs, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  }
+  // The Express server for the no-limit page: this process serves, the parent downloads.
+  const express = require('express')
+  const { salesforceRouter } = require('../express')
+  const { fl, conn } = await peers.forcelink(sim)
+  const app = express()
+  app.use((req, _res, next) => {
+    req.auth = { account_id: conn.accountId, uid: conn.ownerId }
+    next()
+  })
+  app.use('/sf', salesforceRouter(fl, { express }))
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  global.gc && global.gc()
+  const idleMB = process.memoryUsage().rss / 1024 / 1024
+  const res = await fetch(`http://127.0.0.1:${server.address().port}/sf/export/contacts`)
+  let bytes = 0
+  for await (const chunk of res.body) bytes += chunk.length
+  server.close()
+  return { bytes, idleMB, peakRssMB: process.resourceUsage().maxRSS / 1024, growthMB: process.resourceUsage().maxRSS / 1024 - idleMB }
+}
+
+function runChild(urls, task) {
+  return new Promise((resolve, reject) => {
+    const p = fork(__filename, ['--child'], { env: process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    p.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result)))
+    p.once('error', reject)
+    p.send({ urls, task })
+  })
+}
+
+/** The no-limit page as the incumbent-shaped handler built it before (one string): `git stash`-free,
+ *  by asking the page through `exportPageJson`, which still builds the whole body. */
+async function wholePageChild(urls) {
+  const sim = { ...urls, ...controlClient(urls) }
+  const { fl, conn } = await peers.forcelink(sim)
+  const idleMB = process.memoryUsage().rss / 1024 / 1024
+  const body = await fl.exportPageJson({ ...conn, type: 'contacts' })
+  const text = `{"success":true,"message":"SUCCESS",${body.slice(1)}`
+  return { bytes: Buffer.byteLength(text), idleMB, peakRssMB: process.resourceUsage().maxRSS / 1024, growthMB: process.resourceUsage().maxRSS / 1024 - idleMB }
+}
+
+async function main() {
+  const quick = process.argv.includes('--quick')
+  const restN = quick ? 20_000 : 100_000
+  const bulkN = quick ? 200_000 : 1_000_000
+  const pageN = quick ? 50_000 : 200_000
+  const out = { rest: [], bulk: [], page: [] }
+  // REST at 150 ms per request.
+  let sim = await startSim(['--contacts', String(restN), '--latency-ms', '150'])
+  try {
+    for (const [name, client, opts] of [
+      ['forcelink exportAll (defaults: parallelism 4)', 'forcelink', {}],
+      ['forcelink exportAll parallelism 8', 'forcelink', { parallelism: 8 }],
+      ['forcelink exportAll serial (parallelism 1)', 'forcelink', { parallelism: 1 }],
+      ['jsforce 3 query autoFetch', 'jsforce', {}],
+    ]) {
+      const r = await runChild(sim.urls, { kind: 'rest', client, opts })
+      out.rest.push({ name, latencyMs: 150, ...r })
+      console.error(`[latency] ${name}: ${restN} records in ${Math.round(r.wallMs)} ms, ${r.apiCalls} calls`)
+    }
+  } finally {
+    await sim.stop()
+  }
+  // Bulk at 100 ms per request: resultPages (API 62.0) vs the locator walk (API 57.0).
+  sim = await startSim(['--contacts', String(bulkN), '--latency-ms', '100', '--bulk-job-ms', '0'])
+  try {
+    for (const [name, apiVersion] of [
+      ['Bulk resultPages (API 62.0, 5 pages at once, gzip)', null],
+      ['Bulk sequential locators (API 57.0)', '57.0'],
+    ]) {
+      const r = await runChild(sim.urls, { kind: 'bulk', apiVersion })
+      out.bulk.push({ name, latencyMs: 100, ...r })
+      console.error(`[latency] ${name}: ${r.records} records in ${Math.round(r.wallMs)} ms`)
+    }
+  } finally {
+    await sim.stop()
+  }
+  // The no-limit Express page: streamed vs the whole body in one string.
+  sim = await startSim(['--contacts', String(pageN)])
+  try {
+    const streamed = await runChild(sim.urls, { kind: 'page' })
+    out.page.push({ name: 'no-limit page, streamed (this issue)', records: pageN, ...streamed })
+    const whole = await runChild(sim.urls, { kind: 'whole' })
+    out.page.push({ name: 'no-limit page built whole (before)', records: pageN, ...whole })
+    for (const p of out.page) console.error(`[latency] ${p.name}: ${(p.bytes / 1e6).toFixed(1)} MB body, RSS growth ${Math.round(p.growthMB)} MB`)
+  } finally {
+    await sim.stop()
+  }
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n')
+}
+
+if (process.argv.includes('--child')) {
+  process.once('message', ({ urls, task }) =>
+    (task.kind === 'whole' ? wholePageChild(urls) : child(urls, task)).then(
+      (result) => process.send({ result }, () => process.exit(0)),
+      (e) => process.send({ error: e.stack || String(e) }, () => process.exit(1)),
+    ),
+  )
+} else {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
