@@ -100,10 +100,11 @@ test('garbage page and limit values give sane pagination, never an error', async
   }
   const beyond = await fl.exportPage({ ...conn, type: 'notes', page: 9999, limit: 100 })
   expect(beyond.data).toEqual([])
-  // Far past the end costs the count and at most a hop or two, not one hop per 2,001 records.
+  // Far past the end costs the count and the few hops made while it is in flight (more on a
+  // loaded machine), not one hop per 2,001 records (that would be millions here).
   const far = await fl.exportPage({ ...conn, type: 'deals', page: '999999999', limit: 100 })
   expect(far.data).toEqual([])
-  expect(far.apiCalls).toBeLessThanOrEqual(4)
+  expect(far.apiCalls).toBeLessThanOrEqual(10)
 })
 
 test('paginator matches the incumbent formula over a grid', () => {
