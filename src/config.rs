@@ -56,7 +56,11 @@ struct RawJwtBearer {
 /// The server-to-server flow a config enables (at most one), used for `connectionId` connections.
 pub enum ServerFlow {
     /// RS256-signed assertions for `username`; no refresh token exists, a new assertion is signed instead.
-    JwtBearer { username: String, key: jsonwebtoken::EncodingKey, audience: String },
+    JwtBearer {
+        username: String,
+        key: jsonwebtoken::EncodingKey,
+        audience: String,
+    },
     /// The connected app's run-as user; needs the My Domain host.
     ClientCredentials,
 }
@@ -64,9 +68,13 @@ pub enum ServerFlow {
 impl std::fmt::Debug for ServerFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ServerFlow::JwtBearer { username, audience, .. } => {
-                f.debug_struct("JwtBearer").field("username", username).field("audience", audience).finish_non_exhaustive()
-            }
+            ServerFlow::JwtBearer {
+                username, audience, ..
+            } => f
+                .debug_struct("JwtBearer")
+                .field("username", username)
+                .field("audience", audience)
+                .finish_non_exhaustive(),
             ServerFlow::ClientCredentials => f.write_str("ClientCredentials"),
         }
     }
@@ -74,7 +82,10 @@ impl std::fmt::Debug for ServerFlow {
 
 /// Salesforce's generic login hosts, where the client credentials grant is refused.
 pub fn is_generic_login_host(login: &LoginUrl) -> bool {
-    matches!(login.as_str(), "https://login.salesforce.com" | "https://test.salesforce.com")
+    matches!(
+        login.as_str(),
+        "https://login.salesforce.com" | "https://test.salesforce.com"
+    )
 }
 
 /// The JWT `aud` Salesforce expects for a login host: production and sandbox login hosts stand for
@@ -105,15 +116,25 @@ pub struct LoginUrl(String);
 impl LoginUrl {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
         let url = Url::parse(s).map_err(|e| Error::config(field, format!("not a URL ({e})")))?;
-        let host = url.host_str().ok_or_else(|| Error::config(field, "URL has no host"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| Error::config(field, "URL has no host"))?;
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(host) => {}
-            "http" => return Err(Error::config(field, "plain http is only allowed for loopback hosts")),
+            "http" => {
+                return Err(Error::config(
+                    field,
+                    "plain http is only allowed for loopback hosts",
+                ))
+            }
             other => return Err(Error::config(field, format!("unsupported scheme {other}"))),
         }
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(Error::config(field, "must be a bare origin such as https://login.salesforce.com"));
+            return Err(Error::config(
+                field,
+                "must be a bare origin such as https://login.salesforce.com",
+            ));
         }
         if url.path() != "/" && !url.path().is_empty() {
             return Err(Error::config(field, "must not have a path"));
@@ -133,7 +154,9 @@ impl LoginUrl {
 pub fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 /// An origin (`scheme://host[:port]`) that forward URLs may point to.
@@ -142,11 +165,15 @@ pub struct Origin(String);
 
 impl Origin {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
-        let url = Url::parse(s).map_err(|e| Error::config(field, format!("not an origin ({e})")))?;
+        let url =
+            Url::parse(s).map_err(|e| Error::config(field, format!("not an origin ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(Error::config(field, "not an http(s) origin"));
         }
-        if (url.path() != "/" && !url.path().is_empty()) || url.query().is_some() || url.fragment().is_some() {
+        if (url.path() != "/" && !url.path().is_empty())
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
             return Err(Error::config(field, "must be an origin without a path"));
         }
         Ok(Self(url.origin().ascii_serialization()))
@@ -215,13 +242,24 @@ fn nested_shape(field: &str, v: &serde_json::Value) -> Option<(String, String)> 
         "jwtBearer" => check_fields(
             field,
             v,
-            &[("username", Want::Str), ("privateKeyPem", Want::Str), ("audience", Want::OptStr)],
+            &[
+                ("username", Want::Str),
+                ("privateKeyPem", Want::Str),
+                ("audience", Want::OptStr),
+            ],
         ),
         "exportTypes" => match v {
-            serde_json::Value::Object(types) => types
-                .iter()
-                .find_map(|(name, t)| check_fields(&format!("exportTypes.{name}"), t, &[("object", Want::Str), ("fields", Want::StrArray)])),
-            other => Some((field.to_string(), format!("must be an object, not {}", kind(other)))),
+            serde_json::Value::Object(types) => types.iter().find_map(|(name, t)| {
+                check_fields(
+                    &format!("exportTypes.{name}"),
+                    t,
+                    &[("object", Want::Str), ("fields", Want::StrArray)],
+                )
+            }),
+            other => Some((
+                field.to_string(),
+                format!("must be an object, not {}", kind(other)),
+            )),
         },
         _ => None,
     }
@@ -238,7 +276,10 @@ fn bounded(field: &str, v: Option<f64>, default: f64, min: f64, max: f64) -> Res
     match v {
         None => Ok(default),
         Some(n) if n.is_finite() && n.fract() == 0.0 && (min..=max).contains(&n) => Ok(n),
-        Some(_) => Err(Error::config(field, format!("must be a whole number between {min} and {max}"))),
+        Some(_) => Err(Error::config(
+            field,
+            format!("must be a whole number between {min} and {max}"),
+        )),
     }
 }
 
@@ -252,7 +293,12 @@ fn parse_key(s: &str) -> Result<[u8; 32]> {
     } else {
         base64::engine::general_purpose::STANDARD
             .decode(s.trim())
-            .map_err(|_| Error::config("encryptionKey", "must be 32 bytes as 64 hex characters or base64"))?
+            .map_err(|_| {
+                Error::config(
+                    "encryptionKey",
+                    "must be 32 bytes as 64 hex characters or base64",
+                )
+            })?
     };
     bytes
         .try_into()
@@ -262,17 +308,52 @@ fn parse_key(s: &str) -> Result<[u8; 32]> {
 fn default_export_types() -> BTreeMap<String, ExportType> {
     let def = |object: &str, fields: &[&str]| {
         // The defaults are fixed literals that satisfy the identifier grammar.
-        ExportType::new(object, fields).unwrap_or_else(|e| panic!("default export type {object} invalid: {e}"))
+        ExportType::new(object, fields)
+            .unwrap_or_else(|e| panic!("default export type {object} invalid: {e}"))
     };
     BTreeMap::from([
-        ("contacts".to_string(), def("Contact", &["Name", "Account.Name", "Title", "Phone", "Email", "Owner.Alias"])),
+        (
+            "contacts".to_string(),
+            def(
+                "Contact",
+                &[
+                    "Name",
+                    "Account.Name",
+                    "Title",
+                    "Phone",
+                    "Email",
+                    "Owner.Alias",
+                ],
+            ),
+        ),
         (
             "deals".to_string(),
-            def("Opportunity", &["Name", "Account.Name", "Amount", "CloseDate", "StageName", "Owner.Alias"]),
+            def(
+                "Opportunity",
+                &[
+                    "Name",
+                    "Account.Name",
+                    "Amount",
+                    "CloseDate",
+                    "StageName",
+                    "Owner.Alias",
+                ],
+            ),
         ),
         (
             "notes".to_string(),
-            def("Note", &["Body", "IsDeleted", "IsPrivate", "OwnerId", "ParentId", "Title", "Owner.Alias"]),
+            def(
+                "Note",
+                &[
+                    "Body",
+                    "IsDeleted",
+                    "IsPrivate",
+                    "OwnerId",
+                    "ParentId",
+                    "Title",
+                    "Owner.Alias",
+                ],
+            ),
         ),
     ])
 }
@@ -291,16 +372,18 @@ impl Config {
             }
             let mut one = serde_json::Map::new();
             one.insert(k.clone(), v);
-            serde_json::from_value::<RawConfig>(serde_json::Value::Object(one.clone())).map_err(|e| {
-                let msg = e.to_string();
-                if msg.starts_with(&format!("unknown field `{k}`")) {
-                    return Error::config(k.clone(), "is not a forcelink option");
-                }
-                match nested_shape(&k, &one[&k]) {
-                    Some((path, reason)) => Error::config(path, reason),
-                    None => Error::config(k.clone(), crate::shape::serde_reason(&msg)),
-                }
-            })?;
+            serde_json::from_value::<RawConfig>(serde_json::Value::Object(one.clone())).map_err(
+                |e| {
+                    let msg = e.to_string();
+                    if msg.starts_with(&format!("unknown field `{k}`")) {
+                        return Error::config(k.clone(), "is not a forcelink option");
+                    }
+                    match nested_shape(&k, &one[&k]) {
+                        Some((path, reason)) => Error::config(path, reason),
+                        None => Error::config(k.clone(), crate::shape::serde_reason(&msg)),
+                    }
+                },
+            )?;
             raw.extend(one);
         }
         let raw: RawConfig = serde_json::from_value(serde_json::Value::Object(raw))
@@ -312,20 +395,32 @@ impl Config {
         let client_id = required("clientId", raw.client_id)?;
         let client_secret = ClientSecret::new(required("clientSecret", raw.client_secret)?);
         let redirect_uri = required("redirectUri", raw.redirect_uri)?;
-        let ru = Url::parse(&redirect_uri).map_err(|e| Error::config("redirectUri", format!("not a URL ({e})")))?;
+        let ru = Url::parse(&redirect_uri)
+            .map_err(|e| Error::config("redirectUri", format!("not a URL ({e})")))?;
         if !matches!(ru.scheme(), "http" | "https") || ru.host_str().is_none() {
-            return Err(Error::config("redirectUri", "must be an absolute http(s) URL"));
+            return Err(Error::config(
+                "redirectUri",
+                "must be an absolute http(s) URL",
+            ));
         }
         let state_secret = required("stateSecret", raw.state_secret)?;
         if state_secret.len() < 32 {
             return Err(Error::config("stateSecret", "must be at least 32 bytes"));
         }
-        let login_url = LoginUrl::parse("loginUrl", raw.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL))?;
-        let api_version = raw.api_version.unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
+        let login_url = LoginUrl::parse(
+            "loginUrl",
+            raw.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL),
+        )?;
+        let api_version = raw
+            .api_version
+            .unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
         let valid_version = api_version
             .split_once('.')
             .map(|(maj, min)| {
-                !maj.is_empty() && maj.len() <= 3 && maj.bytes().all(|b| b.is_ascii_digit()) && min == "0"
+                !maj.is_empty()
+                    && maj.len() <= 3
+                    && maj.bytes().all(|b| b.is_ascii_digit())
+                    && min == "0"
             })
             .unwrap_or(false);
         if !valid_version {
@@ -336,23 +431,40 @@ impl Config {
             Some(s) if s.is_empty() => return Err(Error::config("scopes", "must not be empty")),
             Some(s) => {
                 for sc in &s {
-                    if sc.is_empty() || !sc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                        return Err(Error::config("scopes", "scope names hold letters, digits and _ only"));
+                    if sc.is_empty() || !sc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(Error::config(
+                            "scopes",
+                            "scope names hold letters, digits and _ only",
+                        ));
                     }
                 }
                 s
             }
         };
-        let state_ttl = Duration::from_secs(bounded("stateTtlSeconds", raw.state_ttl_seconds, 3600.0, 30.0, 86_400.0)? as u64);
-        let http_timeout =
-            Duration::from_millis(bounded("httpTimeoutMs", raw.http_timeout_ms, 30_000.0, 100.0, 600_000.0)? as u64);
+        let state_ttl = Duration::from_secs(bounded(
+            "stateTtlSeconds",
+            raw.state_ttl_seconds,
+            3600.0,
+            30.0,
+            86_400.0,
+        )? as u64);
+        let http_timeout = Duration::from_millis(bounded(
+            "httpTimeoutMs",
+            raw.http_timeout_ms,
+            30_000.0,
+            100.0,
+            600_000.0,
+        )? as u64);
         let allowed_forward_origins = raw
             .allowed_forward_origins
             .unwrap_or_default()
             .iter()
             .map(|o| Origin::parse("allowedForwardOrigins", o))
             .collect::<Result<Vec<_>>>()?;
-        let store_path = raw.store_path.unwrap_or_else(|| "./forcelink.db".to_string());
+        let store_path = raw
+            .store_path
+            .unwrap_or_else(|| "./forcelink.db".to_string());
         if store_path.trim().is_empty() {
             return Err(Error::config("storePath", "must not be empty"));
         }
@@ -360,32 +472,71 @@ impl Config {
         let mut export_types = default_export_types();
         for (name, t) in raw.export_types.unwrap_or_default() {
             let field = format!("exportTypes.{name}");
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return Err(Error::config(field, "type names may hold letters, digits, _ and - only"));
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(Error::config(
+                    field,
+                    "type names may hold letters, digits, _ and - only",
+                ));
             }
             let fields: Vec<&str> = t.fields.iter().map(String::as_str).collect();
             let et = ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
             export_types.insert(name, et);
         }
         let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;
-        let store_timeout = Duration::from_millis(bounded("storeTimeoutMs", raw.store_timeout_ms, 10_000.0, 50.0, 120_000.0)? as u64);
+        let store_timeout = Duration::from_millis(bounded(
+            "storeTimeoutMs",
+            raw.store_timeout_ms,
+            10_000.0,
+            50.0,
+            120_000.0,
+        )? as u64);
         // By default a waiter outlasts a live holder's token request and a crashed holder's lease.
-        let default_wait = (crate::token::manager::RENEWED_LEASE_TTL + http_timeout + store_timeout).as_millis().min(120_000) as f64;
-        let lease_wait = Duration::from_millis(bounded("leaseWaitMs", raw.lease_wait_ms, default_wait, 100.0, 120_000.0)? as u64);
-        let max_cached_connections =
-            bounded("maxCachedConnections", raw.max_cached_connections, 10_000.0, 1.0, 10_000_000.0)? as usize;
-        let token_cache_ttl =
-            Duration::from_millis(bounded("tokenCacheTtlMs", raw.token_cache_ttl_ms, 60_000.0, 0.0, 86_400_000.0)? as u64);
+        let default_wait = (crate::token::manager::RENEWED_LEASE_TTL + http_timeout + store_timeout)
+            .as_millis()
+            .min(120_000) as f64;
+        let lease_wait = Duration::from_millis(bounded(
+            "leaseWaitMs",
+            raw.lease_wait_ms,
+            default_wait,
+            100.0,
+            120_000.0,
+        )? as u64);
+        let max_cached_connections = bounded(
+            "maxCachedConnections",
+            raw.max_cached_connections,
+            10_000.0,
+            1.0,
+            10_000_000.0,
+        )? as usize;
+        let token_cache_ttl = Duration::from_millis(bounded(
+            "tokenCacheTtlMs",
+            raw.token_cache_ttl_ms,
+            60_000.0,
+            0.0,
+            86_400_000.0,
+        )? as u64);
         let server_flow = match (raw.jwt_bearer, raw.client_credentials.unwrap_or(false)) {
             (Some(_), true) => {
-                return Err(Error::config("clientCredentials", "choose one server flow: jwtBearer or clientCredentials"))
+                return Err(Error::config(
+                    "clientCredentials",
+                    "choose one server flow: jwtBearer or clientCredentials",
+                ))
             }
             (Some(j), false) => {
                 if j.username.trim().is_empty() {
                     return Err(Error::config("jwtBearer.username", "is required"));
                 }
                 let key = jsonwebtoken::EncodingKey::from_rsa_pem(j.private_key_pem.as_bytes())
-                    .map_err(|_| Error::config("jwtBearer.privateKeyPem", "must be an RSA private key in PEM form"))?;
+                    .map_err(|_| {
+                        Error::config(
+                            "jwtBearer.privateKeyPem",
+                            "must be an RSA private key in PEM form",
+                        )
+                    })?;
                 let audience = match j.audience {
                     Some(a) => {
                         Origin::parse("jwtBearer.audience", &a)?;
@@ -393,7 +544,11 @@ impl Config {
                     }
                     None => default_audience(&login_url),
                 };
-                Some(ServerFlow::JwtBearer { username: j.username, key, audience })
+                Some(ServerFlow::JwtBearer {
+                    username: j.username,
+                    key,
+                    audience,
+                })
             }
             (None, true) => {
                 if is_generic_login_host(&login_url) {
@@ -406,9 +561,15 @@ impl Config {
             }
             (None, false) => None,
         };
-        let bulk_threshold = bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
-        let bulk_deadline =
-            Duration::from_millis(bounded("bulkDeadlineMs", raw.bulk_deadline_ms, 3_600_000.0, 1_000.0, 86_400_000.0)? as u64);
+        let bulk_threshold =
+            bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
+        let bulk_deadline = Duration::from_millis(bounded(
+            "bulkDeadlineMs",
+            raw.bulk_deadline_ms,
+            3_600_000.0,
+            1_000.0,
+            86_400_000.0,
+        )? as u64);
         let max_concurrent_requests_per_org = bounded(
             "maxConcurrentRequestsPerOrg",
             raw.max_concurrent_requests_per_org,
@@ -419,7 +580,12 @@ impl Config {
         let api_usage_ceiling = match raw.api_usage_ceiling {
             None => None,
             Some(c) if c.is_finite() && c > 0.0 && c <= 1.0 => Some(c),
-            Some(_) => return Err(Error::config("apiUsageCeiling", "must be a fraction above 0 and at most 1 (0.8 = 80%)")),
+            Some(_) => {
+                return Err(Error::config(
+                    "apiUsageCeiling",
+                    "must be a fraction above 0 and at most 1 (0.8 = 80%)",
+                ))
+            }
         };
         Ok(Self {
             client_id,
@@ -501,19 +667,49 @@ mod tests {
     #[test]
     fn rejects_bad_fields_by_name() {
         assert_eq!(field_of(with("stateSecret", "short".into())), "stateSecret");
-        assert_eq!(field_of(with("loginUrl", "http://login.salesforce.com".into())), "loginUrl");
+        assert_eq!(
+            field_of(with("loginUrl", "http://login.salesforce.com".into())),
+            "loginUrl"
+        );
         assert!(with("loginUrl", "http://127.0.0.1:9999".into()).is_ok());
         assert!(with("loginUrl", "https://acme.my.salesforce.com/".into()).is_ok());
         assert_eq!(field_of(with("apiVersion", "v62".into())), "apiVersion");
-        assert_eq!(field_of(with("scopes", serde_json::json!(["api", "x y"]))), "scopes");
-        assert_eq!(field_of(with("allowedForwardOrigins", serde_json::json!(["https://a.com/path"]))), "allowedForwardOrigins");
-        assert_eq!(field_of(with("encryptionKey", "abc".into())), "encryptionKey");
+        assert_eq!(
+            field_of(with("scopes", serde_json::json!(["api", "x y"]))),
+            "scopes"
+        );
+        assert_eq!(
+            field_of(with(
+                "allowedForwardOrigins",
+                serde_json::json!(["https://a.com/path"])
+            )),
+            "allowedForwardOrigins"
+        );
+        assert_eq!(
+            field_of(with("encryptionKey", "abc".into())),
+            "encryptionKey"
+        );
         assert_eq!(field_of(with("clientSecrett", "x".into())), "clientSecrett");
-        assert_eq!(field_of(with("httpTimeoutMs", serde_json::json!(-1))), "httpTimeoutMs");
-        assert_eq!(field_of(with("storeTimeoutMs", serde_json::json!(0))), "storeTimeoutMs");
-        assert_eq!(field_of(with("storeTimeoutMs", serde_json::json!("10"))), "storeTimeoutMs");
-        assert_eq!(field_of(with("maxCachedConnections", serde_json::json!(0))), "maxCachedConnections");
-        assert_eq!(field_of(with("tokenCacheTtlMs", serde_json::json!(1.5))), "tokenCacheTtlMs");
+        assert_eq!(
+            field_of(with("httpTimeoutMs", serde_json::json!(-1))),
+            "httpTimeoutMs"
+        );
+        assert_eq!(
+            field_of(with("storeTimeoutMs", serde_json::json!(0))),
+            "storeTimeoutMs"
+        );
+        assert_eq!(
+            field_of(with("storeTimeoutMs", serde_json::json!("10"))),
+            "storeTimeoutMs"
+        );
+        assert_eq!(
+            field_of(with("maxCachedConnections", serde_json::json!(0))),
+            "maxCachedConnections"
+        );
+        assert_eq!(
+            field_of(with("tokenCacheTtlMs", serde_json::json!(1.5))),
+            "tokenCacheTtlMs"
+        );
         let mut b = base();
         b.as_object_mut().unwrap().remove("clientId");
         assert_eq!(field_of(Config::from_json(&b.to_string())), "clientId");

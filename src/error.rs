@@ -29,7 +29,9 @@ pub enum Error {
     #[error("Access Token Not Found")]
     TokenNotFound,
 
-    #[error("Salesforce no longer accepts this connection's refresh token; the user must connect again")]
+    #[error(
+        "Salesforce no longer accepts this connection's refresh token; the user must connect again"
+    )]
     ReconnectRequired,
 
     #[error("token store {op} failed: {message}")]
@@ -67,15 +69,24 @@ pub enum Error {
 
 impl Error {
     pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::ConfigInvalid { field: field.into(), reason: reason.into() }
+        Error::ConfigInvalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn input(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { field: field.into(), reason: reason.into() }
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn store(op: &'static str, message: impl Into<String>) -> Self {
-        Error::Store { op, message: message.into() }
+        Error::Store {
+            op,
+            message: message.into(),
+        }
     }
 
     /// Stable machine-readable code, documented in README.
@@ -131,7 +142,9 @@ impl Error {
 
     pub fn salesforce_code(&self) -> Option<&str> {
         match self {
-            Error::Salesforce { salesforce_code, .. } => Some(salesforce_code),
+            Error::Salesforce {
+                salesforce_code, ..
+            } => Some(salesforce_code),
             Error::OAuth { error, .. } => Some(error),
             Error::RateLimited { .. } => Some("REQUEST_LIMIT_EXCEEDED"),
             _ => None,
@@ -150,7 +163,9 @@ impl Error {
                 _ => None,
             },
             field: match self {
-                Error::ConfigInvalid { field, .. } | Error::InvalidInput { field, .. } => Some(field),
+                Error::ConfigInvalid { field, .. } | Error::InvalidInput { field, .. } => {
+                    Some(field)
+                }
                 _ => None,
             },
         }
@@ -186,7 +201,10 @@ mod tests {
         assert_eq!(Error::TokenNotFound.code(), "TOKEN_NOT_FOUND");
         assert_eq!(Error::TokenNotFound.status(), 404);
         assert_eq!(Error::ReconnectRequired.status(), 401);
-        assert_eq!(Error::InvalidType.to_string(), "Please provide valid type. Example contacts and deals");
+        assert_eq!(
+            Error::InvalidType.to_string(),
+            "Please provide valid type. Example contacts and deals"
+        );
         let sf = Error::Salesforce {
             http_status: 400,
             salesforce_code: "MALFORMED_QUERY".into(),

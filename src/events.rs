@@ -14,7 +14,10 @@ use crate::token::record::ConnKey;
 #[serde(untagged)]
 pub enum Connection {
     #[serde(rename_all = "camelCase")]
-    User { account_id: String, owner_id: String },
+    User {
+        account_id: String,
+        owner_id: String,
+    },
     #[serde(rename_all = "camelCase")]
     Server { connection_id: String },
 }
@@ -22,30 +25,71 @@ pub enum Connection {
 impl From<&ConnKey> for Connection {
     fn from(k: &ConnKey) -> Self {
         if k.is_server() {
-            Connection::Server { connection_id: k.account_id().to_string() }
+            Connection::Server {
+                connection_id: k.account_id().to_string(),
+            }
         } else {
-            Connection::User { account_id: k.account_id().to_string(), owner_id: k.owner().to_string() }
+            Connection::User {
+                account_id: k.account_id().to_string(),
+                owner_id: k.owner().to_string(),
+            }
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Event {
     /// A refresh-token grant succeeded.
-    Refresh { connection: Connection, org_id: Option<String>, rotated: bool, duration_ms: u64 },
+    Refresh {
+        connection: Connection,
+        org_id: Option<String>,
+        rotated: bool,
+        duration_ms: u64,
+    },
     /// Salesforce refused the refresh token (`invalid_grant`): the user must connect again.
-    ReconnectRequired { connection: Connection, org_id: Option<String> },
+    ReconnectRequired {
+        connection: Connection,
+        org_id: Option<String>,
+    },
     /// A transient failure is retried after `delay_ms`.
-    Retry { connection: Connection, org_id: Option<String>, status: Option<u16>, attempt: u32, delay_ms: u64, reason: String },
+    Retry {
+        connection: Connection,
+        org_id: Option<String>,
+        status: Option<u16>,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
     /// `REQUEST_LIMIT_EXCEEDED`: the org is out of API calls.
-    RateLimited { connection: Connection, org_id: Option<String> },
+    RateLimited {
+        connection: Connection,
+        org_id: Option<String>,
+    },
     /// `Sforce-Limit-Info` on a response.
-    ApiUsage { connection: Connection, org_id: Option<String>, used: u64, max: u64 },
+    ApiUsage {
+        connection: Connection,
+        org_id: Option<String>,
+        used: u64,
+        max: u64,
+    },
     /// A TokenStore call failed or timed out.
-    StoreError { op: String, message: String, timed_out: bool },
+    StoreError {
+        op: String,
+        message: String,
+        timed_out: bool,
+    },
     /// A Bulk API 2.0 job changed state.
-    BulkJob { connection: Connection, org_id: Option<String>, job_id: String, state: String },
+    BulkJob {
+        connection: Connection,
+        org_id: Option<String>,
+        job_id: String,
+        state: String,
+    },
 }
 
 pub trait EventSink: Send + Sync {
@@ -70,7 +114,11 @@ impl Events {
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Events(on)" } else { "Events(off)" })
+        f.write_str(if self.0.is_some() {
+            "Events(on)"
+        } else {
+            "Events(off)"
+        })
     }
 }
 
@@ -125,7 +173,13 @@ mod tests {
 
     #[test]
     fn org_ids_come_from_identity_urls() {
-        assert_eq!(org_of(Some("https://login.salesforce.com/id/00D5g000004XYZaEAK/0055g00000AbCdEAAV")).as_deref(), Some("00D5g000004XYZaEAK"));
+        assert_eq!(
+            org_of(Some(
+                "https://login.salesforce.com/id/00D5g000004XYZaEAK/0055g00000AbCdEAAV"
+            ))
+            .as_deref(),
+            Some("00D5g000004XYZaEAK")
+        );
         assert_eq!(org_of(Some("https://x/id/nope/005")), None);
         assert_eq!(org_of(None), None);
     }
@@ -133,11 +187,25 @@ mod tests {
     #[test]
     fn events_serialise_camel_case_without_secrets() {
         let k = ConnKey::new("a", "u").unwrap();
-        let e = Event::Refresh { connection: (&k).into(), org_id: Some("00Dx".into()), rotated: true, duration_ms: 12 };
+        let e = Event::Refresh {
+            connection: (&k).into(),
+            org_id: Some("00Dx".into()),
+            rotated: true,
+            duration_ms: 12,
+        };
         let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v, serde_json::json!({"event":"refresh","connection":{"accountId":"a","ownerId":"u"},"orgId":"00Dx","rotated":true,"durationMs":12}));
+        assert_eq!(
+            v,
+            serde_json::json!({"event":"refresh","connection":{"accountId":"a","ownerId":"u"},"orgId":"00Dx","rotated":true,"durationMs":12})
+        );
         let s = ConnKey::server("svc").unwrap();
-        let v = serde_json::to_value(Event::BulkJob { connection: (&s).into(), org_id: None, job_id: "750".into(), state: "JobComplete".into() }).unwrap();
+        let v = serde_json::to_value(Event::BulkJob {
+            connection: (&s).into(),
+            org_id: None,
+            job_id: "750".into(),
+            state: "JobComplete".into(),
+        })
+        .unwrap();
         assert_eq!(v["connection"], serde_json::json!({"connectionId":"svc"}));
         assert_eq!(v["event"], "bulkJob");
     }

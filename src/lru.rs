@@ -13,7 +13,12 @@ pub struct Lru<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
-        Self { cap: cap.max(1), tick: 0, map: HashMap::new(), order: BTreeMap::new() }
+        Self {
+            cap: cap.max(1),
+            tick: 0,
+            map: HashMap::new(),
+            order: BTreeMap::new(),
+        }
     }
 
     fn next_tick(&mut self) -> u64 {
@@ -46,7 +51,9 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             self.order.remove(&old);
         }
         while self.map.len() >= self.cap {
-            let Some((_, victim)) = self.order.pop_first() else { break };
+            let Some((_, victim)) = self.order.pop_first() else {
+                break;
+            };
             self.map.remove(&victim);
         }
         self.order.insert(t, k.clone());

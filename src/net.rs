@@ -37,13 +37,22 @@ fn extra_ca_certs() -> Vec<reqwest::Certificate> {
     let loaded = std::fs::read(&path)
         .map_err(|e| e.to_string())
         .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()))
-        .and_then(|certs| if certs.is_empty() { Err("no certificate found".into()) } else { Ok(certs) });
+        .and_then(|certs| {
+            if certs.is_empty() {
+                Err("no certificate found".into())
+            } else {
+                Ok(certs)
+            }
+        });
     match loaded {
         Ok(certs) => certs,
         Err(e) => {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| {
-                eprintln!("forcelink: ignoring extra certs from NODE_EXTRA_CA_CERTS ({}): {e}", path.to_string_lossy())
+                eprintln!(
+                    "forcelink: ignoring extra certs from NODE_EXTRA_CA_CERTS ({}): {e}",
+                    path.to_string_lossy()
+                )
             });
             Vec::new()
         }

@@ -14,8 +14,8 @@ use crate::oauth::forward::{encode_component, ForwardUrl};
 use crate::oauth::pkce::Verifier;
 use crate::oauth::state::{now_millis, StateClaims, StateCodec, LEEWAY_SECS};
 use crate::salesforce::describe::DescribeCache;
-use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, PageResult};
+use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
 use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
 use crate::salesforce::soql::SoqlDateTime;
@@ -43,11 +43,17 @@ pub struct LoginStart {
     pub redirect_url: String,
     pub already_connected: bool,
     /// For the browser that starts the flow; the callback must present it again.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "expose_binding")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_binding"
+    )]
     pub binding: Option<Binding>,
 }
 
-fn expose_binding<S: serde::Serializer>(b: &Option<Binding>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn expose_binding<S: serde::Serializer>(
+    b: &Option<Binding>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match b {
         Some(b) => s.serialize_str(b.expose()),
         None => s.serialize_none(),
@@ -93,9 +99,13 @@ impl Forcelink {
     pub fn new(cfg: Config, store: Option<Arc<dyn TokenStore>>) -> Result<Self> {
         let store: Arc<dyn TokenStore> = match store {
             Some(s) => s,
-            None => Arc::new(SqliteStore::open(&cfg.store_path, cfg.encryption_key.as_ref())?),
+            None => Arc::new(SqliteStore::open(
+                &cfg.store_path,
+                cfg.encryption_key.as_ref(),
+            )?),
         };
-        let store: Arc<dyn TokenStore> = Arc::new(TimedStore::new(store, cfg.store_timeout).with_events(cfg.events.clone()));
+        let store: Arc<dyn TokenStore> =
+            Arc::new(TimedStore::new(store, cfg.store_timeout).with_events(cfg.events.clone()));
         let cfg = Arc::new(cfg);
         let http = net::client(cfg.http_timeout)?;
         Ok(Self {
@@ -119,15 +129,26 @@ impl Forcelink {
     }
 
     fn oauth(&self) -> OAuthClient<'_> {
-        OAuthClient { cfg: &self.cfg, http: &self.http }
+        OAuthClient {
+            cfg: &self.cfg,
+            http: &self.http,
+        }
     }
 
     fn rest(&self) -> Rest<'_> {
-        Rest { cfg: &self.cfg, http: &self.http, tokens: &self.tokens, limits: &self.limits }
+        Rest {
+            cfg: &self.cfg,
+            http: &self.http,
+            tokens: &self.tokens,
+            limits: &self.limits,
+        }
     }
 
     fn exporter(&self) -> Exporter<'_> {
-        Exporter { rest: self.rest(), anchors: &self.anchors }
+        Exporter {
+            rest: self.rest(),
+            anchors: &self.anchors,
+        }
     }
 
     /// Starts (or short-circuits) the connect flow. `bind_browser: false` issues a state without a
@@ -143,7 +164,11 @@ impl Forcelink {
         let key = ConnKey::new(account_id, owner_id)?;
         match self.store().find(&key).await? {
             Some(rec) if !rec.token_invalidated => {
-                return Ok(LoginStart { redirect_url: forward.success(), already_connected: true, binding: None });
+                return Ok(LoginStart {
+                    redirect_url: forward.success(),
+                    already_connected: true,
+                    binding: None,
+                });
             }
             Some(_) => {
                 self.store().delete(&key).await?;
@@ -153,7 +178,9 @@ impl Forcelink {
         }
         let binding = bind_browser.then(Binding::generate);
         let bh = binding.as_ref().map(|b| b.hash(&self.cfg.state_secret));
-        let (state, claims) = self.state.sign(key.account_id(), key.owner(), forward.as_str(), bh)?;
+        let (state, claims) =
+            self.state
+                .sign(key.account_id(), key.owner(), forward.as_str(), bh)?;
         let challenge = Verifier::derive(&self.cfg.state_secret, &claims.nonce).challenge();
         let params = [
             ("response_type", "code"),
@@ -164,9 +191,16 @@ impl Forcelink {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ];
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(v)))
+            .collect();
         Ok(LoginStart {
-            redirect_url: format!("{}?{}", self.cfg.login_url.join("/services/oauth2/authorize"), query.join("&")),
+            redirect_url: format!(
+                "{}?{}",
+                self.cfg.login_url.join("/services/oauth2/authorize"),
+                query.join("&")
+            ),
             already_connected: false,
             binding,
         })
@@ -176,14 +210,21 @@ impl Forcelink {
     /// started the flow. Checked before the nonce is spent and before Salesforce is called.
     fn check_origin_of(&self, claims: &StateClaims, p: &CallbackParams) -> Result<()> {
         if let Some(bh) = &claims.bh {
-            let ok = p.binding.as_ref().is_some_and(|b| b.matches(&self.cfg.state_secret, bh));
+            let ok = p
+                .binding
+                .as_ref()
+                .is_some_and(|b| b.matches(&self.cfg.state_secret, bh));
             if !ok {
-                return Err(Error::InvalidState { reason: "not the browser that started the flow" });
+                return Err(Error::InvalidState {
+                    reason: "not the browser that started the flow",
+                });
             }
         }
         if let Some((aid, uid)) = &p.identity {
             if *aid != claims.aid || *uid != claims.uid {
-                return Err(Error::InvalidState { reason: "started by another user" });
+                return Err(Error::InvalidState {
+                    reason: "started by another user",
+                });
             }
         }
         Ok(())
@@ -205,13 +246,20 @@ impl Forcelink {
         self.check_origin_of(&claims, &p)?;
         // Remember the nonce for as long as the state can still verify anywhere: expiry plus the
         // verifier's clock-skew leeway, plus a margin for skew between the hosts sharing a store.
-        let expires_ms = ((claims.exp + LEEWAY_SECS + NONCE_MARGIN_SECS) as i64).saturating_mul(1000);
-        let fresh = match self.store().consume_nonce(&claims.nonce, expires_ms).await? {
+        let expires_ms =
+            ((claims.exp + LEEWAY_SECS + NONCE_MARGIN_SECS) as i64).saturating_mul(1000);
+        let fresh = match self
+            .store()
+            .consume_nonce(&claims.nonce, expires_ms)
+            .await?
+        {
             Some(f) => f && self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
             None => self.nonces.consume(&claims.nonce, expires_ms, now_millis()),
         };
         if !fresh {
-            return Err(Error::InvalidState { reason: "already used" });
+            return Err(Error::InvalidState {
+                reason: "already used",
+            });
         }
         let forward = ForwardUrl::trusted(claims.forward_url.clone());
         if let Some(err) = error {
@@ -220,17 +268,30 @@ impl Forcelink {
         let Some(code) = code else {
             return Ok(forward.error("Authentication not initiated"));
         };
-        let key = ConnKey::new(&claims.aid, &claims.uid).map_err(|_| Error::InvalidState { reason: "malformed" })?;
+        let key = ConnKey::new(&claims.aid, &claims.uid).map_err(|_| Error::InvalidState {
+            reason: "malformed",
+        })?;
         let verifier = Verifier::derive(&self.cfg.state_secret, &claims.nonce);
         let tr = match self.oauth().exchange_code(&code, &verifier).await {
             Ok(tr) => tr,
             Err(Error::OAuth { error, description }) => {
-                return Ok(forward.error(if description.is_empty() { &error } else { &description }))
+                return Ok(forward.error(if description.is_empty() {
+                    &error
+                } else {
+                    &description
+                }))
             }
-            Err(Error::Unavailable(msg)) => return Ok(forward.error(&format!("Salesforce is unavailable: {msg}"))),
+            Err(Error::Unavailable(msg)) => {
+                return Ok(forward.error(&format!("Salesforce is unavailable: {msg}")))
+            }
             Err(e) => return Err(e),
         };
-        let instance_url = match tr.instance_url.as_deref().map(check_instance_url).transpose() {
+        let instance_url = match tr
+            .instance_url
+            .as_deref()
+            .map(check_instance_url)
+            .transpose()
+        {
             Ok(u) => u,
             Err(e) => return Ok(forward.error(&e.to_string())),
         };
@@ -253,7 +314,10 @@ impl Forcelink {
         };
         // A refresh token this connect replaces must not stay valid at Salesforce (best effort).
         let replaced = match self.store().find(&key).await {
-            Ok(Some(old)) => old.token.refresh_token.filter(|rt| Some(rt) != record.token.refresh_token.as_ref()),
+            Ok(Some(old)) => old
+                .token
+                .refresh_token
+                .filter(|rt| Some(rt) != record.token.refresh_token.as_ref()),
             _ => None,
         };
         self.store().save(&record, None).await?;
@@ -285,11 +349,18 @@ impl Forcelink {
         Ok(revoked)
     }
 
-    pub async fn get_access_token(&self, key: &ConnKey, force_refresh: bool) -> Result<AccessGrant> {
+    pub async fn get_access_token(
+        &self,
+        key: &ConnKey,
+        force_refresh: bool,
+    ) -> Result<AccessGrant> {
         let key = key.clone();
         let mut rec = self.tokens.usable(&key).await?;
         if force_refresh {
-            rec = self.tokens.refresh(&key, rec.token.access_token.expose()).await?;
+            rec = self
+                .tokens
+                .refresh(&key, rec.token.access_token.expose())
+                .await?;
         }
         Ok(AccessGrant {
             access_token: rec.token.access_token.expose().to_string(),
@@ -300,14 +371,24 @@ impl Forcelink {
     /// One page of a raw SOQL query (response body as Salesforce sent it).
     pub async fn query(&self, key: &ConnKey, soql: &str) -> Result<bytes::Bytes> {
         if soql.trim().is_empty() || soql.len() > 100_000 {
-            return Err(Error::input("soql", "must be a non-empty query of at most 100,000 characters"));
+            return Err(Error::input(
+                "soql",
+                "must be a non-empty query of at most 100,000 characters",
+            ));
         }
-        self.rest().get(key, &query_path(&self.cfg, soql), None).await
+        self.rest()
+            .get(key, &query_path(&self.cfg, soql), None)
+            .await
     }
 
     /// `from_salesforce`: the URL comes from a page Salesforce returned (`query({ all: true })`),
     /// so a bad one is Salesforce's fault, not the caller's. Either way it is never followed.
-    pub async fn query_more(&self, key: &ConnKey, next_records_url: &str, from_salesforce: bool) -> Result<bytes::Bytes> {
+    pub async fn query_more(
+        &self,
+        key: &ConnKey,
+        next_records_url: &str,
+        from_salesforce: bool,
+    ) -> Result<bytes::Bytes> {
         let url = if from_salesforce {
             NextRecordsUrl::from_salesforce(next_records_url)?
         } else {
@@ -325,7 +406,15 @@ impl Forcelink {
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
         self.rest().check_usage_ceiling(key).await?;
-        self.exporter().page(key, type_name, &ty, normalize_page(page), normalize_limit(limit)).await
+        self.exporter()
+            .page(
+                key,
+                type_name,
+                &ty,
+                normalize_page(page),
+                normalize_limit(limit),
+            )
+            .await
     }
 
     /// A cursor for `exportAll`; no request is made until its first `next`.
@@ -342,8 +431,15 @@ impl Forcelink {
         let key = key.clone();
         let batch = match batch_size {
             None => 2000,
-            Some(b) if b.is_finite() && b.fract() == 0.0 && (200.0..=2000.0).contains(&b) => b as u32,
-            Some(_) => return Err(Error::input("batchSize", "must be a whole number from 200 to 2000")),
+            Some(b) if b.is_finite() && b.fract() == 0.0 && (200.0..=2000.0).contains(&b) => {
+                b as u32
+            }
+            Some(_) => {
+                return Err(Error::input(
+                    "batchSize",
+                    "must be a whole number from 200 to 2000",
+                ))
+            }
         };
         let since = since
             .map(|s| match s.parse::<i64>() {
@@ -366,12 +462,24 @@ impl Forcelink {
         use crate::salesforce::parallel::{DEFAULT_PARALLELISM, MAX_PARALLELISM, MIN_PARALLELISM};
         match parallelism {
             None => Ok(DEFAULT_PARALLELISM),
-            Some(p) if p.is_finite() && p.fract() == 0.0 && (MIN_PARALLELISM as f64..=MAX_PARALLELISM as f64).contains(&p) => Ok(p as u32),
-            Some(_) => Err(Error::input("parallelism", "must be a whole number from 1 to 10")),
+            Some(p)
+                if p.is_finite()
+                    && p.fract() == 0.0
+                    && (MIN_PARALLELISM as f64..=MAX_PARALLELISM as f64).contains(&p) =>
+            {
+                Ok(p as u32)
+            }
+            Some(_) => Err(Error::input(
+                "parallelism",
+                "must be a whole number from 1 to 10",
+            )),
         }
     }
 
-    pub async fn export_next(&self, cursor: &mut ExportCursor) -> Result<Option<crate::salesforce::export::Batch>> {
+    pub async fn export_next(
+        &self,
+        cursor: &mut ExportCursor,
+    ) -> Result<Option<crate::salesforce::export::Batch>> {
         cursor.next(&self.rest(), &self.describes).await
     }
 
@@ -381,26 +489,53 @@ impl Forcelink {
         let batch = match o.batch_size {
             None => 2000,
             Some(b) if b.is_finite() && b.fract() == 0.0 && (1.0..=2000.0).contains(&b) => b as u32,
-            Some(_) => return Err(Error::input("batchSize", "must be a whole number from 1 to 2000")),
+            Some(_) => {
+                return Err(Error::input(
+                    "batchSize",
+                    "must be a whole number from 1 to 2000",
+                ))
+            }
         };
         let lookback_ms = match o.lookback_ms {
             None => crate::salesforce::sync::DEFAULT_LOOKBACK_MS,
-            Some(l) if l.is_finite() && l >= 0.0 && l <= crate::salesforce::sync::MAX_LOOKBACK_MS as f64 => l as i64,
-            Some(_) => return Err(Error::input("lookbackMs", "must be from 0 to 86,400,000 (one day)")),
+            Some(l)
+                if l.is_finite()
+                    && l >= 0.0
+                    && l <= crate::salesforce::sync::MAX_LOOKBACK_MS as f64 =>
+            {
+                l as i64
+            }
+            Some(_) => {
+                return Err(Error::input(
+                    "lookbackMs",
+                    "must be from 0 to 86,400,000 (one day)",
+                ))
+            }
         };
         let engine = match o.engine.as_deref() {
             None => Engine::Auto,
             e => Engine::parse(e)?,
         };
         if o.checkpoint.as_deref().is_some_and(|c| c.trim().is_empty()) {
-            return Err(Error::input("checkpoint", "must be a checkpoint string from an earlier sync step"));
+            return Err(Error::input(
+                "checkpoint",
+                "must be a checkpoint string from an earlier sync step",
+            ));
         }
-        let opts = SyncOptions { type_name: type_name.to_string(), ty, batch, lookback_ms, engine, checkpoint: o.checkpoint };
+        let opts = SyncOptions {
+            type_name: type_name.to_string(),
+            ty,
+            batch,
+            lookback_ms,
+            engine,
+            checkpoint: o.checkpoint,
+        };
         SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
     }
 
     pub async fn sync_next(&self, run: &mut SyncRun) -> Result<Option<Step>> {
-        run.next(&self.rest(), &self.describes, &self.cfg.state_secret).await
+        run.next(&self.rest(), &self.describes, &self.cfg.state_secret)
+            .await
     }
 
     /// Aborts a Bulk job (cancel); best effort.
@@ -409,7 +544,12 @@ impl Forcelink {
     }
 
     /// Creates a record: its new id.
-    pub async fn create_record(&self, key: &ConnKey, object: &str, fields: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+    pub async fn create_record(
+        &self,
+        key: &ConnKey,
+        object: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
         crate::salesforce::write::create(&self.rest(), key, object, fields).await
     }
 

@@ -31,7 +31,10 @@ pub fn serde_reason(msg: &str) -> String {
             _ => "a value of another type",
         };
         // The expected part is last and is ours; the value before it may contain anything.
-        let expected = rest.rfind(", expected ").map(|i| &rest[i + ", expected ".len()..]).unwrap_or("");
+        let expected = rest
+            .rfind(", expected ")
+            .map(|i| &rest[i + ", expected ".len()..])
+            .unwrap_or("");
         return format!("must be {}, not {got}", friendly(expected));
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
@@ -71,9 +74,18 @@ pub enum Want {
 /// The first field of `obj` (at `path`) that does not hold what `fields` says, as
 /// `(path, reason)`. Missing required fields count too.
 pub fn check_fields(path: &str, obj: &Value, fields: &[(&str, Want)]) -> Option<(String, String)> {
-    let join = |f: &str| if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+    let join = |f: &str| {
+        if path.is_empty() {
+            f.to_string()
+        } else {
+            format!("{path}.{f}")
+        }
+    };
     let Value::Object(map) = obj else {
-        return Some((path.to_string(), format!("must be an object, not {}", kind(obj))));
+        return Some((
+            path.to_string(),
+            format!("must be an object, not {}", kind(obj)),
+        ));
     };
     for (name, want) in fields {
         let v = map.get(*name);
@@ -83,15 +95,26 @@ pub fn check_fields(path: &str, obj: &Value, fields: &[(&str, Want)]) -> Option<
             (Want::Str | Want::StrArray, None) => Some((String::new(), "is required".into())),
             (Want::OptStr, None | Some(Value::Null | Value::String(_))) => None,
             (Want::OptBool, None | Some(Value::Null | Value::Bool(_))) => None,
-            (Want::StrArray, Some(Value::Array(a))) => a
-                .iter()
-                .position(|x| !x.is_string())
-                .map(|i| (format!("[{i}]"), format!("must be a string, not {}", kind(&a[i])))),
-            (Want::Str | Want::OptStr, Some(other)) => Some((String::new(), format!("must be a string, not {}", kind(other)))),
-            (Want::OptBool, Some(other)) => Some((String::new(), format!("must be a boolean, not {}", kind(other)))),
-            (Want::StrArray, Some(other)) => {
-                Some((String::new(), format!("must be an array of strings, not {}", kind(other))))
+            (Want::StrArray, Some(Value::Array(a))) => {
+                a.iter().position(|x| !x.is_string()).map(|i| {
+                    (
+                        format!("[{i}]"),
+                        format!("must be a string, not {}", kind(&a[i])),
+                    )
+                })
             }
+            (Want::Str | Want::OptStr, Some(other)) => Some((
+                String::new(),
+                format!("must be a string, not {}", kind(other)),
+            )),
+            (Want::OptBool, Some(other)) => Some((
+                String::new(),
+                format!("must be a boolean, not {}", kind(other)),
+            )),
+            (Want::StrArray, Some(other)) => Some((
+                String::new(),
+                format!("must be an array of strings, not {}", kind(other)),
+            )),
         };
         if let Some((suffix, reason)) = bad {
             return Some((format!("{}{suffix}", join(name)), reason));
@@ -125,11 +148,18 @@ mod tests {
             {
                 let r = serde_reason(&e.to_string());
                 assert!(!r.contains("SECRET-MARKER") && !r.contains("12345"), "{r}");
-                assert!(r.starts_with("must be") || r == "has an invalid value", "{r}");
+                assert!(
+                    r.starts_with("must be") || r == "has an invalid value",
+                    "{r}"
+                );
             }
         }
         assert_eq!(
-            serde_reason(&serde_json::from_str::<bool>(&format!("{:?}", MARK)).unwrap_err().to_string()),
+            serde_reason(
+                &serde_json::from_str::<bool>(&format!("{:?}", MARK))
+                    .unwrap_err()
+                    .to_string()
+            ),
             "must be a boolean, not a string"
         );
     }
@@ -137,10 +167,21 @@ mod tests {
     #[test]
     fn walks_name_the_path() {
         let v = serde_json::json!({ "username": "u", "privateKeyPem": 5, "list": ["a", 1] });
-        let (p, r) = check_fields("jwtBearer", &v, &[("username", Want::Str), ("privateKeyPem", Want::Str)]).unwrap();
-        assert_eq!((p.as_str(), r.as_str()), ("jwtBearer.privateKeyPem", "must be a string, not a number"));
+        let (p, r) = check_fields(
+            "jwtBearer",
+            &v,
+            &[("username", Want::Str), ("privateKeyPem", Want::Str)],
+        )
+        .unwrap();
+        assert_eq!(
+            (p.as_str(), r.as_str()),
+            ("jwtBearer.privateKeyPem", "must be a string, not a number")
+        );
         let (p, r) = check_fields("x", &v, &[("list", Want::StrArray)]).unwrap();
-        assert_eq!((p.as_str(), r.as_str()), ("x.list[1]", "must be a string, not a number"));
+        assert_eq!(
+            (p.as_str(), r.as_str()),
+            ("x.list[1]", "must be a string, not a number")
+        );
         let (p, _) = check_fields("jwtBearer", &serde_json::json!(MARK), &[]).unwrap();
         assert_eq!(p, "jwtBearer");
     }

@@ -40,7 +40,13 @@ impl TokenStore for MemStore {
 const REDIRECT: &str = "http://localhost:3999/cb";
 
 async fn sim() -> SimHandle {
-    start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 4500, ..SimConfig::default() }).await.unwrap()
+    start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 4500,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 fn service(sim: &SimHandle, store: Arc<MemStore>) -> Forcelink {
@@ -61,7 +67,11 @@ async fn control(sim: &SimHandle, path: &str) -> serde_json::Value {
     let r = if path == "counts" {
         c.get(url).send().await
     } else {
-        c.post(url).header("content-type", "application/json").body("{}").send().await
+        c.post(url)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
     };
     let text = r.unwrap().text().await.unwrap();
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
@@ -69,7 +79,10 @@ async fn control(sim: &SimHandle, path: &str) -> serde_json::Value {
 
 /// The authorize step as the browser does it: the callback query Salesforce redirects with.
 async fn authorize(redirect_url: &str) -> HashMap<String, String> {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = http.get(redirect_url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
@@ -96,7 +109,10 @@ async fn the_callback_must_come_from_the_browser_and_user_that_started_it() {
     let store = Arc::new(MemStore::default());
     let fl = service(&sim, store.clone());
     let start = fl.begin_login("b", "u", Some("/done"), true).await.unwrap();
-    let other = fl.begin_login("b2", "u", Some("/done"), true).await.unwrap();
+    let other = fl
+        .begin_login("b2", "u", Some("/done"), true)
+        .await
+        .unwrap();
     let q = authorize(&start.redirect_url).await;
     control(&sim, "counts/reset").await;
     let params = |binding: Option<Binding>, identity: Option<(&str, &str)>| CallbackParams {
@@ -112,15 +128,24 @@ async fn the_callback_must_come_from_the_browser_and_user_that_started_it() {
         params(Some(Binding::presented("")), None),
         params(start.binding.clone(), Some(("b", "victim"))),
     ] {
-        assert!(matches!(fl.handle_callback(p).await, Err(Error::InvalidState { .. })));
+        assert!(matches!(
+            fl.handle_callback(p).await,
+            Err(Error::InvalidState { .. })
+        ));
     }
     assert_eq!(control(&sim, "counts").await["token"]["total"], 0);
     assert!(store.0.lock().unwrap().is_empty());
-    let ok = fl.handle_callback(params(start.binding.clone(), Some(("b", "u")))).await.unwrap();
+    let ok = fl
+        .handle_callback(params(start.binding.clone(), Some(("b", "u"))))
+        .await
+        .unwrap();
     assert_eq!(ok, "/done?status=success&integration=salesforce");
     // The Debug of what the callback carried shows neither the code nor the binding.
     let shown = format!("{:?}", params(start.binding.clone(), None));
-    assert!(!shown.contains(q["code"].as_str()) && !shown.contains(start.binding.as_ref().unwrap().expose()));
+    assert!(
+        !shown.contains(q["code"].as_str())
+            && !shown.contains(start.binding.as_ref().unwrap().expose())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,14 +153,23 @@ async fn connect_refresh_export_disconnect() {
     let sim = sim().await;
     let store = Arc::new(MemStore::default());
     let fl = Arc::new(service(&sim, store.clone()));
-    assert_eq!(connect(&fl, "a", "u").await, "/done?status=success&integration=salesforce");
+    assert_eq!(
+        connect(&fl, "a", "u").await,
+        "/done?status=success&integration=salesforce"
+    );
 
     // 50 concurrent callers after expiry share one refresh.
     control(&sim, "expire-access-tokens").await;
     control(&sim, "counts/reset").await;
     let calls = (0..50).map(|_| {
         let fl = fl.clone();
-        tokio::spawn(async move { fl.query(&ConnKey::new("a", "u").unwrap(), "SELECT Id FROM Contact ORDER BY Id LIMIT 1").await })
+        tokio::spawn(async move {
+            fl.query(
+                &ConnKey::new("a", "u").unwrap(),
+                "SELECT Id FROM Contact ORDER BY Id LIMIT 1",
+            )
+            .await
+        })
     });
     for c in calls {
         c.await.unwrap().unwrap();
@@ -146,9 +180,15 @@ async fn connect_refresh_export_disconnect() {
     let key = ConnKey::new("a", "u").unwrap();
     let mut ids = Vec::new();
     for page in 1..=5 {
-        let p = fl.export_page(&key, "contacts", Some(&page.to_string()), Some("1000")).await.unwrap();
+        let p = fl
+            .export_page(&key, "contacts", Some(&page.to_string()), Some("1000"))
+            .await
+            .unwrap();
         let data: Vec<serde_json::Value> = serde_json::from_str(&p.data_json).unwrap();
-        ids.extend(data.iter().map(|r| r["attributes"]["url"].as_str().unwrap().to_string()));
+        ids.extend(
+            data.iter()
+                .map(|r| r["attributes"]["url"].as_str().unwrap().to_string()),
+        );
         assert_eq!(p.pagination.total, 4500);
     }
     let mut sorted = ids.clone();
@@ -157,9 +197,15 @@ async fn connect_refresh_export_disconnect() {
     assert_eq!(ids.len(), 4500);
     assert_eq!(sorted, ids);
 
-    assert!(matches!(fl.export_page(&key, "leads", None, None).await, Err(Error::InvalidType)));
+    assert!(matches!(
+        fl.export_page(&key, "leads", None, None).await,
+        Err(Error::InvalidType)
+    ));
     assert!(fl.disconnect(&key).await.unwrap());
-    assert!(matches!(fl.disconnect(&key).await, Err(Error::TokenNotFound)));
+    assert!(matches!(
+        fl.disconnect(&key).await,
+        Err(Error::TokenNotFound)
+    ));
     sim.shutdown().await;
 }
 
@@ -170,7 +216,11 @@ async fn invalid_grant_invalidates_the_record() {
     let fl = service(&sim, store.clone());
     connect(&fl, "a", "u").await;
     control(&sim, "revoke-refresh-tokens").await;
-    let e = fl.get_access_token(&ConnKey::new("a", "u").unwrap(), true).await.err().unwrap();
+    let e = fl
+        .get_access_token(&ConnKey::new("a", "u").unwrap(), true)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(e.code(), "RECONNECT_REQUIRED");
     let key = ConnKey::new("a", "u").unwrap();
     assert!(store.find(&key).await.unwrap().unwrap().token_invalidated);

@@ -50,7 +50,13 @@ impl TokenStore for FlakyStore {
 const REDIRECT: &str = "http://localhost:3999/cb";
 
 async fn sim() -> SimHandle {
-    start(SimConfig { redirect_uri: Some(REDIRECT.into()), rotation: true, ..SimConfig::default() }).await.unwrap()
+    start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        rotation: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 fn service(sim: &SimHandle, store: Arc<FlakyStore>) -> Forcelink {
@@ -68,13 +74,27 @@ fn service(sim: &SimHandle, store: Arc<FlakyStore>) -> Forcelink {
 async fn control(sim: &SimHandle, path: &str, body: &str) -> serde_json::Value {
     let c = reqwest::Client::new();
     let url = format!("{}/__sim/{path}", sim.login_url);
-    let r = if body.is_empty() { c.get(url).send().await } else { c.post(url).header("content-type", "application/json").body(body.to_string()).send().await };
+    let r = if body.is_empty() {
+        c.get(url).send().await
+    } else {
+        c.post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+    };
     serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap_or(serde_json::Value::Null)
 }
 
 async fn connect(fl: &Forcelink, key: &ConnKey) {
-    let start = fl.begin_login(key.account_id(), key.owner(), Some("/done"), true).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = fl
+        .begin_login(key.account_id(), key.owner(), Some("/done"), true)
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = http.get(&start.redirect_url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
@@ -89,7 +109,12 @@ async fn connect(fl: &Forcelink, key: &ConnKey) {
 }
 
 fn stored_refresh(store: &FlakyStore, key: &ConnKey) -> Option<String> {
-    store.docs.lock().unwrap().get(key).and_then(|r| r.token.refresh_token.as_ref().map(|t| t.expose().to_string()))
+    store.docs.lock().unwrap().get(key).and_then(|r| {
+        r.token
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,6 +164,9 @@ async fn a_refresh_outlives_its_cancelled_caller_and_disconnect_wins() {
     let _ = pending.await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(store.find(&key).await.unwrap().is_none());
-    assert!(matches!(fl.get_access_token(&key, false).await, Err(Error::TokenNotFound)));
+    assert!(matches!(
+        fl.get_access_token(&key, false).await,
+        Err(Error::TokenNotFound)
+    ));
     sim.shutdown().await;
 }

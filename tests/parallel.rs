@@ -41,7 +41,13 @@ async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value {
     let url = format!("{}/__sim/{path}", sim.login_url);
     let r = match body {
         None => c.get(url).send().await,
-        Some(b) => c.post(url).header("content-type", "application/json").body(b.to_string()).send().await,
+        Some(b) => {
+            c.post(url)
+                .header("content-type", "application/json")
+                .body(b.to_string())
+                .send()
+                .await
+        }
     };
     serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap()
 }
@@ -58,9 +64,16 @@ async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let fl = Forcelink::new(Config::from_json(&cfg.to_string()).unwrap(), Some(Arc::new(MemStore::default()))).unwrap();
+    let fl = Forcelink::new(
+        Config::from_json(&cfg.to_string()).unwrap(),
+        Some(Arc::new(MemStore::default())),
+    )
+    .unwrap();
     let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = http.get(&start.redirect_url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
@@ -75,16 +88,35 @@ async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
 }
 
 /// Runs one export; returns (Ids in delivery order, largest batch, REST query calls).
-async fn export(sim: &SimHandle, fl: &Forcelink, key: &ConnKey, batch: u32, k: u32, ordered: bool, since: Option<&str>) -> (Vec<String>, usize, u64) {
+async fn export(
+    sim: &SimHandle,
+    fl: &Forcelink,
+    key: &ConnKey,
+    batch: u32,
+    k: u32,
+    ordered: bool,
+    since: Option<&str>,
+) -> (Vec<String>, usize, u64) {
     control(sim, "counts/reset", Some(json!({}))).await;
-    let mut c = fl.export_cursor(key, "contacts", Some(batch as f64), since, None, None).unwrap().with_parallelism(k, ordered);
+    let mut c = fl
+        .export_cursor(key, "contacts", Some(batch as f64), since, None, None)
+        .unwrap()
+        .with_parallelism(k, ordered);
     let mut ids = Vec::new();
     let mut largest = 0;
     while let Some(b) = fl.export_next(&mut c).await.unwrap() {
         let rows: Vec<Value> = serde_json::from_str(&b.json).unwrap();
         assert_eq!(rows.len(), b.count);
         largest = largest.max(b.count);
-        ids.extend(rows.iter().map(|r| r["attributes"]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()));
+        ids.extend(rows.iter().map(|r| {
+            r["attributes"]["url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        }));
     }
     let counts = control(sim, "counts", None).await;
     let calls = counts["query"].as_u64().unwrap() + counts["queryMore"].as_u64().unwrap();
@@ -93,12 +125,23 @@ async fn export(sim: &SimHandle, fl: &Forcelink, key: &ConnKey, batch: u32, k: u
 
 async fn live_ids(sim: &SimHandle) -> HashSet<String> {
     let truth = control(sim, "truth?object=Contact", None).await;
-    truth["records"].as_object().unwrap().keys().cloned().collect()
+    truth["records"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_once_over_skewed_ranges() {
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 10, ..SimConfig::default() }).await.unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 10,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let (fl, key) = connected(&sim).await;
     let mut rng = StdRng::seed_from_u64(13);
     for case in 0..14 {
@@ -113,7 +156,12 @@ async fn every_record_once_over_skewed_ranges() {
         for _ in 0..rng.random_range(0..4) {
             let from = rng.random_range(0..n.max(1));
             let len = rng.random_range(0..=n / 2 + 1);
-            control(&sim, "delete-range", Some(json!({ "from": from, "to": from + len }))).await;
+            control(
+                &sim,
+                "delete-range",
+                Some(json!({ "from": from, "to": from + len })),
+            )
+            .await;
         }
         let live = live_ids(&sim).await;
         let batch = [200u32, 500, 2000][rng.random_range(0..3)];
@@ -122,21 +170,38 @@ async fn every_record_once_over_skewed_ranges() {
         let (ids, largest, calls) = export(&sim, &fl, &key, batch, k, ordered, None).await;
         let got: HashSet<&String> = ids.iter().collect();
         assert_eq!(got.len(), ids.len(), "case {case}: a record came twice");
-        assert_eq!(ids.len(), live.len(), "case {case}: n={n} k={k} batch={batch}");
+        assert_eq!(
+            ids.len(),
+            live.len(),
+            "case {case}: n={n} k={k} batch={batch}"
+        );
         assert!(ids.iter().all(|i| live.contains(i)), "case {case}");
         if ordered {
-            assert!(ids.windows(2).all(|w| w[0] < w[1]), "case {case}: not in Id order");
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "case {case}: not in Id order"
+            );
         }
         assert!(largest <= batch as usize);
         let serial = (live.len() as u64).div_ceil(batch as u64).max(1);
-        assert!(calls <= serial + 2 * k as u64, "case {case}: {calls} calls, serial {serial}, k {k}, n {}", live.len());
+        assert!(
+            calls <= serial + 2 * k as u64,
+            "case {case}: {calls} calls, serial {serial}, k {k}, n {}",
+            live.len()
+        );
     }
     sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallelism_one_is_one_chain_and_since_works() {
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 5_000, ..SimConfig::default() }).await.unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 5_000,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let (fl, key) = connected(&sim).await;
     let (serial, _, calls) = export(&sim, &fl, &key, 1000, 1, true, None).await;
     assert_eq!((serial.len(), calls), (5_000, 5));
@@ -144,12 +209,26 @@ async fn parallelism_one_is_one_chain_and_since_works() {
     assert_eq!(par, serial);
     assert!(calls <= 5 + 8, "{calls}");
     // `since` filters every range alike.
-    let (all_since, _, _) = export(&sim, &fl, &key, 1000, 1, true, Some("2001-01-01T00:00:00Z")).await;
-    let (par_since, _, _) = export(&sim, &fl, &key, 1000, 6, false, Some("2001-01-01T00:00:00Z")).await;
+    let (all_since, _, _) =
+        export(&sim, &fl, &key, 1000, 1, true, Some("2001-01-01T00:00:00Z")).await;
+    let (par_since, _, _) = export(
+        &sim,
+        &fl,
+        &key,
+        1000,
+        6,
+        false,
+        Some("2001-01-01T00:00:00Z"),
+    )
+    .await;
     let mut sorted = par_since.clone();
     sorted.sort();
     assert_eq!(sorted, all_since);
-    assert!(Forcelink::parallelism(Some(0.0)).is_err() && Forcelink::parallelism(Some(11.0)).is_err() && Forcelink::parallelism(Some(2.5)).is_err());
+    assert!(
+        Forcelink::parallelism(Some(0.0)).is_err()
+            && Forcelink::parallelism(Some(11.0)).is_err()
+            && Forcelink::parallelism(Some(2.5)).is_err()
+    );
     assert_eq!(Forcelink::parallelism(None).unwrap(), 4);
     sim.shutdown().await;
 }
@@ -157,9 +236,15 @@ async fn parallelism_one_is_one_chain_and_since_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn governor_caps_requests_and_backs_off() {
     // An org that serves 3 requests at once, 40 ms each.
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 6_000, latency_ms: 40, concurrent_limit: 3, ..SimConfig::default() })
-        .await
-        .unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 6_000,
+        latency_ms: 40,
+        concurrent_limit: 3,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     // Capped at the org's limit: never refused.
     let (fl, key) = connected_with(&sim, json!({ "maxConcurrentRequestsPerOrg": 3 })).await;
     let (ids, _, _) = export(&sim, &fl, &key, 500, 8, true, None).await;
@@ -170,53 +255,102 @@ async fn governor_caps_requests_and_backs_off() {
     let (ids, _, _) = export(&sim, &fl, &key, 500, 8, true, None).await;
     assert_eq!(ids.len(), 6_000);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6_000);
-    assert!(control(&sim, "counts", None).await["concurrentRefused"].as_u64().unwrap() > 0);
+    assert!(
+        control(&sim, "counts", None).await["concurrentRefused"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_usage_ceiling_refuses_new_exports() {
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 3_000, api_limit: 1_000, ..SimConfig::default() }).await.unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 3_000,
+        api_limit: 1_000,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let (fl, key) = connected_with(&sim, json!({ "apiUsageCeiling": 0.9 })).await;
     control(&sim, "config", Some(json!({ "apiUsage": 880 }))).await;
     let (ids, _, _) = export(&sim, &fl, &key, 500, 4, true, None).await;
     assert_eq!(ids.len(), 3_000);
     control(&sim, "config", Some(json!({ "apiUsage": 899 }))).await;
     // One more call reports 900/1000: at the ceiling.
-    fl.query(&key, "SELECT Id FROM Contact LIMIT 1").await.unwrap();
-    let before = control(&sim, "config", None).await["apiUsage"].as_u64().unwrap();
-    let mut c = fl.export_cursor(&key, "contacts", None, None, None, None).unwrap().with_parallelism(4, true);
+    fl.query(&key, "SELECT Id FROM Contact LIMIT 1")
+        .await
+        .unwrap();
+    let before = control(&sim, "config", None).await["apiUsage"]
+        .as_u64()
+        .unwrap();
+    let mut c = fl
+        .export_cursor(&key, "contacts", None, None, None, None)
+        .unwrap()
+        .with_parallelism(4, true);
     let err = fl.export_next(&mut c).await.err().expect("refused");
     assert_eq!(err.code(), "RATE_LIMITED");
-    assert!(err.to_string().contains("900/1000") || format!("{err:?}").contains("900/1000"), "{err:?}");
+    assert!(
+        err.to_string().contains("900/1000") || format!("{err:?}").contains("900/1000"),
+        "{err:?}"
+    );
     let page = fl.export_page(&key, "contacts", None, Some("10")).await;
     assert_eq!(page.err().map(|e| e.code()), Some("RATE_LIMITED"));
-    assert_eq!(control(&sim, "config", None).await["apiUsage"].as_u64().unwrap(), before, "no budget spent");
+    assert_eq!(
+        control(&sim, "config", None).await["apiUsage"]
+            .as_u64()
+            .unwrap(),
+        before,
+        "no budget spent"
+    );
     assert!(Config::from_json(&json!({"clientId": "c", "clientSecret": "s", "redirectUri": "http://localhost/cb", "stateSecret": "s".repeat(40), "apiUsageCeiling": 1.5}).to_string()).is_err());
     sim.shutdown().await;
 }
 
 /// Runs a Bulk export; returns its Ids.
 async fn bulk_ids(fl: &Forcelink, key: &ConnKey) -> Vec<String> {
-    let mut c = fl.export_cursor(key, "contacts", None, None, Some("bulk"), None).unwrap();
+    let mut c = fl
+        .export_cursor(key, "contacts", None, None, Some("bulk"), None)
+        .unwrap();
     let mut ids = Vec::new();
     while let Some(b) = fl.export_next(&mut c).await.unwrap() {
         let rows: Vec<Value> = serde_json::from_str(&b.json).unwrap();
-        ids.extend(rows.iter().map(|r| r["attributes"]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()));
+        ids.extend(rows.iter().map(|r| {
+            r["attributes"]["url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        }));
     }
     ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_result_pages_in_parallel_survive_a_page_cut_midway() {
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 120_000, bulk_job_ms: 0, ..SimConfig::default() }).await.unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 120_000,
+        bulk_job_ms: 0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let (fl, key) = connected(&sim).await;
     // Two of the three 50,000-row pages lose their connection after the first chunk.
     control(&sim, "config", Some(json!({ "bulkCutPages": 2 }))).await;
     let ids = bulk_ids(&fl, &key).await;
     assert_eq!(ids.len(), 120_000);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 120_000);
-    assert_eq!(control(&sim, "config", None).await["bulkCutPages"], 0, "both cuts happened");
+    assert_eq!(
+        control(&sim, "config", None).await["bulkCutPages"],
+        0,
+        "both cuts happened"
+    );
     // Before API 58.0 there are no result pages: the locator walk (checked on a small org).
     control(&sim, "seed", Some(json!({ "contacts": 3_000 }))).await;
     let (old, key) = connected_with(&sim, json!({ "apiVersion": "57.0" })).await;

@@ -38,21 +38,39 @@ async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value {
     let url = format!("{}/__sim/{path}", sim.login_url);
     let r = match body {
         None => c.get(url).send().await,
-        Some(b) => c.post(url).header("content-type", "application/json").body(b.to_string()).send().await,
+        Some(b) => {
+            c.post(url)
+                .header("content-type", "application/json")
+                .body(b.to_string())
+                .send()
+                .await
+        }
     };
     serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap()
 }
 
 /// Applies every step of one run; returns the last checkpoint.
-async fn sync(fl: &Forcelink, key: &ConnKey, replica: &mut BTreeMap<String, String>, checkpoint: Option<String>) -> String {
-    let args = SyncArgs { checkpoint, batch_size: Some(120.0), ..Default::default() };
+async fn sync(
+    fl: &Forcelink,
+    key: &ConnKey,
+    replica: &mut BTreeMap<String, String>,
+    checkpoint: Option<String>,
+) -> String {
+    let args = SyncArgs {
+        checkpoint,
+        batch_size: Some(120.0),
+        ..Default::default()
+    };
     let mut run = fl.sync_run(key, "contacts", args).unwrap();
     let mut last = None;
     while let Some(step) = fl.sync_next(&mut run).await.unwrap() {
         let ups: Vec<Value> = serde_json::from_str(&step.upserts_json).unwrap();
         assert_eq!(ups.len(), step.upserts);
         for r in ups {
-            replica.insert(r["Id"].as_str().unwrap().into(), r["SystemModstamp"].as_str().unwrap().into());
+            replica.insert(
+                r["Id"].as_str().unwrap().into(),
+                r["SystemModstamp"].as_str().unwrap().into(),
+            );
         }
         for d in step.deletes {
             replica.remove(&d.id);
@@ -64,14 +82,27 @@ async fn sync(fl: &Forcelink, key: &ConnKey, replica: &mut BTreeMap<String, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_follows_random_changes() {
-    let sim = start(SimConfig { redirect_uri: Some(REDIRECT.into()), contacts: 600, ..SimConfig::default() }).await.unwrap();
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 600,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let cfg = json!({
         "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
         "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
     });
-    let fl = Forcelink::new(Config::from_json(&cfg.to_string()).unwrap(), Some(Arc::new(MemStore::default()))).unwrap();
+    let fl = Forcelink::new(
+        Config::from_json(&cfg.to_string()).unwrap(),
+        Some(Arc::new(MemStore::default())),
+    )
+    .unwrap();
     let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = http.get(&start.redirect_url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
@@ -95,12 +126,27 @@ async fn replica_follows_random_changes() {
             .as_object()
             .unwrap()
             .iter()
-            .map(|(id, r)| (id.clone(), r["SystemModstamp"].as_str().unwrap().to_string()))
+            .map(|(id, r)| {
+                (
+                    id.clone(),
+                    r["SystemModstamp"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         assert_eq!(replica, want, "round {round}");
     }
     // A foreign connection's checkpoint is refused before any request.
     let other = ConnKey::new("a", "someone-else").unwrap();
-    let err = fl.sync_run(&other, "contacts", SyncArgs { checkpoint: Some(cp), ..Default::default() }).err().unwrap();
+    let err = fl
+        .sync_run(
+            &other,
+            "contacts",
+            SyncArgs {
+                checkpoint: Some(cp),
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap();
     assert_eq!((err.code(), err.status()), ("INVALID_INPUT", 400));
 }

@@ -2,9 +2,18 @@
 
 use serde_json::value::RawValue;
 
-const FIRST: [&str; 8] = ["Priya", "Susan", "Emma", "José", "Liam", "Zoë", "Noah", "Olivia"];
-const LAST: [&str; 8] = ["Nguyen", "O'Brien", "Gonzalez", "Müller", "Smith", "Chen", "Kowalski", "Brown"];
-const TITLES: [&str; 4] = ["VP of Sales", "Software Engineer", "Director of Marketing", "CEO, \"Founder\""];
+const FIRST: [&str; 8] = [
+    "Priya", "Susan", "Emma", "José", "Liam", "Zoë", "Noah", "Olivia",
+];
+const LAST: [&str; 8] = [
+    "Nguyen", "O'Brien", "Gonzalez", "Müller", "Smith", "Chen", "Kowalski", "Brown",
+];
+const TITLES: [&str; 4] = [
+    "VP of Sales",
+    "Software Engineer",
+    "Director of Marketing",
+    "CEO, \"Founder\"",
+];
 
 /// `n` contact records shaped like Salesforce's (and the simulator's) query results: attributes,
 /// nested `Account` (sometimes null) and `Owner`, a few non-ASCII names and CSV-hostile titles.
@@ -57,7 +66,9 @@ pub struct OnePassPage<'a> {
 /// `(count, the records array's text)` from one pass over the body.
 pub fn one_pass(body: &str) -> (usize, &str) {
     let page: OnePassPage = serde_json::from_str(body).expect("query body");
-    let (Some(first), Some(last)) = (page.records.first(), page.records.last()) else { return (0, "[]") };
+    let (Some(first), Some(last)) = (page.records.first(), page.records.last()) else {
+        return (0, "[]");
+    };
     let base = body.as_ptr() as usize;
     let start = first.get().as_ptr() as usize - base;
     let end = last.get().as_ptr() as usize - base + last.get().len();

@@ -130,7 +130,11 @@ enum Shape {
 }
 
 fn info(job: &Job, shape: Shape) -> Json {
-    let st = if shape == Shape::Created && job.aborted_ms.is_none() { JobState::UploadComplete } else { job.state() };
+    let st = if shape == Shape::Created && job.aborted_ms.is_none() {
+        JobState::UploadComplete
+    } else {
+        job.state()
+    };
     let mut m = Map::new();
     let mut put = |k: &str, v: Json| {
         m.insert(k.into(), v);
@@ -139,12 +143,21 @@ fn info(job: &Job, shape: Shape) -> Json {
     put("operation", job.operation.into());
     put("object", job.object.name().into());
     put("createdById", job.created_by.clone().into());
-    put("createdDate", crate::time::format_datetime(job.created_ms).into());
-    put("systemModstamp", crate::time::format_datetime(job.modstamp(st)).into());
+    put(
+        "createdDate",
+        crate::time::format_datetime(job.created_ms).into(),
+    );
+    put(
+        "systemModstamp",
+        crate::time::format_datetime(job.modstamp(st)).into(),
+    );
     put("state", st.name().into());
     put("concurrencyMode", "Parallel".into());
     put("contentType", "CSV".into());
-    put("apiVersion", json!(job.version.parse::<f64>().unwrap_or(0.0)));
+    put(
+        "apiVersion",
+        json!(job.version.parse::<f64>().unwrap_or(0.0)),
+    );
     if shape != Shape::Created {
         put("jobType", "V2Query".into());
     }
@@ -152,12 +165,21 @@ fn info(job: &Job, shape: Shape) -> Json {
     put("columnDelimiter", job.delimiter.0.into());
     if shape == Shape::Full {
         let done = st == JobState::JobComplete;
-        put("numberRecordsProcessed", json!(if done { job.total } else { 0 }));
+        put(
+            "numberRecordsProcessed",
+            json!(if done { job.total } else { 0 }),
+        );
         put("retries", json!(0));
-        put("totalProcessingTime", json!(if done { job.duration_ms } else { 0 }));
+        put(
+            "totalProcessingTime",
+            json!(if done { job.duration_ms } else { 0 }),
+        );
         put("isPkChunkingSupported", json!(true));
         if st == JobState::Failed {
-            put("errorMessage", job.failure.clone().unwrap_or_default().into());
+            put(
+                "errorMessage",
+                job.failure.clone().unwrap_or_default().into(),
+            );
         }
     }
     Json::Object(m)
@@ -169,7 +191,11 @@ fn err(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    err(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+    err(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
 }
 
 fn bad(code: &str, message: &str) -> Response {
@@ -184,7 +210,10 @@ pub struct Jobs {
 impl Default for Jobs {
     fn default() -> Self {
         // A random start keeps job ids of different sim runs apart.
-        Jobs { map: Mutex::default(), seq: AtomicU64::new(rand::rng().random_range(0..1u64 << 30)) }
+        Jobs {
+            map: Mutex::default(),
+            seq: AtomicU64::new(rand::rng().random_range(0..1u64 << 30)),
+        }
     }
 }
 
@@ -216,19 +245,32 @@ fn delimiter(name: Option<&str>) -> Option<(&'static str, u8)> {
 pub async fn create(sim: &Arc<Sim>, body: &[u8], version: &str, user: u64) -> Response {
     let req = match serde_json::from_slice::<Json>(body) {
         Ok(Json::Object(m)) => m,
-        _ => return bad("JSON_PARSER_ERROR", "The request body must be a JSON object describing the job"),
+        _ => {
+            return bad(
+                "JSON_PARSER_ERROR",
+                "The request body must be a JSON object describing the job",
+            )
+        }
     };
     let s = |k: &str| req.get(k).and_then(Json::as_str);
     let operation = match s("operation") {
         Some("query") => "query",
         Some("queryAll") => "queryAll",
-        other => return bad("INVALIDJOB", &format!("Invalid operation: {}", other.unwrap_or("null"))),
+        other => {
+            return bad(
+                "INVALIDJOB",
+                &format!("Invalid operation: {}", other.unwrap_or("null")),
+            )
+        }
     };
     if !matches!(s("contentType"), None | Some("CSV")) {
         return bad("INVALIDJOB", "Query jobs support contentType CSV only");
     }
     let Some(delim) = delimiter(s("columnDelimiter")) else {
-        return bad("INVALIDJOB", "Invalid columnDelimiter: use BACKQUOTE, CARET, COMMA, PIPE, SEMICOLON or TAB");
+        return bad(
+            "INVALIDJOB",
+            "Invalid columnDelimiter: use BACKQUOTE, CARET, COMMA, PIPE, SEMICOLON or TAB",
+        );
     };
     let crlf = match s("lineEnding") {
         None | Some("LF") => false,
@@ -244,10 +286,16 @@ pub async fn create(sim: &Arc<Sim>, body: &[u8], version: &str, user: u64) -> Re
     };
     // Research §8: Bulk query supports neither aggregates nor OFFSET.
     if plan.count_only {
-        return bad("FUNCTIONALITY_NOT_ENABLED", "Aggregate queries are not supported in Bulk Query");
+        return bad(
+            "FUNCTIONALITY_NOT_ENABLED",
+            "Aggregate queries are not supported in Bulk Query",
+        );
     }
     if plan.offset.is_some() {
-        return bad("FUNCTIONALITY_NOT_ENABLED", "OFFSET is not supported in Bulk Query");
+        return bad(
+            "FUNCTIONALITY_NOT_ENABLED",
+            "OFFSET is not supported in Bulk Query",
+        );
     }
     let (object, limit, order_label) = (plan.obj, plan.limit, plan.order_label.clone());
     let data: Data = sim.data();
@@ -258,7 +306,11 @@ pub async fn create(sim: &Arc<Sim>, body: &[u8], version: &str, user: u64) -> Re
     })
     .await;
     let Ok((exec, total)) = counted else {
-        return err(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "An unexpected error occurred.");
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred.",
+        );
     };
     let failure = if sim.settings.bulk_fail_next.swap(false, Relaxed) {
         Some("InvalidBatch : Failed to process query: UNKNOWN_EXCEPTION: job failed on purpose (bulkFailNext)".to_string())
@@ -314,19 +366,35 @@ pub fn list(sim: &Sim) -> Response {
     let mut jobs: Vec<&Job> = map.values().filter(|j| !j.deleted).collect();
     jobs.sort_by_key(|j| j.seq);
     let records: Vec<Json> = jobs.iter().map(|j| info(j, Shape::Listed)).collect();
-    http::json_value(StatusCode::OK, &json!({"done": true, "records": records, "nextRecordsUrl": null}))
+    http::json_value(
+        StatusCode::OK,
+        &json!({"done": true, "records": records, "nextRecordsUrl": null}),
+    )
 }
 
 /// `PATCH /jobs/query/<id>` with `{"state":"Aborted"}`.
 pub fn patch(sim: &Sim, id: &str, body: &[u8]) -> Response {
     let wanted = match serde_json::from_slice::<Json>(body) {
         Ok(Json::Object(m)) => m.get("state").and_then(Json::as_str).map(String::from),
-        _ => return bad("JSON_PARSER_ERROR", "The request body must be a JSON object"),
+        _ => {
+            return bad(
+                "JSON_PARSER_ERROR",
+                "The request body must be a JSON object",
+            )
+        }
     };
     let mut map = lock(&sim.jobs.map);
-    let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else { return not_found() };
+    let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else {
+        return not_found();
+    };
     if wanted.as_deref() != Some("Aborted") {
-        return bad("INVALIDJOBSTATE", &format!("Invalid state for a query job: {}", wanted.as_deref().unwrap_or("null")));
+        return bad(
+            "INVALIDJOBSTATE",
+            &format!(
+                "Invalid state for a query job: {}",
+                wanted.as_deref().unwrap_or("null")
+            ),
+        );
     }
     match job.state() {
         JobState::UploadComplete | JobState::InProgress => {
@@ -334,18 +402,29 @@ pub fn patch(sim: &Sim, id: &str, body: &[u8]) -> Response {
             http::json_value(StatusCode::OK, &info(job, Shape::Created))
         }
         // Real message: [OBS] restforce#905.
-        JobState::JobComplete => bad("INVALIDJOBSTATE", "Aborting already Completed Job not allowed"),
+        JobState::JobComplete => bad(
+            "INVALIDJOBSTATE",
+            "Aborting already Completed Job not allowed",
+        ),
         JobState::Failed => bad("INVALIDJOBSTATE", "Aborting already Failed Job not allowed"),
-        JobState::Aborted => bad("INVALIDJOBSTATE", "Aborting already Aborted Job not allowed"),
+        JobState::Aborted => bad(
+            "INVALIDJOBSTATE",
+            "Aborting already Aborted Job not allowed",
+        ),
     }
 }
 
 /// `DELETE /jobs/query/<id>`: allowed unless the job is InProgress.
 pub fn delete(sim: &Sim, id: &str) -> Response {
     let mut map = lock(&sim.jobs.map);
-    let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else { return not_found() };
+    let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else {
+        return not_found();
+    };
     if job.state() == JobState::InProgress {
-        return bad("INVALIDJOBSTATE", "Deleting a job in state InProgress is not allowed");
+        return bad(
+            "INVALIDJOBSTATE",
+            "Deleting a job in state InProgress is not allowed",
+        );
     }
     job.deleted = true;
     let mut r = Response::new(Body::empty());
@@ -388,22 +467,44 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
         None => DEFAULT_MAX_RECORDS,
         Some(s) => match s.parse::<u64>() {
             Ok(n) if n > 0 => n,
-            _ => return bad("INVALIDREQUEST", &format!("maxRecords must be a positive integer: {s}")),
+            _ => {
+                return bad(
+                    "INVALIDREQUEST",
+                    &format!("maxRecords must be a positive integer: {s}"),
+                )
+            }
         },
     };
     let (exec, total, delim, crlf, resume) = {
         let mut map = lock(&sim.jobs.map);
-        let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else { return not_found() };
+        let Some(job) = map.get_mut(id).filter(|j| !j.deleted) else {
+            return not_found();
+        };
         job.results_requested += 1;
         if job.version != version {
-            let msg = format!("Job {id} was created with API version {}; get its results with the same version", job.version);
+            let msg = format!(
+                "Job {id} was created with API version {}; get its results with the same version",
+                job.version
+            );
             return err(StatusCode::CONFLICT, "INVALIDJOB", &msg);
         }
         let st = job.state();
         if st != JobState::JobComplete {
-            return bad("INVALIDJOBSTATE", &format!("Results are only available for jobs in state JobComplete; job {id} is {}", st.name()));
+            return bad(
+                "INVALIDJOBSTATE",
+                &format!(
+                    "Results are only available for jobs in state JobComplete; job {id} is {}",
+                    st.name()
+                ),
+            );
         }
-        (job.exec.clone(), job.total, job.delimiter.1, job.crlf, job.resume.clone())
+        (
+            job.exec.clone(),
+            job.total,
+            job.delimiter.1,
+            job.crlf,
+            job.resume.clone(),
+        )
     };
     let start = match param(params, "locator").filter(|s| !s.is_empty()) {
         None => 0,
@@ -417,7 +518,11 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
     let mode = if exec.is_sorted() {
         let e = exec.clone();
         let Ok(Ok(mut rows)) = tokio::task::spawn_blocking(move || e.sorted()).await else {
-            return err(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "An unexpected error occurred.");
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred.",
+            );
         };
         rows.truncate(next as usize);
         rows.drain(..(start as usize).min(rows.len()));
@@ -430,7 +535,13 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
             let e = exec.clone();
             match tokio::task::spawn_blocking(move || e.seek(start)).await {
                 Ok(p) => p,
-                Err(_) => return err(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "An unexpected error occurred."),
+                Err(_) => {
+                    return err(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "UNKNOWN_EXCEPTION",
+                        "An unexpected error occurred.",
+                    )
+                }
             }
         };
         Mode::Scan(pos)
@@ -447,13 +558,22 @@ pub async fn results(sim: &Arc<Sim>, id: &str, version: &str, params: &Params) -
         rows: Vec::new(),
         finished: false,
         // `bulkCutPages`: this page dies after its first chunk.
-        cut_after: sim.settings.bulk_cut_pages.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).ok().map(|_| 1),
+        cut_after: sim
+            .settings
+            .bulk_cut_pages
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| 1),
         sent: 0,
     };
     let mut r = Response::new(Body::from_stream(page));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
-    let locator = if next < total { encode_locator(next) } else { "null".to_string() };
+    let locator = if next < total {
+        encode_locator(next)
+    } else {
+        "null".to_string()
+    };
     if let Ok(v) = HeaderValue::from_str(&locator) {
         h.insert("sforce-locator", v);
     }
@@ -475,19 +595,35 @@ pub fn result_pages(sim: &Sim, id: &str, version: &str, params: &Params) -> Resp
         None => DEFAULT_MAX_RECORDS,
         Some(s) => match s.parse::<u64>() {
             Ok(n) if n > 0 => n,
-            _ => return bad("INVALIDREQUEST", &format!("maxRecords must be a positive integer: {s}")),
+            _ => {
+                return bad(
+                    "INVALIDREQUEST",
+                    &format!("maxRecords must be a positive integer: {s}"),
+                )
+            }
         },
     };
     let total = {
         let map = lock(&sim.jobs.map);
-        let Some(job) = map.get(id).filter(|j| !j.deleted) else { return not_found() };
+        let Some(job) = map.get(id).filter(|j| !j.deleted) else {
+            return not_found();
+        };
         if job.version != version {
-            let msg = format!("Job {id} was created with API version {}; get its results with the same version", job.version);
+            let msg = format!(
+                "Job {id} was created with API version {}; get its results with the same version",
+                job.version
+            );
             return err(StatusCode::CONFLICT, "INVALIDJOB", &msg);
         }
         let st = job.state();
         if st != JobState::JobComplete {
-            return bad("INVALIDJOBSTATE", &format!("Results are only available for jobs in state JobComplete; job {id} is {}", st.name()));
+            return bad(
+                "INVALIDJOBSTATE",
+                &format!(
+                    "Results are only available for jobs in state JobComplete; job {id} is {}",
+                    st.name()
+                ),
+            );
         }
         job.total
     };
@@ -502,11 +638,16 @@ pub fn result_pages(sim: &Sim, id: &str, version: &str, params: &Params) -> Resp
     let mut pages = Vec::new();
     let mut row = start;
     // An empty job still has one (empty) page: its CSV header.
-    while (row < total || (total == 0 && pages.is_empty())) && (pages.len() as u64) < RESULT_PAGES_PER_ANSWER {
+    while (row < total || (total == 0 && pages.is_empty()))
+        && (pages.len() as u64) < RESULT_PAGES_PER_ANSWER
+    {
         let url = if row == 0 {
             format!("{base}/results?maxRecords={max}")
         } else {
-            format!("{base}/results?locator={}&maxRecords={max}", encode_locator(row))
+            format!(
+                "{base}/results?locator={}&maxRecords={max}",
+                encode_locator(row)
+            )
         };
         pages.push(json!({ "resultUrl": url }));
         row += max;
@@ -515,9 +656,15 @@ pub fn result_pages(sim: &Sim, id: &str, version: &str, params: &Params) -> Resp
     let next = if done {
         Json::Null
     } else {
-        Json::String(format!("{base}/resultPages?locator={}&maxRecords={max}", encode_locator(row)))
+        Json::String(format!(
+            "{base}/resultPages?locator={}&maxRecords={max}",
+            encode_locator(row)
+        ))
     };
-    http::json_value(StatusCode::OK, &json!({ "resultPages": pages, "nextRecordUrl": next, "done": done }))
+    http::json_value(
+        StatusCode::OK,
+        &json!({ "resultPages": pages, "nextRecordUrl": next, "done": done }),
+    )
 }
 
 enum Mode {
@@ -637,7 +784,9 @@ impl futures_core::Stream for CsvPage {
         if me.cut_after.is_some_and(|n| me.sent >= n) {
             me.cut_after = None;
             me.left = 0;
-            return Poll::Ready(Some(Err(std::io::Error::other("page cut by fault injection"))));
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "page cut by fault injection",
+            ))));
         }
         me.sent += 1;
         Poll::Ready(me.next_chunk().map(Ok))
@@ -670,7 +819,10 @@ mod tests {
         push_csv(&mut out, &Value::DateTime(1_704_067_200_000));
         out.push(b',');
         push_csv(&mut out, &Value::Bool(false));
-        assert_eq!(String::from_utf8_lossy(&out), "\"say \"\"hi\"\"\nbye\",,\"250.0\",\"2024-01-01T00:00:00.000Z\",\"false\"");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\"say \"\"hi\"\"\nbye\",,\"250.0\",\"2024-01-01T00:00:00.000Z\",\"false\""
+        );
         assert_eq!(job_id(0).len(), 18);
         assert!(job_id(12345).starts_with("7505g00"));
     }

@@ -47,7 +47,9 @@ fn scope_label(s: &str) -> &str {
     match s {
         "api" => "Manage user data via APIs (api)",
         "id" => "Access the identity URL service (id, profile, email, address, phone)",
-        "refresh_token" | "offline_access" => "Perform requests at any time (refresh_token, offline_access)",
+        "refresh_token" | "offline_access" => {
+            "Perform requests at any time (refresh_token, offline_access)"
+        }
         "web" => "Manage user data via Web browsers (web)",
         "full" => "Full access (full)",
         "openid" => "Access unique user identifiers (openid)",
@@ -61,11 +63,20 @@ pub fn consent_page(params: &Params, scope: &str) -> Response {
     let hidden: String = params
         .iter()
         .filter(|(k, _)| k != "action" && k != "sim_action")
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                esc(k),
+                esc(v)
+            )
+        })
         .collect();
     let mut labels: Vec<&str> = scope.split_whitespace().map(scope_label).collect();
     labels.dedup();
-    let items: String = labels.iter().map(|l| format!("<li>{}</li>", esc(l))).collect();
+    let items: String = labels
+        .iter()
+        .map(|l| format!("<li>{}</li>", esc(l)))
+        .collect();
     let inner = format!(
         "<h1>Allow Access?</h1><p><b>Forcelink Simulator</b> is asking to:</p><ul>{items}</ul>\
 <p>Do you want to allow access for <b>sim.user@forcelink-sim.example</b>?</p>\
@@ -73,7 +84,11 @@ pub fn consent_page(params: &Params, scope: &str) -> Response {
 <div class=\"actions\"><button class=\"deny\" type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\
 <button class=\"allow\" type=\"submit\" name=\"action\" value=\"allow\">Allow</button></div></form>"
     );
-    let mut r = http::with_body(StatusCode::OK, "text/html;charset=UTF-8", page("Allow Access?", &inner));
+    let mut r = http::with_body(
+        StatusCode::OK,
+        "text/html;charset=UTF-8",
+        page("Allow Access?", &inner),
+    );
     http::oauth_headers(&mut r);
     r
 }
@@ -85,7 +100,11 @@ pub fn error_page(error: &str, description: &str) -> Response {
         esc(error),
         esc(description)
     );
-    let mut r = http::with_body(StatusCode::BAD_REQUEST, "text/html;charset=UTF-8", page("Error", &inner));
+    let mut r = http::with_body(
+        StatusCode::BAD_REQUEST,
+        "text/html;charset=UTF-8",
+        page("Error", &inner),
+    );
     http::oauth_headers(&mut r);
     r
 }

@@ -25,7 +25,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/expire-access-tokens", post(expire_access))
         .route("/__sim/revoke-refresh-tokens", post(revoke_refresh))
         .route("/__sim/config", get(get_config).post(set_config))
-        .route("/__sim/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route(
+            "/__sim/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
         .route("/__sim/connections", get(connections))
         .route("/__sim/seed", get(get_seed).post(seed))
         .route("/__sim/jobs", get(jobs))
@@ -46,7 +49,9 @@ fn bad(msg: &str) -> Response {
 
 /// Optional JSON object body; empty body or `null` = `{}`.
 async fn body_json(req: Request) -> Result<serde_json::Map<String, Value>, Response> {
-    let bytes = http::read_body(req.into_body(), 64 * 1024).await.ok_or_else(|| bad("body too large"))?;
+    let bytes = http::read_body(req.into_body(), 64 * 1024)
+        .await
+        .ok_or_else(|| bad("body too large"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Default::default());
     }
@@ -60,14 +65,20 @@ async fn body_json(req: Request) -> Result<serde_json::Map<String, Value>, Respo
 fn u64_field(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<u64>, Response> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| bad(&format!("{k} must be a non-negative integer"))),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad(&format!("{k} must be a non-negative integer"))),
     }
 }
 
 fn bool_field(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<bool>, Response> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(&format!("{k} must be a boolean"))),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| bad(&format!("{k} must be a boolean"))),
     }
 }
 
@@ -131,16 +142,34 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             u64_field(&m, "bulkCutPages")?,
         ))
     })();
-    let (rotation, auto, limit, usage, latency, bulk_ms, bulk_fail, token_delay, access_ttl, org, timeout_rows, per_1000, concurrent, cut_pages) = match parsed {
+    let (
+        rotation,
+        auto,
+        limit,
+        usage,
+        latency,
+        bulk_ms,
+        bulk_fail,
+        token_delay,
+        access_ttl,
+        org,
+        timeout_rows,
+        per_1000,
+        concurrent,
+        cut_pages,
+    ) = match parsed {
         Ok(v) => v,
         Err(r) => return r,
     };
     // JWT settings are validated before anything is applied.
     let users = match m.get("jwtUsers") {
         None => None,
-        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
-            Some(a.iter().filter_map(Value::as_str).map(String::from).collect::<Vec<_>>())
-        }
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        ),
         Some(_) => return bad("jwtUsers must be an array of usernames"),
     };
     match m.get("jwtPublicKeyPem") {
@@ -220,7 +249,10 @@ async fn add_fault(State(sim): S, req: Request) -> Response {
         Ok(m) => m,
         Err(r) => return r,
     };
-    let target = m.get("target").and_then(Value::as_str).and_then(Target::parse);
+    let target = m
+        .get("target")
+        .and_then(Value::as_str)
+        .and_then(Target::parse);
     let kind = match m.get("kind") {
         Some(Value::Number(n)) => Kind::parse(&n.to_string()),
         Some(Value::String(s)) => Kind::parse(s),
@@ -233,7 +265,12 @@ async fn add_fault(State(sim): S, req: Request) -> Response {
         (Ok(c), Ok(d)) => (c.unwrap_or(1), d.unwrap_or(DEFAULT_SLOW_MS)),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    lock(&sim.faults).add(Fault { target, kind, count, delay_ms: delay });
+    lock(&sim.faults).add(Fault {
+        target,
+        kind,
+        count,
+        delay_ms: delay,
+    });
     ok(faults_json(&sim))
 }
 
@@ -270,7 +307,9 @@ async fn delete_range(State(sim): S, req: Request) -> Response {
     };
     let obj = match m.get("object").and_then(Value::as_str).unwrap_or("Contact") {
         n => match crate::data::Obj::from_name(n) {
-            Some(crate::data::Obj::User) | None => return bad("object must be Contact, Account, Opportunity or Note"),
+            Some(crate::data::Obj::User) | None => {
+                return bad("object must be Contact, Account, Opportunity or Note")
+            }
             Some(o) => o,
         },
     };
@@ -279,7 +318,9 @@ async fn delete_range(State(sim): S, req: Request) -> Response {
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let mut d = lock(&sim.data);
-    let to = to.min(d.count(obj)).min(from.saturating_add(MAX_DELETE_RANGE));
+    let to = to
+        .min(d.count(obj))
+        .min(from.saturating_add(MAX_DELETE_RANGE));
     let at = crate::time::now_ms();
     for idx in from..to {
         crate::mutate::delete(&mut d, obj, idx, at);

@@ -88,7 +88,12 @@ const fn fd(name: &'static str, f: F, ty: Ty) -> FieldDef {
     FieldDef { name, f, ty }
 }
 const fn rd(name: &'static str, via: F, target: Obj, attr_type: &'static str) -> RelDef {
-    RelDef { name, via, target, attr_type }
+    RelDef {
+        name,
+        via,
+        target,
+        attr_type,
+    }
 }
 
 macro_rules! audit_fields {
@@ -167,13 +172,23 @@ const ACCOUNT: RelDef = rd("Account", F::AccountId, Obj::Account, "Account");
 static CONTACT_RELS: [RelDef; 4] = [ACCOUNT, OWNER, CREATED_BY, MODIFIED_BY];
 static OPP_RELS: [RelDef; 4] = [ACCOUNT, OWNER, CREATED_BY, MODIFIED_BY];
 // Note.Parent is polymorphic in Salesforce (type "Name"); here it always points at a Contact.
-static NOTE_RELS: [RelDef; 4] =
-    [rd("Parent", F::ParentId, Obj::Contact, "Name"), OWNER, CREATED_BY, MODIFIED_BY];
+static NOTE_RELS: [RelDef; 4] = [
+    rd("Parent", F::ParentId, Obj::Contact, "Name"),
+    OWNER,
+    CREATED_BY,
+    MODIFIED_BY,
+];
 static ACCOUNT_RELS: [RelDef; 3] = [OWNER, CREATED_BY, MODIFIED_BY];
 static USER_RELS: [RelDef; 2] = [CREATED_BY, MODIFIED_BY];
 
 impl Obj {
-    pub const ALL: [Obj; 5] = [Obj::Account, Obj::Contact, Obj::Opportunity, Obj::Note, Obj::User];
+    pub const ALL: [Obj; 5] = [
+        Obj::Account,
+        Obj::Contact,
+        Obj::Opportunity,
+        Obj::Note,
+        Obj::User,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -194,7 +209,9 @@ impl Obj {
         }
     }
     pub fn from_name(s: &str) -> Option<Obj> {
-        Obj::ALL.into_iter().find(|o| o.name().eq_ignore_ascii_case(s))
+        Obj::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(s))
     }
     pub fn fields(self) -> &'static [FieldDef] {
         match self {
@@ -219,17 +236,26 @@ impl Obj {
         self.fields().iter().copied().find(|d| d.f == f)
     }
     pub fn field(self, name: &str) -> Option<FieldDef> {
-        self.fields().iter().copied().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields()
+            .iter()
+            .copied()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
     pub fn rel(self, name: &str) -> Option<RelDef> {
-        self.rels().iter().copied().find(|r| r.name.eq_ignore_ascii_case(name))
+        self.rels()
+            .iter()
+            .copied()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
     }
 }
 
 /// True for fields that increase strictly with the record index (index-order sortable,
 /// range-searchable).
 pub fn is_monotone(f: F) -> bool {
-    matches!(f, F::Id | F::CreatedDate | F::LastModifiedDate | F::SystemModstamp)
+    matches!(
+        f,
+        F::Id | F::CreatedDate | F::LastModifiedDate | F::SystemModstamp
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -355,7 +381,13 @@ impl Data {
     }
 
     pub fn new(seed: u64, contacts: u64, deals: u64, notes: u64) -> Data {
-        Data { seed, contacts, deals, notes, overlay: Arc::default() }
+        Data {
+            seed,
+            contacts,
+            deals,
+            notes,
+            overlay: Arc::default(),
+        }
     }
 
     /// Records of `obj`: generated ones plus those created through the API.
@@ -385,7 +417,8 @@ impl Data {
     }
 
     pub fn modstamp_ms(&self, obj: Obj, idx: u64) -> i64 {
-        self.created_ms(idx).saturating_add((self.h(obj, idx, 9) % 59) as i64 * 1000)
+        self.created_ms(idx)
+            .saturating_add((self.h(obj, idx, 9) % 59) as i64 * 1000)
     }
 
     /// Index of the parent record a lookup field points at (None = empty lookup), after
@@ -419,11 +452,17 @@ impl Data {
     }
 
     fn person(&self, obj: Obj, idx: u64) -> (Name2, Name2) {
-        (pick(FIRST, self.h(obj, idx, 1)), pick(LAST, self.h(obj, idx, 2)))
+        (
+            pick(FIRST, self.h(obj, idx, 1)),
+            pick(LAST, self.h(obj, idx, 2)),
+        )
     }
 
     fn account_parts(&self, idx: u64) -> (&'static str, &'static str) {
-        (pick(ACCT_A, self.h(Obj::Account, idx, 1)), pick(ACCT_B, self.h(Obj::Account, idx, 2)))
+        (
+            pick(ACCT_A, self.h(Obj::Account, idx, 1)),
+            pick(ACCT_B, self.h(Obj::Account, idx, 2)),
+        )
     }
 
     fn account_name(&self, idx: u64) -> String {
@@ -433,8 +472,11 @@ impl Data {
 
     fn account_domain(&self, idx: u64) -> String {
         let (a, b) = self.account_parts(idx);
-        let mut s: String =
-            a.chars().chain(b.chars()).filter(char::is_ascii_alphanumeric).collect();
+        let mut s: String = a
+            .chars()
+            .chain(b.chars())
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
         s.make_ascii_lowercase();
         s.push_str(".com");
         s
@@ -488,7 +530,10 @@ impl Data {
             (Obj::Contact | Obj::User, F::Name)
                 if created || rec.get(F::FirstName).is_some() || rec.get(F::LastName).is_some() =>
             {
-                let parts = [self.value(obj, idx, F::FirstName), self.value(obj, idx, F::LastName)];
+                let parts = [
+                    self.value(obj, idx, F::FirstName),
+                    self.value(obj, idx, F::LastName),
+                ];
                 let name: Vec<&str> = parts
                     .iter()
                     .filter_map(|v| match v {
@@ -512,12 +557,17 @@ impl Data {
                 match f {
                     F::IsClosed => Value::Bool(stage.starts_with("Closed")),
                     F::IsWon => Value::Bool(stage == "Closed Won"),
-                    _ => STAGES.iter().find(|s| s.0 == stage).map_or(Value::Null, |s| Value::Num(s.1)),
+                    _ => STAGES
+                        .iter()
+                        .find(|s| s.0 == stage)
+                        .map_or(Value::Null, |s| Value::Num(s.1)),
                 }
             }
             _ if created => match f {
                 // Checkboxes are never null in Salesforce.
-                F::IsDeleted | F::IsPrivate | F::IsActive | F::IsClosed | F::IsWon => Value::Bool(false),
+                F::IsDeleted | F::IsPrivate | F::IsActive | F::IsClosed | F::IsWon => {
+                    Value::Bool(false)
+                }
                 _ => Value::Null,
             },
             _ => self.gen_value(obj, idx, f),
@@ -577,7 +627,11 @@ impl Data {
                     Some(acc) => self.account_domain(acc),
                     None => pick(FREEMAIL, h).to_string(),
                 };
-                let num = if h.is_multiple_of(4) { ((h >> 8) % 90 + 10).to_string() } else { String::new() };
+                let num = if h.is_multiple_of(4) {
+                    ((h >> 8) % 90 + 10).to_string()
+                } else {
+                    String::new()
+                };
                 own(format!("{}.{}{num}@{domain}", a.1, b.1))
             }
             (Obj::User, F::Email | F::Username) => {
@@ -616,7 +670,11 @@ impl Data {
             (Obj::Note, F::Title) => s(pick(NOTE_TITLES, self.h(obj, idx, 19))),
             (Obj::Note, F::Body) => {
                 let h = self.h(obj, idx, 20);
-                own(format!("{}\n{}", pick(NOTE_BODY_A, h), pick(NOTE_BODY_B, h >> 16)))
+                own(format!(
+                    "{}\n{}",
+                    pick(NOTE_BODY_A, h),
+                    pick(NOTE_BODY_B, h >> 16)
+                ))
             }
             (Obj::Note, F::IsPrivate) => Bool(self.h(obj, idx, 21).is_multiple_of(8)),
             _ => Null,
@@ -631,78 +689,237 @@ impl Data {
 type Name2 = (&'static str, &'static str);
 
 static FIRST: &[Name2] = &[
-    ("James", "james"), ("Mary", "mary"), ("John", "john"), ("Patricia", "patricia"),
-    ("Robert", "robert"), ("Jennifer", "jennifer"), ("Michael", "michael"), ("Linda", "linda"),
-    ("David", "david"), ("Elizabeth", "elizabeth"), ("William", "william"), ("Barbara", "barbara"),
-    ("Richard", "richard"), ("Susan", "susan"), ("Joseph", "joseph"), ("Jessica", "jessica"),
-    ("Thomas", "thomas"), ("Sarah", "sarah"), ("Carlos", "carlos"), ("Karen", "karen"),
-    ("Daniel", "daniel"), ("Lisa", "lisa"), ("Matthew", "matthew"), ("Nancy", "nancy"),
-    ("José", "jose"), ("Zoë", "zoe"), ("Anthony", "anthony"), ("Sandra", "sandra"),
-    ("Mark", "mark"), ("Ashley", "ashley"), ("Priya", "priya"), ("Wei", "wei"),
-    ("Kenji", "kenji"), ("Fatima", "fatima"), ("Olivia", "olivia"), ("Liam", "liam"),
-    ("Noah", "noah"), ("Emma", "emma"), ("Ava", "ava"), ("Lucas", "lucas"),
+    ("James", "james"),
+    ("Mary", "mary"),
+    ("John", "john"),
+    ("Patricia", "patricia"),
+    ("Robert", "robert"),
+    ("Jennifer", "jennifer"),
+    ("Michael", "michael"),
+    ("Linda", "linda"),
+    ("David", "david"),
+    ("Elizabeth", "elizabeth"),
+    ("William", "william"),
+    ("Barbara", "barbara"),
+    ("Richard", "richard"),
+    ("Susan", "susan"),
+    ("Joseph", "joseph"),
+    ("Jessica", "jessica"),
+    ("Thomas", "thomas"),
+    ("Sarah", "sarah"),
+    ("Carlos", "carlos"),
+    ("Karen", "karen"),
+    ("Daniel", "daniel"),
+    ("Lisa", "lisa"),
+    ("Matthew", "matthew"),
+    ("Nancy", "nancy"),
+    ("José", "jose"),
+    ("Zoë", "zoe"),
+    ("Anthony", "anthony"),
+    ("Sandra", "sandra"),
+    ("Mark", "mark"),
+    ("Ashley", "ashley"),
+    ("Priya", "priya"),
+    ("Wei", "wei"),
+    ("Kenji", "kenji"),
+    ("Fatima", "fatima"),
+    ("Olivia", "olivia"),
+    ("Liam", "liam"),
+    ("Noah", "noah"),
+    ("Emma", "emma"),
+    ("Ava", "ava"),
+    ("Lucas", "lucas"),
 ];
 static LAST: &[Name2] = &[
-    ("Smith", "smith"), ("Johnson", "johnson"), ("Williams", "williams"), ("Brown", "brown"),
-    ("Jones", "jones"), ("Garcia", "garcia"), ("Miller", "miller"), ("Davis", "davis"),
-    ("Rodriguez", "rodriguez"), ("Martinez", "martinez"), ("Hernandez", "hernandez"),
-    ("Lopez", "lopez"), ("Gonzalez", "gonzalez"), ("Wilson", "wilson"), ("Anderson", "anderson"),
-    ("Thomas", "thomas"), ("Taylor", "taylor"), ("Moore", "moore"), ("Jackson", "jackson"),
-    ("Martin", "martin"), ("Lee", "lee"), ("Perez", "perez"), ("Thompson", "thompson"),
-    ("White", "white"), ("Harris", "harris"), ("O'Brien", "obrien"), ("Müller", "muller"),
-    ("Nguyen", "nguyen"), ("Kim", "kim"), ("Patel", "patel"), ("Chen", "chen"),
-    ("Walker", "walker"), ("Young", "young"), ("Allen", "allen"), ("King", "king"),
-    ("Wright", "wright"), ("Scott", "scott"), ("Torres", "torres"), ("Hill", "hill"),
+    ("Smith", "smith"),
+    ("Johnson", "johnson"),
+    ("Williams", "williams"),
+    ("Brown", "brown"),
+    ("Jones", "jones"),
+    ("Garcia", "garcia"),
+    ("Miller", "miller"),
+    ("Davis", "davis"),
+    ("Rodriguez", "rodriguez"),
+    ("Martinez", "martinez"),
+    ("Hernandez", "hernandez"),
+    ("Lopez", "lopez"),
+    ("Gonzalez", "gonzalez"),
+    ("Wilson", "wilson"),
+    ("Anderson", "anderson"),
+    ("Thomas", "thomas"),
+    ("Taylor", "taylor"),
+    ("Moore", "moore"),
+    ("Jackson", "jackson"),
+    ("Martin", "martin"),
+    ("Lee", "lee"),
+    ("Perez", "perez"),
+    ("Thompson", "thompson"),
+    ("White", "white"),
+    ("Harris", "harris"),
+    ("O'Brien", "obrien"),
+    ("Müller", "muller"),
+    ("Nguyen", "nguyen"),
+    ("Kim", "kim"),
+    ("Patel", "patel"),
+    ("Chen", "chen"),
+    ("Walker", "walker"),
+    ("Young", "young"),
+    ("Allen", "allen"),
+    ("King", "king"),
+    ("Wright", "wright"),
+    ("Scott", "scott"),
+    ("Torres", "torres"),
+    ("Hill", "hill"),
     ("Green", "green"),
 ];
 static TITLES: &[&str] = &[
-    "CEO", "CFO", "CTO", "VP of Sales", "VP of Marketing", "Director of Marketing",
-    "Director of Operations", "Head of IT", "Sales Manager", "Account Executive",
-    "Marketing Manager", "Procurement Manager", "Office Manager", "Software Engineer",
-    "Product Manager", "Customer Success Manager", "Buyer", "Controller",
-    "Operations Analyst", "SVP, Administration & Finance",
+    "CEO",
+    "CFO",
+    "CTO",
+    "VP of Sales",
+    "VP of Marketing",
+    "Director of Marketing",
+    "Director of Operations",
+    "Head of IT",
+    "Sales Manager",
+    "Account Executive",
+    "Marketing Manager",
+    "Procurement Manager",
+    "Office Manager",
+    "Software Engineer",
+    "Product Manager",
+    "Customer Success Manager",
+    "Buyer",
+    "Controller",
+    "Operations Analyst",
+    "SVP, Administration & Finance",
 ];
-static USER_TITLES: &[&str] =
-    &["Sales Rep", "Account Executive", "Sales Manager", "SDR", "Regional Director"];
+static USER_TITLES: &[&str] = &[
+    "Sales Rep",
+    "Account Executive",
+    "Sales Manager",
+    "SDR",
+    "Regional Director",
+];
 static AREA: &[u32] = &[415, 212, 312, 617, 512, 206, 303, 404, 305, 503];
 static FREEMAIL: &[&str] = &["example.com", "mail.example.org", "inbox.example.net"];
 static ACCT_A: &[&str] = &[
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Vandelay",
-    "Soylent", "Tyrell", "Cyberdyne", "Aperture", "Pied Piper", "Massive Dynamic", "Oscorp",
-    "Monarch", "Nakatomi", "Virtucon", "Blue Sun", "Gekko & Co", "Sirius", "Bluth", "Prestige",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Aperture",
+    "Pied Piper",
+    "Massive Dynamic",
+    "Oscorp",
+    "Monarch",
+    "Nakatomi",
+    "Virtucon",
+    "Blue Sun",
+    "Gekko & Co",
+    "Sirius",
+    "Bluth",
+    "Prestige",
 ];
 static ACCT_B: &[&str] = &[
-    "Corp", "Industries", "Holdings", "Labs", "Systems", "Group", "Partners", "Logistics",
-    "Foods", "Energy", "Media", "Health", "Analytics", "Capital", "Robotics",
+    "Corp",
+    "Industries",
+    "Holdings",
+    "Labs",
+    "Systems",
+    "Group",
+    "Partners",
+    "Logistics",
+    "Foods",
+    "Energy",
+    "Media",
+    "Health",
+    "Analytics",
+    "Capital",
+    "Robotics",
 ];
-pub(crate) static ACCT_TYPES: &[&str] =
-    &["Customer - Direct", "Customer - Channel", "Prospect", "Channel Partner / Reseller", "Other"];
+pub(crate) static ACCT_TYPES: &[&str] = &[
+    "Customer - Direct",
+    "Customer - Channel",
+    "Prospect",
+    "Channel Partner / Reseller",
+    "Other",
+];
 pub(crate) static INDUSTRIES: &[&str] = &[
-    "Technology", "Manufacturing", "Finance", "Healthcare", "Retail", "Energy", "Media",
-    "Education", "Transportation", "Consulting",
+    "Technology",
+    "Manufacturing",
+    "Finance",
+    "Healthcare",
+    "Retail",
+    "Energy",
+    "Media",
+    "Education",
+    "Transportation",
+    "Consulting",
 ];
 static CITIES: &[&str] = &[
-    "San Francisco", "New York", "Chicago", "Boston", "Austin", "Seattle", "Denver", "Atlanta",
-    "Miami", "Portland",
+    "San Francisco",
+    "New York",
+    "Chicago",
+    "Boston",
+    "Austin",
+    "Seattle",
+    "Denver",
+    "Atlanta",
+    "Miami",
+    "Portland",
 ];
 pub(crate) static STAGES: &[(&str, f64)] = &[
-    ("Prospecting", 10.0), ("Qualification", 10.0), ("Needs Analysis", 20.0),
-    ("Value Proposition", 50.0), ("Id. Decision Makers", 60.0), ("Perception Analysis", 70.0),
-    ("Proposal/Price Quote", 75.0), ("Negotiation/Review", 90.0), ("Closed Won", 100.0),
+    ("Prospecting", 10.0),
+    ("Qualification", 10.0),
+    ("Needs Analysis", 20.0),
+    ("Value Proposition", 50.0),
+    ("Id. Decision Makers", 60.0),
+    ("Perception Analysis", 70.0),
+    ("Proposal/Price Quote", 75.0),
+    ("Negotiation/Review", 90.0),
+    ("Closed Won", 100.0),
     ("Closed Lost", 0.0),
 ];
 pub(crate) static OPP_TYPES: &[&str] = &[
-    "New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
+    "New Customer",
+    "Existing Customer - Upgrade",
+    "Existing Customer - Replacement",
     "Existing Customer - Downgrade",
 ];
 static PRODUCTS: &[&str] = &[
-    "Platform License", "Support Renewal", "Onboarding Services", "Data Add-on", "Enterprise Tier",
-    "Analytics Suite", "Training Package", "API Access", "Premium Support", "Expansion Seats",
-    "Pilot", "Q1 2024 Deal",
+    "Platform License",
+    "Support Renewal",
+    "Onboarding Services",
+    "Data Add-on",
+    "Enterprise Tier",
+    "Analytics Suite",
+    "Training Package",
+    "API Access",
+    "Premium Support",
+    "Expansion Seats",
+    "Pilot",
+    "Q1 2024 Deal",
 ];
 static NOTE_TITLES: &[&str] = &[
-    "Follow-up Call", "Intro Meeting", "Pricing Discussion", "Demo Feedback", "Contract Review",
-    "Renewal Risk", "Kickoff", "Support Escalation", "Quarterly Business Review", "Next Steps",
+    "Follow-up Call",
+    "Intro Meeting",
+    "Pricing Discussion",
+    "Demo Feedback",
+    "Contract Review",
+    "Renewal Risk",
+    "Kickoff",
+    "Support Escalation",
+    "Quarterly Business Review",
+    "Next Steps",
 ];
 static NOTE_BODY_A: &[&str] = &[
     "Follow-up call scheduled for next week.",
@@ -730,14 +947,22 @@ mod tests {
     #[test]
     fn ids_sort_in_index_order() {
         // Every carry boundary of the base62 digits plus a sweep.
-        let probes = (1..3_000_000u64).step_by(997).chain([61, 62, 63, 3843, 3844, 238_328]);
+        let probes = (1..3_000_000u64)
+            .step_by(997)
+            .chain([61, 62, 63, 3843, 3844, 238_328]);
         for i in probes {
-            assert!(id_bytes(Obj::Contact, i - 1) < id_bytes(Obj::Contact, i), "{i}");
+            assert!(
+                id_bytes(Obj::Contact, i - 1) < id_bytes(Obj::Contact, i),
+                "{i}"
+            );
         }
         let a = id_string(Obj::Contact, 0);
         assert_eq!(a.len(), 18);
         assert!(a.starts_with("003"));
-        assert_eq!(normalize_id_literal(&a[..15]).as_deref(), Some(a.as_bytes()));
+        assert_eq!(
+            normalize_id_literal(&a[..15]).as_deref(),
+            Some(a.as_bytes())
+        );
     }
 
     #[test]
@@ -756,9 +981,16 @@ mod tests {
     fn generated_emails_are_found() {
         let d = Data::new(42, 2000, 0, 0);
         for i in [0u64, 7, 1999] {
-            let Value::Str(e) = d.value(Obj::Contact, i, F::Email) else { panic!() };
-            let found = d.find_generated_contact_email(&e.to_uppercase()).expect("found");
-            assert_eq!(d.value(Obj::Contact, found, F::Email), Value::Str(e.clone()));
+            let Value::Str(e) = d.value(Obj::Contact, i, F::Email) else {
+                panic!()
+            };
+            let found = d
+                .find_generated_contact_email(&e.to_uppercase())
+                .expect("found");
+            assert_eq!(
+                d.value(Obj::Contact, found, F::Email),
+                Value::Str(e.clone())
+            );
         }
         assert_eq!(d.find_generated_contact_email("jane.doe@example.com"), None);
         assert_eq!(d.find_generated_contact_email("garbage"), None);
@@ -775,7 +1007,9 @@ mod tests {
     #[test]
     fn some_contacts_have_no_account() {
         let d = Data::new(42, 1000, 0, 0);
-        let none = (0..1000).filter(|&i| d.parent(Obj::Contact, i, F::AccountId).is_none()).count();
+        let none = (0..1000)
+            .filter(|&i| d.parent(Obj::Contact, i, F::AccountId).is_none())
+            .count();
         assert!((50..200).contains(&none), "{none}");
     }
 }

@@ -65,7 +65,12 @@ impl DType {
     pub fn is_text(self) -> bool {
         matches!(
             self,
-            DType::String | DType::Email | DType::Phone | DType::Url | DType::Textarea | DType::Picklist
+            DType::String
+                | DType::Email
+                | DType::Phone
+                | DType::Url
+                | DType::Textarea
+                | DType::Picklist
         )
     }
 
@@ -129,7 +134,9 @@ pub fn meta(obj: Obj, def: FieldDef) -> Meta {
         (_, F::LastModifiedById) => ro(T::Reference, "Last Modified By ID"),
         (_, F::SystemModstamp) => ro(T::DateTime, "System Modstamp"),
         (_, F::AccountId) => rw(T::Reference, "Account ID", 18),
-        (Obj::Contact | Obj::User, F::Name) => (T::String, "Full Name", 121, false, false, false, true),
+        (Obj::Contact | Obj::User, F::Name) => {
+            (T::String, "Full Name", 121, false, false, false, true)
+        }
         (Obj::Contact | Obj::User, F::LastName) => req(T::String, "Last Name", 80),
         (Obj::Contact | Obj::User, F::FirstName) => rw(T::String, "First Name", 40),
         (Obj::Contact, F::Title) => rw(T::String, "Title", 128),
@@ -162,7 +169,16 @@ pub fn meta(obj: Obj, def: FieldDef) -> Meta {
         // Not reachable with the schema in data.rs; a string is the safe reading.
         _ => rw(T::String, def.name, 255),
     };
-    Meta { def, dtype, label, length, required, createable, updateable, defaulted }
+    Meta {
+        def,
+        dtype,
+        label,
+        length,
+        required,
+        createable,
+        updateable,
+        defaulted,
+    }
 }
 
 pub fn metas(obj: Obj) -> impl Iterator<Item = Meta> {
@@ -258,7 +274,10 @@ pub fn describe(obj: Obj, version: &str, text_fields: &[String]) -> Response {
         let fields: Vec<Value> = metas(obj)
             .map(|meta| {
                 let mut f = field_json(obj, &meta);
-                if text_fields.iter().any(|t| t.eq_ignore_ascii_case(&format!("{}.{}", obj.name(), meta.def.name))) {
+                if text_fields
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&format!("{}.{}", obj.name(), meta.def.name)))
+                {
                     f["type"] = json!("string");
                     f["soapType"] = json!("xsd:string");
                 }
@@ -273,13 +292,19 @@ pub fn describe(obj: Obj, version: &str, text_fields: &[String]) -> Response {
 
 /// `GET /sobjects/<Type>`.
 pub fn basic_info(obj: Obj, version: &str) -> Response {
-    http::json_value(StatusCode::OK, &json!({"objectDescribe": summary(obj, version), "recentItems": []}))
+    http::json_value(
+        StatusCode::OK,
+        &json!({"objectDescribe": summary(obj, version), "recentItems": []}),
+    )
 }
 
 /// `GET /sobjects/`.
 pub fn global(version: &str) -> Response {
     let list: Vec<Value> = Obj::ALL.iter().map(|o| summary(*o, version)).collect();
-    http::json_value(StatusCode::OK, &json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": list}))
+    http::json_value(
+        StatusCode::OK,
+        &json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": list}),
+    )
 }
 
 #[cfg(test)]
@@ -288,7 +313,12 @@ mod tests {
 
     #[test]
     fn required_fields_match_salesforce_defaults() {
-        let req = |o: Obj| metas(o).filter(|m| m.required).map(|m| m.def.name).collect::<Vec<_>>();
+        let req = |o: Obj| {
+            metas(o)
+                .filter(|m| m.required)
+                .map(|m| m.def.name)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(req(Obj::Contact), ["LastName"]);
         assert_eq!(req(Obj::Opportunity), ["Name", "StageName", "CloseDate"]);
         assert_eq!(req(Obj::Account), ["Name"]);

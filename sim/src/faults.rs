@@ -205,17 +205,37 @@ mod tests {
     #[test]
     fn faults_are_consumed_in_order_and_by_target() {
         let mut f = Faults::default();
-        f.add(Fault { target: Target::Query, kind: Kind::Unavailable, count: 2, delay_ms: 0 });
-        f.add(Fault { target: Target::Any, kind: Kind::Reset, count: 1, delay_ms: 0 });
+        f.add(Fault {
+            target: Target::Query,
+            kind: Kind::Unavailable,
+            count: 2,
+            delay_ms: 0,
+        });
+        f.add(Fault {
+            target: Target::Any,
+            kind: Kind::Reset,
+            count: 1,
+            delay_ms: 0,
+        });
         assert_eq!(f.take(Site::Token).map(|h| h.0), Some(Kind::Reset));
         assert_eq!(f.take(Site::Token), None);
         assert_eq!(f.take(Site::Rest), None);
         assert_eq!(f.take(Site::Query).map(|h| h.0), Some(Kind::Unavailable));
         assert_eq!(f.take(Site::Query).map(|h| h.0), Some(Kind::Unavailable));
         assert_eq!(f.take(Site::Query), None);
-        f.add(Fault { target: Target::Rest, kind: Kind::Unavailable, count: 2, delay_ms: 0 });
+        f.add(Fault {
+            target: Target::Rest,
+            kind: Kind::Unavailable,
+            count: 2,
+            delay_ms: 0,
+        });
         assert!(f.take(Site::Write).is_some() && f.take(Site::Bulk).is_some());
-        f.add(Fault { target: Target::Write, kind: Kind::Unavailable, count: 1, delay_ms: 0 });
+        f.add(Fault {
+            target: Target::Write,
+            kind: Kind::Unavailable,
+            count: 1,
+            delay_ms: 0,
+        });
         assert_eq!(f.take(Site::Bulk), None);
         assert!(f.take(Site::Write).is_some());
     }

@@ -39,7 +39,8 @@ pub struct JwtConfig {
 }
 
 fn parse_key(pem: &str) -> Result<DecodingKey, String> {
-    DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| format!("jwtPublicKeyPem: not an RSA public key or certificate PEM ({e})"))
+    DecodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|e| format!("jwtPublicKeyPem: not an RSA public key or certificate PEM ({e})"))
 }
 
 impl JwtConfig {
@@ -100,7 +101,9 @@ pub fn jwt_bearer(sim: &Sim, p: &Params) -> Result<Issued, Response> {
     let assertion = param(p, "assertion").unwrap_or("");
     let claims = {
         let cfg = lock(&sim.jwt);
-        let Some(key) = cfg.key.as_ref() else { return Err(invalid_assertion()) };
+        let Some(key) = cfg.key.as_ref() else {
+            return Err(invalid_assertion());
+        };
         // Only the signature is checked by the library; the claims are checked below so
         // each failure gets Salesforce's own error.
         let mut v = Validation::new(Algorithm::RS256);
@@ -121,15 +124,24 @@ pub fn jwt_bearer(sim: &Sim, p: &Params) -> Result<Issued, Response> {
     }
     let now = crate::time::now_ms() as f64 / 1000.0;
     match claims.get("exp").and_then(Value::as_f64) {
-        Some(exp) if exp + SKEW_S < now => return Err(bad("invalid_grant", "expired authorization code")),
+        Some(exp) if exp + SKEW_S < now => {
+            return Err(bad("invalid_grant", "expired authorization code"))
+        }
         None => return Err(bad("invalid_grant", "expired authorization code")),
         Some(exp) if exp > now + MAX_LIFETIME_S + SKEW_S => return Err(invalid_assertion()),
         Some(_) => {}
     }
     // Salesforce: "you can use principal (prn) instead of subject (sub). If both are
     // specified, prn is used."
-    let subject = claims.get("prn").or_else(|| claims.get("sub")).and_then(Value::as_str).unwrap_or("");
-    let approved = lock(&sim.jwt).users.iter().any(|u| u.eq_ignore_ascii_case(subject));
+    let subject = claims
+        .get("prn")
+        .or_else(|| claims.get("sub"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let approved = lock(&sim.jwt)
+        .users
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(subject));
     if !approved {
         return Err(bad("invalid_grant", "user hasn't approved this consumer"));
     }

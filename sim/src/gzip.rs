@@ -14,14 +14,19 @@ use futures_core::Stream;
 
 /// True when the request's `Accept-Encoding` lists gzip (without `q=0`).
 pub fn accepts(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let zero_q = parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let name = parts.next().unwrap_or("");
+                let zero_q =
+                    parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+                (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
+            })
         })
-    })
 }
 
 /// Re-encodes `r`'s body with gzip (skips bodies already encoded and empty ones).
@@ -30,10 +35,17 @@ pub fn compress(r: Response) -> Response {
         return r;
     }
     let (mut parts, body) = r.into_parts();
-    parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    parts
+        .headers
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    let stream = GzStream { inner: Box::pin(body.into_data_stream()), enc: Some(GzEncoder::new(Vec::new(), Compression::fast())) };
+    parts
+        .headers
+        .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    let stream = GzStream {
+        inner: Box::pin(body.into_data_stream()),
+        enc: Some(GzEncoder::new(Vec::new(), Compression::fast())),
+    };
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
@@ -50,7 +62,9 @@ impl Stream for GzStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            let Some(enc) = this.enc.as_mut() else { return Poll::Ready(None) };
+            let Some(enc) = this.enc.as_mut() else {
+                return Poll::Ready(None);
+            };
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => {
@@ -68,7 +82,9 @@ impl Stream for GzStream {
                     }
                 }
                 Poll::Ready(None) => {
-                    let Some(enc) = this.enc.take() else { return Poll::Ready(None) };
+                    let Some(enc) = this.enc.take() else {
+                        return Poll::Ready(None);
+                    };
                     return Poll::Ready(Some(enc.finish().map(Bytes::from)));
                 }
             }

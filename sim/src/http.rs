@@ -44,15 +44,27 @@ pub fn rest_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 pub fn not_found() -> Response {
-    rest_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+    rest_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
 }
 
 pub fn invalid_session() -> Response {
-    rest_error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid")
+    rest_error(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_SESSION_ID",
+        "Session expired or invalid",
+    )
 }
 
 pub fn limit_exceeded() -> Response {
-    rest_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+    rest_error(
+        StatusCode::FORBIDDEN,
+        "REQUEST_LIMIT_EXCEEDED",
+        "TotalRequests Limit exceeded.",
+    )
 }
 
 /// What Salesforce answers past the org's concurrent long-request limit.
@@ -67,12 +79,18 @@ pub fn concurrent_limit_exceeded() -> Response {
 pub fn oauth_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
-    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+    h.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+    );
 }
 
 /// OAuth error body `{"error","error_description"}` (HTTP 400 unless stated).
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut r = json_value(status, &serde_json::json!({ "error": error, "error_description": description }));
+    let mut r = json_value(
+        status,
+        &serde_json::json!({ "error": error, "error_description": description }),
+    );
     oauth_headers(&mut r);
     r
 }
@@ -83,7 +101,8 @@ pub fn redirect(location: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
     r
 }
 
@@ -144,7 +163,13 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
 mod tests {
     #[test]
     fn escaper_matches_serde() {
-        for s in ["plain", "quo\"te", "back\\slash", "nl\nx\r\t\u{8}\u{c}\u{1}", "é — ✓"] {
+        for s in [
+            "plain",
+            "quo\"te",
+            "back\\slash",
+            "nl\nx\r\t\u{8}\u{c}\u{1}",
+            "é — ✓",
+        ] {
             let mut v = Vec::new();
             super::push_json_str(&mut v, s);
             let back: String = serde_json::from_slice(&v).expect("valid json");

@@ -149,9 +149,15 @@ impl Drop for SimHandle {
 fn login_router(sim: Arc<Sim>, host: Host) -> Router {
     Router::new()
         .route("/services/oauth2/authorize", get(oauth::authorize))
-        .route("/services/oauth2/authorize/decision", axum::routing::post(oauth::decision))
+        .route(
+            "/services/oauth2/authorize/decision",
+            axum::routing::post(oauth::decision),
+        )
         .route("/services/oauth2/token", axum::routing::post(oauth::token))
-        .route("/services/oauth2/revoke", get(oauth::revoke).post(oauth::revoke))
+        .route(
+            "/services/oauth2/revoke",
+            get(oauth::revoke).post(oauth::revoke),
+        )
         .merge(control::router())
         .fallback(|| async { http::not_found() })
         .layer(Extension(host))
@@ -174,16 +180,36 @@ pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     let login = TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let instance = TcpListener::bind(("127.0.0.1", cfg.instance_port)).await?;
     let my_domain = TcpListener::bind(("127.0.0.1", cfg.my_domain_port)).await?;
-    let url = |l: &TcpListener| l.local_addr().map(|a| format!("http://127.0.0.1:{}", a.port()));
-    let (login_url, instance_url, my_domain_url) = (url(&login)?, url(&instance)?, url(&my_domain)?);
-    let sim = Sim::new(&cfg, login_url.clone(), instance_url.clone(), my_domain_url.clone())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let url = |l: &TcpListener| {
+        l.local_addr()
+            .map(|a| format!("http://127.0.0.1:{}", a.port()))
+    };
+    let (login_url, instance_url, my_domain_url) =
+        (url(&login)?, url(&instance)?, url(&my_domain)?);
+    let sim = Sim::new(
+        &cfg,
+        login_url.clone(),
+        instance_url.clone(),
+        my_domain_url.clone(),
+    )
+    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let sim = Arc::new(sim);
     let (stop, rx) = watch::channel(false);
     let tasks = vec![
         server::serve(login, login_router(sim.clone(), Host::Login), rx.clone()),
-        server::serve(my_domain, login_router(sim.clone(), Host::MyDomain), rx.clone()),
+        server::serve(
+            my_domain,
+            login_router(sim.clone(), Host::MyDomain),
+            rx.clone(),
+        ),
         server::serve(instance, instance_router(sim), rx),
     ];
-    Ok(SimHandle { control_url: format!("{login_url}/__sim"), login_url, instance_url, my_domain_url, stop, tasks })
+    Ok(SimHandle {
+        control_url: format!("{login_url}/__sim"),
+        login_url,
+        instance_url,
+        my_domain_url,
+        stop,
+        tasks,
+    })
 }

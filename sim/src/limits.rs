@@ -28,7 +28,10 @@ const STATIC: &[(&str, u64)] = &[
 pub fn limits(sim: &Sim) -> Response {
     let (used, max) = sim.api_usage();
     let mut out = Map::new();
-    out.insert("DailyApiRequests".into(), json!({ "Max": max, "Remaining": max.saturating_sub(used) }));
+    out.insert(
+        "DailyApiRequests".into(),
+        json!({ "Max": max, "Remaining": max.saturating_sub(used) }),
+    );
     for (name, max) in STATIC {
         out.insert((*name).into(), json!({ "Max": max, "Remaining": max }));
     }

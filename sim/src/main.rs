@@ -20,18 +20,27 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"))
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
         };
         fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{name}: invalid number '{v}'"))
+            v.parse()
+                .map_err(|_| format!("{name}: invalid number '{v}'"))
         }
         match flag.as_str() {
             "--port" => cfg.port = num("--port", value("--port")?)?,
-            "--instance-port" => cfg.instance_port = num("--instance-port", value("--instance-port")?)?,
-            "--my-domain-port" => cfg.my_domain_port = num("--my-domain-port", value("--my-domain-port")?)?,
+            "--instance-port" => {
+                cfg.instance_port = num("--instance-port", value("--instance-port")?)?
+            }
+            "--my-domain-port" => {
+                cfg.my_domain_port = num("--my-domain-port", value("--my-domain-port")?)?
+            }
             "--jwt-public-key" => {
                 let path = value("--jwt-public-key")?;
-                let pem = std::fs::read_to_string(&path).map_err(|e| format!("--jwt-public-key {path}: {e}"))?;
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("--jwt-public-key {path}: {e}"))?;
                 cfg.jwt_public_key_pem = Some(pem);
             }
             "--jwt-user" => cfg.jwt_users.push(value("--jwt-user")?),
@@ -45,10 +54,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             "--seed" => cfg.seed = num("--seed", value("--seed")?)?,
             "--latency-ms" => cfg.latency_ms = num("--latency-ms", value("--latency-ms")?)?,
             "--latency-per-1000-ms" => {
-                cfg.latency_per_1000_ms = num("--latency-per-1000-ms", value("--latency-per-1000-ms")?)?
+                cfg.latency_per_1000_ms =
+                    num("--latency-per-1000-ms", value("--latency-per-1000-ms")?)?
             }
             "--bulk-job-ms" => cfg.bulk_job_ms = num("--bulk-job-ms", value("--bulk-job-ms")?)?,
-            "--concurrent-limit" => cfg.concurrent_limit = num("--concurrent-limit", value("--concurrent-limit")?)?,
+            "--concurrent-limit" => {
+                cfg.concurrent_limit = num("--concurrent-limit", value("--concurrent-limit")?)?
+            }
             "--api-limit" => cfg.api_limit = num("--api-limit", value("--api-limit")?)?,
             "--rotation" if inline.is_none() => cfg.rotation = true,
             "--consent" if inline.is_none() => cfg.auto_approve = false,
@@ -124,7 +136,10 @@ mod tests {
     #[test]
     fn parses_flags() {
         let c = parse_args(args("--port 5000 --instance-port=5001 --rotation --consent --contacts 1000000 --redirect-uri http://localhost/cb")).unwrap();
-        assert_eq!((c.port, c.instance_port, c.contacts), (5000, 5001, 1_000_000));
+        assert_eq!(
+            (c.port, c.instance_port, c.contacts),
+            (5000, 5001, 1_000_000)
+        );
         assert!(c.rotation && !c.auto_approve);
         assert_eq!(c.redirect_uri.as_deref(), Some("http://localhost/cb"));
         assert!(parse_args(args("--port")).is_err());
@@ -132,10 +147,22 @@ mod tests {
         assert!(parse_args(args("--bogus")).is_err());
         assert!(parse_args(args("--rotation=yes")).is_err());
         assert!(parse_args(args("--port 5000 --my-domain-port 5000")).is_err());
-        let c = parse_args(args("--my-domain-port 5002 --jwt-user a@x.com --jwt-user=b@x.com")).unwrap();
+        let c = parse_args(args(
+            "--my-domain-port 5002 --jwt-user a@x.com --jwt-user=b@x.com",
+        ))
+        .unwrap();
         assert_eq!((c.my_domain_port, c.jwt_users.len()), (5002, 2));
         assert!(parse_args(args("--jwt-public-key /nonexistent/key.pem")).is_err());
         let c = parse_args(args("--latency-ms 150 --latency-per-1000-ms 20 --bulk-job-ms 10 --concurrent-limit 25 --api-limit 500")).unwrap();
-        assert_eq!((c.latency_ms, c.latency_per_1000_ms, c.bulk_job_ms, c.concurrent_limit, c.api_limit), (150, 20, 10, 25, 500));
+        assert_eq!(
+            (
+                c.latency_ms,
+                c.latency_per_1000_ms,
+                c.bulk_job_ms,
+                c.concurrent_limit,
+                c.api_limit
+            ),
+            (150, 20, 10, 25, 500)
+        );
     }
 }

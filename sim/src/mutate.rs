@@ -78,7 +78,10 @@ pub fn delete(d: &mut Data, obj: Obj, idx: u64, at: i64) {
 
 /// Restores a record from the recycle bin with a new `SystemModstamp`.
 pub fn undelete(d: &mut Data, obj: Obj, idx: u64, at: i64) {
-    Arc::make_mut(&mut d.overlay).obj_mut(obj).deleted.remove(&idx);
+    Arc::make_mut(&mut d.overlay)
+        .obj_mut(obj)
+        .deleted
+        .remove(&idx);
     if let Some(rec) = record_mut(d, obj, idx) {
         stamp(rec, at);
     }
@@ -165,7 +168,9 @@ pub fn random(d: &mut Data, o: &MutateOpts) -> Json {
             continue;
         }
         // A live record: a few tries at random, enough when most records are alive.
-        let live = (0..8).map(|_| rng.random_range(0..n)).find(|i| !ov.deleted.contains_key(i) && !ov.purged.contains(i));
+        let live = (0..8)
+            .map(|_| rng.random_range(0..n))
+            .find(|i| !ov.deleted.contains_key(i) && !ov.purged.contains(i));
         let Some(idx) = live else { continue };
         let at = at.max(modstamp(d, o.obj, idx));
         if roll < 60 {
@@ -197,16 +202,20 @@ pub fn purge(d: &mut Data, obj: Obj, now: i64) -> usize {
 /// now) holds more than the configured number of rows: Salesforce gives up on scans that big.
 pub fn query_timeout(sim: &Sim, plan: &Plan, data: &Data) -> Option<Response> {
     let limit = sim.settings.query_timeout_rows.load(Relaxed);
-    let bounds: Vec<_> = plan.bounds.iter().filter(|b| b.f == F::SystemModstamp).collect();
+    let bounds: Vec<_> = plan
+        .bounds
+        .iter()
+        .filter(|b| b.f == F::SystemModstamp)
+        .collect();
     if limit == 0 || !bounds.iter().any(|b| matches!(b.op, CmpOp::Gt | CmpOp::Ge)) {
         return None;
     }
     let mut rows = 0u64;
     for idx in 0..data.count(plan.obj) {
         let v = data.value(plan.obj, idx, F::SystemModstamp);
-        let inside = bounds
-            .iter()
-            .all(|b| crate::plan::compare(&v, &b.lit).is_some_and(|o| crate::plan::op_holds(b.op, o)));
+        let inside = bounds.iter().all(|b| {
+            crate::plan::compare(&v, &b.lit).is_some_and(|o| crate::plan::op_holds(b.op, o))
+        });
         rows += inside as u64;
         if rows > limit {
             bump(&sim.counts.query_timeout);
@@ -224,7 +233,11 @@ pub fn query_timeout(sim: &Sim, plan: &Plan, data: &Data) -> Option<Response> {
 /// (seconds ignored). A start before `earliestDateAvailable` is `INVALID_REPLICATION_DATE`.
 pub fn deleted_resource(sim: &Sim, obj: Obj, uri: &axum::http::Uri) -> Response {
     let params = http::query_params(uri);
-    let parse = |k: &str| http::param(&params, k).and_then(time::parse_datetime).map(|ms| ms - ms.rem_euclid(MINUTE_MS));
+    let parse = |k: &str| {
+        http::param(&params, k)
+            .and_then(time::parse_datetime)
+            .map(|ms| ms - ms.rem_euclid(MINUTE_MS))
+    };
     let (Some(start), Some(end)) = (parse("start"), parse("end")) else {
         return http::rest_error(
             StatusCode::BAD_REQUEST,
@@ -239,7 +252,11 @@ pub fn deleted_resource(sim: &Sim, obj: Obj, uri: &axum::http::Uri) -> Response 
     let earliest = ov.purged_before.map_or(window, |p| p.max(window));
     let earliest = earliest - earliest.rem_euclid(MINUTE_MS);
     if end <= start {
-        return http::rest_error(StatusCode::BAD_REQUEST, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate");
+        return http::rest_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REPLICATION_DATE",
+            "startDate must chronologically precede endDate",
+        );
     }
     if start < earliest {
         return http::rest_error(
@@ -275,7 +292,9 @@ fn bad(msg: &str) -> Response {
 }
 
 async fn body_map(req: Request) -> Result<Map<String, Json>, Response> {
-    let bytes = http::read_body(req.into_body(), 64 * 1024).await.ok_or_else(|| bad("body too large"))?;
+    let bytes = http::read_body(req.into_body(), 64 * 1024)
+        .await
+        .ok_or_else(|| bad("body too large"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -346,7 +365,10 @@ pub async fn truth(State(sim): S, req: Request) -> Response {
                 continue;
             }
             let mut r = Map::new();
-            r.insert("SystemModstamp".into(), json!(time::format_datetime(modstamp(&d, obj, idx))));
+            r.insert(
+                "SystemModstamp".into(),
+                json!(time::format_datetime(modstamp(&d, obj, idx))),
+            );
             if let Some(f) = field.and_then(|f| obj.def(f)) {
                 let v = match d.value(obj, idx, f.f) {
                     Value::Str(s) => json!(s),

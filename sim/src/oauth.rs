@@ -68,7 +68,11 @@ fn with_query(target: &Url, pairs: &[(&str, &str)], state: Option<&str>) -> Resp
 }
 
 fn normalize_scope(s: Option<&str>) -> String {
-    let joined = s.unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    let joined = s
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if joined.is_empty() {
         DEFAULT_SCOPE.to_string()
     } else {
@@ -83,7 +87,10 @@ fn authorize_flow(sim: &Sim, p: &Params, decision: Option<bool>) -> Response {
     // The redirect target is checked first: errors can only be redirected to a trusted URI.
     if let Some(reg) = &sim.redirect_uri {
         if redirect_uri != reg {
-            return consent::error_page("redirect_uri_mismatch", "redirect_uri must match configuration");
+            return consent::error_page(
+                "redirect_uri_mismatch",
+                "redirect_uri must match configuration",
+            );
         }
     }
     let Ok(target) = Url::parse(redirect_uri) else {
@@ -91,7 +98,11 @@ fn authorize_flow(sim: &Sim, p: &Params, decision: Option<bool>) -> Response {
     };
     let state = param(p, "state");
     let fail = |error: &str, desc: &str| {
-        with_query(&target, &[("error", error), ("error_description", desc)], state)
+        with_query(
+            &target,
+            &[("error", error), ("error_description", desc)],
+            state,
+        )
     };
     if param(p, "client_id") != Some(sim.client_id.as_str()) {
         return fail("invalid_client_id", "client identifier invalid");
@@ -101,7 +112,12 @@ fn authorize_flow(sim: &Sim, p: &Params, decision: Option<bool>) -> Response {
     }
     match param(p, "code_challenge_method") {
         None | Some("") | Some("S256") => {}
-        Some(_) => return fail("invalid_request", "invalid code_challenge_method: only S256 is supported"),
+        Some(_) => {
+            return fail(
+                "invalid_request",
+                "invalid code_challenge_method: only S256 is supported",
+            )
+        }
     }
     let deny = match decision {
         Some(allow) => !allow,
@@ -111,7 +127,8 @@ fn authorize_flow(sim: &Sim, p: &Params, decision: Option<bool>) -> Response {
         return fail("access_denied", "end-user denied authorization");
     }
     let scope = normalize_scope(param(p, "scope"));
-    let approved = decision.is_some() || sim.auto_approve() || param(p, "sim_action") == Some("allow");
+    let approved =
+        decision.is_some() || sim.auto_approve() || param(p, "sim_action") == Some("allow");
     if !approved {
         return consent::consent_page(p, &scope);
     }
@@ -153,10 +170,16 @@ pub struct ClientAuth {
 /// Body `client_id`/`client_secret`, else `Authorization: Basic base64(id:secret)`.
 fn client_auth(headers: &HeaderMap, p: &Params) -> ClientAuth {
     let basic = http::header_str(headers, "authorization")
-        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+        .and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        })
         .and_then(|b| STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        });
     let (bid, bsecret) = match basic {
         Some((a, b)) => (Some(a), Some(b)),
         None => (None, None),
@@ -167,13 +190,23 @@ fn client_auth(headers: &HeaderMap, p: &Params) -> ClientAuth {
     }
 }
 
-pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>, req: Request) -> Response {
+pub async fn token(
+    State(sim): State<Arc<Sim>>,
+    Extension(host): Extension<Host>,
+    req: Request,
+) -> Response {
     bump(&sim.counts.token_total);
     let (parts, body) = req.into_parts();
-    let is_form = http::header_str(&parts.headers, "content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let is_form = http::header_str(&parts.headers, "content-type").is_some_and(|c| {
+        c.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
     let body = http::read_body(body, MAX_FORM).await.unwrap_or_default();
-    let p = if is_form { http::parse_form(&body) } else { Vec::new() };
+    let p = if is_form {
+        http::parse_form(&body)
+    } else {
+        Vec::new()
+    };
     let grant = Grant::parse(param(&p, "grant_type"));
     match grant {
         Some(Grant::AuthorizationCode) => bump(&sim.counts.token_code),
@@ -183,7 +216,10 @@ pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>
         None => {}
     }
     sim.latency().await;
-    let delay = sim.settings.token_delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    let delay = sim
+        .settings
+        .token_delay_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
@@ -192,20 +228,30 @@ pub async fn token(State(sim): State<Arc<Sim>>, Extension(host): Extension<Host>
         return r;
     }
     // Salesforce answers a non-form body with unsupported_grant_type too.
-    let Some(grant) = grant else { return bad("unsupported_grant_type", "grant type not supported") };
+    let Some(grant) = grant else {
+        return bad("unsupported_grant_type", "grant type not supported");
+    };
     let client = client_auth(&parts.headers, &p);
     // The assertion names the client (iss); client credentials have their own checks.
     match grant {
         Grant::JwtBearer => return respond(&sim, grants::jwt_bearer(&sim, &p), Shape::JwtBearer),
         Grant::ClientCredentials => {
-            return respond(&sim, grants::client_credentials(&sim, host, &client), Shape::ClientCredentials)
+            return respond(
+                &sim,
+                grants::client_credentials(&sim, host, &client),
+                Shape::ClientCredentials,
+            )
         }
         _ => {}
     }
     if client.id.as_deref() != Some(sim.client_id.as_str()) {
         return bad("invalid_client_id", "client identifier invalid");
     }
-    if client.secret.as_deref().is_some_and(|s| s != sim.client_secret) {
+    if client
+        .secret
+        .as_deref()
+        .is_some_and(|s| s != sim.client_secret)
+    {
         return bad("invalid_client", "invalid client credentials");
     }
     let secret_given = client.secret.is_some();
@@ -230,7 +276,9 @@ const MAX_VERIFIER_LEN: usize = 1024;
 
 fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     let shape = (1..=MAX_VERIFIER_LEN).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     shape && URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == challenge
 }
 
@@ -246,12 +294,17 @@ fn exchange_code(sim: &Sim, p: &Params, secret_given: bool) -> Result<Issued, Re
         return Err(bad("invalid_grant", "invalid authorization code"));
     }
     if param(p, "redirect_uri") != Some(c.redirect_uri.as_str()) {
-        return Err(bad("redirect_uri_mismatch", "redirect_uri must match configuration"));
+        return Err(bad(
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        ));
     }
     if let Some(ch) = &c.challenge {
         match param(p, "code_verifier").filter(|v| !v.is_empty()) {
             None => return Err(bad("invalid_grant", "code verifier required")),
-            Some(v) if !pkce_ok(v, ch) => return Err(bad("invalid_request", "invalid code verifier")),
+            Some(v) if !pkce_ok(v, ch) => {
+                return Err(bad("invalid_request", "invalid code verifier"))
+            }
             Some(_) => {}
         }
     } else if !secret_given {
@@ -259,16 +312,21 @@ fn exchange_code(sim: &Sim, p: &Params, secret_given: bool) -> Result<Issued, Re
         return Err(bad("invalid_client", "invalid client credentials"));
     }
     store.consume_code(code);
-    let with_refresh = c.scope.split(' ').any(|s| s == "refresh_token" || s == "offline_access");
+    let with_refresh = c
+        .scope
+        .split(' ')
+        .any(|s| s == "refresh_token" || s == "offline_access");
     Ok(store.open(&c.scope, !secret_given, with_refresh))
 }
 
 fn refresh(sim: &Sim, p: &Params, secret_given: bool) -> Result<Issued, Response> {
     let rt = param(p, "refresh_token").unwrap_or("");
-    lock(&sim.auth).refresh(rt, sim.rotation(), secret_given).map_err(|e| match e {
-        RefreshError::Invalid => bad("invalid_grant", "expired access/refresh token"),
-        RefreshError::SecretRequired => bad("invalid_client", "invalid client credentials"),
-    })
+    lock(&sim.auth)
+        .refresh(rt, sim.rotation(), secret_given)
+        .map_err(|e| match e {
+            RefreshError::Invalid => bad("invalid_grant", "expired access/refresh token"),
+            RefreshError::SecretRequired => bad("invalid_client", "invalid client credentials"),
+        })
 }
 
 /// Token response field sets per grant (research §1.2): the JWT bearer response has no
@@ -282,7 +340,12 @@ enum Shape {
 
 fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
     let issued_at = crate::time::now_ms().to_string();
-    let id = format!("{}/id/{}/{}", sim.login_url, crate::tokens::org_id(i.org), i.user_id);
+    let id = format!(
+        "{}/id/{}/{}",
+        sim.login_url,
+        crate::tokens::org_id(i.org),
+        i.user_id
+    );
     let signature = match Hmac::<Sha256>::new_from_slice(sim.client_secret.as_bytes()) {
         Ok(mut mac) => {
             mac.update(id.as_bytes());
@@ -307,7 +370,10 @@ fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
         m.insert("issued_at".into(), issued_at.into());
     }
     if shape == Shape::ClientCredentials {
-        m.insert("api_instance_url".into(), "https://api.salesforce.com".into());
+        m.insert(
+            "api_instance_url".into(),
+            "https://api.salesforce.com".into(),
+        );
     }
     let mut r = http::json_value(StatusCode::OK, &serde_json::Value::Object(m));
     http::oauth_headers(&mut r);
@@ -333,7 +399,10 @@ pub async fn revoke(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     let token = param(&p, "token").unwrap_or("");
     if lock(&sim.auth).revoke(token) {
         let mut r = Response::new(Body::empty());
-        r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(http::NO_CACHE));
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(http::NO_CACHE),
+        );
         r
     } else {
         bad("invalid_token", "Token was invalid")

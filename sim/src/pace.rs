@@ -22,7 +22,9 @@ pub fn count_query_records(body: &[u8]) -> u64 {
         #[serde(default)]
         records: Vec<serde::de::IgnoredAny>,
     }
-    serde_json::from_slice::<Page>(body).map(|p| p.records.len() as u64).unwrap_or(0)
+    serde_json::from_slice::<Page>(body)
+        .map(|p| p.records.len() as u64)
+        .unwrap_or(0)
 }
 
 /// Extra delay for a response that carries `records` rows.
@@ -61,7 +63,12 @@ pub fn enter(sim: &Sim) -> Result<Slot<'_>, Response> {
 mod tests {
     #[test]
     fn counts_page_records() {
-        assert_eq!(super::count_query_records(br#"{"totalSize":3,"done":true,"records":[{"a":{"b":1}},{},{}]}"#), 3);
+        assert_eq!(
+            super::count_query_records(
+                br#"{"totalSize":3,"done":true,"records":[{"a":{"b":1}},{},{}]}"#
+            ),
+            3
+        );
         assert_eq!(super::count_query_records(b"not json"), 0);
     }
 }

@@ -111,7 +111,10 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
             ),
         )
     })?;
-    let r = Resolver { obj, alias: q.alias.as_deref() };
+    let r = Resolver {
+        obj,
+        alias: q.alias.as_deref(),
+    };
     let mut select = Vec::new();
     let mut columns: Vec<FPath> = Vec::new();
     if let Select::Fields(paths) = &q.select {
@@ -139,16 +142,20 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
         if off > MAX_OFFSET {
             return Err(SoqlError::plain(
                 "NUMBER_OUTSIDE_VALID_RANGE",
-                format!("Maximum SOQL offset allowed for apiName {} is {MAX_OFFSET}", obj.name()),
+                format!(
+                    "Maximum SOQL offset allowed for apiName {} is {MAX_OFFSET}",
+                    obj.name()
+                ),
             ));
         }
     }
     let order_label = q.order.first().map(|o| o.path.dotted()).unwrap_or_default();
     let order = match keys.first() {
         None => Order::Random,
-        Some(k) if k.path.hops.is_empty() && data::is_monotone(k.path.field.f) => {
-            Order::Index { desc: k.desc, f: k.path.field.f }
-        }
+        Some(k) if k.path.hops.is_empty() && data::is_monotone(k.path.field.f) => Order::Index {
+            desc: k.desc,
+            f: k.path.field.f,
+        },
         Some(_) => Order::Sorted(keys),
     };
     Ok(Plan {
@@ -168,12 +175,17 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
 fn add_sel(sels: &mut Vec<Sel>, hops: &[RelDef], field: FieldDef) {
     match hops.split_first() {
         None => {
-            if !sels.iter().any(|s| matches!(s, Sel::Field(f) if f.f == field.f)) {
+            if !sels
+                .iter()
+                .any(|s| matches!(s, Sel::Field(f) if f.f == field.f))
+            {
                 sels.push(Sel::Field(field));
             }
         }
         Some((rel, rest)) => {
-            let pos = sels.iter().position(|s| matches!(s, Sel::Rel(r, _) if r.name == rel.name));
+            let pos = sels
+                .iter()
+                .position(|s| matches!(s, Sel::Rel(r, _) if r.name == rel.name));
             let idx = pos.unwrap_or_else(|| {
                 sels.push(Sel::Rel(*rel, Vec::new()));
                 sels.len() - 1
@@ -202,7 +214,11 @@ fn split_bounds(p: Pred) -> (Vec<Bound>, Option<Pred>) {
                     && op != CmpOp::Ne
                     && *lit != CLit::Null =>
             {
-                bounds.push(Bound { f: path.field.f, op, lit: lit.clone() })
+                bounds.push(Bound {
+                    f: path.field.f,
+                    op,
+                    lit: lit.clone(),
+                })
             }
             other => rest.push(other),
         }
@@ -227,14 +243,21 @@ impl Resolver<'_> {
         if parts.len() > 1 {
             let first = &parts[0];
             let is_alias = self.alias.is_some_and(|a| a.eq_ignore_ascii_case(first));
-            let is_self = first.eq_ignore_ascii_case(self.obj.name()) && self.obj.rel(first).is_none();
+            let is_self =
+                first.eq_ignore_ascii_case(self.obj.name()) && self.obj.rel(first).is_none();
             if is_alias || is_self {
                 parts = &parts[1..];
             }
         }
         let (last, rels) = match parts.split_last() {
             Some(x) => x,
-            None => return Err(SoqlError::at("MALFORMED_QUERY", p.pos, "unexpected token: <EOF>")),
+            None => {
+                return Err(SoqlError::at(
+                    "MALFORMED_QUERY",
+                    p.pos,
+                    "unexpected token: <EOF>",
+                ))
+            }
         };
         let mut cur = self.obj;
         let mut hops = Vec::with_capacity(rels.len());
@@ -269,15 +292,26 @@ impl Resolver<'_> {
                 let l = typed_lit(&fp.field, lit)?;
                 Pred::Cmp(fp, *op, l)
             }
-            Expr::In { path, negated, lits } => {
+            Expr::In {
+                path,
+                negated,
+                lits,
+            } => {
                 let fp = self.resolve(path)?;
-                let ls = lits.iter().map(|l| typed_lit(&fp.field, l)).collect::<Result<_, _>>()?;
+                let ls = lits
+                    .iter()
+                    .map(|l| typed_lit(&fp.field, l))
+                    .collect::<Result<_, _>>()?;
                 Pred::In(fp, *negated, ls)
             }
             Expr::Like { path, lit } => {
                 let fp = self.resolve(path)?;
                 let Lit::Str { like, .. } = &lit.lit else {
-                    return Err(SoqlError::at("MALFORMED_QUERY", lit.pos, "unexpected token"));
+                    return Err(SoqlError::at(
+                        "MALFORMED_QUERY",
+                        lit.pos,
+                        "unexpected token",
+                    ));
                 };
                 if fp.field.ty != Ty::Str {
                     return Err(SoqlError::at(
@@ -473,12 +507,26 @@ pub fn eval(d: &Data, obj: Obj, idx: u64, p: &Pred) -> bool {
 pub fn cmp_values(a: &Value, b: &Value, key: &SortKey) -> Ordering {
     let ord = match (a, b) {
         (Value::Null, Value::Null) => return Ordering::Equal,
-        (Value::Null, _) => return if key.nulls_first { Ordering::Less } else { Ordering::Greater },
-        (_, Value::Null) => return if key.nulls_first { Ordering::Greater } else { Ordering::Less },
+        (Value::Null, _) => {
+            return if key.nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (_, Value::Null) => {
+            return if key.nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
         (Value::Str(x), Value::Str(y)) => x.chars().map(lower_char).cmp(y.chars().map(lower_char)),
         (Value::Num(x), Value::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Id(o1, i1), Value::Id(o2, i2)) => data::id_bytes(*o1, *i1).cmp(&data::id_bytes(*o2, *i2)),
+        (Value::Id(o1, i1), Value::Id(o2, i2)) => {
+            data::id_bytes(*o1, *i1).cmp(&data::id_bytes(*o2, *i2))
+        }
         (Value::DateTime(x), Value::DateTime(y)) | (Value::Date(x), Value::Date(y)) => x.cmp(y),
         _ => Ordering::Equal,
     };
@@ -502,14 +550,25 @@ mod tests {
 
     #[test]
     fn resolves_fields_and_groups_relationships() {
-        let p = compile("SELECT name, account.name, title, contact.owner.alias, Account.Phone FROM contact").unwrap();
+        let p = compile(
+            "SELECT name, account.name, title, contact.owner.alias, Account.Phone FROM contact",
+        )
+        .unwrap();
         assert_eq!(p.obj, Obj::Contact);
         assert_eq!(p.select.len(), 4);
         assert!(matches!(&p.select[1], Sel::Rel(r, c) if r.name == "Account" && c.len() == 2));
         assert!(matches!(&p.select[3], Sel::Rel(r, c) if r.name == "Owner" && c.len() == 1));
-        let p = compile("SELECT c.Name FROM Contact c WHERE c.Id > '0035g00000000AAAAK' ORDER BY c.Id").unwrap();
+        let p =
+            compile("SELECT c.Name FROM Contact c WHERE c.Id > '0035g00000000AAAAK' ORDER BY c.Id")
+                .unwrap();
         assert_eq!(p.bounds.len(), 1);
-        assert_eq!(p.order, Order::Index { desc: false, f: F::Id });
+        assert_eq!(
+            p.order,
+            Order::Index {
+                desc: false,
+                f: F::Id
+            }
+        );
         let p = compile("SELECT Name FROM Account ORDER BY Name DESC").unwrap();
         assert!(matches!(p.order, Order::Sorted(_)));
     }
@@ -526,7 +585,13 @@ mod tests {
         assert_eq!(c, "INVALID_FIELD");
         assert!(m.contains("Didn't understand relationship 'Foo'"));
         let (c, m) = err("SELECT Id FROM Contact LIMIT 10 OFFSET 2001");
-        assert_eq!((c.as_str(), m.as_str()), ("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed for apiName Contact is 2000"));
+        assert_eq!(
+            (c.as_str(), m.as_str()),
+            (
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                "Maximum SOQL offset allowed for apiName Contact is 2000"
+            )
+        );
         assert!(compile("SELECT Id FROM Contact LIMIT 10 OFFSET 2000").is_ok());
         let (c, m) = err("SELECT Id FROM Contact WHERE Name = 5");
         assert_eq!(c, "INVALID_QUERY_FILTER_OPERATOR");
@@ -539,10 +604,25 @@ mod tests {
 
     #[test]
     fn like_semantics() {
-        let pat = |s: &str| match crate::soql::parse(&format!("SELECT Id FROM Contact WHERE Name LIKE '{s}'")).unwrap().filter {
-            Some(Expr::Like { lit: LitAt { lit: Lit::Str { like, .. }, .. }, .. }) => like
+        let pat = |s: &str| match crate::soql::parse(&format!(
+            "SELECT Id FROM Contact WHERE Name LIKE '{s}'"
+        ))
+        .unwrap()
+        .filter
+        {
+            Some(Expr::Like {
+                lit:
+                    LitAt {
+                        lit: Lit::Str { like, .. },
+                        ..
+                    },
+                ..
+            }) => like
                 .into_iter()
-                .map(|t| match t { LikeTok::Char(c) => LikeTok::Char(lower_char(c)), o => o })
+                .map(|t| match t {
+                    LikeTok::Char(c) => LikeTok::Char(lower_char(c)),
+                    o => o,
+                })
                 .collect::<Vec<_>>(),
             _ => panic!(),
         };

@@ -32,7 +32,10 @@ pub fn batch_from_header(h: Option<&str>) -> Option<u64> {
         if !k.trim().eq_ignore_ascii_case("batchSize") {
             return None;
         }
-        v.trim().parse::<u64>().ok().map(|n| n.clamp(MIN_BATCH, DEFAULT_BATCH))
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .map(|n| n.clamp(MIN_BATCH, DEFAULT_BATCH))
     })
 }
 
@@ -125,7 +128,10 @@ impl Exec {
         let order = match &plan.order {
             Order::Index { desc, f } if unstable(*f) => match plan.obj.def(*f) {
                 Some(field) => Order::Sorted(vec![SortKey {
-                    path: FPath { hops: vec![], field },
+                    path: FPath {
+                        hops: vec![],
+                        field,
+                    },
                     desc: *desc,
                     nulls_first: !*desc,
                 }]),
@@ -145,7 +151,18 @@ impl Exec {
         } else {
             (1, 0)
         };
-        Exec { plan, data, order, extra, lo, m, a, b, all, removed }
+        Exec {
+            plan,
+            data,
+            order,
+            extra,
+            lo,
+            m,
+            a,
+            b,
+            all,
+            removed,
+        }
     }
 
     pub fn plan(&self) -> &Plan {
@@ -185,8 +202,14 @@ impl Exec {
                 return false;
             }
         }
-        self.extra.iter().all(|b| bound_holds(&self.data.value(obj, idx, b.f), b))
-            && self.plan.filter.as_ref().is_none_or(|f| plan::eval(&self.data, obj, idx, f))
+        self.extra
+            .iter()
+            .all(|b| bound_holds(&self.data.value(obj, idx, b.f), b))
+            && self
+                .plan
+                .filter
+                .as_ref()
+                .is_none_or(|f| plan::eval(&self.data, obj, idx, f))
     }
 
     /// Matching rows, counting at most `cap`.
@@ -232,7 +255,9 @@ impl Exec {
 
     /// Matching indices in ORDER BY order (ties broken by Id for stable paging).
     pub fn sorted(&self) -> Result<Vec<u64>, QueryFailure> {
-        let Order::Sorted(keys) = &self.order else { return Ok(vec![]) };
+        let Order::Sorted(keys) = &self.order else {
+            return Ok(vec![]);
+        };
         let mut rows: Vec<(Vec<Value>, u64)> = Vec::new();
         for i in self.lo..self.lo + self.m {
             if !self.matches(i) {
@@ -241,10 +266,16 @@ impl Exec {
             if rows.len() >= MAX_SORT_ROWS {
                 return Err((
                     "MALFORMED_QUERY",
-                    format!("sim: ORDER BY {} unsupported on large result sets", self.plan.order_label),
+                    format!(
+                        "sim: ORDER BY {} unsupported on large result sets",
+                        self.plan.order_label
+                    ),
                 ));
             }
-            let vals = keys.iter().map(|k| plan::eval_path(&self.data, self.plan.obj, i, &k.path)).collect();
+            let vals = keys
+                .iter()
+                .map(|k| plan::eval_path(&self.data, self.plan.obj, i, &k.path))
+                .collect();
             rows.push((vals, i));
         }
         rows.sort_by(|x, y| {
@@ -289,7 +320,15 @@ impl Exec {
                 if k > 0 {
                     out.push(b',');
                 }
-                render::push_record(out, &self.data, obj, idx, obj.name(), version, &self.plan.select);
+                render::push_record(
+                    out,
+                    &self.data,
+                    obj,
+                    idx,
+                    obj.name(),
+                    version,
+                    &self.plan.select,
+                );
             }
         });
         out
@@ -316,13 +355,17 @@ pub struct Cursors {
 fn locator_id() -> String {
     const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    let mid: String = (0..12).map(|_| B62[rng.random_range(0..B62.len())] as char).collect();
+    let mid: String = (0..12)
+        .map(|_| B62[rng.random_range(0..B62.len())] as char)
+        .collect();
     format!("0r8{mid}AAP")
 }
 
 impl Cursors {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cursor>> {
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn len(&self) -> usize {
@@ -344,7 +387,11 @@ impl Cursors {
             map.retain(|_, c| c.last_used.elapsed() < CURSOR_TTL);
         }
         if map.len() >= MAX_CURSORS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, c)| c.last_used).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
@@ -373,16 +420,32 @@ impl Cursors {
     }
 
     /// Runs a query and returns the first page's JSON body.
-    pub fn run(&self, plan: Arc<Plan>, data: Data, batch: u64, version: &str) -> Result<Vec<u8>, QueryFailure> {
+    pub fn run(
+        &self,
+        plan: Arc<Plan>,
+        data: Data,
+        batch: u64,
+        version: &str,
+    ) -> Result<Vec<u8>, QueryFailure> {
         self.run_all(plan, data, batch, version, false)
     }
 
     /// `run`, as `queryAll` when `all` (deleted records included).
-    pub fn run_all(&self, plan: Arc<Plan>, data: Data, batch: u64, version: &str, all: bool) -> Result<Vec<u8>, QueryFailure> {
+    pub fn run_all(
+        &self,
+        plan: Arc<Plan>,
+        data: Data,
+        batch: u64,
+        version: &str,
+        all: bool,
+    ) -> Result<Vec<u8>, QueryFailure> {
         let exec = Exec::with_deleted(plan.clone(), data, all);
         let offset = plan.offset.unwrap_or(0);
         let limit = plan.limit.unwrap_or(u64::MAX);
-        let total = exec.count(offset.saturating_add(limit)).saturating_sub(offset).min(limit);
+        let total = exec
+            .count(offset.saturating_add(limit))
+            .saturating_sub(offset)
+            .min(limit);
         if plan.count_only {
             return Ok(exec.render(total, &[], None, version));
         }
@@ -392,7 +455,14 @@ impl Cursors {
         // OFFSET queries get one batch and no locator (Salesforce: "only the first batch
         // of records is returned").
         let next = if delivered < total && plan.offset.is_none() {
-            let id = self.insert(Cursor { exec: exec.clone(), total, pos, delivered, batch, last_used: Instant::now() });
+            let id = self.insert(Cursor {
+                exec: exec.clone(),
+                total,
+                pos,
+                delivered,
+                batch,
+                last_used: Instant::now(),
+            });
             Some(format!("/services/data/v{version}/query/{id}-{delivered}"))
         } else {
             None
@@ -401,19 +471,29 @@ impl Cursors {
     }
 
     /// Serves `GET /services/data/vXX.X/query/<id>-<n>`.
-    pub fn more(&self, locator: &str, batch: Option<u64>, version: &str) -> Result<Vec<u8>, QueryFailure> {
+    pub fn more(
+        &self,
+        locator: &str,
+        batch: Option<u64>,
+        version: &str,
+    ) -> Result<Vec<u8>, QueryFailure> {
         let (id, n) = locator.rsplit_once('-').ok_or_else(invalid_locator)?;
         let start: u64 = n.parse().map_err(|_| invalid_locator())?;
         let c = self.get(id).ok_or_else(invalid_locator)?;
         if start > c.total {
             return Err(invalid_locator());
         }
-        let mut pos = if start == c.delivered { c.pos } else { c.exec.seek(start) };
+        let mut pos = if start == c.delivered {
+            c.pos
+        } else {
+            c.exec.seek(start)
+        };
         let want = batch.unwrap_or(c.batch).min(c.total - start);
         let rows = c.exec.rows(&mut pos, start, want)?;
         let delivered = start + rows.len() as u64;
         self.update(id, pos, delivered);
-        let next = (delivered < c.total).then(|| format!("/services/data/v{version}/query/{id}-{delivered}"));
+        let next = (delivered < c.total)
+            .then(|| format!("/services/data/v{version}/query/{id}-{delivered}"));
         Ok(c.exec.render(c.total, &rows, next.as_deref(), version))
     }
 }
@@ -492,7 +572,12 @@ mod tests {
     #[test]
     fn limit_and_small_batches() {
         let cur = Cursors::default();
-        let (total, ids) = drain(&cur, "SELECT Id FROM Contact ORDER BY Id LIMIT 450", data(5000), 200);
+        let (total, ids) = drain(
+            &cur,
+            "SELECT Id FROM Contact ORDER BY Id LIMIT 450",
+            data(5000),
+            200,
+        );
         assert_eq!((total, ids.len()), (450, 450));
         let (total, ids) = drain(&cur, "SELECT Id FROM Contact LIMIT 0", data(5000), 200);
         assert_eq!((total, ids.len()), (0, 0));
@@ -501,7 +586,9 @@ mod tests {
     #[test]
     fn offset_returns_one_batch_without_cursor() {
         let cur = Cursors::default();
-        let plan = Arc::new(plan::compile("SELECT Id FROM Contact ORDER BY Id LIMIT 3000 OFFSET 10").unwrap());
+        let plan = Arc::new(
+            plan::compile("SELECT Id FROM Contact ORDER BY Id LIMIT 3000 OFFSET 10").unwrap(),
+        );
         let v = page(&cur.run(plan, data(5000), 2000, "62.0").unwrap());
         assert_eq!(v["totalSize"], 3000);
         assert_eq!(v["done"], true);
@@ -514,16 +601,30 @@ mod tests {
     fn id_and_modstamp_ranges_use_index_math() {
         let cur = Cursors::default();
         let d = data(1_000_000);
-        let q = format!("SELECT Id FROM Contact WHERE Id > '{}' ORDER BY Id LIMIT 3", id_string(Obj::Contact, 999_000));
+        let q = format!(
+            "SELECT Id FROM Contact WHERE Id > '{}' ORDER BY Id LIMIT 3",
+            id_string(Obj::Contact, 999_000)
+        );
         let (total, ids) = drain(&cur, &q, d.clone(), 2000);
         assert_eq!(total, 3);
-        assert_eq!(ids, (999_001..999_004).map(|i| id_string(Obj::Contact, i)).collect::<Vec<_>>());
+        assert_eq!(
+            ids,
+            (999_001..999_004)
+                .map(|i| id_string(Obj::Contact, i))
+                .collect::<Vec<_>>()
+        );
         let ts = crate::time::format_datetime(d.modstamp_ms(Obj::Contact, 500_000));
         let q = format!("SELECT COUNT() FROM Contact WHERE SystemModstamp >= {ts}");
         let (total, _) = drain(&cur, &q, d.clone(), 2000);
         assert_eq!(total, 500_000);
-        let q = format!("SELECT Id FROM Contact WHERE Id = '{}'", &id_string(Obj::Contact, 77)[..15]);
-        assert_eq!(drain(&cur, &q, d, 2000).1, vec![id_string(Obj::Contact, 77)]);
+        let q = format!(
+            "SELECT Id FROM Contact WHERE Id = '{}'",
+            &id_string(Obj::Contact, 77)[..15]
+        );
+        assert_eq!(
+            drain(&cur, &q, d, 2000).1,
+            vec![id_string(Obj::Contact, 77)]
+        );
     }
 
     #[test]
@@ -536,7 +637,10 @@ mod tests {
         let a = page(&cur.more(&loc, None, "62.0").unwrap());
         let b = page(&cur.more(&loc, None, "62.0").unwrap());
         assert_eq!(a["records"], b["records"]);
-        assert_eq!(cur.more("0r8nope-200", None, "62.0").unwrap_err().0, "INVALID_QUERY_LOCATOR");
+        assert_eq!(
+            cur.more("0r8nope-200", None, "62.0").unwrap_err().0,
+            "INVALID_QUERY_LOCATOR"
+        );
         assert!(cur.more("garbage", None, "62.0").is_err());
     }
 
@@ -545,7 +649,13 @@ mod tests {
         let cur = Cursors::default();
         let plan = Arc::new(plan::compile("SELECT Id FROM Contact ORDER BY Name").unwrap());
         let err = cur.run(plan, data(60_000), 2000, "62.0").unwrap_err();
-        assert_eq!(err, ("MALFORMED_QUERY", "sim: ORDER BY Name unsupported on large result sets".to_string()));
+        assert_eq!(
+            err,
+            (
+                "MALFORMED_QUERY",
+                "sim: ORDER BY Name unsupported on large result sets".to_string()
+            )
+        );
     }
 
     #[test]

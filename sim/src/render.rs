@@ -87,7 +87,9 @@ pub fn push_page(
     next_url: Option<&str>,
     records: impl FnOnce(&mut Vec<u8>),
 ) {
-    out.extend_from_slice(format!("{{\"totalSize\":{total},\"done\":{}", next_url.is_none()).as_bytes());
+    out.extend_from_slice(
+        format!("{{\"totalSize\":{total},\"done\":{}", next_url.is_none()).as_bytes(),
+    );
     if let Some(u) = next_url {
         out.extend_from_slice(b",\"nextRecordsUrl\":");
         push_json_str(out, u);

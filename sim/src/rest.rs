@@ -49,7 +49,9 @@ fn parse_version(seg: &str) -> Option<&str> {
     let (major, minor) = v.split_once('.')?;
     let ok = minor == "0"
         && major.len() == 2
-        && major.parse::<u32>().is_ok_and(|m| (MIN_VERSION..=MAX_VERSION).contains(&m));
+        && major
+            .parse::<u32>()
+            .is_ok_and(|m| (MIN_VERSION..=MAX_VERSION).contains(&m));
     ok.then_some(v)
 }
 
@@ -130,7 +132,9 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     while segs.last() == Some(&"") {
         segs.pop();
     }
-    let Some((&ver_seg, rest)) = segs.split_first() else { return http::not_found() };
+    let Some((&ver_seg, rest)) = segs.split_first() else {
+        return http::not_found();
+    };
     let r = route(rest);
     let method = parts.method.clone();
     let writes = method == Method::POST || method == Method::PATCH;
@@ -167,23 +171,36 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     if let Some(resp) = faults::apply(hit, site).await {
         return resp;
     }
-    let Some(version) = parse_version(ver_seg) else { return http::not_found() };
+    let Some(version) = parse_version(ver_seg) else {
+        return http::not_found();
+    };
     if !sim.charge_api_call() {
         return http::limit_exceeded();
     }
-    let Some(user) = session_user(sim, &parts.headers) else { return http::invalid_session() };
+    let Some(user) = session_user(sim, &parts.headers) else {
+        return http::invalid_session();
+    };
     if matches!(r, Route::Unknown) {
         return http::not_found();
     }
     let allowed = r.allowed();
     if !allowed.contains(&method.as_str()) {
-        let msg = format!("HTTP Method '{method}' not allowed. Allowed are {}", allowed.join(","));
+        let msg = format!(
+            "HTTP Method '{method}' not allowed. Allowed are {}",
+            allowed.join(",")
+        );
         return http::rest_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", &msg);
     }
     let body = if writes || method == Method::DELETE {
         match http::read_body(body, MAX_BODY).await {
             Some(b) => b,
-            None => return http::rest_error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", "request body too large"),
+            None => {
+                return http::rest_error(
+                    StatusCode::BAD_REQUEST,
+                    "JSON_PARSER_ERROR",
+                    "request body too large",
+                )
+            }
         }
     } else {
         Default::default()
@@ -191,8 +208,12 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
     let batch = query::batch_from_header(http::header_str(&parts.headers, "sforce-query-options"));
     let obj = |t: &str| Obj::from_name(t).ok_or_else(http::not_found);
     let version = version.to_string();
-    let allow_save = http::header_str(&parts.headers, "sforce-duplicate-rule-header")
-        .is_some_and(|h| h.replace(' ', "").to_ascii_lowercase().contains("allowsave=true"));
+    let allow_save =
+        http::header_str(&parts.headers, "sforce-duplicate-rule-header").is_some_and(|h| {
+            h.replace(' ', "")
+                .to_ascii_lowercase()
+                .contains("allowsave=true")
+        });
     let resp = match (r, method) {
         (Route::Resources, _) => resources(&version),
         (Route::Deleted(t), _) => match obj(t) {
@@ -206,8 +227,21 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             let all = matches!(r, Route::QueryAll);
             let params = http::query_params(&parts.uri);
             match param(&params, "q").filter(|q| !q.trim().is_empty()) {
-                Some(q) => run_query(sim, q.to_string(), batch.unwrap_or(DEFAULT_BATCH), &version, all).await,
-                None => http::rest_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified"),
+                Some(q) => {
+                    run_query(
+                        sim,
+                        q.to_string(),
+                        batch.unwrap_or(DEFAULT_BATCH),
+                        &version,
+                        all,
+                    )
+                    .await
+                }
+                None => http::rest_error(
+                    StatusCode::BAD_REQUEST,
+                    "MALFORMED_QUERY",
+                    "A query string has to be specified",
+                ),
             }
         }
         (Route::More(loc), _) => {
@@ -222,7 +256,16 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             Ok(o) if m == Method::POST => {
                 let ctx_version = version.clone();
                 let out = blocking(sim, move |s| {
-                    writes::create(s, o, &body, &writes::Ctx { version: &ctx_version, user, allow_save })
+                    writes::create(
+                        s,
+                        o,
+                        &body,
+                        &writes::Ctx {
+                            version: &ctx_version,
+                            user,
+                            allow_save,
+                        },
+                    )
                 })
                 .await;
                 out.unwrap_or_else(internal_error)
@@ -232,7 +275,10 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         (Route::Describe(t), _) => match obj(t) {
             Ok(o) => {
                 let bearer = http::header_str(&parts.headers, "authorization").unwrap_or_default();
-                let token = bearer.split_once(' ').map(|(_, t)| t.trim()).unwrap_or_default();
+                let token = bearer
+                    .split_once(' ')
+                    .map(|(_, t)| t.trim())
+                    .unwrap_or_default();
                 let second = lock(&sim.auth).session_org(token) == 1;
                 describe::describe(o, &version, if second { &sim.text_fields } else { &[] })
             }
@@ -243,7 +289,17 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             Ok(o) if m == Method::PATCH => {
                 let id = id.to_string();
                 let out = blocking(sim, move |s| {
-                    writes::update(s, o, &id, &body, &writes::Ctx { version: &version, user, allow_save })
+                    writes::update(
+                        s,
+                        o,
+                        &id,
+                        &body,
+                        &writes::Ctx {
+                            version: &version,
+                            user,
+                            allow_save,
+                        },
+                    )
                 })
                 .await;
                 out.unwrap_or_else(internal_error)
@@ -255,9 +311,13 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         (Route::Job(id), Method::PATCH) => bulk::patch(sim, id, &body),
         (Route::Job(id), Method::DELETE) => bulk::delete(sim, id),
         (Route::Job(id), _) => bulk::get(sim, id),
-        (Route::JobResults(id), _) => bulk::results(sim, id, &version, &http::query_params(&parts.uri)).await,
+        (Route::JobResults(id), _) => {
+            bulk::results(sim, id, &version, &http::query_params(&parts.uri)).await
+        }
         (Route::JobResultPages(id), _) => match version.parse::<f64>() {
-            Ok(v) if v >= bulk::RESULT_PAGES_MIN_VERSION => bulk::result_pages(sim, id, &version, &http::query_params(&parts.uri)),
+            Ok(v) if v >= bulk::RESULT_PAGES_MIN_VERSION => {
+                bulk::result_pages(sim, id, &version, &http::query_params(&parts.uri))
+            }
             _ => http::not_found(),
         },
         (Route::Unknown, _) => http::not_found(),
@@ -280,7 +340,10 @@ fn internal_error() -> Response {
 /// User index behind `Authorization: Bearer|OAuth <token>`, if the token is live.
 fn session_user(sim: &Sim, headers: &axum::http::HeaderMap) -> Option<u64> {
     let h = http::header_str(headers, "authorization")?;
-    let token = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("OAuth ")).map(str::trim)?;
+    let token = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("OAuth "))
+        .map(str::trim)?;
     lock(&sim.auth).session_user(token)
 }
 
@@ -315,9 +378,11 @@ async fn run_query(sim: &Arc<Sim>, q: String, batch: u64, version: &str, all: bo
     };
     let data = sim.data();
     let version = version.to_string();
-    let out = blocking(sim, move |s| match crate::mutate::query_timeout(s, &plan, &data) {
-        Some(timeout) => Err(timeout),
-        None => Ok(s.cursors.run_all(plan, data, batch, &version, all)),
+    let out = blocking(sim, move |s| {
+        match crate::mutate::query_timeout(s, &plan, &data) {
+            Some(timeout) => Err(timeout),
+            None => Ok(s.cursors.run_all(plan, data, batch, &version, all)),
+        }
     })
     .await;
     match out {
@@ -331,8 +396,15 @@ fn query_response(sim: &Sim, out: Option<Result<Vec<u8>, plan::QueryFailure>>) -
     match out {
         Some(Ok(body)) => {
             // Parsed only when the per-record cost is on.
-            let per_1000 = sim.settings.latency_per_1000_ms.load(std::sync::atomic::Ordering::Relaxed);
-            let n = if per_1000 > 0 { pace::count_query_records(&body) } else { 0 };
+            let per_1000 = sim
+                .settings
+                .latency_per_1000_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let n = if per_1000 > 0 {
+                pace::count_query_records(&body)
+            } else {
+                0
+            };
             let mut r = http::json(StatusCode::OK, body);
             r.extensions_mut().insert(pace::Records(n));
             r

@@ -29,13 +29,21 @@ struct KillableStream {
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.kill.load(Ordering::Relaxed) {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
@@ -73,7 +81,11 @@ impl std::fmt::Display for Reset {
 impl std::error::Error for Reset {}
 
 /// Accept loop; ends when `shutdown` flips (open connections are dropped too).
-pub fn serve(listener: TcpListener, router: Router, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut stop = shutdown.clone();
         loop {
@@ -94,7 +106,10 @@ pub fn serve(listener: TcpListener, router: Router, shutdown: watch::Receiver<bo
 async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
     let kill = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(KillableStream { inner: stream, kill: kill.clone() });
+    let io = TokioIo::new(KillableStream {
+        inner: stream,
+        kill: kill.clone(),
+    });
     let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let router = router.clone();
         let kill = kill.clone();
@@ -110,7 +125,9 @@ async fn connection(stream: TcpStream, router: Router, mut shutdown: watch::Rece
             Ok(resp)
         }
     });
-    let conn = http1::Builder::new().timer(TokioTimer::new()).serve_connection(io, svc);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(io, svc);
     tokio::select! {
         _ = conn => {}
         _ = shutdown.changed() => {}

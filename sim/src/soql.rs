@@ -54,15 +54,25 @@ pub struct SoqlError {
 
 impl SoqlError {
     pub fn at(code: &'static str, pos: usize, msg: impl Into<String>) -> Self {
-        SoqlError { code, pos: Some(pos), msg: msg.into() }
+        SoqlError {
+            code,
+            pos: Some(pos),
+            msg: msg.into(),
+        }
     }
     pub fn plain(code: &'static str, msg: impl Into<String>) -> Self {
-        SoqlError { code, pos: None, msg: msg.into() }
+        SoqlError {
+            code,
+            pos: None,
+            msg: msg.into(),
+        }
     }
 
     /// Salesforce's message layout: `\n<line>\n<spaces>^\nERROR at Row:R:Column:C\n<msg>`.
     pub fn render(&self, src: &str) -> String {
-        let Some(pos) = self.pos else { return self.msg.clone() };
+        let Some(pos) = self.pos else {
+            return self.msg.clone();
+        };
         let pos = pos.min(src.len());
         let line_start = src[..pos].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
@@ -99,7 +109,10 @@ pub enum LikeTok {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lit {
     /// `value` has escapes resolved; `like` keeps wildcard structure for LIKE.
-    Str { value: String, like: Vec<LikeTok> },
+    Str {
+        value: String,
+        like: Vec<LikeTok>,
+    },
     Num(f64),
     Bool(bool),
     Null,
@@ -118,9 +131,20 @@ pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
-    Cmp { path: Path, op: CmpOp, lit: LitAt },
-    In { path: Path, negated: bool, lits: Vec<LitAt> },
-    Like { path: Path, lit: LitAt },
+    Cmp {
+        path: Path,
+        op: CmpOp,
+        lit: LitAt,
+    },
+    In {
+        path: Path,
+        negated: bool,
+        lits: Vec<LitAt>,
+    },
+    Like {
+        path: Path,
+        lit: LitAt,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +203,10 @@ fn lex(src: &str) -> Result<Vec<Token>, SoqlError> {
                 continue;
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                while b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
                     i += 1;
                 }
                 Tok::Ident
@@ -219,9 +246,17 @@ fn lex(src: &str) -> Result<Vec<Token>, SoqlError> {
                 step(&mut i, len, Tok::Other)
             }
         };
-        toks.push(Token { kind, start, end: i });
+        toks.push(Token {
+            kind,
+            start,
+            end: i,
+        });
     }
-    toks.push(Token { kind: Tok::Eof, start: b.len(), end: b.len() });
+    toks.push(Token {
+        kind: Tok::Eof,
+        start: b.len(),
+        end: b.len(),
+    });
     Ok(toks)
 }
 
@@ -235,7 +270,10 @@ fn lex_number(b: &[u8], i: &mut usize) -> Tok {
     let s = *i;
     let is = |k: usize, f: fn(&u8) -> bool| b.get(k).is_some_and(f);
     let digits = |from: usize, n: usize| (from..from + n).all(|k| is(k, u8::is_ascii_digit));
-    if digits(s, 4) && b.get(s + 4) == Some(&b'-') && digits(s + 5, 2) && b.get(s + 7) == Some(&b'-')
+    if digits(s, 4)
+        && b.get(s + 4) == Some(&b'-')
+        && digits(s + 5, 2)
+        && b.get(s + 7) == Some(&b'-')
         && digits(s + 8, 2)
     {
         *i = s + 10;
@@ -245,7 +283,9 @@ fn lex_number(b: &[u8], i: &mut usize) -> Tok {
         // dateTime: consume the characters a dateTime literal can contain; the literal's
         // validity is checked when parsed.
         *i += 1;
-        while is(*i, |c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'+' | b'-' | b'Z' | b'z')) {
+        while is(*i, |c| {
+            c.is_ascii_digit() || matches!(c, b':' | b'.' | b'+' | b'-' | b'Z' | b'z')
+        }) {
             *i += 1;
         }
         return Tok::DateTime;
@@ -299,7 +339,11 @@ fn unescape(raw: &str, pos: usize) -> Result<Lit, SoqlError> {
                 }
             }
             other => {
-                return Err(bad_escape(raw, pos, &other.map(String::from).unwrap_or_default()))
+                return Err(bad_escape(
+                    raw,
+                    pos,
+                    &other.map(String::from).unwrap_or_default(),
+                ))
             }
         };
         value.push(r);
@@ -349,7 +393,11 @@ impl<'a> Parser<'a> {
         &self.src[t.start..t.end]
     }
     fn unexpected(&self, t: Token) -> SoqlError {
-        let text = if t.kind == Tok::Eof { "<EOF>" } else { self.text(t) };
+        let text = if t.kind == Tok::Eof {
+            "<EOF>"
+        } else {
+            self.text(t)
+        };
         malformed(t.start, text)
     }
     fn is_kw(&self, t: Token, kw: &str) -> bool {
@@ -413,7 +461,11 @@ impl<'a> Parser<'a> {
                 self.text(t).to_string()
             })
         };
-        let filter = if self.eat_kw("WHERE") { Some(self.expr()?) } else { None };
+        let filter = if self.eat_kw("WHERE") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         let mut order = Vec::new();
         if self.eat_kw("ORDER") {
             self.expect_kw("BY")?;
@@ -425,8 +477,16 @@ impl<'a> Parser<'a> {
                 self.bump();
             }
         }
-        let limit = if self.eat_kw("LIMIT") { Some(self.uint()?) } else { None };
-        let offset = if self.eat_kw("OFFSET") { Some(self.uint()?) } else { None };
+        let limit = if self.eat_kw("LIMIT") {
+            Some(self.uint()?)
+        } else {
+            None
+        };
+        let offset = if self.eat_kw("OFFSET") {
+            Some(self.uint()?)
+        } else {
+            None
+        };
         let end = self.peek();
         if end.kind != Tok::Eof {
             return Err(self.unexpected(end));
@@ -455,12 +515,17 @@ impl<'a> Parser<'a> {
             let t = self.expect(Tok::Ident)?;
             parts.push(self.text(t).to_string());
         }
-        Ok(Path { parts, pos: first.start })
+        Ok(Path {
+            parts,
+            pos: first.start,
+        })
     }
 
     fn uint(&mut self) -> Result<u64, SoqlError> {
         let t = self.peek();
-        let n = (t.kind == Tok::Num).then(|| self.text(t).parse::<u64>().ok()).flatten();
+        let n = (t.kind == Tok::Num)
+            .then(|| self.text(t).parse::<u64>().ok())
+            .flatten();
         match n {
             Some(n) => {
                 self.bump();
@@ -488,7 +553,11 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(OrderItem { path, desc, nulls_first })
+        Ok(OrderItem {
+            path,
+            desc,
+            nulls_first,
+        })
     }
 
     fn expr(&mut self) -> Result<Expr, SoqlError> {
@@ -546,7 +615,9 @@ impl<'a> Parser<'a> {
                 let lit = self.literal()?;
                 Ok(Expr::Like { path, lit })
             }
-            _ if self.is_kw(t, "IN") || (self.is_kw(t, "NOT") && self.is_kw(self.peek2(), "IN")) => {
+            _ if self.is_kw(t, "IN")
+                || (self.is_kw(t, "NOT") && self.is_kw(self.peek2(), "IN")) =>
+            {
                 let negated = self.eat_kw("NOT");
                 self.bump();
                 self.expect(Tok::LParen)?;
@@ -556,7 +627,11 @@ impl<'a> Parser<'a> {
                     lits.push(self.literal()?);
                 }
                 self.expect(Tok::RParen)?;
-                Ok(Expr::In { path, negated, lits })
+                Ok(Expr::In {
+                    path,
+                    negated,
+                    lits,
+                })
             }
             _ => Err(self.unexpected(t)),
         }
@@ -607,7 +682,14 @@ mod tests {
     }
     fn str_value(e: &Expr) -> String {
         match e {
-            Expr::Cmp { lit: LitAt { lit: Lit::Str { value, .. }, .. }, .. } => value.clone(),
+            Expr::Cmp {
+                lit:
+                    LitAt {
+                        lit: Lit::Str { value, .. },
+                        ..
+                    },
+                ..
+            } => value.clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -615,7 +697,9 @@ mod tests {
     #[test]
     fn parses_reference_client_queries() {
         let q = p("SELECT name, account.name, title, phone, email, contact.owner.alias FROM contact LIMIT 100 OFFSET 0");
-        let Select::Fields(f) = &q.select else { panic!() };
+        let Select::Fields(f) = &q.select else {
+            panic!()
+        };
         assert_eq!(f.len(), 6);
         assert_eq!(f[5].parts, ["contact", "owner", "alias"]);
         assert_eq!((q.limit, q.offset), (Some(100), Some(0)));
@@ -626,24 +710,55 @@ mod tests {
     #[test]
     fn parses_where_and_order() {
         let q = p("SELECT Id FROM Contact WHERE SystemModstamp >= 2024-01-01T00:00:00.000+0000 AND Id > '0035g0000000001AAK' AND IsDeleted = false ORDER BY Id DESC NULLS LAST, Name LIMIT 5");
-        let Some(Expr::And(items)) = &q.filter else { panic!() };
+        let Some(Expr::And(items)) = &q.filter else {
+            panic!()
+        };
         assert_eq!(items.len(), 3);
-        assert!(matches!(&items[0], Expr::Cmp { op: CmpOp::Ge, lit: LitAt { lit: Lit::DateTime(1_704_067_200_000), .. }, .. }));
+        assert!(matches!(
+            &items[0],
+            Expr::Cmp {
+                op: CmpOp::Ge,
+                lit: LitAt {
+                    lit: Lit::DateTime(1_704_067_200_000),
+                    ..
+                },
+                ..
+            }
+        ));
         assert_eq!(q.order.len(), 2);
         assert!(q.order[0].desc && q.order[0].nulls_first == Some(false));
         let q = p("SELECT Id FROM Opportunity WHERE (Amount > 1000.5 OR Amount < -5) AND NOT Name LIKE 'A\\_%' AND StageName NOT IN ('Closed Won', 'Closed Lost') AND CloseDate <= 2024-06-30");
-        let Some(Expr::And(items)) = &q.filter else { panic!() };
+        let Some(Expr::And(items)) = &q.filter else {
+            panic!()
+        };
         assert!(matches!(&items[0], Expr::Or(v) if v.len() == 2));
         let Expr::Not(like) = &items[1] else { panic!() };
-        let Expr::Like { lit: LitAt { lit: Lit::Str { like, .. }, .. }, .. } = &**like else { panic!() };
-        assert_eq!(like, &[LikeTok::Char('A'), LikeTok::Char('_'), LikeTok::Many]);
+        let Expr::Like {
+            lit:
+                LitAt {
+                    lit: Lit::Str { like, .. },
+                    ..
+                },
+            ..
+        } = &**like
+        else {
+            panic!()
+        };
+        assert_eq!(
+            like,
+            &[LikeTok::Char('A'), LikeTok::Char('_'), LikeTok::Many]
+        );
         assert!(matches!(&items[2], Expr::In { negated: true, lits, .. } if lits.len() == 2));
     }
 
     #[test]
     fn string_escapes() {
-        let q = p(r#"SELECT Id FROM Contact WHERE Name = 'O\'Brien \"x\" \\ \n\t\r\b\f \_ \% \u00e9'"#);
-        assert_eq!(str_value(q.filter.as_ref().unwrap()), "O'Brien \"x\" \\ \n\t\r\u{8}\u{c} _ % é");
+        let q =
+            p(r#"SELECT Id FROM Contact WHERE Name = 'O\'Brien \"x\" \\ \n\t\r\b\f \_ \% \u00e9'"#);
+        assert_eq!(
+            str_value(q.filter.as_ref().unwrap()),
+            "O'Brien \"x\" \\ \n\t\r\u{8}\u{c} _ % é"
+        );
         let e = err(r"SELECT Id FROM Contact WHERE Name = 'a\qb'");
         assert!(e.contains("Illegal character sequence '\\q'"), "{e}");
     }
@@ -651,20 +766,30 @@ mod tests {
     #[test]
     fn syntax_errors_carry_position() {
         let e = err("SELECT Id FRM Contact");
-        assert_eq!(e, "\nSELECT Id FRM Contact\n          ^\nERROR at Row:1:Column:11\nunexpected token: FRM");
+        assert_eq!(
+            e,
+            "\nSELECT Id FRM Contact\n          ^\nERROR at Row:1:Column:11\nunexpected token: FRM"
+        );
         assert!(err("SELECT Id FROM Contact WHERE").ends_with("unexpected token: <EOF>"));
         assert!(err("SELECT * FROM Contact").ends_with("unexpected token: *"));
         assert!(err("SELECT Id FROM Contact WHERE Name = 'x").contains("<EOF>"));
-        assert!(err("SELECT Id FROM Contact WHERE a = 1 AND b = 2 OR c = 3").ends_with("unexpected token: OR"));
+        assert!(err("SELECT Id FROM Contact WHERE a = 1 AND b = 2 OR c = 3")
+            .ends_with("unexpected token: OR"));
         assert!(err("SELECT Id FROM Contact LIMIT -1").ends_with("unexpected token: -1"));
         assert!(err("SELECT Id FROM Contact OFFSET 5 LIMIT 1").ends_with("unexpected token: LIMIT"));
         assert!(err("SELECT FROM Contact").ends_with("unexpected token: FROM"));
-        assert!(err("SELECT Id FROM Contact WHERE CreatedDate > 2024-13-01T00:00:00Z").contains("unexpected token"));
+        assert!(
+            err("SELECT Id FROM Contact WHERE CreatedDate > 2024-13-01T00:00:00Z")
+                .contains("unexpected token")
+        );
         assert!(err("q").ends_with("unexpected token: q"));
         assert!(err("").ends_with("unexpected token: <EOF>"));
         // Multi-byte input must not split a character.
         assert!(err("SELECT Id FROM Contact WHERE Name = ’x’").contains("unexpected token: ’"));
         let e = err("SELECT Id\nFROM Contact\nWHERE Name = x");
-        assert!(e.starts_with("\nWHERE Name = x\n             ^\nERROR at Row:3:Column:14\n"), "{e}");
+        assert!(
+            e.starts_with("\nWHERE Name = x\n             ^\nERROR at Row:3:Column:14\n"),
+            "{e}"
+        );
     }
 }

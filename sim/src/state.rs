@@ -145,7 +145,12 @@ pub const DEFAULT_API_LIMIT: u64 = 100_000;
 
 impl Sim {
     /// Fails only on an unparseable `jwt_public_key_pem`.
-    pub fn new(cfg: &SimConfig, login_url: String, instance_url: String, my_domain_url: String) -> Result<Sim, String> {
+    pub fn new(
+        cfg: &SimConfig,
+        login_url: String,
+        instance_url: String,
+        my_domain_url: String,
+    ) -> Result<Sim, String> {
         let jwt = JwtConfig::new(cfg.jwt_public_key_pem.as_deref(), cfg.jwt_users.clone())?;
         Ok(Sim {
             login_url,
@@ -195,7 +200,10 @@ impl Sim {
 
     /// API calls used today and the daily limit.
     pub fn api_usage(&self) -> (u64, u64) {
-        (self.settings.api_usage.load(Relaxed), self.settings.api_limit.load(Relaxed))
+        (
+            self.settings.api_usage.load(Relaxed),
+            self.settings.api_limit.load(Relaxed),
+        )
     }
 
     /// `Sforce-Limit-Info` value.

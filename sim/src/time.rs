@@ -126,7 +126,11 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
         Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
         Some(&sign @ (b'+' | b'-')) => {
             let oh = digits(b, i + 1, 2)?;
-            let j = if b.get(i + 3) == Some(&b':') { i + 4 } else { i + 3 };
+            let j = if b.get(i + 3) == Some(&b':') {
+                i + 4
+            } else {
+                i + 3
+            };
             let om = digits(b, j, 2)?;
             if j + 2 != b.len() || oh > 23 || om > 59 {
                 return None;
@@ -162,7 +166,10 @@ mod tests {
         }
         assert_eq!(parse_date("2024-01-01"), Some(19_723));
         assert_eq!(parse_date("2024-02-30"), None);
-        assert_eq!(format_datetime(1_704_067_200_000), "2024-01-01T00:00:00.000+0000");
+        assert_eq!(
+            format_datetime(1_704_067_200_000),
+            "2024-01-01T00:00:00.000+0000"
+        );
     }
 
     #[test]

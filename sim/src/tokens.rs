@@ -23,7 +23,9 @@ const TOKEN_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 /// codes and tokens do, and clients must URL-encode them correctly).
 fn random_chars(n: usize) -> String {
     let mut rng = rand::rng();
-    let mut v: Vec<u8> = (0..n).map(|_| TOKEN_CHARS[rng.random_range(0..TOKEN_CHARS.len())]).collect();
+    let mut v: Vec<u8> = (0..n)
+        .map(|_| TOKEN_CHARS[rng.random_range(0..TOKEN_CHARS.len())])
+        .collect();
     if n >= 4 {
         let a = rng.random_range(1..n / 2);
         let b = rng.random_range(n / 2..n - 1);
@@ -139,13 +141,23 @@ struct ReuseLog {
 }
 
 fn epoch_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Store {
-    pub fn issue_code(&mut self, client_id: &str, redirect_uri: &str, challenge: Option<&str>, scope: &str) -> String {
+    pub fn issue_code(
+        &mut self,
+        client_id: &str,
+        redirect_uri: &str,
+        challenge: Option<&str>,
+        scope: &str,
+    ) -> String {
         if self.codes.len() > 10_000 {
-            self.codes.retain(|_, c| !c.used && c.issued.elapsed() < CODE_TTL);
+            self.codes
+                .retain(|_, c| !c.used && c.issued.elapsed() < CODE_TTL);
         }
         let code = new_code();
         self.codes.insert(
@@ -186,7 +198,14 @@ impl Store {
         self.open_family(grant, subject, scope, false, false)
     }
 
-    fn open_family(&mut self, grant: &'static str, subject: Option<&str>, scope: &str, public: bool, with_refresh: bool) -> Issued {
+    fn open_family(
+        &mut self,
+        grant: &'static str,
+        subject: Option<&str>,
+        scope: &str,
+        public: bool,
+        with_refresh: bool,
+    ) -> Issued {
         let id = self.conns.len();
         let access = new_access_token();
         let refresh = with_refresh.then(new_refresh_token);
@@ -215,14 +234,24 @@ impl Store {
         }
     }
 
-    pub fn refresh(&mut self, token: &str, rotate: bool, secret_given: bool) -> Result<Issued, RefreshError> {
+    pub fn refresh(
+        &mut self,
+        token: &str,
+        rotate: bool,
+        secret_given: bool,
+    ) -> Result<Issued, RefreshError> {
         let id = match self.refresh.get(token).copied() {
             Some(Refresh::Current(id)) => id,
             Some(Refresh::RotatedOut(id)) => {
                 // Replay of a rotated-out token: assume theft, kill the family.
-                let (successor, issued) = self.reuse.successor.get(token).cloned().unwrap_or_default();
+                let (successor, issued) =
+                    self.reuse.successor.get(token).cloned().unwrap_or_default();
                 let successor_seen = self.reuse.seen.contains(&successor);
-                let user = self.conns.get(id).map(|c| data::id_string(Obj::User, c.user_idx)).unwrap_or_default();
+                let user = self
+                    .conns
+                    .get(id)
+                    .map(|c| data::id_string(Obj::User, c.user_idx))
+                    .unwrap_or_default();
                 self.reuse.events.push(serde_json::json!({
                     "atMs": epoch_ms(), "userId": user, "successorIssuedAtMs": issued, "successorSeen": successor_seen,
                 }));
@@ -231,7 +260,9 @@ impl Store {
             }
             _ => return Err(RefreshError::Invalid),
         };
-        let Some(conn) = self.conns.get_mut(id) else { return Err(RefreshError::Invalid) };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Err(RefreshError::Invalid);
+        };
         if !secret_given && !conn.public {
             return Err(RefreshError::SecretRequired);
         }
@@ -243,9 +274,12 @@ impl Store {
         let new_rt = if rotate {
             let rt = new_refresh_token();
             conn.refresh = Some(rt.clone());
-            self.refresh.insert(token.to_string(), Refresh::RotatedOut(id));
+            self.refresh
+                .insert(token.to_string(), Refresh::RotatedOut(id));
             self.refresh.insert(rt.clone(), Refresh::Current(id));
-            self.reuse.successor.insert(token.to_string(), (rt.clone(), epoch_ms()));
+            self.reuse
+                .successor
+                .insert(token.to_string(), (rt.clone(), epoch_ms()));
             self.reuse.generation.insert(access.clone(), rt.clone());
             Some(rt)
         } else {
@@ -261,7 +295,9 @@ impl Store {
     }
 
     fn revoke_family(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(id) else { return };
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
         for t in conn.access.drain() {
             self.access.remove(&t);
             self.born.remove(&t);
@@ -303,7 +339,11 @@ impl Store {
 
     /// The org (0 or 1) of the connection owning a live access token.
     pub fn session_org(&self, token: &str) -> usize {
-        self.access.get(token).and_then(|id| self.conns.get(*id)).map(|c| c.org).unwrap_or(0)
+        self.access
+            .get(token)
+            .and_then(|id| self.conns.get(*id))
+            .map(|c| c.org)
+            .unwrap_or(0)
     }
 
     /// Rotated-out refresh tokens presented again, with whether each one's successor was ever seen.
@@ -342,7 +382,9 @@ impl Store {
 
     /// Revokes every live refresh token together with its family.
     pub fn revoke_all_refresh(&mut self) -> usize {
-        let ids: Vec<usize> = (0..self.conns.len()).filter(|&i| self.conns[i].refresh.is_some()).collect();
+        let ids: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| self.conns[i].refresh.is_some())
+            .collect();
         for &id in &ids {
             self.revoke_family(id);
         }
@@ -399,7 +441,10 @@ mod tests {
 
     #[test]
     fn access_tokens_expire_after_ttl() {
-        let mut s = Store { access_ttl: Some(Duration::from_millis(30)), ..Store::default() };
+        let mut s = Store {
+            access_ttl: Some(Duration::from_millis(30)),
+            ..Store::default()
+        };
         let i = s.open("api refresh_token", false, true);
         assert!(s.session_user(&i.access_token).is_some());
         std::thread::sleep(Duration::from_millis(40));
@@ -414,7 +459,10 @@ mod tests {
         let extra = s.refresh(&rt, false, true).ok().unwrap();
         assert!(extra.refresh_token.is_none());
         assert!(s.revoke(&rt));
-        assert!(s.session_user(&i.access_token).is_none() && s.session_user(&extra.access_token).is_none());
+        assert!(
+            s.session_user(&i.access_token).is_none()
+                && s.session_user(&extra.access_token).is_none()
+        );
         assert!(!s.revoke(&rt));
     }
 }

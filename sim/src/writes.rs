@@ -28,11 +28,17 @@ pub const RESERVED_DUPLICATE_EMAIL: &str = "duplicate@example.com";
 
 /// `[{"message","errorCode","fields"}]`.
 fn field_error(code: &str, message: &str, fields: &[&str]) -> Response {
-    http::json_value(StatusCode::BAD_REQUEST, &json!([{"message": message, "errorCode": code, "fields": fields}]))
+    http::json_value(
+        StatusCode::BAD_REQUEST,
+        &json!([{"message": message, "errorCode": code, "fields": fields}]),
+    )
 }
 
 fn parser_error(message: String) -> Response {
-    http::json_value(StatusCode::BAD_REQUEST, &json!([{"message": message, "errorCode": "JSON_PARSER_ERROR"}]))
+    http::json_value(
+        StatusCode::BAD_REQUEST,
+        &json!([{"message": message, "errorCode": "JSON_PARSER_ERROR"}]),
+    )
 }
 
 /// Who is writing, and how.
@@ -56,7 +62,10 @@ fn value_pos(body: &[u8], key: &str) -> (usize, usize) {
         .position(|w| w == needle.as_bytes())
         .map(|k| {
             let mut i = k + needle.len();
-            while body.get(i).is_some_and(|c| c.is_ascii_whitespace() || *c == b':') {
+            while body
+                .get(i)
+                .is_some_and(|c| c.is_ascii_whitespace() || *c == b':')
+            {
                 i += 1;
             }
             if body.get(i) == Some(&b'"') {
@@ -77,7 +86,12 @@ fn value_pos(body: &[u8], key: &str) -> (usize, usize) {
         .unwrap_or(0);
     let before = &body[..end];
     let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-    let col = end - before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) + 1;
+    let col = end
+        - before
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, col)
 }
 
@@ -106,7 +120,13 @@ fn coerce(m: &Meta, v: &Json) -> Option<In> {
     if v.is_null() {
         return Some(In::V(Value::Null));
     }
-    let text = |s: &str| if s.is_empty() { Value::Null } else { Value::Str(Cow::Owned(s.to_string())) };
+    let text = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::Str(Cow::Owned(s.to_string()))
+        }
+    };
     Some(In::V(match m.dtype {
         DType::Id => return None,
         DType::Reference => {
@@ -155,7 +175,9 @@ fn parse_body(obj: Obj, body: &[u8]) -> Result<Vec<(Meta, In)>, Response> {
         Ok(v) => v,
         Err(e) if body.iter().all(u8::is_ascii_whitespace) => {
             let _ = e;
-            return Err(parser_error("No content to map due to end-of-input at [line:1, column:0]".into()));
+            return Err(parser_error(
+                "No content to map due to end-of-input at [line:1, column:0]".into(),
+            ));
         }
         Err(e) => {
             let (line, col) = (e.line(), e.column());
@@ -187,7 +209,11 @@ fn parse_body(obj: Obj, body: &[u8]) -> Result<Vec<(Meta, In)>, Response> {
             return Err(http::json_value(StatusCode::BAD_REQUEST, &body));
         }
         let Some(def) = obj.field(k) else {
-            return Err(field_error("INVALID_FIELD", &format!("No such column '{k}' on sobject of type {}", obj.name()), &[]));
+            return Err(field_error(
+                "INVALID_FIELD",
+                &format!("No such column '{k}' on sobject of type {}", obj.name()),
+                &[],
+            ));
         };
         let m = describe::meta(obj, def);
         match coerce(&m, v) {
@@ -209,7 +235,9 @@ fn parse_body(obj: Obj, body: &[u8]) -> Result<Vec<(Meta, In)>, Response> {
 // Checks
 
 fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -220,13 +248,19 @@ fn valid_email(s: &str) -> bool {
 
 /// Lookup value → Id of an existing record of the right type.
 fn resolve_ref(d: &Data, m: &Meta, raw: &str) -> Result<Value, Response> {
-    let data::Ty::Ref(target) = m.def.ty else { return Ok(Value::Null) };
+    let data::Ty::Ref(target) = m.def.ty else {
+        return Ok(Value::Null);
+    };
     let msg = format!("{}: id value of incorrect type: {raw}", m.label);
     let Some(norm) = data::normalize_id_literal(raw) else {
         return Err(field_error("MALFORMED_ID", &msg, &[m.def.name]));
     };
     if &norm[..3] != target.prefix() {
-        return Err(field_error("FIELD_INTEGRITY_EXCEPTION", &msg, &[m.def.name]));
+        return Err(field_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            &msg,
+            &[m.def.name],
+        ));
     }
     let exists = |o: Obj, i: u64| match o {
         Obj::User => i < d.count(Obj::User) || i >= CONN_USER_BASE,
@@ -234,7 +268,11 @@ fn resolve_ref(d: &Data, m: &Meta, raw: &str) -> Result<Value, Response> {
     };
     match data::parse_id(raw) {
         Some((o, i)) if o == target && exists(o, i) => Ok(Value::Id(o, i)),
-        _ => Err(field_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &[m.def.name])),
+        _ => Err(field_error(
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+            &[m.def.name],
+        )),
     }
 }
 
@@ -249,11 +287,18 @@ fn check_fields(d: &Data, fields: Vec<(Meta, In)>) -> Result<Vec<(Meta, Value)>,
         if let Value::Str(s) = &v {
             let len = s.chars().count();
             if m.length > 0 && len > m.length as usize {
-                let msg = format!("{}: data value too large: {s} (max length={})", m.label, m.length);
+                let msg = format!(
+                    "{}: data value too large: {s} (max length={})",
+                    m.label, m.length
+                );
                 return Err(field_error("STRING_TOO_LONG", &msg, &[m.def.name]));
             }
             if m.dtype == DType::Email && !valid_email(s) {
-                return Err(field_error("INVALID_EMAIL_ADDRESS", &format!("{}: invalid email address: {s}", m.label), &[m.def.name]));
+                return Err(field_error(
+                    "INVALID_EMAIL_ADDRESS",
+                    &format!("{}: invalid email address: {s}", m.label),
+                    &[m.def.name],
+                ));
             }
         }
         out.push((m, v));
@@ -279,11 +324,20 @@ fn read_only_error(names: &[&str]) -> Response {
 }
 
 fn required_error(names: &[&str]) -> Response {
-    field_error("REQUIRED_FIELD_MISSING", &format!("Required fields are missing: [{}]", names.join(", ")), names)
+    field_error(
+        "REQUIRED_FIELD_MISSING",
+        &format!("Required fields are missing: [{}]", names.join(", ")),
+        names,
+    )
 }
 
 /// The simulated org's validation rule on Opportunity.
-fn validation_rule(d: &Data, obj: Obj, idx: Option<u64>, fields: &[(Meta, Value)]) -> Result<(), Response> {
+fn validation_rule(
+    d: &Data,
+    obj: Obj,
+    idx: Option<u64>,
+    fields: &[(Meta, Value)],
+) -> Result<(), Response> {
     if obj != Obj::Opportunity {
         return Ok(());
     }
@@ -292,7 +346,11 @@ fn validation_rule(d: &Data, obj: Obj, idx: Option<u64>, fields: &[(Meta, Value)
         None => idx.map_or(Value::Null, |i| d.value(obj, i, F::Amount)),
     };
     match amount {
-        Value::Num(a) if a < 0.0 => Err(field_error("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Amount must not be negative", &["Amount"])),
+        Value::Num(a) if a < 0.0 => Err(field_error(
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "Amount must not be negative",
+            &["Amount"],
+        )),
         _ => Ok(()),
     }
 }
@@ -307,9 +365,17 @@ fn find_duplicate(d: &Data, email: &str, exclude: Option<u64>) -> Option<u64> {
     let eq = |v: Option<&Value>| matches!(v, Some(Value::Str(s)) if s.eq_ignore_ascii_case(email));
     let ov = d.overlay.obj(Obj::Contact);
     let n = d.gen_count(Obj::Contact);
-    let created = ov.created.iter().enumerate().map(|(k, r)| (n + k as u64, r));
+    let created = ov
+        .created
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (n + k as u64, r));
     let updated = ov.updated.iter().map(|(i, r)| (*i, r));
-    if let Some((i, _)) = created.chain(updated).filter(|(i, _)| not_self(i)).find(|(_, r)| eq(r.get(F::Email))) {
+    if let Some((i, _)) = created
+        .chain(updated)
+        .filter(|(i, _)| not_self(i))
+        .find(|(_, r)| eq(r.get(F::Email)))
+    {
         return Some(i);
     }
     d.find_generated_contact_email(email)
@@ -320,7 +386,8 @@ fn find_duplicate(d: &Data, email: &str, exclude: Option<u64>) -> Option<u64> {
 /// Research §7's capture, including Salesforce's misspelt `duplicateResut` key.
 fn duplicates_error(version: &str, idx: u64) -> Response {
     let id = data::id_string(Obj::Contact, idx);
-    let msg = "You're creating a duplicate record. We recommend you use an existing record instead.";
+    let msg =
+        "You're creating a duplicate record. We recommend you use an existing record instead.";
     let body = json!([{
         "duplicateResut": {
             "allowSave": false,
@@ -351,11 +418,19 @@ fn duplicates_error(version: &str, idx: u64) -> Response {
     http::json_value(StatusCode::BAD_REQUEST, &body)
 }
 
-fn duplicate_rule(d: &Data, ctx: &Ctx, obj: Obj, idx: Option<u64>, fields: &[(Meta, Value)]) -> Result<(), Response> {
+fn duplicate_rule(
+    d: &Data,
+    ctx: &Ctx,
+    obj: Obj,
+    idx: Option<u64>,
+    fields: &[(Meta, Value)],
+) -> Result<(), Response> {
     if obj != Obj::Contact || ctx.allow_save {
         return Ok(());
     }
-    let Some((_, Value::Str(email))) = fields.iter().find(|(m, _)| m.def.f == F::Email) else { return Ok(()) };
+    let Some((_, Value::Str(email))) = fields.iter().find(|(m, _)| m.def.f == F::Email) else {
+        return Ok(());
+    };
     match find_duplicate(d, email, idx) {
         Some(i) => Err(duplicates_error(ctx.version, i)),
         None => Ok(()),
@@ -383,7 +458,11 @@ pub fn create(sim: &Sim, obj: Obj, body: &[u8], ctx: &Ctx) -> Response {
     }
     let missing: Vec<&str> = describe::metas(obj)
         .filter(|m| m.required)
-        .filter(|m| !parsed.iter().any(|(p, i)| p.def.f == m.def.f && !matches!(i, In::V(Value::Null))))
+        .filter(|m| {
+            !parsed
+                .iter()
+                .any(|(p, i)| p.def.f == m.def.f && !matches!(i, In::V(Value::Null)))
+        })
         .map(|m| m.def.name)
         .collect();
     if !missing.is_empty() {
@@ -401,7 +480,13 @@ pub fn create(sim: &Sim, obj: Obj, body: &[u8], ctx: &Ctx) -> Response {
     let k = d.overlay.obj(obj).created.len() as u64;
     // CreatedDate must keep growing with the index (the executor's range search relies
     // on it): after the last generated record and after the previous created one.
-    let floor = match d.overlay.obj(obj).created.last().and_then(|r| r.get(F::CreatedDate)) {
+    let floor = match d
+        .overlay
+        .obj(obj)
+        .created
+        .last()
+        .and_then(|r| r.get(F::CreatedDate))
+    {
         Some(Value::DateTime(ms)) => ms + 1,
         _ => d.created_ms(n),
     };
@@ -418,7 +503,10 @@ pub fn create(sim: &Sim, obj: Obj, body: &[u8], ctx: &Ctx) -> Response {
     stamp(&mut rec, at, ctx.user);
     Arc::make_mut(&mut d.overlay).obj_mut(obj).created.push(rec);
     let id = data::id_string(obj, n + k);
-    http::json_value(StatusCode::CREATED, &json!({"id": id, "success": true, "errors": []}))
+    http::json_value(
+        StatusCode::CREATED,
+        &json!({"id": id, "success": true, "errors": []}),
+    )
 }
 
 /// Id in a record URL → record index. Wrong shape or wrong object → 400 MALFORMED_ID;
@@ -434,9 +522,15 @@ fn record_index(d: &Data, obj: Obj, id: &str) -> Result<u64, Response> {
     }
     match data::parse_id(id) {
         Some((o, i)) if o == obj && d.overlay.obj(obj).deleted.contains_key(&i) => {
-            Err(http::rest_error(StatusCode::NOT_FOUND, "ENTITY_IS_DELETED", "entity is deleted"))
+            Err(http::rest_error(
+                StatusCode::NOT_FOUND,
+                "ENTITY_IS_DELETED",
+                "entity is deleted",
+            ))
         }
-        Some((o, i)) if o == obj && i < d.count(obj) && !d.overlay.obj(obj).purged.contains(&i) => Ok(i),
+        Some((o, i)) if o == obj && i < d.count(obj) && !d.overlay.obj(obj).purged.contains(&i) => {
+            Ok(i)
+        }
         _ => Err(http::not_found()),
     }
 }
@@ -454,8 +548,11 @@ pub fn update(sim: &Sim, obj: Obj, id: &str, body: &[u8], ctx: &Ctx) -> Response
     if !ro.is_empty() {
         return read_only_error(&ro);
     }
-    let nulled: Vec<&str> =
-        parsed.iter().filter(|(m, i)| m.required && matches!(i, In::V(Value::Null))).map(|(m, _)| m.def.name).collect();
+    let nulled: Vec<&str> = parsed
+        .iter()
+        .filter(|(m, i)| m.required && matches!(i, In::V(Value::Null)))
+        .map(|(m, _)| m.def.name)
+        .collect();
     if !nulled.is_empty() {
         return required_error(&nulled);
     }

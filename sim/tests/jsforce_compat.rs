@@ -26,10 +26,17 @@ fn a_171_character_verifier_without_a_method_is_accepted() {
     let code = query_param(r.header("location").unwrap_or(""), "code").expect("code");
     let token_url = format!("{}/services/oauth2/token", sim.login);
     let form = |v: &str| {
-        vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("client_id", "sim-client-id"), ("client_secret", "sim-client-secret"), ("redirect_uri", REDIRECT), ("code_verifier", v)]
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect::<Vec<_>>()
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", "sim-client-id"),
+            ("client_secret", "sim-client-secret"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", v),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect::<Vec<_>>()
     };
     let send = |v: &str| {
         let f = form(v);
@@ -47,15 +54,28 @@ fn a_171_character_verifier_without_a_method_is_accepted() {
 fn limits_agree_with_sforce_limit_info() {
     let sim = spawn(SimConfig::default());
     let tok = connect(&sim);
-    let r = call("GET", &format!("{}/services/data/v62.0/limits", sim.instance), &bearer(&tok), None);
+    let r = call(
+        "GET",
+        &format!("{}/services/data/v62.0/limits", sim.instance),
+        &bearer(&tok),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let info = r.header("sforce-limit-info").unwrap_or("").to_string();
-    let (used, max) = info.trim_start_matches("api-usage=").split_once('/').expect("usage");
+    let (used, max) = info
+        .trim_start_matches("api-usage=")
+        .split_once('/')
+        .expect("usage");
     let (used, max): (u64, u64) = (used.parse().expect("used"), max.parse().expect("max"));
     let body = r.json();
     assert_eq!(body["DailyApiRequests"]["Max"], max);
     assert_eq!(body["DailyApiRequests"]["Remaining"], max - used);
     assert!(body["DailyBulkV2QueryJobs"]["Max"].is_u64());
-    let unauth = call("GET", &format!("{}/services/data/v62.0/limits", sim.instance), "Bearer nope", None);
+    let unauth = call(
+        "GET",
+        &format!("{}/services/data/v62.0/limits", sim.instance),
+        "Bearer nope",
+        None,
+    );
     assert_eq!(unauth.status, 401);
 }

@@ -26,7 +26,15 @@ impl ToNapiValue for CountedBuffer {
         let mut data = ptr::null_mut();
         // SAFETY: `val.0` outlives the call, which copies `len` bytes out of it.
         check_status!(
-            unsafe { sys::napi_create_buffer_copy(env, val.0.len(), val.0.as_ptr().cast(), &mut data, &mut out) },
+            unsafe {
+                sys::napi_create_buffer_copy(
+                    env,
+                    val.0.len(),
+                    val.0.as_ptr().cast(),
+                    &mut data,
+                    &mut out,
+                )
+            },
             "could not create a Buffer"
         )?;
         Ok(out)

@@ -51,14 +51,28 @@ struct Fetched {
 }
 
 fn progress_json(c: &ExportCursor) -> String {
-    let total = c.total.map(|t| t.to_string()).unwrap_or_else(|| "null".into());
-    let job = c.job_id().map(|j| format!(r#","jobId":"{j}""#)).unwrap_or_default();
-    format!(r#"{{"fetched":{},"total":{total},"engine":"{}"{job}}}"#, c.fetched, c.engine_name())
+    let total = c
+        .total
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "null".into());
+    let job = c
+        .job_id()
+        .map(|j| format!(r#","jobId":"{j}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"fetched":{},"total":{total},"engine":"{}"{job}}}"#,
+        c.fetched,
+        c.engine_name()
+    )
 }
 
 /// Fetches one batch on the runtime (called from async methods, inside it). On cancel the task
 /// itself aborts an unfinished Bulk job: it owns the cursor, so it is the one that knows the job.
-fn spawn_fetch(svc: Arc<Forcelink>, mut c: ExportCursor, mut cancelled: watch::Receiver<bool>) -> Fetch {
+fn spawn_fetch(
+    svc: Arc<Forcelink>,
+    mut c: ExportCursor,
+    mut cancelled: watch::Receiver<bool>,
+) -> Fetch {
     tokio::spawn(async move {
         let got = {
             let fetch = svc.export_next(&mut c);
@@ -85,7 +99,14 @@ impl NativeExportCursor {
         let (cancel, _) = watch::channel(false);
         let ty = cursor.ty.clone();
         let last_progress = std::sync::Mutex::new(progress_json(&cursor));
-        Self { svc, slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))), cancel, ty, header_sent: AtomicBool::new(false), last_progress }
+        Self {
+            svc,
+            slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))),
+            cancel,
+            ty,
+            header_sent: AtomicBool::new(false),
+            last_progress,
+        }
     }
 
     async fn fetch(&self) -> Result<Fetched, Error> {
@@ -98,13 +119,19 @@ impl NativeExportCursor {
             Slot::Busy(t) => t,
             Slot::Gone => return Err(Error::Cancelled),
         };
-        let (c, res) = task.await.map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
+        let (c, res) = task
+            .await
+            .map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
         let progress = progress_json(&c);
         if let Ok(mut p) = self.last_progress.lock() {
             p.clone_from(&progress);
         }
         let ahead = matches!(res, Ok(Some(_))) && !c.is_finished() && !*self.cancel.borrow();
-        *slot = if ahead { Slot::Busy(spawn_fetch(self.svc.clone(), c, self.cancel.subscribe())) } else { Slot::Idle(c) };
+        *slot = if ahead {
+            Slot::Busy(spawn_fetch(self.svc.clone(), c, self.cancel.subscribe()))
+        } else {
+            Slot::Idle(c)
+        };
         res.map(|batch| Fetched { batch, progress })
     }
 }
@@ -115,26 +142,47 @@ impl NativeExportCursor {
     #[napi]
     pub async fn next_json(&self) -> napi::Result<Option<BatchText>> {
         let f = self.fetch().await.napi()?;
-        Ok(f.batch.map(|b| BatchText { records: format::ascii_json(b.json), progress: f.progress }))
+        Ok(f.batch.map(|b| BatchText {
+            records: format::ascii_json(b.json),
+            progress: f.progress,
+        }))
     }
 
     /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
     /// `"ndjson"`. Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
     #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub async fn next_bytes(&self, format_name: String, csv_formula_guard: Option<bool>) -> napi::Result<Option<CountedBuffer>> {
+    pub async fn next_bytes(
+        &self,
+        format_name: String,
+        csv_formula_guard: Option<bool>,
+    ) -> napi::Result<Option<CountedBuffer>> {
         if format_name != "csv" && format_name != "ndjson" {
-            return Err(to_napi(Error::input("format", "must be \"csv\" or \"ndjson\"")));
+            return Err(to_napi(Error::input(
+                "format",
+                "must be \"csv\" or \"ndjson\"",
+            )));
         }
         let f = self.fetch().await.napi()?;
         let csv = format_name == "csv";
-        let header = || if csv && !self.header_sent.swap(true, Ordering::AcqRel) { format::csv_header(&self.ty) } else { String::new() };
+        let header = || {
+            if csv && !self.header_sent.swap(true, Ordering::AcqRel) {
+                format::csv_header(&self.ty)
+            } else {
+                String::new()
+            }
+        };
         let Some(b) = f.batch else {
             let h = header();
-            return Ok(if h.is_empty() { None } else { Some(CountedBuffer(h.into_bytes())) });
+            return Ok(if h.is_empty() {
+                None
+            } else {
+                Some(CountedBuffer(h.into_bytes()))
+            });
         };
         let rows = b.rows().napi()?;
         let text = if csv {
-            let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true)).map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
+            let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true))
+                .map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
             header() + &body
         } else {
             format::ndjson_rows(&rows)
@@ -146,7 +194,10 @@ impl NativeExportCursor {
     /// batch handed out.
     #[napi(catch_unwind)]
     pub fn progress(&self) -> String {
-        self.last_progress.lock().map(|p| p.clone()).unwrap_or_default()
+        self.last_progress
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
     }
 
     /// Stops the export: no further requests, a call in flight ends with CANCELLED, and an

@@ -7,8 +7,9 @@ use crate::error::Error;
 const MARK: &str = "\u{1}forcelink:";
 
 pub fn to_napi(e: Error) -> napi::Error {
-    let body = serde_json::to_string(&e.to_wire())
-        .unwrap_or_else(|_| r#"{"code":"INTERNAL","status":500,"message":"internal error"}"#.to_string());
+    let body = serde_json::to_string(&e.to_wire()).unwrap_or_else(|_| {
+        r#"{"code":"INTERNAL","status":500,"message":"internal error"}"#.to_string()
+    });
     napi::Error::new(napi::Status::GenericFailure, format!("{MARK}{body}"))
 }
 

@@ -3,8 +3,8 @@
 
 mod bytes;
 mod cursor;
-mod events;
 mod error;
+mod events;
 mod probe;
 mod store;
 mod sync;
@@ -19,8 +19,8 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::oauth::binding::Binding;
-use crate::secret::AuthCode;
 use crate::salesforce::paginate::{normalize_limit, normalize_page, paginate as core_paginate};
+use crate::secret::AuthCode;
 use crate::service::{CallbackParams, Forcelink};
 use crate::token::record::ConnKey;
 use crate::token::store::TokenStore;
@@ -61,7 +61,10 @@ impl ConnArgs {
         match (&self.connection_id, &self.account_id, &self.owner_id) {
             (Some(c), None, None) => ConnKey::server(c),
             (None, a, o) => ConnKey::new(a.as_deref().unwrap_or(""), o.as_deref().unwrap_or("")),
-            _ => Err(crate::Error::input("connectionId", "give either connectionId or accountId + ownerId, not both")),
+            _ => Err(crate::Error::input(
+                "connectionId",
+                "give either connectionId or accountId + ownerId, not both",
+            )),
         }
         .napi()
     }
@@ -186,22 +189,40 @@ impl NativeForcelink {
     ) -> napi::Result<Self> {
         let mut cfg = Config::from_json(&config_json).napi()?;
         if let Some(f) = on_event {
-            let call: events::EventCall = f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?;
+            let call: events::EventCall = f
+                .build_threadsafe_function()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?;
             cfg.events = crate::events::Events::new(Arc::new(events::JsEvents(call)));
         }
         let store: Option<Arc<dyn TokenStore>> = match store_call {
             Some(f) => Some(Arc::new(store::JsStore::new(
-                f.build_threadsafe_function().callee_handled::<false>().weak::<true>().build()?,
+                f.build_threadsafe_function()
+                    .callee_handled::<false>()
+                    .weak::<true>()
+                    .build()?,
             ))),
             None => None,
         };
-        Ok(Self { inner: Arc::new(Forcelink::new(cfg, store).napi()?) })
+        Ok(Self {
+            inner: Arc::new(Forcelink::new(cfg, store).napi()?),
+        })
     }
 
     #[napi]
     pub async fn begin_login(&self, args_json: String) -> napi::Result<String> {
         let a: LoginArgs = args(&args_json)?;
-        let r = self.inner.begin_login(&a.account_id, &a.owner_id, a.forward_url.as_deref(), a.bind_browser).await.napi()?;
+        let r = self
+            .inner
+            .begin_login(
+                &a.account_id,
+                &a.owner_id,
+                a.forward_url.as_deref(),
+                a.bind_browser,
+            )
+            .await
+            .napi()?;
         json(&r)
     }
 
@@ -234,7 +255,11 @@ impl NativeForcelink {
     #[napi]
     pub async fn get_access_token(&self, args_json: String) -> napi::Result<String> {
         let a: TokenArgs = args(&args_json)?;
-        let g = self.inner.get_access_token(&a.conn.key()?, a.force_refresh).await.napi()?;
+        let g = self
+            .inner
+            .get_access_token(&a.conn.key()?, a.force_refresh)
+            .await
+            .napi()?;
         json(&serde_json::json!({ "accessToken": g.access_token, "instanceUrl": g.instance_url }))
     }
 
@@ -249,7 +274,11 @@ impl NativeForcelink {
     #[napi]
     pub async fn query_more(&self, args_json: String) -> napi::Result<String> {
         let a: QueryMoreArgs = args(&args_json)?;
-        let body = self.inner.query_more(&a.conn.key()?, &a.next_records_url, a.from_salesforce).await.napi()?;
+        let body = self
+            .inner
+            .query_more(&a.conn.key()?, &a.next_records_url, a.from_salesforce)
+            .await
+            .napi()?;
         String::from_utf8(body.to_vec()).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
@@ -260,17 +289,33 @@ impl NativeForcelink {
         let a: PageArgs = args(&args_json)?;
         let r = self
             .inner
-            .export_page(&a.conn.key()?, &a.type_name, a.page.as_deref(), a.limit.as_deref())
+            .export_page(
+                &a.conn.key()?,
+                &a.type_name,
+                a.page.as_deref(),
+                a.limit.as_deref(),
+            )
             .await
             .napi()?;
-        let body = format!(r#"{{"data":{},"pagination":{}}}"#, crate::salesforce::format::ascii_json(r.data_json), json(&r.pagination)?);
-        Ok(PageText { body, api_calls: r.api_calls })
+        let body = format!(
+            r#"{{"data":{},"pagination":{}}}"#,
+            crate::salesforce::format::ascii_json(r.data_json),
+            json(&r.pagination)?
+        );
+        Ok(PageText {
+            body,
+            api_calls: r.api_calls,
+        })
     }
 
     #[napi]
     pub async fn create_record(&self, args_json: String) -> napi::Result<String> {
         let a: WriteArgs = args(&args_json)?;
-        let id = self.inner.create_record(&a.conn.key()?, &a.object, &a.fields).await.napi()?;
+        let id = self
+            .inner
+            .create_record(&a.conn.key()?, &a.object, &a.fields)
+            .await
+            .napi()?;
         json(&serde_json::json!({ "id": id }))
     }
 
@@ -278,7 +323,10 @@ impl NativeForcelink {
     pub async fn update_record(&self, args_json: String) -> napi::Result<String> {
         let a: WriteArgs = args(&args_json)?;
         let id = a.id.clone().unwrap_or_default();
-        self.inner.update_record(&a.conn.key()?, &a.object, &id, &a.fields).await.napi()?;
+        self.inner
+            .update_record(&a.conn.key()?, &a.object, &id, &a.fields)
+            .await
+            .napi()?;
         json(&serde_json::json!({ "id": id }))
     }
 
@@ -287,7 +335,14 @@ impl NativeForcelink {
         let a: ExportAllArgs = args(&args_json)?;
         let c = self
             .inner
-            .export_cursor(&a.conn.key()?, &a.type_name, a.batch_size, a.since.as_deref(), a.engine.as_deref(), a.job_id)
+            .export_cursor(
+                &a.conn.key()?,
+                &a.type_name,
+                a.batch_size,
+                a.since.as_deref(),
+                a.engine.as_deref(),
+                a.job_id,
+            )
             .napi()?;
         let k = crate::service::Forcelink::parallelism(a.parallelism).napi()?;
         let c = c.with_parallelism(k, a.ordered.unwrap_or(true));
@@ -304,7 +359,10 @@ impl NativeForcelink {
             batch_size: a.batch_size,
             lookback_ms: a.lookback_ms,
         };
-        let run = self.inner.sync_run(&a.conn.key()?, &a.type_name, opts).napi()?;
+        let run = self
+            .inner
+            .sync_run(&a.conn.key()?, &a.type_name, opts)
+            .napi()?;
         Ok(NativeSyncCursor::new(self.inner.clone(), run))
     }
 
@@ -325,14 +383,29 @@ impl NativeForcelink {
     #[napi(catch_unwind)]
     pub fn limit_info_for(&self, args_json: String) -> napi::Result<String> {
         let a: ConnArgs = args(&args_json)?;
-        let out = self.inner.limit_info_for(&a.key()?).map(|(org, u)| serde_json::json!({ "orgId": org, "used": u.used, "max": u.max }));
+        let out = self
+            .inner
+            .limit_info_for(&a.key()?)
+            .map(|(org, u)| serde_json::json!({ "orgId": org, "used": u.used, "max": u.max }));
         json(&out)
     }
 }
 
 /// The incumbent paginator; inputs are the raw query-string values.
 #[napi(catch_unwind)]
-pub fn paginate(total: f64, page: Option<String>, per_page: Option<String>) -> napi::Result<String> {
-    let total = if total.is_finite() && total > 0.0 { total.floor() as u64 } else { 0 };
-    json(&core_paginate(total, normalize_page(page.as_deref()), normalize_limit(per_page.as_deref())))
+pub fn paginate(
+    total: f64,
+    page: Option<String>,
+    per_page: Option<String>,
+) -> napi::Result<String> {
+    let total = if total.is_finite() && total > 0.0 {
+        total.floor() as u64
+    } else {
+        0
+    };
+    json(&core_paginate(
+        total,
+        normalize_page(page.as_deref()),
+        normalize_limit(per_page.as_deref()),
+    ))
 }

@@ -32,7 +32,8 @@ impl BoundaryProbe {
     /// Parsed in Rust, then every value created through napi calls.
     #[napi(ts_return_type = "unknown[]")]
     pub fn as_objects(&self, env: Env) -> napi::Result<napi::bindgen_prelude::Unknown<'_>> {
-        let v: serde_json::Value = serde_json::from_str(&self.text).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_str(&self.text)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))?;
         env.to_js_value(&v)
     }
 }

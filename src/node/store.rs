@@ -14,7 +14,14 @@ use crate::token::record::{ConnKey, TokenRecord};
 use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
 /// Weak: holding the store must not keep Node's event loop alive.
-pub type StoreCall = ThreadsafeFunction<FnArgs<(String, String)>, Promise<String>, FnArgs<(String, String)>, Status, false, true>;
+pub type StoreCall = ThreadsafeFunction<
+    FnArgs<(String, String)>,
+    Promise<String>,
+    FnArgs<(String, String)>,
+    Status,
+    false,
+    true,
+>;
 
 pub struct JsStore {
     call: StoreCall,
@@ -35,7 +42,10 @@ struct Envelope {
 
 impl JsStore {
     pub fn new(call: StoreCall) -> Self {
-        Self { call, methods: tokio::sync::OnceCell::new() }
+        Self {
+            call,
+            methods: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// Calls `store[op](...args)`; `Ok(None)` when the store lacks an optional method.
@@ -45,13 +55,19 @@ impl JsStore {
             .call_async_catch(FnArgs::from((op.to_string(), args.to_string())))
             .await
             .map_err(|e| Error::store(op, e.reason.clone()))?;
-        let text = promise.await.map_err(|e| Error::store(op, e.reason.clone()))?;
-        let env: Envelope =
-            serde_json::from_str(&text).map_err(|e| Error::store(op, crate::shape::serde_reason(&e.to_string())))?;
+        let text = promise
+            .await
+            .map_err(|e| Error::store(op, e.reason.clone()))?;
+        let env: Envelope = serde_json::from_str(&text)
+            .map_err(|e| Error::store(op, crate::shape::serde_reason(&e.to_string())))?;
         if !env.ok {
             return Err(Error::store(op, env.message));
         }
-        Ok(if env.unsupported { None } else { Some(env.value) })
+        Ok(if env.unsupported {
+            None
+        } else {
+            Some(env.value)
+        })
     }
 
     fn required(op: &'static str, v: Option<Value>) -> Result<Value> {
@@ -61,7 +77,13 @@ impl JsStore {
     fn boolean(op: &'static str, v: Value) -> Result<bool> {
         match v {
             Value::Bool(b) => Ok(b),
-            other => Err(Error::store(op, format!("{op} must return a boolean, not {}", crate::shape::kind(&other)))),
+            other => Err(Error::store(
+                op,
+                format!(
+                    "{op} must return a boolean, not {}",
+                    crate::shape::kind(&other)
+                ),
+            )),
         }
     }
 }
@@ -69,37 +91,65 @@ impl JsStore {
 #[async_trait]
 impl TokenStore for JsStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
-        let v = Self::required("find", self.invoke("find", json!([key.account_id(), key.owner()])).await?)?;
+        let v = Self::required(
+            "find",
+            self.invoke("find", json!([key.account_id(), key.owner()]))
+                .await?,
+        )?;
         match v {
             Value::Null => Ok(None),
             v @ Value::Object(_) => TokenRecord::from_store_json(v).map(Some),
-            other => Err(Error::store("find", format!("find must return a record or null, got {}", crate::shape::kind(&other)))),
+            other => Err(Error::store(
+                "find",
+                format!(
+                    "find must return a record or null, got {}",
+                    crate::shape::kind(&other)
+                ),
+            )),
         }
     }
 
     async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
-        let rec = serde_json::to_value(record).map_err(|_| Error::store("save", "the record could not be encoded"))?;
+        let rec = serde_json::to_value(record)
+            .map_err(|_| Error::store("save", "the record could not be encoded"))?;
         let args = match expected_version {
             None => json!([rec]),
             Some(v) => json!([rec, { "expectedVersion": v }]),
         };
         // Only an explicit `false` means "another writer got there first".
-        Ok(!matches!(Self::required("save", self.invoke("save", args).await?)?, Value::Bool(false)))
+        Ok(!matches!(
+            Self::required("save", self.invoke("save", args).await?)?,
+            Value::Bool(false)
+        ))
     }
 
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
-        let v = Self::required("delete", self.invoke("delete", json!([key.account_id(), key.owner()])).await?)?;
+        let v = Self::required(
+            "delete",
+            self.invoke("delete", json!([key.account_id(), key.owner()]))
+                .await?,
+        )?;
         // Hosts often return a driver result ({ deletedCount }) rather than a boolean.
         Ok(match v {
             Value::Bool(b) => b,
-            Value::Object(o) => o.get("deletedCount").and_then(Value::as_u64).map(|n| n > 0).unwrap_or(true),
+            Value::Object(o) => o
+                .get("deletedCount")
+                .and_then(Value::as_u64)
+                .map(|n| n > 0)
+                .unwrap_or(true),
             Value::Null => true,
             _ => true,
         })
     }
 
     async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
-        match self.invoke("acquireLease", json!([key.account_id(), key.owner(), ttl_ms])).await? {
+        match self
+            .invoke(
+                "acquireLease",
+                json!([key.account_id(), key.owner(), ttl_ms]),
+            )
+            .await?
+        {
             None => Ok(LeaseGrant::Unsupported),
             Some(Value::String(t)) if !t.is_empty() => Ok(LeaseGrant::Held(LeaseToken::new(t))),
             Some(Value::Null) | Some(Value::Bool(false)) => Ok(LeaseGrant::Busy),
@@ -107,7 +157,10 @@ impl TokenStore for JsStore {
             Some(Value::Bool(true)) => Ok(LeaseGrant::Held(LeaseToken::new(""))),
             Some(other) => Err(Error::store(
                 "acquireLease",
-                format!("acquireLease must return a lease token (string) or null, got {}", crate::shape::kind(&other)),
+                format!(
+                    "acquireLease must return a lease token (string) or null, got {}",
+                    crate::shape::kind(&other)
+                ),
             )),
         }
     }
@@ -117,7 +170,10 @@ impl TokenStore for JsStore {
             .methods
             .get_or_init(|| async {
                 match self.invoke("__methods", json!([])).await {
-                    Ok(Some(Value::Array(a))) => a.into_iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                    Ok(Some(Value::Array(a))) => a
+                        .into_iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect(),
                     _ => Vec::new(),
                 }
             })
@@ -125,19 +181,38 @@ impl TokenStore for JsStore {
         methods.iter().any(|m| m == "renewLease")
     }
 
-    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
-        match self.invoke("renewLease", json!([key.account_id(), key.owner(), lease.as_str(), ttl_ms])).await? {
+    async fn renew_lease(
+        &self,
+        key: &ConnKey,
+        lease: &LeaseToken,
+        ttl_ms: u64,
+    ) -> Result<Option<bool>> {
+        match self
+            .invoke(
+                "renewLease",
+                json!([key.account_id(), key.owner(), lease.as_str(), ttl_ms]),
+            )
+            .await?
+        {
             None => Ok(None),
             Some(v) => Self::boolean("renewLease", v).map(Some),
         }
     }
 
     async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
-        self.invoke("releaseLease", json!([key.account_id(), key.owner(), lease.as_str()])).await.map(|_| ())
+        self.invoke(
+            "releaseLease",
+            json!([key.account_id(), key.owner(), lease.as_str()]),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
-        match self.invoke("consumeNonce", json!([nonce, expires_at_ms])).await? {
+        match self
+            .invoke("consumeNonce", json!([nonce, expires_at_ms]))
+            .await?
+        {
             None => Ok(None),
             Some(v) => Self::boolean("consumeNonce", v).map(Some),
         }

@@ -21,8 +21,11 @@ pub struct NativeSyncCursor {
 }
 
 fn step_json(s: Step) -> String {
-    let deletes: Vec<serde_json::Value> =
-        s.deletes.into_iter().map(|d| serde_json::json!({ "Id": d.id, "deletedAt": d.deleted_at })).collect();
+    let deletes: Vec<serde_json::Value> = s
+        .deletes
+        .into_iter()
+        .map(|d| serde_json::json!({ "Id": d.id, "deletedAt": d.deleted_at }))
+        .collect();
     let deletes = serde_json::to_string(&deletes).unwrap_or_else(|_| "[]".into());
     let checkpoint = serde_json::to_string(&s.checkpoint).unwrap_or_else(|_| "null".into());
     format!(
@@ -35,7 +38,11 @@ fn step_json(s: Step) -> String {
 impl NativeSyncCursor {
     pub fn new(svc: Arc<Forcelink>, run: SyncRun) -> Self {
         let (cancel, _) = watch::channel(false);
-        Self { svc, run: Arc::new(tokio::sync::Mutex::new(run)), cancel }
+        Self {
+            svc,
+            run: Arc::new(tokio::sync::Mutex::new(run)),
+            cancel,
+        }
     }
 
     async fn step(&self) -> Result<Option<String>, Error> {

@@ -35,8 +35,10 @@ impl Binding {
 
     fn mac(&self, secret: &StateSecret) -> Hmac<Sha256> {
         // HMAC takes keys of any length; the error arm cannot happen.
-        let mut m = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-            .unwrap_or_else(|_| Hmac::<Sha256>::new_from_slice(&[0u8; 32]).expect("fixed-size HMAC key"));
+        let mut m =
+            Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).unwrap_or_else(|_| {
+                Hmac::<Sha256>::new_from_slice(&[0u8; 32]).expect("fixed-size HMAC key")
+            });
         m.update(LABEL);
         m.update(self.0.as_bytes());
         m
@@ -44,7 +46,8 @@ impl Binding {
 
     /// The keyed hash the state carries (base64url).
     pub fn hash(&self, secret: &StateSecret) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.mac(secret).finalize().into_bytes())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.mac(secret).finalize().into_bytes())
     }
 
     /// Whether this value hashes to `expected`, compared in constant time.
@@ -70,7 +73,12 @@ mod tests {
     fn hash_matches_only_its_value() {
         let s = StateSecret::new("k".repeat(32));
         let b = Binding::generate();
-        assert!(b.expose().len() >= 43 && b.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            b.expose().len() >= 43
+                && b.expose()
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
         let h = b.hash(&s);
         assert!(!h.contains(b.expose()));
         assert!(b.matches(&s, &h));

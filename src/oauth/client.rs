@@ -45,7 +45,11 @@ pub struct OAuthClient<'a> {
 }
 
 impl OAuthClient<'_> {
-    pub async fn exchange_code(&self, code: &AuthCode, verifier: &Verifier) -> Result<TokenResponse> {
+    pub async fn exchange_code(
+        &self,
+        code: &AuthCode,
+        verifier: &Verifier,
+    ) -> Result<TokenResponse> {
         let form = [
             ("grant_type", "authorization_code"),
             ("client_id", self.cfg.client_id.as_str()),
@@ -71,7 +75,9 @@ impl OAuthClient<'_> {
     pub async fn server_grant(&self) -> Result<TokenResponse> {
         let form = crate::oauth::server::grant_form(self.cfg)?;
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.token_request(&pairs).await.map_err(crate::oauth::server::explain)
+        self.token_request(&pairs)
+            .await
+            .map_err(crate::oauth::server::explain)
     }
 
     /// Revokes a refresh token (and with it its access tokens). `Ok(false)` when Salesforce says
@@ -86,7 +92,10 @@ impl OAuthClient<'_> {
         let body = resp.text().await.unwrap_or_default();
         match serde_json::from_str::<OAuthErrorBody>(&body) {
             Ok(e) if e.error == "invalid_token" => Ok(false),
-            Ok(e) => Err(Error::OAuth { error: e.error, description: e.error_description }),
+            Ok(e) => Err(Error::OAuth {
+                error: e.error,
+                description: e.error_description,
+            }),
             Err(_) => Err(Error::Unavailable(format!("revoke answered HTTP {status}"))),
         }
     }
@@ -95,16 +104,25 @@ impl OAuthClient<'_> {
         let url = self.cfg.login_url.join("/services/oauth2/token");
         let resp = self.send(&url, form).await?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| Error::Unavailable(net::describe(e)))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::Unavailable(net::describe(e)))?;
         if status == 200 {
-            let tr: TokenResponse = serde_json::from_slice(&body)
-                .map_err(|_| Error::Unavailable("the token endpoint answered with an unreadable body".into()))?;
+            let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+                Error::Unavailable("the token endpoint answered with an unreadable body".into())
+            })?;
             self.check_signature(&tr)?;
             return Ok(tr);
         }
         match serde_json::from_slice::<OAuthErrorBody>(&body) {
-            Ok(e) => Err(Error::OAuth { error: e.error, description: e.error_description }),
-            Err(_) => Err(Error::Unavailable(format!("the token endpoint answered HTTP {status}"))),
+            Ok(e) => Err(Error::OAuth {
+                error: e.error,
+                description: e.error_description,
+            }),
+            Err(_) => Err(Error::Unavailable(format!(
+                "the token endpoint answered HTTP {status}"
+            ))),
         }
     }
 
@@ -116,7 +134,10 @@ impl OAuthClient<'_> {
         };
         use base64::Engine;
         let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else {
-            return Err(Error::OAuth { error: "invalid_signature".into(), description: "token response signature is not base64".into() });
+            return Err(Error::OAuth {
+                error: "invalid_signature".into(),
+                description: "token response signature is not base64".into(),
+            });
         };
         let mut mac = Hmac::<Sha256>::new_from_slice(self.cfg.client_secret.expose().as_bytes())
             .map_err(|_| Error::Internal("HMAC key".into()))?;
@@ -135,7 +156,14 @@ impl OAuthClient<'_> {
         loop {
             attempt += 1;
             let last = attempt > self.cfg.max_retries;
-            match self.http.post(url).header("Accept", "application/json").form(form).send().await {
+            match self
+                .http
+                .post(url)
+                .header("Accept", "application/json")
+                .form(form)
+                .send()
+                .await
+            {
                 Ok(r) if r.status().as_u16() == 503 && !last => {}
                 Ok(r) if r.status().as_u16() == 503 => {
                     return Err(Error::Unavailable("the OAuth endpoint answered 503".into()))

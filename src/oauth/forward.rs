@@ -17,15 +17,20 @@ impl ForwardUrl {
             _ => return Err(Error::ForwardUrlRequired),
         };
         if raw.len() > 4096 || raw.chars().any(|c| c.is_control()) {
-            return Err(Error::ForwardUrlNotAllowed { origin: "(invalid URL)".into() });
+            return Err(Error::ForwardUrlNotAllowed {
+                origin: "(invalid URL)".into(),
+            });
         }
         // A same-origin path. `//host` and `/\host` are protocol-relative to browsers: not paths.
         if raw.starts_with('/') && !raw.starts_with("//") && !raw.starts_with("/\\") {
             return Ok(Self(raw.to_string()));
         }
-        let url = Url::parse(raw).map_err(|_| Error::ForwardUrlNotAllowed { origin: "(not an absolute URL or path)".into() })?;
+        let url = Url::parse(raw).map_err(|_| Error::ForwardUrlNotAllowed {
+            origin: "(not an absolute URL or path)".into(),
+        })?;
         let origin = url.origin().ascii_serialization();
-        if matches!(url.scheme(), "http" | "https") && allowed.iter().any(|o| o.as_str() == origin) {
+        if matches!(url.scheme(), "http" | "https") && allowed.iter().any(|o| o.as_str() == origin)
+        {
             Ok(Self(raw.to_string()))
         } else {
             Err(Error::ForwardUrlNotAllowed { origin })
@@ -65,7 +70,10 @@ impl ForwardUrl {
     }
 
     pub fn error(&self, reason: &str) -> String {
-        self.with_params(&format!("status=error&integration=salesforce&reason={}", encode_component(reason)))
+        self.with_params(&format!(
+            "status=error&integration=salesforce&reason={}",
+            encode_component(reason)
+        ))
     }
 }
 
@@ -92,22 +100,53 @@ mod tests {
 
     #[test]
     fn allowlist() {
-        assert!(matches!(ForwardUrl::check(None, &allowed()), Err(Error::ForwardUrlRequired)));
-        assert!(matches!(ForwardUrl::check(Some("  "), &allowed()), Err(Error::ForwardUrlRequired)));
+        assert!(matches!(
+            ForwardUrl::check(None, &allowed()),
+            Err(Error::ForwardUrlRequired)
+        ));
+        assert!(matches!(
+            ForwardUrl::check(Some("  "), &allowed()),
+            Err(Error::ForwardUrlRequired)
+        ));
         assert!(ForwardUrl::check(Some("/settings"), &allowed()).is_ok());
         assert!(ForwardUrl::check(Some("https://app.example.com/x?y=1"), &allowed()).is_ok());
-        for bad in ["https://evil.com/", "//evil.com", "/\\evil.com", "javascript:alert(1)", "https://app.example.com.evil.com/", "http://app.example.com/"] {
-            assert!(matches!(ForwardUrl::check(Some(bad), &allowed()), Err(Error::ForwardUrlNotAllowed { .. })), "{bad}");
+        for bad in [
+            "https://evil.com/",
+            "//evil.com",
+            "/\\evil.com",
+            "javascript:alert(1)",
+            "https://app.example.com.evil.com/",
+            "http://app.example.com/",
+        ] {
+            assert!(
+                matches!(
+                    ForwardUrl::check(Some(bad), &allowed()),
+                    Err(Error::ForwardUrlNotAllowed { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn joins_params() {
         let f = |s: &str| ForwardUrl::trusted(s.into());
-        assert_eq!(f("/a").success(), "/a?status=success&integration=salesforce");
-        assert_eq!(f("/a?x=1").success(), "/a?x=1&status=success&integration=salesforce");
-        assert_eq!(f("/a?").success(), "/a?status=success&integration=salesforce");
-        assert_eq!(f("/a#top").success(), "/a?status=success&integration=salesforce#top");
+        assert_eq!(
+            f("/a").success(),
+            "/a?status=success&integration=salesforce"
+        );
+        assert_eq!(
+            f("/a?x=1").success(),
+            "/a?x=1&status=success&integration=salesforce"
+        );
+        assert_eq!(
+            f("/a?").success(),
+            "/a?status=success&integration=salesforce"
+        );
+        assert_eq!(
+            f("/a#top").success(),
+            "/a?status=success&integration=salesforce#top"
+        );
         assert_eq!(
             f("/a").error("end-user denied authorization"),
             "/a?status=error&integration=salesforce&reason=end-user%20denied%20authorization"

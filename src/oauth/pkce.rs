@@ -49,7 +49,10 @@ mod tests {
         let s = StateSecret::new("s".repeat(32));
         let v = Verifier::derive(&s, "nonce-1");
         assert_eq!(v.expose().len(), 43);
-        assert!(v.expose().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(v
+            .expose()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(v.expose(), Verifier::derive(&s, "nonce-1").expose());
         assert_ne!(v.expose(), Verifier::derive(&s, "nonce-2").expose());
         assert_eq!(v.challenge().len(), 43);

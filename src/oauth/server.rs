@@ -21,18 +21,36 @@ struct AssertionClaims<'a> {
 /// The form fields of the token request for the configured server flow.
 pub fn grant_form(cfg: &Config) -> Result<Vec<(&'static str, String)>> {
     match &cfg.server_flow {
-        Some(ServerFlow::JwtBearer { username, key, audience }) => {
-            let claims = AssertionClaims { iss: &cfg.client_id, sub: username, aud: audience, exp: now_secs() + ASSERTION_TTL_SECS };
+        Some(ServerFlow::JwtBearer {
+            username,
+            key,
+            audience,
+        }) => {
+            let claims = AssertionClaims {
+                iss: &cfg.client_id,
+                sub: username,
+                aud: audience,
+                exp: now_secs() + ASSERTION_TTL_SECS,
+            };
             let assertion = encode(&Header::new(Algorithm::RS256), &claims, key)
                 .map_err(|e| Error::Internal(format!("could not sign the JWT assertion: {e}")))?;
-            Ok(vec![("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".into()), ("assertion", assertion)])
+            Ok(vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                ),
+                ("assertion", assertion),
+            ])
         }
         Some(ServerFlow::ClientCredentials) => Ok(vec![
             ("grant_type", "client_credentials".into()),
             ("client_id", cfg.client_id.clone()),
             ("client_secret", cfg.client_secret.expose().to_string()),
         ]),
-        None => Err(Error::config("jwtBearer", "connectionId calls need jwtBearer or clientCredentials in the config")),
+        None => Err(Error::config(
+            "jwtBearer",
+            "connectionId calls need jwtBearer or clientCredentials in the config",
+        )),
     }
 }
 

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -46,11 +48,17 @@ impl StateToken {
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 pub fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl StateCodec {
@@ -68,7 +76,13 @@ impl StateCodec {
     }
 
     /// `binding_hash`: see `oauth::binding`.
-    pub fn sign(&self, aid: &str, uid: &str, forward_url: &str, binding_hash: Option<String>) -> Result<(StateToken, StateClaims)> {
+    pub fn sign(
+        &self,
+        aid: &str,
+        uid: &str,
+        forward_url: &str,
+        binding_hash: Option<String>,
+    ) -> Result<(StateToken, StateClaims)> {
         let mut nonce = [0u8; 18];
         rand::rng().fill_bytes(&mut nonce);
         let iat = now_secs();
@@ -89,7 +103,9 @@ impl StateCodec {
     /// Verifies signature, algorithm and expiry. Says why it failed, never echoing the token.
     pub fn verify(&self, token: &str) -> Result<StateClaims> {
         if token.is_empty() || token.len() > 8192 {
-            return Err(Error::InvalidState { reason: "missing or oversized" });
+            return Err(Error::InvalidState {
+                reason: "missing or oversized",
+            });
         }
         decode::<StateClaims>(token, &self.dec, &self.validation)
             .map(|d| d.claims)
@@ -123,7 +139,12 @@ mod tests {
         bad.push(if last == 'A' { 'E' } else { 'A' });
         assert!(matches!(c.verify(&bad), Err(Error::InvalidState { .. })));
         let other = StateCodec::new(&StateSecret::new("z".repeat(32)), Duration::from_secs(60));
-        assert!(matches!(other.verify(t.as_str()), Err(Error::InvalidState { reason: "bad signature" })));
+        assert!(matches!(
+            other.verify(t.as_str()),
+            Err(Error::InvalidState {
+                reason: "bad signature"
+            })
+        ));
         assert!(c.verify("").is_err());
         assert!(c.verify("not.a.jwt").is_err());
     }
@@ -141,12 +162,18 @@ mod tests {
             bh: None,
         };
         let t = encode(&Header::new(Algorithm::HS256), &claims, &c.enc).unwrap();
-        assert!(matches!(c.verify(&t), Err(Error::InvalidState { reason: "expired" })));
+        assert!(matches!(
+            c.verify(&t),
+            Err(Error::InvalidState { reason: "expired" })
+        ));
     }
 
     #[test]
     fn nonces_differ() {
         let c = codec(60);
-        assert_ne!(c.sign("a", "u", "/", None).unwrap().1.nonce, c.sign("a", "u", "/", None).unwrap().1.nonce);
+        assert_ne!(
+            c.sign("a", "u", "/", None).unwrap().1.nonce,
+            c.sign("a", "u", "/", None).unwrap().1.nonce
+        );
     }
 }

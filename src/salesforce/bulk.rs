@@ -53,7 +53,12 @@ fn invalid_field(what: &str, object: &str) -> Error {
 }
 
 impl RowPlan {
-    pub async fn new(rest: &Rest<'_>, describes: &DescribeCache, key: &ConnKey, ty: &ExportType) -> Result<Self> {
+    pub async fn new(
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+        key: &ConnKey,
+        ty: &ExportType,
+    ) -> Result<Self> {
         let base = describes.get(rest, key, ty.object.as_str()).await?;
         let mut columns: Vec<String> = vec!["Id".into()];
         let col = |columns: &mut Vec<String>, c: String| -> usize {
@@ -68,27 +73,59 @@ impl RowPlan {
         let mut outputs = Vec::new();
         for path in &ty.fields {
             let segs: Vec<&str> = path.as_str().split('.').collect();
-            let (leaf, rel_segs) = segs.split_last().ok_or_else(|| invalid_field(path.as_str(), &base.name))?;
+            let (leaf, rel_segs) = segs
+                .split_last()
+                .ok_or_else(|| invalid_field(path.as_str(), &base.name))?;
             let mut object = base.name.clone();
             let mut rels = Vec::new();
             let mut prefix = String::new();
             for seg in rel_segs {
                 let d = describes.get(rest, key, &object).await?;
-                let f = d.relationship(seg).ok_or_else(|| invalid_field(seg, &object))?;
-                let target = f.reference_to.first().cloned().ok_or_else(|| invalid_field(seg, &object))?;
-                let name = f.relationship_name.clone().unwrap_or_else(|| seg.to_string());
-                prefix = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let f = d
+                    .relationship(seg)
+                    .ok_or_else(|| invalid_field(seg, &object))?;
+                let target = f
+                    .reference_to
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| invalid_field(seg, &object))?;
+                let name = f
+                    .relationship_name
+                    .clone()
+                    .unwrap_or_else(|| seg.to_string());
+                prefix = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 let id_col = col(&mut columns, format!("{prefix}.Id"));
-                rels.push(RelStep { name, object: target.clone(), id_col });
+                rels.push(RelStep {
+                    name,
+                    object: target.clone(),
+                    id_col,
+                });
                 object = target;
             }
             let d = describes.get(rest, key, &object).await?;
             let f = d.field(leaf).ok_or_else(|| invalid_field(leaf, &object))?;
-            let full = if prefix.is_empty() { f.name.clone() } else { format!("{prefix}.{}", f.name) };
+            let full = if prefix.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
             let c = col(&mut columns, full);
-            outputs.push(Output { rels, leaf: f.name.clone(), kind: f.value_kind(), col: c });
+            outputs.push(Output {
+                rels,
+                leaf: f.name.clone(),
+                kind: f.value_kind(),
+                col: c,
+            });
         }
-        Ok(Self { object: base.name.clone(), columns, outputs })
+        Ok(Self {
+            object: base.name.clone(),
+            columns,
+            outputs,
+        })
     }
 
     pub fn soql(&self, since: Option<&SoqlDateTime>) -> String {
@@ -106,18 +143,40 @@ impl RowPlan {
     /// One CSV row as the record REST would have returned.
     pub fn record(&self, data_path: &str, row: &[String]) -> Result<Box<RawValue>> {
         if row.len() != self.columns.len() {
-            return Err(Error::Unavailable(format!("bulk results row has {} columns, expected {}", row.len(), self.columns.len())));
+            return Err(Error::Unavailable(format!(
+                "bulk results row has {} columns, expected {}",
+                row.len(),
+                self.columns.len()
+            )));
         }
         let mut m = Map::new();
-        m.insert("attributes".into(), json!({ "type": self.object, "url": Self::url(data_path, &self.object, &row[0]) }));
+        m.insert(
+            "attributes".into(),
+            json!({ "type": self.object, "url": Self::url(data_path, &self.object, &row[0]) }),
+        );
         for o in &self.outputs {
-            insert(&mut m, &o.rels, data_path, row, &o.leaf, typed(&row[o.col], o.kind));
+            insert(
+                &mut m,
+                &o.rels,
+                data_path,
+                row,
+                &o.leaf,
+                typed(&row[o.col], o.kind),
+            );
         }
-        serde_json::value::to_raw_value(&Value::Object(m)).map_err(|e| Error::Internal(e.to_string()))
+        serde_json::value::to_raw_value(&Value::Object(m))
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 }
 
-fn insert(m: &mut Map<String, Value>, rels: &[RelStep], data_path: &str, row: &[String], leaf: &str, v: Value) {
+fn insert(
+    m: &mut Map<String, Value>,
+    rels: &[RelStep],
+    data_path: &str,
+    row: &[String],
+    leaf: &str,
+    v: Value,
+) {
     let Some((r, rest)) = rels.split_first() else {
         m.insert(leaf.to_string(), v);
         return;
@@ -232,7 +291,13 @@ impl BulkState {
     /// Asks Salesforce to abort the job (cancel or deadline). Errors are the caller's to ignore.
     pub async fn abort(rest: &Rest<'_>, key: &ConnKey, job_id: &str) -> Result<()> {
         let path = Self::job_path(rest, job_id);
-        let call = Call { method: reqwest::Method::PATCH, path: &path, body: Some(r#"{"state":"Aborted"}"#.into()), headers: Vec::new(), idempotent: true };
+        let call = Call {
+            method: reqwest::Method::PATCH,
+            path: &path,
+            body: Some(r#"{"state":"Aborted"}"#.into()),
+            headers: Vec::new(),
+            idempotent: true,
+        };
         rest.send(key, call).await.map(|_| ())
     }
 
@@ -252,7 +317,13 @@ impl BulkState {
     async fn create(&mut self, rest: &Rest<'_>, key: &ConnKey, soql: &str) -> Result<()> {
         let path = format!("{}/jobs/query", rest.cfg.data_path());
         let body = json!({ "operation": "query", "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF" });
-        let call = Call { method: reqwest::Method::POST, path: &path, body: Some(body.to_string()), headers: Vec::new(), idempotent: false };
+        let call = Call {
+            method: reqwest::Method::POST,
+            path: &path,
+            body: Some(body.to_string()),
+            headers: Vec::new(),
+            idempotent: false,
+        };
         let info: JobInfo = serde_json::from_slice(&rest.send(key, call).await?.body)
             .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
         self.note_state(rest, key, &info.id, &info.state);
@@ -263,11 +334,19 @@ impl BulkState {
     /// Polls until the job completes: backoff from 250 ms growing to 5 s, no fixed give-up, only
     /// the configured deadline (which aborts the job).
     async fn wait(&mut self, rest: &Rest<'_>, key: &ConnKey) -> Result<()> {
-        let id = self.job_id.clone().ok_or_else(|| Error::Internal("bulk job without id".into()))?;
+        let id = self
+            .job_id
+            .clone()
+            .ok_or_else(|| Error::Internal("bulk job without id".into()))?;
         let started = *self.started.get_or_insert_with(Instant::now);
         loop {
-            let info: JobInfo = serde_json::from_slice(&rest.send(key, Call::get(&Self::job_path(rest, &id))).await?.body)
-                .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
+            let info: JobInfo = serde_json::from_slice(
+                &rest
+                    .send(key, Call::get(&Self::job_path(rest, &id)))
+                    .await?
+                    .body,
+            )
+            .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
             self.note_state(rest, key, &id, &info.state);
             match info.state.as_str() {
                 "JobComplete" => {
@@ -278,7 +357,9 @@ impl BulkState {
                     return Err(Error::Salesforce {
                         http_status: 502,
                         salesforce_code: "BULK_JOB_FAILED".into(),
-                        message: info.error_message.unwrap_or_else(|| format!("bulk job {id} failed")),
+                        message: info
+                            .error_message
+                            .unwrap_or_else(|| format!("bulk job {id} failed")),
                         fields: vec![],
                     })
                 }
@@ -295,7 +376,10 @@ impl BulkState {
             self.polls += 1;
             let wait = (250.0 * 1.5f64.powi(self.polls.min(10) as i32)).min(5_000.0);
             let remaining = rest.cfg.bulk_deadline.saturating_sub(started.elapsed());
-            tokio::time::sleep(Duration::from_millis(wait as u64).min(remaining.max(Duration::from_millis(10)))).await;
+            tokio::time::sleep(
+                Duration::from_millis(wait as u64).min(remaining.max(Duration::from_millis(10))),
+            )
+            .await;
         }
     }
 
@@ -324,7 +408,10 @@ impl BulkState {
         if let (Phase::Results, PagesMode::Unknown) = (&self.phase, &self.pages) {
             let id = self.job_id.clone().unwrap_or_default();
             self.pages = if ResultPages::available(rest) {
-                match ResultPages::new(Self::job_path(rest, &id), MAX_RECORDS).start(rest, key).await? {
+                match ResultPages::new(Self::job_path(rest, &id), MAX_RECORDS)
+                    .start(rest, key)
+                    .await?
+                {
                     Listing::Pages(p) => PagesMode::Parallel(p),
                     Listing::Sequential => PagesMode::Sequential,
                 }
@@ -333,7 +420,10 @@ impl BulkState {
             };
         }
         if let (Phase::Results, PagesMode::Parallel(pages)) = (&self.phase, &mut self.pages) {
-            let plan = self.plan.as_ref().ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
+            let plan = self
+                .plan
+                .as_ref()
+                .ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
             let got = pages.next(rest, key, plan, batch).await?;
             if got.is_none() {
                 self.phase = Phase::Done;
@@ -343,7 +433,10 @@ impl BulkState {
         let data_path = rest.cfg.data_path();
         let mut out = Vec::with_capacity(batch);
         while let Phase::Results = self.phase {
-            let plan = self.plan.as_ref().ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
+            let plan = self
+                .plan
+                .as_ref()
+                .ok_or_else(|| Error::Internal("bulk plan missing".into()))?;
             while let Some(row) = self.reader.next_row() {
                 if !self.header_seen {
                     self.header_seen = true;
@@ -372,12 +465,18 @@ impl BulkState {
                 },
                 None => {
                     let id = self.job_id.clone().unwrap_or_default();
-                    let mut path = format!("{}/results?maxRecords={MAX_RECORDS}", Self::job_path(rest, &id));
+                    let mut path = format!(
+                        "{}/results?maxRecords={MAX_RECORDS}",
+                        Self::job_path(rest, &id)
+                    );
                     if let Some(l) = &self.locator {
-                        let enc: String = url::form_urlencoded::byte_serialize(l.as_bytes()).collect();
+                        let enc: String =
+                            url::form_urlencoded::byte_serialize(l.as_bytes()).collect();
                         path.push_str(&format!("&locator={enc}"));
                     }
-                    let resp = rest.open(key, &Call::get(&path).header("Accept", "text/csv".into())).await?;
+                    let resp = rest
+                        .open(key, &Call::get(&path).header("Accept", "text/csv".into()))
+                        .await?;
                     let next = resp
                         .headers()
                         .get("sforce-locator")

@@ -59,7 +59,9 @@ impl Page {
     fn feed(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.gz {
             Some(gz) => {
-                gz.write_all(bytes).map_err(|e| Error::Unavailable(format!("unreadable gzip results page: {e}")))?;
+                gz.write_all(bytes).map_err(|e| {
+                    Error::Unavailable(format!("unreadable gzip results page: {e}"))
+                })?;
                 let out = std::mem::take(gz.get_mut());
                 self.reader.push(&out);
             }
@@ -106,39 +108,69 @@ pub enum Listing {
 impl ResultPages {
     /// Whether the configured API version has `resultPages`.
     pub fn available(rest: &Rest<'_>) -> bool {
-        rest.cfg.api_version.parse::<f64>().is_ok_and(|v| v >= MIN_VERSION)
+        rest.cfg
+            .api_version
+            .parse::<f64>()
+            .is_ok_and(|v| v >= MIN_VERSION)
     }
 
     pub fn new(job_path: String, max_records: u64) -> Self {
         let first = format!("{job_path}/resultPages?maxRecords={max_records}");
-        Self { job_path, pending: VecDeque::new(), next_list: Some(first), listed: false, active: Vec::new() }
+        Self {
+            job_path,
+            pending: VecDeque::new(),
+            next_list: Some(first),
+            listed: false,
+            active: Vec::new(),
+        }
     }
 
     /// Lists the first pages; a 404 on the first list means the org does not serve them.
     pub async fn start(mut self, rest: &Rest<'_>, key: &ConnKey) -> Result<Listing> {
         match self.list(rest, key).await {
             Ok(()) => Ok(Listing::Pages(Box::new(self))),
-            Err(Error::Salesforce { http_status: 404, .. }) => Ok(Listing::Sequential),
+            Err(Error::Salesforce {
+                http_status: 404, ..
+            }) => Ok(Listing::Sequential),
             Err(e) => Err(e),
         }
     }
 
     async fn list(&mut self, rest: &Rest<'_>, key: &ConnKey) -> Result<()> {
-        let Some(path) = self.next_list.take() else { return Ok(()) };
-        let body = rest.send(key, Call::get(&path).header("Accept", "application/json".into())).await?.body;
-        let a: PagesAnswer = serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("unreadable resultPages answer: {e}")))?;
+        let Some(path) = self.next_list.take() else {
+            return Ok(());
+        };
+        let body = rest
+            .send(
+                key,
+                Call::get(&path).header("Accept", "application/json".into()),
+            )
+            .await?
+            .body;
+        let a: PagesAnswer = serde_json::from_slice(&body)
+            .map_err(|e| Error::Unavailable(format!("unreadable resultPages answer: {e}")))?;
         for p in a.result_pages {
             // Only this job's results, on the instance (rest.open refuses anything else).
-            if !p.result_url.starts_with(&format!("{}/results", self.job_path)) {
-                return Err(Error::Unavailable("resultPages listed a URL outside the job's results".into()));
+            if !p
+                .result_url
+                .starts_with(&format!("{}/results", self.job_path))
+            {
+                return Err(Error::Unavailable(
+                    "resultPages listed a URL outside the job's results".into(),
+                ));
             }
             self.pending.push_back(p.result_url);
         }
-        let next = a.next_record_url.or(a.next_records_url).filter(|u| !u.is_empty());
+        let next = a
+            .next_record_url
+            .or(a.next_records_url)
+            .filter(|u| !u.is_empty());
         self.next_list = match next {
             Some(u) if !a.done => {
                 if !u.starts_with(&format!("{}/resultPages", self.job_path)) {
-                    return Err(Error::Unavailable("resultPages pointed outside the job's result pages".into()));
+                    return Err(Error::Unavailable(
+                        "resultPages pointed outside the job's result pages".into(),
+                    ));
                 }
                 Some(u)
             }
@@ -148,8 +180,16 @@ impl ResultPages {
         Ok(())
     }
 
-    async fn open(rest: &Rest<'_>, key: &ConnKey, url: String, skip: u64, reopened: u32) -> Result<Page> {
-        let call = Call::get(&url).header("Accept", "text/csv".into()).header("Accept-Encoding", "gzip".into());
+    async fn open(
+        rest: &Rest<'_>,
+        key: &ConnKey,
+        url: String,
+        skip: u64,
+        reopened: u32,
+    ) -> Result<Page> {
+        let call = Call::get(&url)
+            .header("Accept", "text/csv".into())
+            .header("Accept-Encoding", "gzip".into());
         let resp = rest.open(key, &call).await?;
         let gz = resp
             .headers()
@@ -157,11 +197,26 @@ impl ResultPages {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
             .then(|| GzDecoder::new(Vec::new()));
-        Ok(Page { url, resp, gz, reader: CsvReader::default(), header_seen: false, rows: skip, skip, reopened })
+        Ok(Page {
+            url,
+            resp,
+            gz,
+            reader: CsvReader::default(),
+            header_seen: false,
+            rows: skip,
+            skip,
+            reopened,
+        })
     }
 
     /// Up to `batch` records; `None` when every page is read.
-    pub async fn next(&mut self, rest: &Rest<'_>, key: &ConnKey, plan: &RowPlan, batch: usize) -> Result<Option<Vec<Box<RawValue>>>> {
+    pub async fn next(
+        &mut self,
+        rest: &Rest<'_>,
+        key: &ConnKey,
+        plan: &RowPlan,
+        batch: usize,
+    ) -> Result<Option<Vec<Box<RawValue>>>> {
         let data_path = rest.cfg.data_path();
         let mut out = Vec::with_capacity(batch.min(4096));
         loop {
@@ -185,7 +240,10 @@ impl ResultPages {
                 }
             }
             if !to_open.is_empty() {
-                let opened = futures_util::future::join_all(to_open.into_iter().map(|u| Self::open(rest, key, u, 0, 0))).await;
+                let opened = futures_util::future::join_all(
+                    to_open.into_iter().map(|u| Self::open(rest, key, u, 0, 0)),
+                )
+                .await;
                 for p in opened {
                     self.active.push(p?);
                 }
@@ -194,14 +252,19 @@ impl ResultPages {
                 return Ok((!out.is_empty()).then_some(out));
             }
             // The next chunk from whichever page has one (dropping a pending `chunk()` loses nothing).
-            let (got, i, others) = futures_util::future::select_all(self.active.iter_mut().map(|p| Box::pin(p.resp.chunk()))).await;
+            let (got, i, others) = futures_util::future::select_all(
+                self.active.iter_mut().map(|p| Box::pin(p.resp.chunk())),
+            )
+            .await;
             drop(others);
             match got {
                 Ok(Some(bytes)) => self.active[i].feed(&bytes)?,
                 Ok(None) => {
                     let mut p = self.active.swap_remove(i);
                     if let Some(gz) = p.gz.take() {
-                        let rest_bytes = gz.finish().map_err(|e| Error::Unavailable(format!("unreadable gzip results page: {e}")))?;
+                        let rest_bytes = gz.finish().map_err(|e| {
+                            Error::Unavailable(format!("unreadable gzip results page: {e}"))
+                        })?;
                         p.reader.push(&rest_bytes);
                     }
                     while let Some(row) = p.row() {

@@ -46,7 +46,11 @@ impl CsvReader {
     /// The last row when the body ends without a newline.
     pub fn finish(&mut self) -> Option<Vec<String>> {
         let rest = &self.buf[self.start.min(self.buf.len())..];
-        let row = if rest.is_empty() { None } else { Some(split(rest)) };
+        let row = if rest.is_empty() {
+            None
+        } else {
+            Some(split(rest))
+        };
         *self = Self::default();
         row
     }
@@ -92,7 +96,13 @@ mod tests {
 
     fn encode(rows: &[Vec<String>]) -> String {
         rows.iter()
-            .map(|r| r.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect::<Vec<_>>().join(",") + "\n")
+            .map(|r| {
+                r.iter()
+                    .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
             .collect()
     }
 
@@ -100,10 +110,16 @@ mod tests {
     fn quoted_fields_and_split_chunks() {
         let mut r = CsvReader::default();
         r.push(b"\"Id\",\"Name\"\n\"1\",\"A, \"\"B\"\"");
-        assert_eq!(r.next_row(), Some(vec!["Id".to_string(), "Name".to_string()]));
+        assert_eq!(
+            r.next_row(),
+            Some(vec!["Id".to_string(), "Name".to_string()])
+        );
         assert_eq!(r.next_row(), None);
         r.push(b"\nline\"\n\"2\",\"\"\n");
-        assert_eq!(r.next_row(), Some(vec!["1".to_string(), "A, \"B\"\nline".to_string()]));
+        assert_eq!(
+            r.next_row(),
+            Some(vec!["1".to_string(), "A, \"B\"\nline".to_string()])
+        );
         assert_eq!(r.next_row(), Some(vec!["2".to_string(), String::new()]));
         assert_eq!(r.next_row(), None);
         assert_eq!(r.finish(), None);

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::lru::Lru;
 use crate::salesforce::rest::{Call, Rest};
 use crate::salesforce::soql::SObjectName;
-use crate::lru::Lru;
 use crate::token::record::{ConnKey, TokenRecord};
 
 #[derive(Debug, Deserialize)]
@@ -42,13 +42,17 @@ pub enum ValueKind {
 
 impl Describe {
     pub fn field(&self, name: &str) -> Option<&FieldInfo> {
-        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     pub fn relationship(&self, name: &str) -> Option<&FieldInfo> {
-        self.fields
-            .iter()
-            .find(|f| f.relationship_name.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(name)))
+        self.fields.iter().find(|f| {
+            f.relationship_name
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(name))
+        })
     }
 }
 
@@ -82,7 +86,13 @@ impl Default for DescribeCache {
 /// The org a token belongs to: the organization id in its identity URL
 /// (`…/id/<orgId>/<userId>`), else the access token's prefix (`<orgId>!…`), else the connection.
 pub fn org_of(rec: &TokenRecord, key: &ConnKey) -> String {
-    if let Some(org) = rec.token.id.as_deref().and_then(|id| id.split("/id/").nth(1)).and_then(|p| p.split('/').next()) {
+    if let Some(org) = rec
+        .token
+        .id
+        .as_deref()
+        .and_then(|id| id.split("/id/").nth(1))
+        .and_then(|p| p.split('/').next())
+    {
         if !org.is_empty() {
             return org.to_string();
         }
@@ -103,11 +113,15 @@ impl DescribeCache {
             }
         }
         let object = SObjectName::parse(object).map_err(|e| Error::input("object", e))?;
-        let path = format!("{}/sobjects/{}/describe", rest.cfg.data_path(), object.as_str());
-        let body = rest.send(key, Call::get(&path)).await?.body;
-        let d: Arc<Describe> = Arc::new(
-            serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("unreadable describe for {}: {e}", object.as_str())))?,
+        let path = format!(
+            "{}/sobjects/{}/describe",
+            rest.cfg.data_path(),
+            object.as_str()
         );
+        let body = rest.send(key, Call::get(&path)).await?.body;
+        let d: Arc<Describe> = Arc::new(serde_json::from_slice(&body).map_err(|e| {
+            Error::Unavailable(format!("unreadable describe for {}: {e}", object.as_str()))
+        })?);
         if let Ok(mut m) = self.0.lock() {
             m.put(slot, (d.clone(), Instant::now()));
         }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::salesforce::bulk::BulkState;
 use crate::lru::Lru;
+use crate::salesforce::bulk::BulkState;
 use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{paginate, Pagination};
@@ -42,14 +42,16 @@ pub struct QueryPage<'a> {
 
 impl<'a> QueryPage<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self> {
-        serde_json::from_slice(body).map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
     }
 
     /// The records as individual raw values.
     pub fn rows(&self) -> Result<Vec<&'a RawValue>> {
         match self.records {
             None => Ok(Vec::new()),
-            Some(r) => serde_json::from_str(r.get()).map_err(|e| Error::Unavailable(format!("unreadable records: {e}"))),
+            Some(r) => serde_json::from_str(r.get())
+                .map_err(|e| Error::Unavailable(format!("unreadable records: {e}"))),
         }
     }
 }
@@ -70,7 +72,10 @@ pub fn record_id(raw: &RawValue) -> Option<String> {
         id: Option<String>,
     }
     let r: Rec = serde_json::from_str(raw.get()).ok()?;
-    r.id.or_else(|| r.attributes.and_then(|a| a.url.rsplit('/').next().map(str::to_string)))
+    r.id.or_else(|| {
+        r.attributes
+            .and_then(|a| a.url.rsplit('/').next().map(str::to_string))
+    })
 }
 
 /// Appends raw records to a JSON array under construction.
@@ -81,7 +86,10 @@ pub struct ArrayBuilder {
 
 impl ArrayBuilder {
     pub fn new() -> Self {
-        Self { out: String::from("["), n: 0 }
+        Self {
+            out: String::from("["),
+            n: 0,
+        }
     }
     pub fn push(&mut self, raw: &RawValue) {
         if self.n > 0 {
@@ -119,7 +127,9 @@ const MAX_ANCHOR_CONNECTIONS: usize = 1024;
 
 impl Default for AnchorCache {
     fn default() -> Self {
-        Self { inner: Mutex::new(Lru::new(MAX_ANCHOR_CONNECTIONS)) }
+        Self {
+            inner: Mutex::new(Lru::new(MAX_ANCHOR_CONNECTIONS)),
+        }
     }
 }
 
@@ -136,7 +146,10 @@ impl AnchorCache {
         if a.at.elapsed() > ANCHOR_TTL {
             return None;
         }
-        a.ids.range(..=pos).next_back().map(|(p, id)| (*p, id.clone()))
+        a.ids
+            .range(..=pos)
+            .next_back()
+            .map(|(p, id)| (*p, id.clone()))
     }
 
     fn put(&self, key: &ConnKey, ty: &str, pos: u64, id: String) {
@@ -145,11 +158,17 @@ impl AnchorCache {
             g.put(key.clone(), HashMap::new());
         }
         let Some(types) = g.get_mut(key) else { return };
-        let a = types
-            .entry(ty.to_string())
-            .or_insert_with(|| Anchors { total: None, at: Instant::now(), ids: BTreeMap::new() });
+        let a = types.entry(ty.to_string()).or_insert_with(|| Anchors {
+            total: None,
+            at: Instant::now(),
+            ids: BTreeMap::new(),
+        });
         if a.at.elapsed() > ANCHOR_TTL || a.ids.len() >= MAX_ANCHORS {
-            *a = Anchors { total: a.total, at: Instant::now(), ids: BTreeMap::new() };
+            *a = Anchors {
+                total: a.total,
+                at: Instant::now(),
+                ids: BTreeMap::new(),
+            };
         }
         a.ids.insert(pos, id);
     }
@@ -188,7 +207,9 @@ pub struct Exporter<'a> {
 
 impl Exporter<'_> {
     async fn run(&self, key: &ConnKey, soql: &str, batch: Option<u32>) -> Result<bytes::Bytes> {
-        self.rest.get(key, &query_path(self.rest.cfg, soql), batch).await
+        self.rest
+            .get(key, &query_path(self.rest.cfg, soql), batch)
+            .await
     }
 
     pub async fn count(&self, key: &ConnKey, ty: &ExportType) -> Result<u64> {
@@ -197,7 +218,14 @@ impl Exporter<'_> {
     }
 
     /// `exportPage`: the count and the data run concurrently.
-    pub async fn page(&self, key: &ConnKey, type_name: &str, ty: &ExportType, page: u64, limit: Option<u64>) -> Result<PageResult> {
+    pub async fn page(
+        &self,
+        key: &ConnKey,
+        type_name: &str,
+        ty: &ExportType,
+        page: u64,
+        limit: Option<u64>,
+    ) -> Result<PageResult> {
         let offset = match limit {
             Some(l) => (page - 1).saturating_mul(l),
             None => 0,
@@ -214,7 +242,9 @@ impl Exporter<'_> {
         };
         let data = async {
             if wants_data {
-                self.data(key, type_name, ty, offset, limit, &known_total).await.map(Some)
+                self.data(key, type_name, ty, offset, limit, &known_total)
+                    .await
+                    .map(Some)
             } else {
                 Ok(None)
             }
@@ -227,7 +257,11 @@ impl Exporter<'_> {
             Some((_, _, calls)) => ("[]".to_string(), calls),
             None => ("[]".to_string(), 0),
         };
-        Ok(PageResult { data_json, pagination, api_calls: calls + 1 })
+        Ok(PageResult {
+            data_json,
+            pagination,
+            api_calls: calls + 1,
+        })
     }
 
     /// Records [offset, offset+limit) in Id order; returns (json, count, calls).
@@ -244,7 +278,13 @@ impl Exporter<'_> {
         let want = limit.unwrap_or(u64::MAX);
         // Shallow pages: one OFFSET query answers them outright.
         if offset <= MAX_OFFSET && want <= MAX_BATCH {
-            let body = self.run(key, &Select::new(ty).limit(want).offset(offset).build(), None).await?;
+            let body = self
+                .run(
+                    key,
+                    &Select::new(ty).limit(want).offset(offset).build(),
+                    None,
+                )
+                .await?;
             calls += 1;
             let page = QueryPage::parse(&body)?;
             let rows = page.rows()?;
@@ -257,7 +297,9 @@ impl Exporter<'_> {
         let after = if offset == 0 {
             None
         } else {
-            let (id, hops) = self.id_at(key, type_name, ty, offset - 1, known_total).await?;
+            let (id, hops) = self
+                .id_at(key, type_name, ty, offset - 1, known_total)
+                .await?;
             calls += hops;
             match id {
                 Some(id) => Some(id),
@@ -283,7 +325,10 @@ impl Exporter<'_> {
             match page.next_records_url {
                 Some(next) if !page.done && (b.len() as u64) < want => {
                     let next = NextRecordsUrl::from_salesforce(&next)?;
-                    body = self.rest.get(key, next.as_str(), Some(MAX_BATCH as u32)).await?;
+                    body = self
+                        .rest
+                        .get(key, next.as_str(), Some(MAX_BATCH as u32))
+                        .await?;
                     calls += 1;
                 }
                 _ => break,
@@ -297,7 +342,8 @@ impl Exporter<'_> {
     /// from it with `WHERE Id >` instead of hopping.
     fn remember_last(&self, key: &ConnKey, type_name: &str, offset: u64, rows: &[&RawValue]) {
         if let Some(id) = rows.last().and_then(|r| record_id(r)) {
-            self.anchors.put(key, type_name, offset + rows.len() as u64 - 1, id);
+            self.anchors
+                .put(key, type_name, offset + rows.len() as u64 - 1, id);
         }
     }
 
@@ -312,10 +358,11 @@ impl Exporter<'_> {
         known_total: &tokio::sync::OnceCell<u64>,
     ) -> Result<(Option<String>, u32)> {
         let mut calls = 0;
-        let (mut at, mut id): (Option<u64>, Option<String>) = match self.anchors.nearest(key, type_name, pos) {
-            Some((p, i)) => (Some(p), Some(i)),
-            None => (None, None),
-        };
+        let (mut at, mut id): (Option<u64>, Option<String>) =
+            match self.anchors.nearest(key, type_name, pos) {
+                Some((p, i)) => (Some(p), Some(i)),
+                None => (None, None),
+            };
         loop {
             if at == Some(pos) {
                 return Ok((id, calls));
@@ -362,14 +409,20 @@ impl Engine {
             None | Some("rest") => Ok(Engine::Rest),
             Some("bulk") => Ok(Engine::Bulk),
             Some("auto") => Ok(Engine::Auto),
-            Some(_) => Err(Error::input("engine", "must be \"rest\", \"bulk\" or \"auto\"")),
+            Some(_) => Err(Error::input(
+                "engine",
+                "must be \"rest\", \"bulk\" or \"auto\"",
+            )),
         }
     }
 }
 
 enum EngineState {
     Undecided,
-    Rest { next_url: Option<String>, started: bool },
+    Rest {
+        next_url: Option<String>,
+        started: bool,
+    },
     /// REST over K Id ranges at once (`parallelism` > 1).
     Parallel(Box<ParallelRest>),
     Bulk(Box<BulkState>),
@@ -402,7 +455,8 @@ pub struct Batch {
 impl Batch {
     /// The records as borrowed raw values (for CSV/NDJSON writing).
     pub fn rows(&self) -> Result<Vec<&RawValue>> {
-        serde_json::from_str(&self.json).map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))
+        serde_json::from_str(&self.json)
+            .map_err(|e| Error::Unavailable(format!("unreadable records: {e}")))
     }
 }
 
@@ -419,19 +473,24 @@ pub(crate) struct RowsPage<'a> {
     pub records: Vec<&'a RawValue>,
 }
 
-fn rows_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<&'de RawValue>, D::Error> {
+fn rows_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<&'de RawValue>, D::Error> {
     Ok(Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default())
 }
 
 impl<'a> RowsPage<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self> {
-        serde_json::from_slice(body).map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| Error::Unavailable(format!("unreadable query response: {e}")))
     }
 
     /// (count, the records array's text), sliced out of `body` between the first record's `[` and
     /// the last record's `]`.
     pub fn array_text(&self, body: &[u8]) -> (usize, String) {
-        let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else { return (0, "[]".into()) };
+        let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else {
+            return (0, "[]".into());
+        };
         let base = body.as_ptr() as usize;
         let start = first.get().as_ptr() as usize - base;
         let end = last.get().as_ptr() as usize - base + last.get().len();
@@ -439,20 +498,45 @@ impl<'a> RowsPage<'a> {
         let close = body[end..].iter().position(|b| *b == b']').map(|p| end + p);
         match (open, close, std::str::from_utf8(body)) {
             (Some(o), Some(c), Ok(text)) => (self.records.len(), text[o..=c].to_string()),
-            _ => (self.records.len(), crate::salesforce::format::json_array(&self.records)),
+            _ => (
+                self.records.len(),
+                crate::salesforce::format::json_array(&self.records),
+            ),
         }
     }
 }
 
 impl ExportCursor {
-    pub fn new(key: ConnKey, ty: ExportType, since: Option<SoqlDateTime>, batch_size: u32, engine: Engine, job_id: Option<String>) -> Self {
+    pub fn new(
+        key: ConnKey,
+        ty: ExportType,
+        since: Option<SoqlDateTime>,
+        batch_size: u32,
+        engine: Engine,
+        job_id: Option<String>,
+    ) -> Self {
         let state = match (engine, job_id) {
             (_, Some(id)) => EngineState::Bulk(Box::new(BulkState::new(Some(id)))),
-            (Engine::Rest, None) => EngineState::Rest { next_url: None, started: false },
+            (Engine::Rest, None) => EngineState::Rest {
+                next_url: None,
+                started: false,
+            },
             (Engine::Bulk, None) => EngineState::Bulk(Box::new(BulkState::new(None))),
             (Engine::Auto, None) => EngineState::Undecided,
         };
-        Self { key, ty, since, batch_size, state, finished: false, fetched: 0, total: None, parallelism: 1, ordered: true, ceiling_checked: false }
+        Self {
+            key,
+            ty,
+            since,
+            batch_size,
+            state,
+            finished: false,
+            fetched: 0,
+            total: None,
+            parallelism: 1,
+            ordered: true,
+            ceiling_checked: false,
+        }
     }
 
     /// Reads a REST export over `parallelism` Id ranges at once (1 = today's single chain).
@@ -506,7 +590,11 @@ impl ExportCursor {
     }
 
     /// The next batch, or `None` when the export is complete.
-    pub async fn next(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<Option<Batch>> {
+    pub async fn next(
+        &mut self,
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+    ) -> Result<Option<Batch>> {
         if self.finished {
             return Ok(None);
         }
@@ -516,22 +604,39 @@ impl ExportCursor {
         }
         if let EngineState::Undecided = self.state {
             let count = Select::new(&self.ty).since(self.since.as_ref()).count();
-            let body = rest.get(&self.key, &query_path(rest.cfg, &count), None).await?;
+            let body = rest
+                .get(&self.key, &query_path(rest.cfg, &count), None)
+                .await?;
             let n = QueryPage::parse(&body)?.total_size;
             self.state = if n > rest.cfg.bulk_threshold {
                 EngineState::Bulk(Box::new(BulkState::new(None)))
             } else if self.parallelism > 1 {
                 EngineState::Parallel(Box::new(ParallelRest::new(self.parallelism, self.ordered)))
             } else {
-                EngineState::Rest { next_url: None, started: false }
+                EngineState::Rest {
+                    next_url: None,
+                    started: false,
+                }
             };
         }
         let batch = match &mut self.state {
             EngineState::Bulk(b) => {
-                let got = b.next(rest, describes, &self.key, &self.ty, self.since.as_ref(), self.batch_size as usize).await;
+                let got = b
+                    .next(
+                        rest,
+                        describes,
+                        &self.key,
+                        &self.ty,
+                        self.since.as_ref(),
+                        self.batch_size as usize,
+                    )
+                    .await;
                 self.total = b.total;
                 match got? {
-                    Some(r) => Batch { count: r.len(), json: crate::salesforce::format::json_array(&r) },
+                    Some(r) => Batch {
+                        count: r.len(),
+                        json: crate::salesforce::format::json_array(&r),
+                    },
                     None => {
                         self.finished = true;
                         return Ok(None);
@@ -539,7 +644,15 @@ impl ExportCursor {
                 }
             }
             EngineState::Parallel(p) => {
-                let got = p.next(rest, &self.key, &self.ty, self.since.as_ref(), self.batch_size).await;
+                let got = p
+                    .next(
+                        rest,
+                        &self.key,
+                        &self.ty,
+                        self.since.as_ref(),
+                        self.batch_size,
+                    )
+                    .await;
                 self.total = p.total;
                 match got? {
                     Some(b) => b,
@@ -553,7 +666,12 @@ impl ExportCursor {
                 let body = if !*started {
                     *started = true;
                     let soql = Select::new(&self.ty).since(self.since.as_ref()).build();
-                    rest.get(&self.key, &query_path(rest.cfg, &soql), Some(self.batch_size)).await?
+                    rest.get(
+                        &self.key,
+                        &query_path(rest.cfg, &soql),
+                        Some(self.batch_size),
+                    )
+                    .await?
                 } else {
                     match next_url.take() {
                         Some(u) => rest.get(&self.key, &u, Some(self.batch_size)).await?,
@@ -568,7 +686,9 @@ impl ExportCursor {
                 let (count, json) = page.array_text(&body);
                 match page.next_records_url {
                     // Checked before it is kept, so a hostile one is never followed.
-                    Some(u) if !page.done => *next_url = Some(NextRecordsUrl::from_salesforce(&u)?.as_str().to_string()),
+                    Some(u) if !page.done => {
+                        *next_url = Some(NextRecordsUrl::from_salesforce(&u)?.as_str().to_string())
+                    }
                     _ => self.finished = true,
                 }
                 if count == 0 && self.finished {
@@ -576,7 +696,9 @@ impl ExportCursor {
                 }
                 Batch { json, count }
             }
-            EngineState::Undecided => return Err(Error::Internal("export engine undecided".into())),
+            EngineState::Undecided => {
+                return Err(Error::Internal("export engine undecided".into()))
+            }
         };
         self.fetched += batch.count as u64;
         Ok(Some(batch))

@@ -14,7 +14,10 @@ fn lookup<'v>(rec: &'v Value, path: &str) -> Option<&'v Value> {
         let obj = cur.as_object()?;
         cur = match obj.get(seg) {
             Some(v) => v,
-            None => obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg)).map(|(_, v)| v)?,
+            None => obj
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(seg))
+                .map(|(_, v)| v)?,
         };
     }
     Some(cur)
@@ -27,7 +30,9 @@ fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
     let text = match v {
         None | Some(Value::Null) => return,
         // Only text is guarded: a number (even a negative one) stays a number.
-        Some(Value::String(s)) if guard && s.starts_with(FORMULA_START) => std::borrow::Cow::Owned(format!("'{s}")),
+        Some(Value::String(s)) if guard && s.starts_with(FORMULA_START) => {
+            std::borrow::Cow::Owned(format!("'{s}"))
+        }
         Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
         Some(Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
         Some(Value::Bool(b)) => std::borrow::Cow::Borrowed(if *b { "true" } else { "false" }),
@@ -44,13 +49,21 @@ fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
 
 /// The CSV header line for a type: its field paths.
 pub fn csv_header(ty: &ExportType) -> String {
-    let mut s = ty.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+    let mut s = ty
+        .fields
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     s.push('\n');
     s
 }
 
 /// CSV rows with the formula guard on.
-pub fn csv_rows<R: std::borrow::Borrow<RawValue>>(ty: &ExportType, records: &[R]) -> Result<String, serde_json::Error> {
+pub fn csv_rows<R: std::borrow::Borrow<RawValue>>(
+    ty: &ExportType,
+    records: &[R],
+) -> Result<String, serde_json::Error> {
     csv_rows_with(ty, records, true)
 }
 
@@ -100,7 +113,9 @@ pub fn ascii_json(s: String) -> String {
         // ASCII runs are copied as slices; only the rare non-ASCII character is escaped.
         let i = next_non_ascii(bytes, start);
         out.push_str(&s[start..i]);
-        let Some(c) = s[i..].chars().next() else { break };
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
         let mut units = [0u16; 2];
         for u in c.encode_utf16(&mut units) {
             out.push_str("\\u");
@@ -131,7 +146,13 @@ fn next_non_ascii(b: &[u8], mut i: usize) -> usize {
 
 /// The records as one JSON array text.
 pub fn json_array<R: std::borrow::Borrow<RawValue>>(records: &[R]) -> String {
-    let mut out = String::with_capacity(records.iter().map(|r| r.borrow().get().len() + 1).sum::<usize>() + 2);
+    let mut out = String::with_capacity(
+        records
+            .iter()
+            .map(|r| r.borrow().get().len() + 1)
+            .sum::<usize>()
+            + 2,
+    );
     out.push('[');
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
@@ -167,7 +188,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(csv_header(&ty), "Name,Account.Name,Title\n");
-        assert_eq!(csv_rows(&ty, &recs).unwrap(), "\"Ann \"\"A\"\", B\",Acme,\nBo,,\"CEO\nx\"\n");
+        assert_eq!(
+            csv_rows(&ty, &recs).unwrap(),
+            "\"Ann \"\"A\"\", B\",Acme,\nBo,,\"CEO\nx\"\n"
+        );
         assert_eq!(ndjson_rows(&recs).lines().count(), 2);
     }
 

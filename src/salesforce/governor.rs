@@ -45,7 +45,11 @@ pub async fn acquire(instance_url: &str, cap: u32) -> Option<OwnedSemaphorePermi
         if g.len() >= MAX_ORGS && !g.contains_key(&org_key(instance_url)) {
             g.clear();
         }
-        let org = g.entry(org_key(instance_url)).or_insert_with(|| Org { gate: Arc::new(Semaphore::new(cap as usize)), cap, usage: None });
+        let org = g.entry(org_key(instance_url)).or_insert_with(|| Org {
+            gate: Arc::new(Semaphore::new(cap as usize)),
+            cap,
+            usage: None,
+        });
         if org.cap != cap {
             // Permits in use stay with the old gate; new calls queue on one of the new size.
             org.gate = Arc::new(Semaphore::new(cap as usize));
@@ -66,7 +70,11 @@ pub fn record_usage(instance_url: &str, u: ApiUsage) {
 }
 
 pub fn usage(instance_url: &str) -> Option<ApiUsage> {
-    orgs().lock().ok()?.get(&org_key(instance_url)).and_then(|o| o.usage)
+    orgs()
+        .lock()
+        .ok()?
+        .get(&org_key(instance_url))
+        .and_then(|o| o.usage)
 }
 
 /// Salesforce's answer past the org's concurrent-request limit (as opposed to the daily
@@ -100,7 +108,9 @@ pub fn over_ceiling(u: ApiUsage, ceiling: f64) -> Option<Error> {
 impl Rest<'_> {
     /// `apiUsageCeiling`: refuses a new export when the org's last known usage is at or above it.
     pub async fn check_usage_ceiling(&self, key: &ConnKey) -> Result<()> {
-        let Some(ceiling) = self.cfg.api_usage_ceiling else { return Ok(()) };
+        let Some(ceiling) = self.cfg.api_usage_ceiling else {
+            return Ok(());
+        };
         let rec = self.tokens.usable(key).await?;
         let instance = rec.token.instance_url.as_deref().unwrap_or_default();
         match usage(instance).and_then(|u| over_ceiling(u, ceiling)) {
@@ -116,17 +126,35 @@ mod tests {
 
     #[test]
     fn ceiling_names_the_usage() {
-        let e = over_ceiling(ApiUsage { used: 900, max: 1000 }, 0.9).expect("refused");
+        let e = over_ceiling(
+            ApiUsage {
+                used: 900,
+                max: 1000,
+            },
+            0.9,
+        )
+        .expect("refused");
         assert_eq!(e.code(), "RATE_LIMITED");
         assert!(e.to_string().contains("900/1000") || format!("{e:?}").contains("900/1000"));
-        assert!(over_ceiling(ApiUsage { used: 899, max: 1000 }, 0.9).is_none());
+        assert!(over_ceiling(
+            ApiUsage {
+                used: 899,
+                max: 1000
+            },
+            0.9
+        )
+        .is_none());
         assert!(over_ceiling(ApiUsage { used: 5, max: 0 }, 0.9).is_none());
     }
 
     #[test]
     fn refusals_and_backoff() {
-        assert!(is_concurrency_refusal(&Error::RateLimited { message: "ConcurrentRequests (Concurrent API Requests) Limit exceeded.".into() }));
-        assert!(!is_concurrency_refusal(&Error::RateLimited { message: "TotalRequests Limit exceeded.".into() }));
+        assert!(is_concurrency_refusal(&Error::RateLimited {
+            message: "ConcurrentRequests (Concurrent API Requests) Limit exceeded.".into()
+        }));
+        assert!(!is_concurrency_refusal(&Error::RateLimited {
+            message: "TotalRequests Limit exceeded.".into()
+        }));
         assert!(concurrency_backoff(0) <= Duration::from_millis(250));
         assert!(concurrency_backoff(30) <= Duration::from_secs(8));
     }
@@ -135,11 +163,25 @@ mod tests {
     async fn slots_are_capped_per_org() {
         let a = acquire("https://gov-test.example", 2).await.expect("slot");
         let _b = acquire("https://GOV-test.example/", 2).await.expect("slot");
-        let third = tokio::time::timeout(Duration::from_millis(50), acquire("https://gov-test.example", 2)).await;
+        let third = tokio::time::timeout(
+            Duration::from_millis(50),
+            acquire("https://gov-test.example", 2),
+        )
+        .await;
         assert!(third.is_err(), "a third slot must wait");
         drop(a);
-        assert!(tokio::time::timeout(Duration::from_millis(50), acquire("https://gov-test.example", 2)).await.is_ok());
+        assert!(tokio::time::timeout(
+            Duration::from_millis(50),
+            acquire("https://gov-test.example", 2)
+        )
+        .await
+        .is_ok());
         // Another org is not held up.
-        assert!(tokio::time::timeout(Duration::from_millis(50), acquire("https://other.example", 2)).await.is_ok());
+        assert!(tokio::time::timeout(
+            Duration::from_millis(50),
+            acquire("https://other.example", 2)
+        )
+        .await
+        .is_ok());
     }
 }

@@ -38,12 +38,23 @@ impl KeySpace {
     /// when either is not Id-shaped, so the caller falls back to one serial read.
     pub fn between(lo: &str, hi: &str) -> Option<(KeySpace, u128, u128)> {
         let (lo, hi) = (lo.get(..ID_LEN)?, hi.get(..ID_LEN)?);
-        if !lo.bytes().chain(hi.bytes()).all(|b| b.is_ascii_alphanumeric()) {
+        if !lo
+            .bytes()
+            .chain(hi.bytes())
+            .all(|b| b.is_ascii_alphanumeric())
+        {
             return None;
         }
-        let common = lo.bytes().zip(hi.bytes()).take_while(|(a, b)| a == b).count();
+        let common = lo
+            .bytes()
+            .zip(hi.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
         let start = common.min(ID_LEN - 1).max(ID_LEN - MAX_TAIL);
-        let space = KeySpace { prefix: lo[..start].to_string(), width: ID_LEN - start };
+        let space = KeySpace {
+            prefix: lo[..start].to_string(),
+            width: ID_LEN - start,
+        };
         let (a, b) = (space.value(lo)?, space.value(hi)?);
         // Differing before the tail (impossible with a 12-digit tail and a 3-char key prefix
         // unless the Ids are of different objects): no split.
@@ -63,7 +74,8 @@ impl KeySpace {
 
     fn value(&self, id: &str) -> Option<u128> {
         let tail = id.get(self.prefix.len()..ID_LEN)?;
-        tail.bytes().try_fold(0u128, |acc, b| Some(acc * 62 + digit(b)?))
+        tail.bytes()
+            .try_fold(0u128, |acc, b| Some(acc * 62 + digit(b)?))
     }
 
     /// The 15-character Id at point `v` of this space.
@@ -91,12 +103,16 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_order() {
-        let (s, a, b) = KeySpace::between("0035g00000000A0AAA", "0035g0000000zzzAAA").expect("space");
+        let (s, a, b) =
+            KeySpace::between("0035g00000000A0AAA", "0035g0000000zzzAAA").expect("space");
         assert!(a < b);
         assert_eq!(s.id_at(a), "0035g00000000A0");
         assert_eq!(s.id_at(b), "0035g0000000zzz");
         let mid = s.id_at((a + b) / 2);
-        assert!(mid.as_str() > "0035g00000000A0" && mid.as_str() < "0035g0000000zzz", "{mid}");
+        assert!(
+            mid.as_str() > "0035g00000000A0" && mid.as_str() < "0035g0000000zzz",
+            "{mid}"
+        );
         assert!(s.max() >= b);
         assert!(KeySpace::between("003", "004").is_none());
         assert!(KeySpace::between("0035g0000-000A0AAA", "0035g00000000A0AAA").is_none());

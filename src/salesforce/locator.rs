@@ -32,7 +32,9 @@ pub fn problem(s: &str) -> Option<&'static str> {
     };
     let chars_ok = !locator.is_empty()
         && locator.len() <= MAX_LOCATOR
-        && locator.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && locator
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !locator.starts_with('-')
         && !locator.ends_with('-');
     if !chars_ok {
@@ -110,8 +112,14 @@ mod tests {
             "",
         ] {
             assert!(problem(bad).is_some(), "{bad:?} accepted");
-            assert!(matches!(NextRecordsUrl::from_caller(bad), Err(Error::InvalidInput { .. })));
-            assert_eq!(NextRecordsUrl::from_salesforce(bad).unwrap_err().code(), "SALESFORCE_ERROR");
+            assert!(matches!(
+                NextRecordsUrl::from_caller(bad),
+                Err(Error::InvalidInput { .. })
+            ));
+            assert_eq!(
+                NextRecordsUrl::from_salesforce(bad).unwrap_err().code(),
+                "SALESFORCE_ERROR"
+            );
         }
     }
 
@@ -119,8 +127,9 @@ mod tests {
     /// double-encoded and as overlong UTF-8.
     fn hostile_piece() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
-            ".", "..", "/", "?", "#", "\\", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%3f", "%3F", "%23", "%252e",
-            "%252f", "%c0%ae", "%c0%af", "%u002e", "\u{ff0e}", "\u{2215}", "%00", "\u{0}",
+            ".", "..", "/", "?", "#", "\\", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%3f", "%3F",
+            "%23", "%252e", "%252f", "%c0%ae", "%c0%af", "%u002e", "\u{ff0e}", "\u{2215}", "%00",
+            "\u{0}",
         ])
         .prop_map(String::from)
     }

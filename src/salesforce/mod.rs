@@ -12,6 +12,6 @@ pub mod locator;
 pub mod paginate;
 pub mod parallel;
 pub mod rest;
-pub mod write;
 pub mod soql;
 pub mod sync;
+pub mod write;

@@ -27,7 +27,11 @@ pub fn parse_int(v: &str) -> Option<i128> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let n: String = digits.chars().take_while(|c| c.is_ascii_digit()).take(30).collect();
+    let n: String = digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .take(30)
+        .collect();
     if n.is_empty() {
         return None;
     }
@@ -55,14 +59,22 @@ pub fn normalize_limit(limit: Option<&str>) -> Option<u64> {
 pub fn paginate(total: u64, page: u64, per_page: Option<u64>) -> Pagination {
     let page = page.max(1);
     let per_page = per_page.unwrap_or(total);
-    let total_pages = if per_page == 0 { 0 } else { total.div_ceil(per_page) };
+    let total_pages = if per_page == 0 {
+        0
+    } else {
+        total.div_ceil(per_page)
+    };
     let offset = (page - 1).saturating_mul(per_page);
     Pagination {
         page,
         per_page,
         total,
         total_pages,
-        next_page: if page < total_pages { Some(page + 1) } else { None },
+        next_page: if page < total_pages {
+            Some(page + 1)
+        } else {
+            None
+        },
         prev_page: if page > 1 { Some(page - 1) } else { None },
         offset_value: if offset < total { offset } else { 0 },
     }
@@ -81,7 +93,11 @@ mod tests {
     use proptest::prelude::*;
 
     /// The incumbent's formula in f64 arithmetic, as JavaScript computes it.
-    fn incumbent(items: f64, page: f64, per_page: f64) -> (f64, f64, f64, Option<f64>, Option<f64>, f64) {
+    fn incumbent(
+        items: f64,
+        page: f64,
+        per_page: f64,
+    ) -> (f64, f64, f64, Option<f64>, Option<f64>, f64) {
         let per_page = if per_page == 0.0 { items } else { per_page };
         let offset = (page - 1.0) * per_page;
         let total_pages = (items / per_page).ceil();
@@ -89,7 +105,11 @@ mod tests {
             page,
             per_page,
             total_pages,
-            if page < total_pages { Some(page + 1.0) } else { None },
+            if page < total_pages {
+                Some(page + 1.0)
+            } else {
+                None
+            },
             if page > 1.0 { Some(page - 1.0) } else { None },
             if offset < items { offset } else { 0.0 },
         )
@@ -98,21 +118,29 @@ mod tests {
     #[test]
     fn doc_example() {
         let p = paginate(1500, 1, Some(100));
-        assert_eq!(serde_json::to_string(&p).unwrap(),
-            r#"{"page":1,"per_page":100,"total":1500,"total_pages":15,"next_page":2,"prev_page":null,"offsetValue":0}"#);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"page":1,"per_page":100,"total":1500,"total_pages":15,"next_page":2,"prev_page":null,"offsetValue":0}"#
+        );
     }
 
     #[test]
     fn undefined_cases_are_sane() {
         let p = paginate(0, 1, None);
-        assert_eq!((p.per_page, p.total_pages, p.next_page, p.offset_value), (0, 0, None, 0));
+        assert_eq!(
+            (p.per_page, p.total_pages, p.next_page, p.offset_value),
+            (0, 0, None, 0)
+        );
         assert_eq!(normalize_page(Some("-3")), 1);
         assert_eq!(normalize_page(Some("abc")), 1);
         assert_eq!(normalize_page(Some("2.9")), 2);
         assert_eq!(normalize_page(None), 1);
         assert_eq!(normalize_limit(Some("1e9999")), Some(1));
         assert_eq!(normalize_limit(Some("0")), None);
-        assert_eq!(normalize_limit(Some("99999999999999999999999")), Some(MAX_PER_PAGE));
+        assert_eq!(
+            normalize_limit(Some("99999999999999999999999")),
+            Some(MAX_PER_PAGE)
+        );
         assert_eq!(normalize_limit(Some(" 25abc")), Some(25));
     }
 

@@ -117,7 +117,14 @@ impl ParallelRest {
     }
 
     /// The next batch, or `None` when every range is read.
-    pub async fn next(&mut self, rest: &Rest<'_>, key: &ConnKey, ty: &ExportType, since: Option<&SoqlDateTime>, batch: u32) -> Result<Option<Batch>> {
+    pub async fn next(
+        &mut self,
+        rest: &Rest<'_>,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: u32,
+    ) -> Result<Option<Batch>> {
         if !self.started {
             self.started = true;
             if let Some(b) = self.start(rest, key, ty, since, batch).await? {
@@ -125,7 +132,11 @@ impl ParallelRest {
             }
         }
         loop {
-            while self.ranges.front().is_some_and(|r| r.finished() && r.ready.is_none()) {
+            while self
+                .ranges
+                .front()
+                .is_some_and(|r| r.finished() && r.ready.is_none())
+            {
                 self.ranges.pop_front();
             }
             let ready = if self.ordered {
@@ -147,10 +158,28 @@ impl ParallelRest {
     }
 
     /// First page and largest Id, together. Returns the first batch.
-    async fn start(&mut self, rest: &Rest<'_>, key: &ConnKey, ty: &ExportType, since: Option<&SoqlDateTime>, batch: u32) -> Result<Option<Batch>> {
+    async fn start(
+        &mut self,
+        rest: &Rest<'_>,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: u32,
+    ) -> Result<Option<Batch>> {
         let first_q = query_path(rest.cfg, &Select::new(ty).since(since).build());
-        let last_q = query_path(rest.cfg, &Select::new(ty).since(since).id_only().descending().limit(1).build());
-        let (first, last) = tokio::join!(rest.get(key, &first_q, Some(batch)), rest.get(key, &last_q, None));
+        let last_q = query_path(
+            rest.cfg,
+            &Select::new(ty)
+                .since(since)
+                .id_only()
+                .descending()
+                .limit(1)
+                .build(),
+        );
+        let (first, last) = tokio::join!(
+            rest.get(key, &first_q, Some(batch)),
+            rest.get(key, &last_q, None)
+        );
         self.calls += 2;
         let first = first?;
         let page = RowsPage::parse(&first)?;
@@ -197,7 +226,10 @@ impl ParallelRest {
     }
 
     fn unknown(&self) -> f64 {
-        self.ranges.iter().filter(|r| matches!(r.reading, Reading::NotStarted)).count() as f64
+        self.ranges
+            .iter()
+            .filter(|r| matches!(r.reading, Reading::NotStarted))
+            .count() as f64
     }
 
     fn fill(&self) -> f64 {
@@ -210,14 +242,29 @@ impl ParallelRest {
         let space = self.space.clone()?;
         let committed = self.waste + self.unknown();
         let span = self.max_v.saturating_sub(lo).saturating_add(1);
-        let width = if self.density > 0.0 { (self.fill() * batch as f64 / self.density).floor().max(1.0) } else { span as f64 };
-        let width = if width >= span as f64 { span } else { width as u128 };
+        let width = if self.density > 0.0 {
+            (self.fill() * batch as f64 / self.density).floor().max(1.0)
+        } else {
+            span as f64
+        };
+        let width = if width >= span as f64 {
+            span
+        } else {
+            width as u128
+        };
         let hi = lo.saturating_add(width);
         // One unit of budget stays reserved for the open-ended last range.
         if hi <= self.max_v && committed + 2.0 <= self.budget {
             let lower = lower_of(self.pending_after.take(), &space, lo);
             self.next_lo = Some(hi);
-            return Some(Range { lower, upper: Some(space.id_at(hi)), lo_v: lo, hi_v: hi, reading: Reading::NotStarted, ready: None });
+            return Some(Range {
+                lower,
+                upper: Some(space.id_at(hi)),
+                lo_v: lo,
+                hi_v: hi,
+                reading: Reading::NotStarted,
+                ready: None,
+            });
         }
         // Budget low: wait for this round's first pages (usually little waste) before giving the
         // rest to one open range.
@@ -226,11 +273,25 @@ impl ParallelRest {
         }
         let lower = lower_of(self.pending_after.take(), &space, lo);
         self.next_lo = None;
-        Some(Range { lower, upper: None, lo_v: lo, hi_v: self.max_v.saturating_add(1), reading: Reading::NotStarted, ready: None })
+        Some(Range {
+            lower,
+            upper: None,
+            lo_v: lo,
+            hi_v: self.max_v.saturating_add(1),
+            reading: Reading::NotStarted,
+            ready: None,
+        })
     }
 
     /// One round: up to K requests for the first K unfinished ranges in Id order, all awaited.
-    async fn round(&mut self, rest: &Rest<'_>, key: &ConnKey, ty: &ExportType, since: Option<&SoqlDateTime>, batch: u32) -> Result<()> {
+    async fn round(
+        &mut self,
+        rest: &Rest<'_>,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: u32,
+    ) -> Result<()> {
         let mut window = 0;
         let mut fetch = Vec::new();
         for (i, r) in self.ranges.iter().enumerate() {
@@ -252,7 +313,9 @@ impl ParallelRest {
             window += 1;
         }
         if fetch.is_empty() {
-            return Err(Error::Internal("parallel export has nothing to read".into()));
+            return Err(Error::Internal(
+                "parallel export has nothing to read".into(),
+            ));
         }
         let paths: Vec<String> = fetch
             .iter()
@@ -274,7 +337,9 @@ impl ParallelRest {
                 }
             })
             .collect();
-        let answers = futures_util::future::join_all(paths.iter().map(|p| rest.get(key, p, Some(batch)))).await;
+        let answers =
+            futures_util::future::join_all(paths.iter().map(|p| rest.get(key, p, Some(batch))))
+                .await;
         self.calls += answers.len() as u64;
         let mut first_err = None;
         // Highest index first, so ranges inserted by a re-split do not shift the ones still to apply.
@@ -314,8 +379,13 @@ impl ParallelRest {
         if bounded && hi_v > lo_v {
             let width = (hi_v - lo_v) as f64;
             let predicted = self.density * width;
-            self.miss = 0.7 * self.miss + 0.3 * ((total as f64 - predicted).abs() / predicted.max(1.0)).min(1.0);
-            self.density = if total > 0 { total as f64 / width } else { self.density / 2.0 };
+            self.miss = 0.7 * self.miss
+                + 0.3 * ((total as f64 - predicted).abs() / predicted.max(1.0)).min(1.0);
+            self.density = if total > 0 {
+                total as f64 / width
+            } else {
+                self.density / 2.0
+            };
         }
         if next.is_none() {
             self.waste += 1.0 - (count as f64 / b).min(1.0);
@@ -328,7 +398,10 @@ impl ParallelRest {
         let want = (remaining / (self.fill() * b)).ceil();
         let parts = want.min(room).max(0.0) as u128;
         let split = match (&self.space, &last_id) {
-            (Some(space), Some(last)) if parts >= 2 => space.point(last).filter(|&v| v >= lo_v && hi_v > v + parts).map(|v| (space.clone(), v)),
+            (Some(space), Some(last)) if parts >= 2 => space
+                .point(last)
+                .filter(|&v| v >= lo_v && hi_v > v + parts)
+                .map(|v| (space.clone(), v)),
             _ => None,
         };
         let Some((space, last_v)) = split else {
@@ -346,9 +419,24 @@ impl ParallelRest {
             let lo = start + p * step;
             let last = p + 1 == parts;
             let hi = if last { hi_v } else { lo + step };
-            let lower = if p == 0 { Lower::After(last_id.clone().unwrap_or_default()) } else { Lower::From(space.id_at(lo)) };
-            let upper = if last { upper.clone() } else { Some(space.id_at(hi)) };
-            subs.push(Range { lower, upper, lo_v: lo, hi_v: hi, reading: Reading::NotStarted, ready: None });
+            let lower = if p == 0 {
+                Lower::After(last_id.clone().unwrap_or_default())
+            } else {
+                Lower::From(space.id_at(lo))
+            };
+            let upper = if last {
+                upper.clone()
+            } else {
+                Some(space.id_at(hi))
+            };
+            subs.push(Range {
+                lower,
+                upper,
+                lo_v: lo,
+                hi_v: hi,
+                reading: Reading::NotStarted,
+                ready: None,
+            });
         }
         for (n, s) in subs.into_iter().enumerate() {
             self.ranges.insert(i + 1 + n, s);

@@ -25,9 +25,14 @@ pub struct ApiUsage {
 impl ApiUsage {
     /// `api-usage=10018/100000`
     pub fn parse(header: &str) -> Option<Self> {
-        let v = header.split(',').find_map(|p| p.trim().strip_prefix("api-usage="))?;
+        let v = header
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("api-usage="))?;
         let (used, max) = v.split_once('/')?;
-        Some(Self { used: used.trim().parse().ok()?, max: max.trim().parse().ok()? })
+        Some(Self {
+            used: used.trim().parse().ok()?,
+            max: max.trim().parse().ok()?,
+        })
     }
 }
 
@@ -93,7 +98,13 @@ pub struct Call<'b> {
 
 impl<'b> Call<'b> {
     pub fn get(path: &'b str) -> Self {
-        Self { method: reqwest::Method::GET, path, body: None, headers: Vec::new(), idempotent: true }
+        Self {
+            method: reqwest::Method::GET,
+            path,
+            body: None,
+            headers: Vec::new(),
+            idempotent: true,
+        }
     }
 
     pub fn header(mut self, name: &'static str, value: String) -> Self {
@@ -128,9 +139,16 @@ impl Rest<'_> {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             match resp.bytes().await {
-                Ok(body) => return Ok(Answer { status, headers, body }),
+                Ok(body) => {
+                    return Ok(Answer {
+                        status,
+                        headers,
+                        body,
+                    })
+                }
                 Err(_) if budget.attempts <= self.cfg.max_retries && call.idempotent => {
-                    self.pause(key, None, budget.attempts, None, "body read failed").await;
+                    self.pause(key, None, budget.attempts, None, "body read failed")
+                        .await;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
@@ -138,7 +156,14 @@ impl Rest<'_> {
     }
 
     /// Sleeps the retry backoff, telling the host first.
-    async fn pause(&self, key: &ConnKey, org: Option<&str>, attempt: u32, status: Option<u16>, reason: &str) {
+    async fn pause(
+        &self,
+        key: &ConnKey,
+        org: Option<&str>,
+        attempt: u32,
+        status: Option<u16>,
+        reason: &str,
+    ) {
         let delay = net::backoff(attempt);
         self.cfg.events.emit(|| Event::Retry {
             connection: key.into(),
@@ -157,7 +182,12 @@ impl Rest<'_> {
         self.open_within(key, call, &mut Budget::default()).await
     }
 
-    async fn open_within(&self, key: &ConnKey, call: &Call<'_>, budget: &mut Budget) -> Result<reqwest::Response> {
+    async fn open_within(
+        &self,
+        key: &ConnKey,
+        call: &Call<'_>,
+        budget: &mut Budget,
+    ) -> Result<reqwest::Response> {
         if !call.path.starts_with("/services/data/") || call.path.contains("..") {
             return Err(Error::input("path", "must be a /services/data/ path"));
         }
@@ -178,20 +208,43 @@ impl Rest<'_> {
                 req = req.header(*k, v);
             }
             if let Some(b) = &call.body {
-                req = req.header("Content-Type", "application/json").body(b.clone());
+                req = req
+                    .header("Content-Type", "application/json")
+                    .body(b.clone());
             }
             let org = crate::events::org_of(rec.token.id.as_deref());
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if can_retry && (call.idempotent || net::never_sent(&e)) => {
-                    self.pause(key, org.as_deref(), budget.attempts, None, if e.is_timeout() { "timeout" } else { "connection failed" }).await;
+                    self.pause(
+                        key,
+                        org.as_deref(),
+                        budget.attempts,
+                        None,
+                        if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "connection failed"
+                        },
+                    )
+                    .await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             };
-            if let Some(u) = resp.headers().get("sforce-limit-info").and_then(|v| v.to_str().ok()).and_then(ApiUsage::parse) {
+            if let Some(u) = resp
+                .headers()
+                .get("sforce-limit-info")
+                .and_then(|v| v.to_str().ok())
+                .and_then(ApiUsage::parse)
+            {
                 self.limits.record_for(key, org.as_deref(), u);
-                self.cfg.events.emit(|| Event::ApiUsage { connection: key.into(), org_id: org.clone(), used: u.used, max: u.max });
+                self.cfg.events.emit(|| Event::ApiUsage {
+                    connection: key.into(),
+                    org_id: org.clone(),
+                    used: u.used,
+                    max: u.max,
+                });
                 governor::record_usage(instance, u);
             }
             let status = resp.status().as_u16();
@@ -201,7 +254,14 @@ impl Rest<'_> {
             let body = match resp.bytes().await {
                 Ok(b) => b,
                 Err(_) if can_retry && call.idempotent => {
-                    self.pause(key, org.as_deref(), budget.attempts, Some(status), "body read failed").await;
+                    self.pause(
+                        key,
+                        org.as_deref(),
+                        budget.attempts,
+                        Some(status),
+                        "body read failed",
+                    )
+                    .await;
                     continue;
                 }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
@@ -211,27 +271,43 @@ impl Rest<'_> {
                 // Salesforce refused the session before doing anything: safe to resend any call,
                 // once per call (a second 401 after a fresh token is the answer). The resend is
                 // allowed even with maxRetries 0, so an expired token never fails a call.
-                Error::Salesforce { salesforce_code, .. }
-                    if status == 401
-                        && salesforce_code == "INVALID_SESSION_ID"
-                        && !budget.refreshed
-                        && budget.attempts <= self.cfg.max_retries.max(1) =>
+                Error::Salesforce {
+                    salesforce_code, ..
+                } if status == 401
+                    && salesforce_code == "INVALID_SESSION_ID"
+                    && !budget.refreshed
+                    && budget.attempts <= self.cfg.max_retries.max(1) =>
                 {
                     budget.refreshed = true;
-                    rec = self.tokens.refresh(key, rec.token.access_token.expose()).await?;
+                    rec = self
+                        .tokens
+                        .refresh(key, rec.token.access_token.expose())
+                        .await?;
                 }
                 Error::Unavailable(_) if can_retry && call.idempotent => {
-                    self.pause(key, org.as_deref(), budget.attempts, Some(status), "unavailable").await;
+                    self.pause(
+                        key,
+                        org.as_deref(),
+                        budget.attempts,
+                        Some(status),
+                        "unavailable",
+                    )
+                    .await;
                 }
                 // Refused before any work (the org's concurrent-request cap): wait and resend.
-                e if governor::is_concurrency_refusal(e) && crowded < governor::CONCURRENCY_RETRIES => {
+                e if governor::is_concurrency_refusal(e)
+                    && crowded < governor::CONCURRENCY_RETRIES =>
+                {
                     crowded += 1;
                     budget.attempts -= 1;
                     tokio::time::sleep(governor::concurrency_backoff(crowded)).await;
                 }
                 _ => {
                     if err.code() == "RATE_LIMITED" {
-                        self.cfg.events.emit(|| Event::RateLimited { connection: key.into(), org_id: org.clone() });
+                        self.cfg.events.emit(|| Event::RateLimited {
+                            connection: key.into(),
+                            org_id: org.clone(),
+                        });
                     }
                     return Err(err);
                 }
@@ -249,14 +325,23 @@ struct Budget {
 
 /// Maps a non-2xx REST answer to the error a caller can act on.
 pub fn parse_error(status: u16, body: &[u8]) -> Error {
-    let first = serde_json::from_slice::<Vec<SfError>>(body).ok().and_then(|v| v.into_iter().next());
+    let first = serde_json::from_slice::<Vec<SfError>>(body)
+        .ok()
+        .and_then(|v| v.into_iter().next());
     match (status, first) {
-        (_, Some(e)) if e.error_code == "REQUEST_LIMIT_EXCEEDED" => Error::RateLimited { message: e.message },
+        (_, Some(e)) if e.error_code == "REQUEST_LIMIT_EXCEEDED" => {
+            Error::RateLimited { message: e.message }
+        }
         (503, e) => Error::Unavailable(match e {
             Some(e) => format!("{}: {}", e.error_code, e.message),
             None => "HTTP 503".into(),
         }),
-        (_, Some(e)) => Error::Salesforce { http_status: status, salesforce_code: e.error_code, message: e.message, fields: e.fields },
+        (_, Some(e)) => Error::Salesforce {
+            http_status: status,
+            salesforce_code: e.error_code,
+            message: e.message,
+            fields: e.fields,
+        },
         (502 | 504, None) => Error::Unavailable(format!("HTTP {status}")),
         (_, None) => Error::Salesforce {
             http_status: status,
@@ -273,8 +358,17 @@ mod tests {
 
     #[test]
     fn limit_header() {
-        assert_eq!(ApiUsage::parse("api-usage=10018/100000"), Some(ApiUsage { used: 10018, max: 100000 }));
-        assert_eq!(ApiUsage::parse("per-app-api-usage=1/2, api-usage=5/10"), Some(ApiUsage { used: 5, max: 10 }));
+        assert_eq!(
+            ApiUsage::parse("api-usage=10018/100000"),
+            Some(ApiUsage {
+                used: 10018,
+                max: 100000
+            })
+        );
+        assert_eq!(
+            ApiUsage::parse("per-app-api-usage=1/2, api-usage=5/10"),
+            Some(ApiUsage { used: 5, max: 10 })
+        );
         assert_eq!(ApiUsage::parse("junk"), None);
     }
 
@@ -283,8 +377,14 @@ mod tests {
         let e = parse_error(403, br#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#);
         assert_eq!(e.code(), "RATE_LIMITED");
         assert_eq!(e.status(), 429);
-        let e = parse_error(400, br#"[{"message":"unexpected token: q","errorCode":"MALFORMED_QUERY"}]"#);
-        assert_eq!((e.code(), e.status(), e.salesforce_code()), ("SALESFORCE_ERROR", 400, Some("MALFORMED_QUERY")));
+        let e = parse_error(
+            400,
+            br#"[{"message":"unexpected token: q","errorCode":"MALFORMED_QUERY"}]"#,
+        );
+        assert_eq!(
+            (e.code(), e.status(), e.salesforce_code()),
+            ("SALESFORCE_ERROR", 400, Some("MALFORMED_QUERY"))
+        );
         assert_eq!(parse_error(503, b"<html>").code(), "SALESFORCE_UNAVAILABLE");
         assert_eq!(parse_error(500, b"").code(), "SALESFORCE_ERROR");
     }

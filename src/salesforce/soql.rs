@@ -76,11 +76,18 @@ impl ExportType {
             }
             out.push(fp);
         }
-        Ok(Self { object, fields: out })
+        Ok(Self {
+            object,
+            fields: out,
+        })
     }
 
     pub fn select_list(&self) -> String {
-        self.fields.iter().map(FieldPath::as_str).collect::<Vec<_>>().join(", ")
+        self.fields
+            .iter()
+            .map(FieldPath::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -149,7 +156,15 @@ pub struct Select<'a> {
 
 impl<'a> Select<'a> {
     pub fn new(ty: &'a ExportType) -> Self {
-        Self { ty, id_only: false, conds: Vec::new(), order_by_id: true, desc: false, limit: None, offset: None }
+        Self {
+            ty,
+            id_only: false,
+            conds: Vec::new(),
+            order_by_id: true,
+            desc: false,
+            limit: None,
+            offset: None,
+        }
     }
 
     /// `SELECT Id` only: the cheap query used to hop to a deep page's first key.
@@ -159,19 +174,22 @@ impl<'a> Select<'a> {
     }
 
     pub fn after_id(mut self, id: &str) -> Self {
-        self.conds.push(("Id", Op::Gt, Literal::Str(id.to_string())));
+        self.conds
+            .push(("Id", Op::Gt, Literal::Str(id.to_string())));
         self
     }
 
     /// `Id >= id` (an Id range's lower end; parallel exports).
     pub fn from_id(mut self, id: &str) -> Self {
-        self.conds.push(("Id", Op::Ge, Literal::Str(id.to_string())));
+        self.conds
+            .push(("Id", Op::Ge, Literal::Str(id.to_string())));
         self
     }
 
     /// `Id < id` (an Id range's upper end, exclusive).
     pub fn before_id(mut self, id: &str) -> Self {
-        self.conds.push(("Id", Op::Lt, Literal::Str(id.to_string())));
+        self.conds
+            .push(("Id", Op::Lt, Literal::Str(id.to_string())));
         self
     }
 
@@ -183,7 +201,8 @@ impl<'a> Select<'a> {
 
     pub fn since(mut self, ts: Option<&SoqlDateTime>) -> Self {
         if let Some(ts) = ts {
-            self.conds.push(("SystemModstamp", Op::Ge, Literal::DateTime(ts.0.clone())));
+            self.conds
+                .push(("SystemModstamp", Op::Ge, Literal::DateTime(ts.0.clone())));
         }
         self
     }
@@ -214,11 +233,19 @@ impl<'a> Select<'a> {
     }
 
     pub fn build(&self) -> String {
-        let list = if self.id_only { "Id".to_string() } else { self.ty.select_list() };
+        let list = if self.id_only {
+            "Id".to_string()
+        } else {
+            self.ty.select_list()
+        };
         let mut q = format!("SELECT {list} FROM {}", self.ty.object.as_str());
         self.push_where(&mut q);
         if self.order_by_id {
-            q.push_str(if self.desc { " ORDER BY Id DESC" } else { " ORDER BY Id" });
+            q.push_str(if self.desc {
+                " ORDER BY Id DESC"
+            } else {
+                " ORDER BY Id"
+            });
         }
         if let Some(l) = self.limit {
             q.push_str(&format!(" LIMIT {l}"));
@@ -258,7 +285,11 @@ impl SoqlDateTime {
         let b = s.as_bytes();
         let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
             let part = s.get(r).ok_or_else(bad)?;
-            if part.bytes().all(|c| c.is_ascii_digit()) { part.parse::<i64>().map_err(|_| bad()) } else { Err(bad()) }
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse::<i64>().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
         };
         if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(bad());
@@ -287,7 +318,9 @@ impl SoqlDateTime {
             }
             match rest {
                 "Z" | "" => {}
-                tz if (tz.starts_with('+') || tz.starts_with('-')) && (tz.len() == 6 || tz.len() == 5) => {
+                tz if (tz.starts_with('+') || tz.starts_with('-'))
+                    && (tz.len() == 6 || tz.len() == 5) =>
+                {
                     let digits: String = tz[1..].chars().filter(|c| *c != ':').collect();
                     if digits.len() != 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
                         return Err(bad());
@@ -313,7 +346,12 @@ impl SoqlDateTime {
 
     /// Milliseconds since the epoch (the canonical form `from_millis` writes).
     pub fn millis(&self) -> i64 {
-        let n = |r: std::ops::Range<usize>| self.0.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+        let n = |r: std::ops::Range<usize>| {
+            self.0
+                .get(r)
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
         let days = days_from_civil(n(0..4), n(5..7), n(8..10));
         (days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)) * 1000 + n(20..23)
     }
@@ -369,7 +407,17 @@ mod tests {
 
     #[test]
     fn rejects_injection_in_identifiers() {
-        for bad in ["Name FROM User --", "Name,Id", "", "1Name", "Name__", "a___b", "Account..Name", "Na me", "Name'"] {
+        for bad in [
+            "Name FROM User --",
+            "Name,Id",
+            "",
+            "1Name",
+            "Name__",
+            "a___b",
+            "Account..Name",
+            "Na me",
+            "Name'",
+        ] {
             assert!(FieldPath::parse(bad).is_err(), "{bad}");
         }
         assert!(SObjectName::parse("Contact WHERE").is_err());
@@ -381,10 +429,27 @@ mod tests {
 
     #[test]
     fn datetimes() {
-        assert_eq!(SoqlDateTime::from_millis(0).unwrap().as_str(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(SoqlDateTime::parse("2024-02-29").unwrap().as_str(), "2024-02-29T00:00:00.000Z");
-        assert_eq!(SoqlDateTime::parse("2024-01-01T00:00:00.5Z").unwrap().as_str(), "2024-01-01T00:00:00.500Z");
-        for bad in ["yesterday", "2024-13-01", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00Zjunk", "2024-01-01T00:00:00.Z"] {
+        assert_eq!(
+            SoqlDateTime::from_millis(0).unwrap().as_str(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            SoqlDateTime::parse("2024-02-29").unwrap().as_str(),
+            "2024-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            SoqlDateTime::parse("2024-01-01T00:00:00.5Z")
+                .unwrap()
+                .as_str(),
+            "2024-01-01T00:00:00.500Z"
+        );
+        for bad in [
+            "yesterday",
+            "2024-13-01",
+            "2024-01-01T25:00:00Z",
+            "2024-01-01T00:00:00Zjunk",
+            "2024-01-01T00:00:00.Z",
+        ] {
             assert!(SoqlDateTime::parse(bad).is_err(), "{bad}");
         }
     }

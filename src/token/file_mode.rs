@@ -8,7 +8,12 @@ use std::io;
 pub fn create_owner_only(path: &str) -> io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     // `mode` is filtered by the umask, so it is set again explicitly below.
-    std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 

@@ -37,14 +37,17 @@ const MAX_RESAVE_BACKOFF: Duration = Duration::from_secs(30);
 /// Validated `instance_url`: REST calls (and with them the bearer token) only go to https hosts,
 /// or to loopback for tests.
 pub fn check_instance_url(s: &str) -> Result<String> {
-    let u = url::Url::parse(s).map_err(|_| Error::Unavailable("Salesforce returned an invalid instance_url".into()))?;
+    let u = url::Url::parse(s)
+        .map_err(|_| Error::Unavailable("Salesforce returned an invalid instance_url".into()))?;
     let ok = match (u.scheme(), u.host_str()) {
         ("https", Some(_)) => true,
         ("http", Some(h)) => is_loopback(h),
         _ => false,
     };
     if !ok {
-        return Err(Error::Unavailable("Salesforce returned an instance_url that is not https".into()));
+        return Err(Error::Unavailable(
+            "Salesforce returned an instance_url that is not https".into(),
+        ));
     }
     Ok(u.origin().ascii_serialization())
 }
@@ -110,7 +113,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What the lease step found.
 enum Leased {
     /// Refresh (or mint) from this record, expecting the store to hold `expected`.
-    Proceed { rec: Option<Box<TokenRecord>>, expected: Option<u64>, lease: Option<LeaseToken> },
+    Proceed {
+        rec: Option<Box<TokenRecord>>,
+        expected: Option<u64>,
+        lease: Option<LeaseToken>,
+    },
     /// Someone else already replaced the stale token.
     Done(Arc<TokenRecord>),
 }
@@ -223,7 +230,9 @@ impl TokenManager {
             return Err(Error::TokenNotFound);
         }
         if let Some(c) = lock(&inner.cache).get(key) {
-            if c.rec.token.access_token.expose() != stale_access && c.rec.token.instance_url.is_some() {
+            if c.rec.token.access_token.expose() != stale_access
+                && c.rec.token.instance_url.is_some()
+            {
                 return Ok(c.rec.clone());
             }
         }
@@ -240,7 +249,8 @@ impl TokenManager {
                     let (tx, rx) = watch::channel(None);
                     let id = inner.next_flight.fetch_add(1, Ordering::Relaxed);
                     flights.insert(key.clone(), Flight { id, rx: rx.clone() });
-                    let (task_inner, key, stale) = (inner.clone(), key.clone(), stale_access.to_string());
+                    let (task_inner, key, stale) =
+                        (inner.clone(), key.clone(), stale_access.to_string());
                     tokio::spawn(async move {
                         let out = task_inner.run_refresh(&key, &stale).await;
                         {
@@ -249,7 +259,14 @@ impl TokenManager {
                                 flights.remove(&key);
                             }
                             if let Err(e @ Error::Unavailable(_)) = &out {
-                                lock(&task_inner.failures).put(key.clone(), Failure { stale, at: Instant::now(), err: e.clone() });
+                                lock(&task_inner.failures).put(
+                                    key.clone(),
+                                    Failure {
+                                        stale,
+                                        at: Instant::now(),
+                                        err: e.clone(),
+                                    },
+                                );
                             }
                         }
                         let _ = tx.send(Some(out));
@@ -260,7 +277,9 @@ impl TokenManager {
         };
         let got = rx.wait_for(Option::is_some).await;
         match got {
-            Ok(v) => v.clone().unwrap_or_else(|| Err(Error::Internal("refresh ended without an outcome".into()))),
+            Ok(v) => v
+                .clone()
+                .unwrap_or_else(|| Err(Error::Internal("refresh ended without an outcome".into()))),
             Err(_) => Err(Error::Internal("the refresh task failed".into())),
         }
     }
@@ -271,10 +290,18 @@ impl TokenManager {
     pub async fn close(&self, key: &ConnKey) -> Closing {
         let inner = &self.inner;
         *lock(&inner.closing).entry(key.clone()).or_insert(0) += 1;
-        let mut closing = Closing { inner: inner.clone(), key: key.clone(), lease: None };
+        let mut closing = Closing {
+            inner: inner.clone(),
+            key: key.clone(),
+            lease: None,
+        };
         let flight = lock(&inner.flights).get(key).map(|f| f.rx.clone());
         if let Some(mut rx) = flight {
-            let _ = tokio::time::timeout(refresh_bound(&inner.cfg) + inner.cfg.lease_wait, rx.wait_for(Option::is_some)).await;
+            let _ = tokio::time::timeout(
+                refresh_bound(&inner.cfg) + inner.cfg.lease_wait,
+                rx.wait_for(Option::is_some),
+            )
+            .await;
         }
         let started = Instant::now();
         let ttl = inner.lease_ttl().await;
@@ -305,7 +332,14 @@ impl Inner {
     fn remember(&self, key: &ConnKey, rec: TokenRecord) -> Arc<TokenRecord> {
         let rec = Arc::new(rec);
         lock(&self.pending).remove(key);
-        lock(&self.cache).put(key.clone(), Cached { rec: rec.clone(), checked: Instant::now(), unsaved: None });
+        lock(&self.cache).put(
+            key.clone(),
+            Cached {
+                rec: rec.clone(),
+                checked: Instant::now(),
+                unsaved: None,
+            },
+        );
         rec
     }
 
@@ -359,10 +393,16 @@ impl Inner {
         let ttl = self.lease_ttl().await;
         let (rec, expected, lease) = match self.take_lease(key, stale, ttl).await? {
             Leased::Done(r) => return Ok(r),
-            Leased::Proceed { rec, expected, lease } => (rec, expected, lease),
+            Leased::Proceed {
+                rec,
+                expected,
+                lease,
+            } => (rec, expected, lease),
         };
         let _renewal = match &lease {
-            Some(l) if ttl == RENEWED_LEASE_TTL => Some(self.renew_while_running(key, l.clone(), ttl)),
+            Some(l) if ttl == RENEWED_LEASE_TTL => {
+                Some(self.renew_while_running(key, l.clone(), ttl))
+            }
             _ => None,
         };
         let out = match rec {
@@ -379,12 +419,21 @@ impl Inner {
         out
     }
 
-    fn renew_while_running(self: &Arc<Self>, key: &ConnKey, lease: LeaseToken, ttl: Duration) -> Renewal {
+    fn renew_while_running(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        lease: LeaseToken,
+        ttl: Duration,
+    ) -> Renewal {
         let (inner, key) = (self.clone(), key.clone());
         Renewal(Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                if let Ok(Some(false)) = inner.store.renew_lease(&key, &lease, ttl.as_millis() as u64).await {
+                if let Ok(Some(false)) = inner
+                    .store
+                    .renew_lease(&key, &lease, ttl.as_millis() as u64)
+                    .await
+                {
                     return; // lost it: the conditional save still protects the record
                 }
             }
@@ -397,7 +446,10 @@ impl Inner {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let grant = self.store.acquire_lease(key, ttl.as_millis() as u64).await?;
+            let grant = self
+                .store
+                .acquire_lease(key, ttl.as_millis() as u64)
+                .await?;
             let lease = match &grant {
                 LeaseGrant::Held(l) => Some(l.clone()),
                 _ => None,
@@ -420,13 +472,19 @@ impl Inner {
                 None if key.is_server() => {
                     if grant == LeaseGrant::Busy {
                         if started.elapsed() >= self.cfg.lease_wait {
-                            return Err(Error::Unavailable("timed out waiting for another process to mint the token".into()));
+                            return Err(Error::Unavailable(
+                                "timed out waiting for another process to mint the token".into(),
+                            ));
                         }
                         attempt += 1;
                         tokio::time::sleep(net::backoff(attempt.min(3))).await;
                         continue;
                     }
-                    return Ok(Leased::Proceed { rec: None, expected: None, lease });
+                    return Ok(Leased::Proceed {
+                        rec: None,
+                        expected: None,
+                        lease,
+                    });
                 }
                 None => {
                     release(lease).await;
@@ -445,7 +503,9 @@ impl Inner {
             let base = match dirty {
                 Some(c) if c.unsaved == Some(fresh.stored_version()) => (*c.rec).clone(),
                 _ => {
-                    if fresh.token.access_token.expose() != stale && fresh.token.instance_url.is_some() {
+                    if fresh.token.access_token.expose() != stale
+                        && fresh.token.instance_url.is_some()
+                    {
                         release(lease).await;
                         return Ok(Leased::Done(self.remember(key, fresh)));
                     }
@@ -455,10 +515,16 @@ impl Inner {
             let expected = Some(fresh.stored_version());
             match grant {
                 LeaseGrant::Unsupported | LeaseGrant::Held(_) => {
-                    return Ok(Leased::Proceed { rec: Some(Box::new(base)), expected, lease });
+                    return Ok(Leased::Proceed {
+                        rec: Some(Box::new(base)),
+                        expected,
+                        lease,
+                    });
                 }
                 LeaseGrant::Busy if started.elapsed() >= self.cfg.lease_wait => {
-                    return Err(Error::Unavailable("timed out waiting for another process to refresh the token".into()))
+                    return Err(Error::Unavailable(
+                        "timed out waiting for another process to refresh the token".into(),
+                    ))
                 }
                 LeaseGrant::Busy => {
                     attempt += 1;
@@ -469,17 +535,33 @@ impl Inner {
     }
 
     /// A new token from the configured server-to-server grant, saved as the connection's record.
-    async fn mint(self: &Arc<Self>, key: &ConnKey, expected: Option<u64>) -> Result<Arc<TokenRecord>> {
-        let tr = (OAuthClient { cfg: &self.cfg, http: &self.http }).server_grant().await?;
+    async fn mint(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        expected: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
+        let tr = (OAuthClient {
+            cfg: &self.cfg,
+            http: &self.http,
+        })
+        .server_grant()
+        .await?;
         let mut extra = serde_json::Map::new();
-        extra.insert("grant".into(), serde_json::Value::String(crate::oauth::server::grant_name(&self.cfg).into()));
+        extra.insert(
+            "grant".into(),
+            serde_json::Value::String(crate::oauth::server::grant_name(&self.cfg).into()),
+        );
         let mut rec = TokenRecord {
             account_id: key.account_id().to_string(),
             owner: key.owner().to_string(),
             token: TokenData {
                 access_token: tr.access_token.clone(),
                 refresh_token: None,
-                issued_at: Some(tr.issued_at.clone().unwrap_or_else(|| crate::oauth::state::now_millis().to_string())),
+                issued_at: Some(
+                    tr.issued_at
+                        .clone()
+                        .unwrap_or_else(|| crate::oauth::state::now_millis().to_string()),
+                ),
                 instance_url: None,
                 id: None,
                 scope: None,
@@ -493,16 +575,28 @@ impl Inner {
         self.commit(key, rec, expected).await
     }
 
-    async fn do_refresh(self: &Arc<Self>, key: &ConnKey, mut rec: TokenRecord, expected: Option<u64>) -> Result<Arc<TokenRecord>> {
+    async fn do_refresh(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        expected: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
             return Err(Error::ReconnectRequired);
         };
         let started = Instant::now();
         let org = crate::events::org_of(rec.token.id.as_deref());
-        match (OAuthClient { cfg: &self.cfg, http: &self.http }).refresh(&refresh_token).await {
+        match (OAuthClient {
+            cfg: &self.cfg,
+            http: &self.http,
+        })
+        .refresh(&refresh_token)
+        .await
+        {
             Ok(tr) => {
                 apply_refresh(&mut rec, tr)?;
-                let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose()) != Some(refresh_token.expose());
+                let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose())
+                    != Some(refresh_token.expose());
                 let out = self.commit(key, rec, expected).await;
                 if out.is_ok() {
                     self.cfg.events.emit(|| Event::Refresh {
@@ -515,7 +609,10 @@ impl Inner {
                 out
             }
             Err(Error::OAuth { error, .. }) if error == "invalid_grant" => {
-                self.cfg.events.emit(|| Event::ReconnectRequired { connection: key.into(), org_id: org });
+                self.cfg.events.emit(|| Event::ReconnectRequired {
+                    connection: key.into(),
+                    org_id: org,
+                });
                 self.invalidate(key, rec, expected).await
             }
             Err(e) => Err(e),
@@ -523,7 +620,12 @@ impl Inner {
     }
 
     /// Saves `token_invalidated: true` (best effort) and answers RECONNECT_REQUIRED.
-    async fn invalidate(&self, key: &ConnKey, mut rec: TokenRecord, expected: Option<u64>) -> Result<Arc<TokenRecord>> {
+    async fn invalidate(
+        &self,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        expected: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
         self.forget(key);
         rec.token_invalidated = true;
         rec.version = Some(next_version(expected));
@@ -534,7 +636,12 @@ impl Inner {
     /// Saves a refreshed record if the store still holds `expected`. A lost race adopts the
     /// winner's record; a failed save keeps ours in memory (it is the only copy of a rotated
     /// refresh token) and saves it again in the background.
-    async fn commit(self: &Arc<Self>, key: &ConnKey, mut rec: TokenRecord, expected: Option<u64>) -> Result<Arc<TokenRecord>> {
+    async fn commit(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        expected: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
         rec.version = Some(next_version(expected));
         match self.store.save(&rec, expected).await {
             Ok(true) => Ok(self.remember(key, rec)),
@@ -542,7 +649,11 @@ impl Inner {
             Err(_) => {
                 let rec = Arc::new(rec);
                 let base = expected.unwrap_or(0);
-                let entry = Cached { rec: rec.clone(), checked: Instant::now(), unsaved: Some(base) };
+                let entry = Cached {
+                    rec: rec.clone(),
+                    checked: Instant::now(),
+                    unsaved: Some(base),
+                };
                 lock(&self.pending).insert(key.clone(), entry.clone());
                 lock(&self.cache).put(key.clone(), entry);
                 self.resave_in_background(key);
@@ -584,7 +695,9 @@ impl Inner {
                     _ = stop.changed() => break,
                 }
                 delay = (delay * 2).min(MAX_RESAVE_BACKOFF);
-                let Some(c) = lock(&inner.pending).get(&key).cloned() else { break };
+                let Some(c) = lock(&inner.pending).get(&key).cloned() else {
+                    break;
+                };
                 let base = c.unsaved.unwrap_or(0);
                 match inner.store.save(&c.rec, Some(base)).await {
                     Ok(true) => {
@@ -593,8 +706,18 @@ impl Inner {
                         match pending.get_mut(&key) {
                             Some(p) if Arc::ptr_eq(&p.rec, &c.rec) => {
                                 pending.remove(&key);
-                                if cache.get(&key).is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec)) {
-                                    cache.put(key.clone(), Cached { rec: c.rec.clone(), checked: Instant::now(), unsaved: None });
+                                if cache
+                                    .get(&key)
+                                    .is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec))
+                                {
+                                    cache.put(
+                                        key.clone(),
+                                        Cached {
+                                            rec: c.rec.clone(),
+                                            checked: Instant::now(),
+                                            unsaved: None,
+                                        },
+                                    );
                                 }
                                 break;
                             }
@@ -603,7 +726,10 @@ impl Inner {
                             Some(p) => {
                                 p.unsaved = c.rec.version;
                                 let newer = p.clone();
-                                if cache.get(&key).is_some_and(|now| Arc::ptr_eq(&now.rec, &newer.rec)) {
+                                if cache
+                                    .get(&key)
+                                    .is_some_and(|now| Arc::ptr_eq(&now.rec, &newer.rec))
+                                {
                                     cache.put(key.clone(), newer);
                                 }
                             }
@@ -643,7 +769,9 @@ pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Result<()> {
         rec.token.scope = Some(scope);
     }
     if rec.token.instance_url.is_none() {
-        return Err(Error::Unavailable("Salesforce did not return an instance_url".into()));
+        return Err(Error::Unavailable(
+            "Salesforce did not return an instance_url".into(),
+        ));
     }
     Ok(())
 }

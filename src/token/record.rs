@@ -23,7 +23,10 @@ impl ConnKey {
             if v.trim().is_empty() {
                 Err(Error::input(field, "is required"))
             } else if v.len() > 256 || v.chars().any(char::is_control) {
-                Err(Error::input(field, "must be at most 256 printable characters"))
+                Err(Error::input(
+                    field,
+                    "must be at most 256 printable characters",
+                ))
             } else {
                 Ok(())
             }
@@ -32,9 +35,15 @@ impl ConnKey {
         check("ownerId", owner)?;
         // Reserved: a user call must never mint or use a server-flow token.
         if owner == SERVER_OWNER {
-            return Err(Error::input("ownerId", "is reserved for server-to-server connections (use connectionId)"));
+            return Err(Error::input(
+                "ownerId",
+                "is reserved for server-to-server connections (use connectionId)",
+            ));
         }
-        Ok(Self { account_id: account_id.to_string(), owner: owner.to_string() })
+        Ok(Self {
+            account_id: account_id.to_string(),
+            owner: owner.to_string(),
+        })
     }
 
     /// The key of a stored record, user or server flow alike.
@@ -48,10 +57,19 @@ impl ConnKey {
 
     /// A server-to-server connection named by the host.
     pub fn server(connection_id: &str) -> Result<Self> {
-        if connection_id.trim().is_empty() || connection_id.len() > 256 || connection_id.chars().any(char::is_control) {
-            return Err(Error::input("connectionId", "must be 1 to 256 printable characters"));
+        if connection_id.trim().is_empty()
+            || connection_id.len() > 256
+            || connection_id.chars().any(char::is_control)
+        {
+            return Err(Error::input(
+                "connectionId",
+                "must be 1 to 256 printable characters",
+            ));
         }
-        Ok(Self { account_id: connection_id.to_string(), owner: SERVER_OWNER.to_string() })
+        Ok(Self {
+            account_id: connection_id.to_string(),
+            owner: SERVER_OWNER.to_string(),
+        })
     }
 
     pub fn is_server(&self) -> bool {
@@ -107,7 +125,11 @@ pub struct TokenRecord {
     #[serde(default, deserialize_with = "null_as_false")]
     pub token_invalidated: bool,
     /// Fencing: grows on every write, so a conditional save can tell a newer record from ours.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_version")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_version"
+    )]
     pub version: Option<u64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -115,7 +137,9 @@ pub struct TokenRecord {
 
 fn lenient_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         _ => None,
     })
 }
@@ -142,13 +166,24 @@ impl TokenRecord {
     pub fn from_store_json(v: Value) -> Result<Self> {
         use crate::shape::{check_fields, serde_reason, Want};
         let shape = |path: String, reason: String| {
-            let at = if path.is_empty() { "the record".to_string() } else { path };
-            Error::store("find", format!("the stored record has an unexpected shape: {at} {reason}"))
+            let at = if path.is_empty() {
+                "the record".to_string()
+            } else {
+                path
+            };
+            Error::store(
+                "find",
+                format!("the stored record has an unexpected shape: {at} {reason}"),
+            )
         };
         if let Some((p, r)) = check_fields(
             "",
             &v,
-            &[("account_id", Want::Str), ("owner", Want::Str), ("token_invalidated", Want::OptBool)],
+            &[
+                ("account_id", Want::Str),
+                ("owner", Want::Str),
+                ("token_invalidated", Want::OptBool),
+            ],
         ) {
             return Err(shape(p, r));
         }
@@ -199,7 +234,10 @@ mod tests {
             let text = format!("{e} {e:?} {}", serde_json::to_string(&e.to_wire()).unwrap());
             assert!(!text.contains("MARKER"), "{text}");
             assert_eq!(e.code(), "STORE_ERROR");
-            assert!(text.contains("must be") || text.contains("is required"), "{text}");
+            assert!(
+                text.contains("must be") || text.contains("is required"),
+                "{text}"
+            );
         }
     }
 }

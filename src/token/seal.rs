@@ -17,7 +17,9 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new(key: &[u8; 32]) -> Self {
-        Self { cipher: Aes256Gcm::new(key.into()) }
+        Self {
+            cipher: Aes256Gcm::new(key.into()),
+        }
     }
 
     pub fn is_sealed(text: &str) -> bool {
@@ -45,7 +47,12 @@ impl Sealer {
         let (nonce, ct) = raw.split_at(12);
         self.cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
-            .map_err(|_| Error::store("find", "could not decrypt the stored token (wrong encryptionKey?)"))
+            .map_err(|_| {
+                Error::store(
+                    "find",
+                    "could not decrypt the stored token (wrong encryptionKey?)",
+                )
+            })
     }
 }
 

@@ -43,13 +43,15 @@ impl SqliteStore {
     pub fn open(path: &str, encryption_key: Option<&[u8; 32]>) -> Result<Self> {
         let conn = if path == MEMORY_PATH {
             // Private to this instance: parallel test workers never share (or collide on) a file.
-            let conn = Connection::open_in_memory().map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
+            let conn = Connection::open_in_memory()
+                .map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
             conn.execute_batch(SCHEMA)?;
             conn
         } else {
             crate::token::file_mode::create_owner_only(path)
                 .map_err(|e| Error::config("storePath", format!("cannot create {path:?}: {e}")))?;
-            let conn = Connection::open(path).map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
+            let conn = Connection::open(path)
+                .map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
             conn.busy_timeout(Duration::from_secs(10))?;
             // WAL lets readers and one writer in different processes proceed together.
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -90,22 +92,27 @@ impl SqliteStore {
     fn encode(&self, rec: &TokenRecord) -> Result<String> {
         let mut v = serde_json::to_value(rec).map_err(|e| Error::store("save", e.to_string()))?;
         if let Some(sealer) = &self.sealer {
-            let token = serde_json::to_vec(&rec.token).map_err(|e| Error::store("save", e.to_string()))?;
+            let token =
+                serde_json::to_vec(&rec.token).map_err(|e| Error::store("save", e.to_string()))?;
             v["token"] = Value::String(sealer.seal(&token, &aad(&rec.key()?))?);
         }
         Ok(v.to_string())
     }
 
     fn decode(&self, key: &ConnKey, text: &str) -> Result<TokenRecord> {
-        let mut v: Value = serde_json::from_str(text).map_err(|e| Error::store("find", format!("corrupt row: {e}")))?;
+        let mut v: Value = serde_json::from_str(text)
+            .map_err(|e| Error::store("find", format!("corrupt row: {e}")))?;
         if let Some(Value::String(s)) = v.get("token") {
             if Sealer::is_sealed(s) {
-                let sealer = self
-                    .sealer
-                    .as_ref()
-                    .ok_or_else(|| Error::store("find", "the stored token is encrypted; configure encryptionKey"))?;
+                let sealer = self.sealer.as_ref().ok_or_else(|| {
+                    Error::store(
+                        "find",
+                        "the stored token is encrypted; configure encryptionKey",
+                    )
+                })?;
                 let plain = sealer.open(s, &aad(key))?;
-                v["token"] = serde_json::from_slice(&plain).map_err(|e| Error::store("find", e.to_string()))?;
+                v["token"] = serde_json::from_slice(&plain)
+                    .map_err(|e| Error::store("find", e.to_string()))?;
             }
         }
         TokenRecord::from_store_json(v)
@@ -155,7 +162,11 @@ impl TokenStore for SqliteStore {
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         let (a, o) = (key.account_id().to_string(), key.owner().to_string());
         self.with_conn("delete", move |c| {
-            c.execute("DELETE FROM forcelink_tokens WHERE account_id = ?1 AND owner = ?2", params![a, o]).map(|n| n > 0)
+            c.execute(
+                "DELETE FROM forcelink_tokens WHERE account_id = ?1 AND owner = ?2",
+                params![a, o],
+            )
+            .map(|n| n > 0)
         })
         .await
     }
@@ -177,15 +188,28 @@ impl TokenStore for SqliteStore {
                 .map(|n| n == 1)
             })
             .await?;
-        Ok(if got { LeaseGrant::Held(LeaseToken::new(token)) } else { LeaseGrant::Busy })
+        Ok(if got {
+            LeaseGrant::Held(LeaseToken::new(token))
+        } else {
+            LeaseGrant::Busy
+        })
     }
 
     async fn can_renew_lease(&self) -> bool {
         true
     }
 
-    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
-        let (a, o, t) = (key.account_id().to_string(), key.owner().to_string(), lease.as_str().to_string());
+    async fn renew_lease(
+        &self,
+        key: &ConnKey,
+        lease: &LeaseToken,
+        ttl_ms: u64,
+    ) -> Result<Option<bool>> {
+        let (a, o, t) = (
+            key.account_id().to_string(),
+            key.owner().to_string(),
+            lease.as_str().to_string(),
+        );
         let now = now_millis();
         let kept = self
             .with_conn("renewLease", move |c| {
@@ -200,10 +224,17 @@ impl TokenStore for SqliteStore {
     }
 
     async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
-        let (a, o, t) = (key.account_id().to_string(), key.owner().to_string(), lease.as_str().to_string());
+        let (a, o, t) = (
+            key.account_id().to_string(),
+            key.owner().to_string(),
+            lease.as_str().to_string(),
+        );
         self.with_conn("releaseLease", move |c| {
-            c.execute("DELETE FROM forcelink_leases WHERE account_id = ?1 AND owner = ?2 AND holder = ?3", params![a, o, t])
-                .map(|_| ())
+            c.execute(
+                "DELETE FROM forcelink_leases WHERE account_id = ?1 AND owner = ?2 AND holder = ?3",
+                params![a, o, t],
+            )
+            .map(|_| ())
         })
         .await
     }
@@ -213,9 +244,15 @@ impl TokenStore for SqliteStore {
         let now = now_millis();
         let fresh = self
             .with_conn("consumeNonce", move |c| {
-                c.execute("DELETE FROM forcelink_nonces WHERE expires_at < ?1", params![now])?;
-                c.execute("INSERT OR IGNORE INTO forcelink_nonces (nonce, expires_at) VALUES (?1, ?2)", params![n, expires_at_ms])
-                    .map(|n| n == 1)
+                c.execute(
+                    "DELETE FROM forcelink_nonces WHERE expires_at < ?1",
+                    params![now],
+                )?;
+                c.execute(
+                    "INSERT OR IGNORE INTO forcelink_nonces (nonce, expires_at) VALUES (?1, ?2)",
+                    params![n, expires_at_ms],
+                )
+                .map(|n| n == 1)
             })
             .await?;
         Ok(Some(fresh))
@@ -248,7 +285,11 @@ mod tests {
     }
 
     fn tmp(name: &str) -> String {
-        let p = std::env::temp_dir().join(format!("fl-{name}-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let p = std::env::temp_dir().join(format!(
+            "fl-{name}-{}-{}.db",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         p.to_string_lossy().into_owned()
     }
 
@@ -260,24 +301,55 @@ mod tests {
         assert!(s.find(&k).await.unwrap().is_none());
         assert!(s.save(&record("a1"), None).await.unwrap());
         let raw = std::fs::read(&path).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&raw).contains("00Dsecret"), "token stored in clear");
-        assert_eq!(s.find(&k).await.unwrap().unwrap().token.access_token.expose(), "00Dsecret!token");
+        assert!(
+            !String::from_utf8_lossy(&raw).contains("00Dsecret"),
+            "token stored in clear"
+        );
+        assert_eq!(
+            s.find(&k)
+                .await
+                .unwrap()
+                .unwrap()
+                .token
+                .access_token
+                .expose(),
+            "00Dsecret!token"
+        );
         // A second process (another connection) sees the same row, and the lease excludes it.
         let s2 = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
         assert!(s2.find(&k).await.unwrap().is_some());
-        let LeaseGrant::Held(l1) = s.acquire_lease(&k, 60_000).await.unwrap() else { panic!("lease") };
-        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Busy);
+        let LeaseGrant::Held(l1) = s.acquire_lease(&k, 60_000).await.unwrap() else {
+            panic!("lease")
+        };
+        assert_eq!(
+            s2.acquire_lease(&k, 60_000).await.unwrap(),
+            LeaseGrant::Busy
+        );
         // Releasing someone else's lease token does nothing; the holder's does.
-        s2.release_lease(&k, &LeaseToken::new("not-mine")).await.unwrap();
-        assert_eq!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Busy);
+        s2.release_lease(&k, &LeaseToken::new("not-mine"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s2.acquire_lease(&k, 60_000).await.unwrap(),
+            LeaseGrant::Busy
+        );
         assert_eq!(s.renew_lease(&k, &l1, 60_000).await.unwrap(), Some(true));
         s.release_lease(&k, &l1).await.unwrap();
-        assert!(matches!(s2.acquire_lease(&k, 60_000).await.unwrap(), LeaseGrant::Held(_)));
+        assert!(matches!(
+            s2.acquire_lease(&k, 60_000).await.unwrap(),
+            LeaseGrant::Held(_)
+        ));
         // A lease works without a record, and an expired one frees others.
         let nk = ConnKey::new("no-record", "u1").unwrap();
-        assert!(matches!(s.acquire_lease(&nk, 1).await.unwrap(), LeaseGrant::Held(_)));
+        assert!(matches!(
+            s.acquire_lease(&nk, 1).await.unwrap(),
+            LeaseGrant::Held(_)
+        ));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        assert!(matches!(s2.acquire_lease(&nk, 60_000).await.unwrap(), LeaseGrant::Held(_)));
+        assert!(matches!(
+            s2.acquire_lease(&nk, 60_000).await.unwrap(),
+            LeaseGrant::Held(_)
+        ));
         // Conditional saves: only over the version read.
         let mut r = record("a1");
         r.version = Some(5);
@@ -287,8 +359,14 @@ mod tests {
         assert!(s.save(&r, Some(5)).await.unwrap());
         assert_eq!(s.find(&k).await.unwrap().unwrap().version, Some(6));
         assert!(!s.save(&record("gone"), Some(0)).await.unwrap());
-        assert_eq!(s.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(true));
-        assert_eq!(s2.consume_nonce("n1", now_millis() + 60_000).await.unwrap(), Some(false));
+        assert_eq!(
+            s.consume_nonce("n1", now_millis() + 60_000).await.unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            s2.consume_nonce("n1", now_millis() + 60_000).await.unwrap(),
+            Some(false)
+        );
         // Without the key the sealed token cannot be read.
         let s3 = SqliteStore::open(&path, None).unwrap();
         assert!(matches!(s3.find(&k).await, Err(Error::Store { .. })));
@@ -304,13 +382,19 @@ mod mode_tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(p: &str) -> u32 {
-        std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
     }
 
     /// (The umask case is covered by a Jest test in a child process: the umask is process-wide.)
     #[tokio::test]
     async fn files_are_owner_only_and_synchronous_is_full() {
-        let path = std::env::temp_dir().join(format!("fl-mode-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let path = std::env::temp_dir().join(format!(
+            "fl-mode-{}-{}.db",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let path = path.to_string_lossy().into_owned();
         // A wide-open pre-existing file is tightened too.
         std::fs::write(&path, b"").unwrap();
@@ -321,7 +405,12 @@ mod mode_tests {
             assert!(std::path::Path::new(&p).exists(), "{p} missing");
             assert_eq!(mode(&p), 0o600, "{p}");
         }
-        let sync: i64 = s.conn.lock().unwrap().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        let sync: i64 = s
+            .conn
+            .lock()
+            .unwrap()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
         drop(s);
         for suffix in ["", "-wal", "-shm"] {

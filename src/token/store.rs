@@ -57,7 +57,12 @@ pub trait TokenStore: Send + Sync {
         false
     }
     /// Extends a held lease; `None` when the store cannot (the lease then lasts the whole refresh).
-    async fn renew_lease(&self, _key: &ConnKey, _lease: &LeaseToken, _ttl_ms: u64) -> Result<Option<bool>> {
+    async fn renew_lease(
+        &self,
+        _key: &ConnKey,
+        _lease: &LeaseToken,
+        _ttl_ms: u64,
+    ) -> Result<Option<bool>> {
         Ok(None)
     }
     /// Releases that lease only (a no-op when it expired and someone else holds the key's lease).
@@ -80,7 +85,11 @@ pub struct TimedStore {
 
 impl TimedStore {
     pub fn new(inner: Arc<dyn TokenStore>, limit: Duration) -> Self {
-        Self { inner, limit, events: Default::default() }
+        Self {
+            inner,
+            limit,
+            events: Default::default(),
+        }
     }
 
     /// Reports every failed or timed-out call as a `storeError` event.
@@ -89,13 +98,30 @@ impl TimedStore {
         self
     }
 
-    async fn bound<T>(&self, op: &'static str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    async fn bound<T>(
+        &self,
+        op: &'static str,
+        f: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         let (r, timed_out) = match tokio::time::timeout(self.limit, f).await {
             Ok(r) => (r, false),
-            Err(_) => (Err(Error::store(op, format!("did not settle within {} ms (storeTimeoutMs)", self.limit.as_millis()))), true),
+            Err(_) => (
+                Err(Error::store(
+                    op,
+                    format!(
+                        "did not settle within {} ms (storeTimeoutMs)",
+                        self.limit.as_millis()
+                    ),
+                )),
+                true,
+            ),
         };
         if let Err(e) = &r {
-            self.events.emit(|| crate::events::Event::StoreError { op: op.to_string(), message: e.to_string(), timed_out });
+            self.events.emit(|| crate::events::Event::StoreError {
+                op: op.to_string(),
+                message: e.to_string(),
+                timed_out,
+            });
         }
         r
     }
@@ -107,25 +133,42 @@ impl TokenStore for TimedStore {
         self.bound("find", self.inner.find(key)).await
     }
     async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
-        self.bound("save", self.inner.save(record, expected_version)).await
+        self.bound("save", self.inner.save(record, expected_version))
+            .await
     }
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         self.bound("delete", self.inner.delete(key)).await
     }
     async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
-        self.bound("acquireLease", self.inner.acquire_lease(key, ttl_ms)).await
+        self.bound("acquireLease", self.inner.acquire_lease(key, ttl_ms))
+            .await
     }
     async fn can_renew_lease(&self) -> bool {
-        self.bound("renewLease", async { Ok(self.inner.can_renew_lease().await) }).await.unwrap_or(false)
+        self.bound("renewLease", async {
+            Ok(self.inner.can_renew_lease().await)
+        })
+        .await
+        .unwrap_or(false)
     }
-    async fn renew_lease(&self, key: &ConnKey, lease: &LeaseToken, ttl_ms: u64) -> Result<Option<bool>> {
-        self.bound("renewLease", self.inner.renew_lease(key, lease, ttl_ms)).await
+    async fn renew_lease(
+        &self,
+        key: &ConnKey,
+        lease: &LeaseToken,
+        ttl_ms: u64,
+    ) -> Result<Option<bool>> {
+        self.bound("renewLease", self.inner.renew_lease(key, lease, ttl_ms))
+            .await
     }
     async fn release_lease(&self, key: &ConnKey, lease: &LeaseToken) -> Result<()> {
-        self.bound("releaseLease", self.inner.release_lease(key, lease)).await
+        self.bound("releaseLease", self.inner.release_lease(key, lease))
+            .await
     }
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
-        self.bound("consumeNonce", self.inner.consume_nonce(nonce, expires_at_ms)).await
+        self.bound(
+            "consumeNonce",
+            self.inner.consume_nonce(nonce, expires_at_ms),
+        )
+        .await
     }
 }
 

@@ -117,8 +117,15 @@ impl Sealer<'_> {
     }
 
     pub fn seal(&self, s: &State) -> Result<String> {
-        let p = Payload { v: 1, c: self.conn_tag(), t: self.type_name.to_string(), f: self.fields_tag(), s: s.clone() };
-        let json = serde_json::to_vec(&p).map_err(|e| Error::Internal(format!("checkpoint: {e}")))?;
+        let p = Payload {
+            v: 1,
+            c: self.conn_tag(),
+            t: self.type_name.to_string(),
+            f: self.fields_tag(),
+            s: s.clone(),
+        };
+        let json =
+            serde_json::to_vec(&p).map_err(|e| Error::Internal(format!("checkpoint: {e}")))?;
         let body = B64.encode(json);
         let sig = B64.encode(mac(self.secret, &body).finalize().into_bytes());
         Ok(format!("{body}.{sig}"))
@@ -131,9 +138,15 @@ impl Sealer<'_> {
         if text.len() > MAX_LEN {
             return Err(bad("is too long"));
         }
-        let (body, sig) = text.split_once('.').ok_or_else(|| bad("is not a forcelink sync checkpoint"))?;
-        let sig = B64.decode(sig).map_err(|_| bad("is not a forcelink sync checkpoint"))?;
-        mac(self.secret, body).verify_slice(&sig).map_err(|_| bad("has been altered or was not issued by this server"))?;
+        let (body, sig) = text
+            .split_once('.')
+            .ok_or_else(|| bad("is not a forcelink sync checkpoint"))?;
+        let sig = B64
+            .decode(sig)
+            .map_err(|_| bad("is not a forcelink sync checkpoint"))?;
+        mac(self.secret, body)
+            .verify_slice(&sig)
+            .map_err(|_| bad("has been altered or was not issued by this server"))?;
         let json = B64.decode(body).map_err(|_| bad("is malformed"))?;
         let p: Payload = serde_json::from_slice(&json).map_err(|_| bad("is malformed"))?;
         if p.v != 1 {
@@ -143,7 +156,9 @@ impl Sealer<'_> {
             return Err(bad("belongs to another connection or type"));
         }
         if p.f != self.fields_tag() {
-            return Err(Error::FullResyncRequired { reason: "the export type's object or fields changed since the checkpoint".into() });
+            return Err(Error::FullResyncRequired {
+                reason: "the export type's object or fields changed since the checkpoint".into(),
+            });
         }
         Ok(p.s)
     }
@@ -186,7 +201,9 @@ pub fn pack_seen(entries: impl Iterator<Item = Seen>) -> String {
 }
 
 pub fn unpack_seen(s: &str) -> Vec<Seen> {
-    let Ok(bytes) = B64.decode(s) else { return Vec::new() };
+    let Ok(bytes) = B64.decode(s) else {
+        return Vec::new();
+    };
     let word = |c: &[u8]| {
         let mut a = [0u8; 8];
         a.copy_from_slice(c);
@@ -194,7 +211,13 @@ pub fn unpack_seen(s: &str) -> Vec<Seen> {
     };
     bytes
         .chunks_exact(24)
-        .map(|c| (i64::from_le_bytes(word(&c[..8])), u64::from_le_bytes(word(&c[8..16])), u64::from_le_bytes(word(&c[16..]))))
+        .map(|c| {
+            (
+                i64::from_le_bytes(word(&c[..8])),
+                u64::from_le_bytes(word(&c[8..16])),
+                u64::from_le_bytes(word(&c[16..])),
+            )
+        })
         .collect()
 }
 
@@ -204,7 +227,12 @@ mod tests {
 
     fn state() -> State {
         State {
-            phase: Phase::Walk { pos: Pos { ts: 1_700_000_000_000, id: Some("003000000000001AAA".into()) } },
+            phase: Phase::Walk {
+                pos: Pos {
+                    ts: 1_700_000_000_000,
+                    id: Some("003000000000001AAA".into()),
+                },
+            },
             deletes_at: 1_700_000_000_000,
             earliest: 1_600_000_000_000,
             seen: pack_seen([(1, 2, 3), (4, 5, 6)].into_iter()),
@@ -216,7 +244,12 @@ mod tests {
         let secret = StateSecret::new("s".repeat(32));
         let key = ConnKey::new("acc", "usr").unwrap();
         let ty = ExportType::new("Contact", &["Name"]).unwrap();
-        let s = Sealer { secret: &secret, key: &key, type_name: "contacts", ty: &ty };
+        let s = Sealer {
+            secret: &secret,
+            key: &key,
+            type_name: "contacts",
+            ty: &ty,
+        };
         let cp = s.seal(&state()).unwrap();
         assert_eq!(s.open(&cp).unwrap(), state());
         assert_eq!(unpack_seen(&state().seen), vec![(1, 2, 3), (4, 5, 6)]);
@@ -228,22 +261,48 @@ mod tests {
             assert_eq!(e.code(), "INVALID_INPUT");
         }
         let other_key = ConnKey::new("acc", "someone-else").unwrap();
-        let foreign = Sealer { secret: &secret, key: &other_key, type_name: "contacts", ty: &ty };
+        let foreign = Sealer {
+            secret: &secret,
+            key: &other_key,
+            type_name: "contacts",
+            ty: &ty,
+        };
         assert_eq!(foreign.open(&cp).unwrap_err().code(), "INVALID_INPUT");
-        let other_type = Sealer { secret: &secret, key: &key, type_name: "deals", ty: &ty };
+        let other_type = Sealer {
+            secret: &secret,
+            key: &key,
+            type_name: "deals",
+            ty: &ty,
+        };
         assert_eq!(other_type.open(&cp).unwrap_err().code(), "INVALID_INPUT");
         let other_secret = StateSecret::new("t".repeat(32));
-        let forged = Sealer { secret: &other_secret, key: &key, type_name: "contacts", ty: &ty };
+        let forged = Sealer {
+            secret: &other_secret,
+            key: &key,
+            type_name: "contacts",
+            ty: &ty,
+        };
         assert_eq!(forged.open(&cp).unwrap_err().code(), "INVALID_INPUT");
         let ty2 = ExportType::new("Contact", &["Name", "Email"]).unwrap();
-        let changed = Sealer { secret: &secret, key: &key, type_name: "contacts", ty: &ty2 };
-        assert_eq!(changed.open(&cp).unwrap_err().code(), "FULL_RESYNC_REQUIRED");
+        let changed = Sealer {
+            secret: &secret,
+            key: &key,
+            type_name: "contacts",
+            ty: &ty2,
+        };
+        assert_eq!(
+            changed.open(&cp).unwrap_err().code(),
+            "FULL_RESYNC_REQUIRED"
+        );
         assert_eq!(s.open("garbage").unwrap_err().code(), "INVALID_INPUT");
     }
 
     #[test]
     fn positions_order_by_stamp_then_id() {
-        let p = |ts, id: Option<&str>| Pos { ts, id: id.map(str::to_string) };
+        let p = |ts, id: Option<&str>| Pos {
+            ts,
+            id: id.map(str::to_string),
+        };
         assert!(p(1, Some("a")).le(&p(1, Some("b"))));
         assert!(p(1, Some("z")).le(&p(1, None)));
         assert!(p(1, None).le(&p(2, Some("a"))));

@@ -137,7 +137,9 @@ fn millis(s: &str) -> Option<i64> {
 }
 
 fn literal(ms: i64) -> Result<String> {
-    SoqlDateTime::from_millis(ms).map(|d| d.as_str().to_string()).map_err(|e| Error::Internal(format!("timestamp: {e}")))
+    SoqlDateTime::from_millis(ms)
+        .map(|d| d.as_str().to_string())
+        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
 }
 
 /// Salesforce's clock from a response's `Date` header (IMF-fixdate), else this machine's.
@@ -145,7 +147,9 @@ fn server_ms(h: &reqwest::header::HeaderMap) -> i64 {
     let parsed = h.get("date").and_then(|v| v.to_str().ok()).and_then(|d| {
         // "Sun, 06 Nov 1994 08:49:37 GMT"
         let p: Vec<&str> = d.split_whitespace().collect();
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         let m = months.iter().position(|x| Some(x) == p.get(2))? + 1;
         let iso = format!("{}-{m:02}-{:0>2}T{}Z", p.get(3)?, p.get(1)?, p.get(4)?);
         millis(&iso)
@@ -160,7 +164,15 @@ fn is_query_timeout(e: &Error) -> bool {
 impl SyncRun {
     pub fn new(key: ConnKey, opts: SyncOptions, secret: &StateSecret) -> Result<Self> {
         let from = match &opts.checkpoint {
-            Some(text) => Some(Sealer { secret, key: &key, type_name: &opts.type_name, ty: &opts.ty }.open(text)?),
+            Some(text) => Some(
+                Sealer {
+                    secret,
+                    key: &key,
+                    type_name: &opts.type_name,
+                    ty: &opts.ty,
+                }
+                .open(text)?,
+            ),
             None => None,
         };
         let mut names: Vec<&str> = opts.ty.fields.iter().map(|f| f.as_str()).collect();
@@ -169,7 +181,8 @@ impl SyncRun {
                 names.push(extra);
             }
         }
-        let shape = ExportType::new(opts.ty.object.as_str(), &names).map_err(|e| Error::input("type", e))?;
+        let shape = ExportType::new(opts.ty.object.as_str(), &names)
+            .map_err(|e| Error::input("type", e))?;
         let keeps_is_deleted = names.iter().any(|n| n.eq_ignore_ascii_case("IsDeleted"));
         let start = Pos { ts: 0, id: None };
         Ok(Self {
@@ -200,16 +213,36 @@ impl SyncRun {
     }
 
     fn sealer<'a>(&'a self, secret: &'a StateSecret) -> Sealer<'a> {
-        Sealer { secret, key: &self.key, type_name: &self.opts.type_name, ty: &self.opts.ty }
+        Sealer {
+            secret,
+            key: &self.key,
+            type_name: &self.opts.type_name,
+            ty: &self.opts.ty,
+        }
     }
 
     fn checkpoint(&self, secret: &StateSecret) -> Result<String> {
         let phase = match &self.bulk {
-            Some((job, skip, start)) => Phase::Bulk { job: job.clone(), skip: *skip, start: *start },
-            None => Phase::Walk { pos: if self.floor.le(&self.pos) { self.pos.clone() } else { self.floor.clone() } },
+            Some((job, skip, start)) => Phase::Bulk {
+                job: job.clone(),
+                skip: *skip,
+                start: *start,
+            },
+            None => Phase::Walk {
+                pos: if self.floor.le(&self.pos) {
+                    self.pos.clone()
+                } else {
+                    self.floor.clone()
+                },
+            },
         };
         let seen = pack_seen(self.seen.iter().copied());
-        self.sealer(secret).seal(&State { phase, deletes_at: self.deletes_at, earliest: self.earliest, seen })
+        self.sealer(secret).seal(&State {
+            phase,
+            deletes_at: self.deletes_at,
+            earliest: self.earliest,
+            seen,
+        })
     }
 
     fn remember(&mut self, ts: i64, id: u64, version: u64) {
@@ -242,7 +275,12 @@ impl SyncRun {
     }
 
     /// The next step, or `None` once the run has caught up.
-    pub async fn next(&mut self, rest: &Rest<'_>, describes: &DescribeCache, secret: &StateSecret) -> Result<Option<Step>> {
+    pub async fn next(
+        &mut self,
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+        secret: &StateSecret,
+    ) -> Result<Option<Step>> {
         loop {
             match &mut self.stage {
                 Stage::Done => return Ok(None),
@@ -251,8 +289,12 @@ impl SyncRun {
                     let got = match cursor.next(rest, describes).await {
                         // The interrupted initial sync's job is gone (Salesforce deletes them after
                         // a week): only starting over can deliver what it had not.
-                        Err(Error::Salesforce { http_status: 404, .. }) if self.resumed_bulk => {
-                            return Err(Error::FullResyncRequired { reason: "the initial sync's Bulk job no longer exists".into() });
+                        Err(Error::Salesforce {
+                            http_status: 404, ..
+                        }) if self.resumed_bulk => {
+                            return Err(Error::FullResyncRequired {
+                                reason: "the initial sync's Bulk job no longer exists".into(),
+                            });
                         }
                         other => other?,
                     };
@@ -264,11 +306,16 @@ impl SyncRun {
                         // Everything the job saw is delivered; changes from its start on (and
                         // within the lookback before it) come from the walk of the next run.
                         self.bulk = None;
-                        self.pos = Pos { ts: start, id: None };
+                        self.pos = Pos {
+                            ts: start,
+                            id: None,
+                        };
                         self.floor = self.pos.clone();
                         self.deletes_at = start;
                         self.stage = Stage::Done;
-                        return self.step(String::from("[]"), 0, Vec::new(), secret).map(Some);
+                        return self
+                            .step(String::from("[]"), 0, Vec::new(), secret)
+                            .map(Some);
                     };
                     let rows = batch.rows()?;
                     // On resume, the rows an earlier run delivered are read again and passed over.
@@ -294,21 +341,42 @@ impl SyncRun {
         }
     }
 
-    fn step(&mut self, upserts_json: String, upserts: usize, deletes: Vec<Deleted>, secret: &StateSecret) -> Result<Step> {
-        Ok(Step { upserts_json, upserts, deletes, checkpoint: self.checkpoint(secret)? })
+    fn step(
+        &mut self,
+        upserts_json: String,
+        upserts: usize,
+        deletes: Vec<Deleted>,
+        secret: &StateSecret,
+    ) -> Result<Step> {
+        Ok(Step {
+            upserts_json,
+            upserts,
+            deletes,
+            checkpoint: self.checkpoint(secret)?,
+        })
     }
 
     async fn start(&mut self, rest: &Rest<'_>) -> Result<()> {
         match self.from.take() {
             None => self.start_full(rest).await,
-            Some(State { phase: Phase::Bulk { job, skip, start }, deletes_at, earliest, .. }) => {
+            Some(State {
+                phase: Phase::Bulk { job, skip, start },
+                deletes_at,
+                earliest,
+                ..
+            }) => {
                 self.deletes_at = deletes_at;
                 self.earliest = earliest;
                 self.resumed_bulk = true;
                 self.start_bulk(Some(job).filter(|j| !j.is_empty()), skip, start);
                 Ok(())
             }
-            Some(State { phase: Phase::Walk { pos }, deletes_at, earliest, seen }) => {
+            Some(State {
+                phase: Phase::Walk { pos },
+                deletes_at,
+                earliest,
+                seen,
+            }) => {
                 self.deletes_at = deletes_at;
                 for (ts, id, v) in unpack_seen(&seen) {
                     self.delivered.insert(id, v);
@@ -316,7 +384,10 @@ impl SyncRun {
                     self.seen.push_back((ts, id, v));
                 }
                 self.floor = pos.clone();
-                self.pos = Pos { ts: pos.ts.saturating_sub(self.opts.lookback_ms).max(0), id: None };
+                self.pos = Pos {
+                    ts: pos.ts.saturating_sub(self.opts.lookback_ms).max(0),
+                    id: None,
+                };
                 // "Every row before ts": start just before the lookback's first instant.
                 self.pos.ts = self.pos.ts.saturating_sub(1);
                 self.guard_deletes(rest, earliest).await?;
@@ -327,7 +398,14 @@ impl SyncRun {
     }
 
     fn start_bulk(&mut self, job: Option<String>, skip: u64, start: i64) {
-        let cursor = ExportCursor::new(self.key.clone(), self.shape.clone(), None, self.opts.batch.max(200), Engine::Bulk, job.clone());
+        let cursor = ExportCursor::new(
+            self.key.clone(),
+            self.shape.clone(),
+            None,
+            self.opts.batch.max(200),
+            Engine::Bulk,
+            job.clone(),
+        );
         self.bulk = Some((job.unwrap_or_default(), skip, start));
         self.bulk_skip = skip;
         self.bulk_done = 0;
@@ -337,8 +415,13 @@ impl SyncRun {
     /// No checkpoint: everything. Salesforce's clock and the oldest stamp come first, so the
     /// next run knows where this one began.
     async fn start_full(&mut self, rest: &Rest<'_>) -> Result<()> {
-        let first = format!("SELECT SystemModstamp FROM {} ORDER BY SystemModstamp ASC LIMIT 1", self.shape.object.as_str());
-        let (body, now) = self.get_dated(rest, &self.query_all_path(rest, &first)).await?;
+        let first = format!(
+            "SELECT SystemModstamp FROM {} ORDER BY SystemModstamp ASC LIMIT 1",
+            self.shape.object.as_str()
+        );
+        let (body, now) = self
+            .get_dated(rest, &self.query_all_path(rest, &first))
+            .await?;
         let page = QueryPage::parse(&body)?;
         let oldest = page.rows()?.first().and_then(|r| stamp_of(r));
         let bulk = match self.opts.engine {
@@ -346,7 +429,9 @@ impl SyncRun {
             Engine::Bulk => true,
             Engine::Auto => {
                 let count = format!("SELECT COUNT() FROM {}", self.shape.object.as_str());
-                let body = rest.get(&self.key, &query_path(rest.cfg, &count), None).await?;
+                let body = rest
+                    .get(&self.key, &query_path(rest.cfg, &count), None)
+                    .await?;
                 QueryPage::parse(&body)?.total_size > rest.cfg.bulk_threshold
             }
         };
@@ -361,7 +446,10 @@ impl SyncRun {
         self.end = now;
         match oldest {
             Some(ts) => {
-                self.pos = Pos { ts: ts - 1, id: None };
+                self.pos = Pos {
+                    ts: ts - 1,
+                    id: None,
+                };
                 self.floor = self.pos.clone();
                 self.stage = Stage::Walk;
             }
@@ -379,7 +467,10 @@ impl SyncRun {
     async fn delete_log(&self, rest: &Rest<'_>, start: i64, end: i64) -> Result<DeletedPage> {
         let start = start - start.rem_euclid(60_000);
         let end = end.max(start + 60_000);
-        let enc = |ms| literal(ms).map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+        let enc = |ms| {
+            literal(ms)
+                .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>())
+        };
         let path = format!(
             "{}/sobjects/{}/deleted/?start={}&end={}",
             rest.cfg.data_path(),
@@ -388,7 +479,8 @@ impl SyncRun {
             enc(end)?
         );
         let body = rest.get(&self.key, &path, None).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::Unavailable(format!("unreadable deleted records: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Unavailable(format!("unreadable deleted records: {e}")))
     }
 
     /// Fails before anything is delivered when Salesforce may have forgotten deletes since the
@@ -399,18 +491,23 @@ impl SyncRun {
     /// at or after the checkpoint's delete mark; Salesforce reports it in whole minutes, so a
     /// purge in the checkpoint's own minute counts as after it.
     async fn guard_deletes(&mut self, rest: &Rest<'_>, earliest_seen: i64) -> Result<()> {
-        let resync = |why: &str| Error::FullResyncRequired { reason: why.to_string() };
+        let resync = |why: &str| Error::FullResyncRequired {
+            reason: why.to_string(),
+        };
         let lost = "Salesforce no longer keeps every delete since the checkpoint (the recycle bin was emptied)";
         // The clock first (a cheap call), so the window check uses Salesforce's time.
         let probe = format!("SELECT Id FROM {} LIMIT 1", self.shape.object.as_str());
         let (_, now) = self.get_dated(rest, &query_path(rest.cfg, &probe)).await?;
         self.end = now;
         if now - self.deletes_at > DELETE_WINDOW_MS {
-            return Err(resync("the checkpoint is older than the 15 days Salesforce keeps deletes"));
+            return Err(resync(
+                "the checkpoint is older than the 15 days Salesforce keeps deletes",
+            ));
         }
-        let is_replication_date =
-            |r: &Result<DeletedPage>| matches!(r, Err(Error::Salesforce { salesforce_code, .. }) if salesforce_code == "INVALID_REPLICATION_DATE");
-        let mut answer = self.delete_log(rest, self.deletes_at - self.opts.lookback_ms, now).await;
+        let is_replication_date = |r: &Result<DeletedPage>| matches!(r, Err(Error::Salesforce { salesforce_code, .. }) if salesforce_code == "INVALID_REPLICATION_DATE");
+        let mut answer = self
+            .delete_log(rest, self.deletes_at - self.opts.lookback_ms, now)
+            .await;
         if is_replication_date(&answer) {
             // The lookback reaches past what is kept; what matters is the checkpoint itself.
             answer = self.delete_log(rest, self.deletes_at, now).await;
@@ -429,7 +526,10 @@ impl SyncRun {
             .deleted_records
             .into_iter()
             .take(MAX_LOGGED_DELETES)
-            .map(|r| Deleted { id: r.id, deleted_at: r.deleted_date })
+            .map(|r| Deleted {
+                id: r.id,
+                deleted_at: r.deleted_date,
+            })
             .collect();
         Ok(())
     }
@@ -460,7 +560,10 @@ impl SyncRun {
     async fn walk_page(&mut self, rest: &Rest<'_>, secret: &StateSecret) -> Result<Option<Step>> {
         let hi = self.end.min(self.pos.ts.saturating_add(self.window));
         let soql = self.page_soql(hi)?;
-        let body = match rest.get(&self.key, &self.query_all_path(rest, &soql), None).await {
+        let body = match rest
+            .get(&self.key, &self.query_all_path(rest, &soql), None)
+            .await
+        {
             Ok(b) => b,
             Err(e) if is_query_timeout(&e) && self.window > MIN_WINDOW_MS => {
                 // Split the window: never the same size again.
@@ -475,19 +578,32 @@ impl SyncRun {
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
         for raw in &rows {
-            let mut rec: Map<String, Value> =
-                serde_json::from_str(raw.get()).map_err(|e| Error::Unavailable(format!("unreadable record: {e}")))?;
+            let mut rec: Map<String, Value> = serde_json::from_str(raw.get())
+                .map_err(|e| Error::Unavailable(format!("unreadable record: {e}")))?;
             let id = rec.get("Id").and_then(Value::as_str).map(str::to_string);
-            let stamp_text = rec.get("SystemModstamp").and_then(Value::as_str).map(str::to_string);
+            let stamp_text = rec
+                .get("SystemModstamp")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let (Some(id), Some(stamp_text)) = (id, stamp_text) else {
-                return Err(Error::Unavailable("a changed record came back without Id or SystemModstamp".into()));
+                return Err(Error::Unavailable(
+                    "a changed record came back without Id or SystemModstamp".into(),
+                ));
             };
-            let ts = millis(&stamp_text).ok_or_else(|| Error::Unavailable(format!("unreadable SystemModstamp {stamp_text:?}")))?;
-            let is_deleted = rec.get("IsDeleted").and_then(Value::as_bool).unwrap_or(false);
+            let ts = millis(&stamp_text).ok_or_else(|| {
+                Error::Unavailable(format!("unreadable SystemModstamp {stamp_text:?}"))
+            })?;
+            let is_deleted = rec
+                .get("IsDeleted")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             if !self.keeps_is_deleted {
                 rec.remove("IsDeleted");
             }
-            let row_pos = Pos { ts, id: Some(id.clone()) };
+            let row_pos = Pos {
+                ts,
+                id: Some(id.clone()),
+            };
             let (idh, vh) = (id_hash("record", &id), version_hash(ts, raw.get()));
             self.pos = row_pos.clone();
             let already = self.was_delivered(&row_pos, idh, vh);
@@ -500,7 +616,10 @@ impl SyncRun {
             }
             if is_deleted {
                 self.emitted_deletes.insert(id.clone());
-                deletes.push(Deleted { id, deleted_at: stamp_text });
+                deletes.push(Deleted {
+                    id,
+                    deleted_at: stamp_text,
+                });
             } else {
                 upserts.push(Value::Object(rec));
             }
@@ -535,7 +654,10 @@ impl SyncRun {
             for d in chunk.drain(..) {
                 let ts = millis(&d.deleted_at).unwrap_or(0);
                 // One entry per deletion: a record deleted, restored and deleted again has two.
-                let (idh, vh) = (id_hash("deleted-log", &format!("{}@{ts}", d.id)), version_hash(ts, ""));
+                let (idh, vh) = (
+                    id_hash("deleted-log", &format!("{}@{ts}", d.id)),
+                    version_hash(ts, ""),
+                );
                 let handled = self.delivered.get(&idh) == Some(&vh)
                     || self.emitted_deletes.contains(&d.id)
                     || self.walked.contains(&d.id);
@@ -548,13 +670,28 @@ impl SyncRun {
             if chunk.is_empty() {
                 continue;
             }
-            let ids: Vec<String> = chunk.iter().map(|d| Literal::Str(d.id.clone()).to_string()).collect();
-            let soql = format!("SELECT Id FROM {} WHERE Id IN ({})", self.shape.object.as_str(), ids.join(", "));
-            let body = rest.get(&self.key, &query_path(rest.cfg, &soql), None).await?;
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|d| Literal::Str(d.id.clone()).to_string())
+                .collect();
+            let soql = format!(
+                "SELECT Id FROM {} WHERE Id IN ({})",
+                self.shape.object.as_str(),
+                ids.join(", ")
+            );
+            let body = rest
+                .get(&self.key, &query_path(rest.cfg, &soql), None)
+                .await?;
             let page = QueryPage::parse(&body)?;
-            let alive: HashSet<String> = page.rows()?.iter().filter_map(|r| crate::salesforce::export::record_id(r)).collect();
+            let alive: HashSet<String> = page
+                .rows()?
+                .iter()
+                .filter_map(|r| crate::salesforce::export::record_id(r))
+                .collect();
             for d in chunk {
-                if !alive.iter().any(|a| same_id(a, &d.id)) && self.emitted_deletes.insert(d.id.clone()) {
+                if !alive.iter().any(|a| same_id(a, &d.id))
+                    && self.emitted_deletes.insert(d.id.clone())
+                {
                     out.push(d);
                 }
             }
@@ -587,7 +724,11 @@ fn stamp_of(raw: &RawValue) -> Option<i64> {
         #[serde(rename = "SystemModstamp")]
         ts: Option<String>,
     }
-    serde_json::from_str::<R>(raw.get()).ok()?.ts.as_deref().and_then(millis)
+    serde_json::from_str::<R>(raw.get())
+        .ok()?
+        .ts
+        .as_deref()
+        .and_then(millis)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -612,19 +753,30 @@ mod tests {
             engine: Engine::Rest,
             checkpoint: None,
         };
-        SyncRun::new(ConnKey::new("a", "u").unwrap(), opts, &StateSecret::new("k".repeat(32))).unwrap()
+        SyncRun::new(
+            ConnKey::new("a", "u").unwrap(),
+            opts,
+            &StateSecret::new("k".repeat(32)),
+        )
+        .unwrap()
     }
 
     #[test]
     fn pages_walk_the_compound_key() {
         let mut r = run(&["Name", "Account.Name"]);
-        r.pos = Pos { ts: 1_704_067_200_000, id: None };
+        r.pos = Pos {
+            ts: 1_704_067_200_000,
+            id: None,
+        };
         assert_eq!(
             r.page_soql(1_704_067_260_000).unwrap(),
             "SELECT Name, Account.Name, Id, SystemModstamp, IsDeleted FROM Contact WHERE SystemModstamp > 2024-01-01T00:00:00.000Z \
              AND SystemModstamp <= 2024-01-01T00:01:00.000Z ORDER BY SystemModstamp ASC, Id ASC LIMIT 500"
         );
-        r.pos = Pos { ts: 1_704_067_200_000, id: Some("003x'1".into()) };
+        r.pos = Pos {
+            ts: 1_704_067_200_000,
+            id: Some("003x'1".into()),
+        };
         assert_eq!(
             r.page_soql(1_704_067_260_000).unwrap(),
             "SELECT Name, Account.Name, Id, SystemModstamp, IsDeleted FROM Contact WHERE SystemModstamp >= 2024-01-01T00:00:00.000Z \
@@ -633,7 +785,10 @@ mod tests {
         );
         // A type that lists Id, SystemModstamp or IsDeleted itself gets each once.
         let r = run(&["id", "IsDeleted", "systemmodstamp"]);
-        assert!(r.page_soql(0).unwrap().starts_with("SELECT id, IsDeleted, systemmodstamp FROM Contact"));
+        assert!(r
+            .page_soql(0)
+            .unwrap()
+            .starts_with("SELECT id, IsDeleted, systemmodstamp FROM Contact"));
     }
 
     #[test]
