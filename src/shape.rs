@@ -1,5 +1,5 @@
 //! Type errors that name the field path and the expected type, never the value. serde's own
-//! messages echo the offending value ("invalid type: string \"-----BEGIN PRIVATE KEY…\""), and the
+//! messages echo the offending value ("invalid type: string" followed by a PEM private key), and the
 //! values here are private keys, client secrets and tokens.
 
 use serde_json::Value;

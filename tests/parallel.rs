@@ -2,90 +2,18 @@
 //! random org sizes and skewed Id density (large deleted gaps), Id order when `ordered`, the
 //! API-call bound (serial + 2K), and `parallelism: 1` walking one chain as before.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+mod common;
 
-use async_trait::async_trait;
-use forcelink::error::Result;
-use forcelink::secret::AuthCode;
-use forcelink::service::{CallbackParams, Forcelink};
-use forcelink::token::record::{ConnKey, TokenRecord};
-use forcelink::token::store::TokenStore;
+use std::collections::HashSet;
+
+use common::{connected, connected_with, control, REDIRECT};
+use forcelink::service::Forcelink;
+use forcelink::token::record::ConnKey;
 use forcelink::Config;
 use forcelink_sim::{start, SimConfig, SimHandle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-
-#[derive(Default)]
-struct MemStore(Mutex<HashMap<ConnKey, TokenRecord>>);
-
-#[async_trait]
-impl TokenStore for MemStore {
-    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn save(&self, r: &TokenRecord, _expected: Option<u64>) -> Result<bool> {
-        self.0.lock().unwrap().insert(r.key()?, r.clone());
-        Ok(true)
-    }
-    async fn delete(&self, key: &ConnKey) -> Result<bool> {
-        Ok(self.0.lock().unwrap().remove(key).is_some())
-    }
-}
-
-const REDIRECT: &str = "http://localhost:3999/cb";
-
-async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value {
-    let c = reqwest::Client::new();
-    let url = format!("{}/__sim/{path}", sim.login_url);
-    let r = match body {
-        None => c.get(url).send().await,
-        Some(b) => {
-            c.post(url)
-                .header("content-type", "application/json")
-                .body(b.to_string())
-                .send()
-                .await
-        }
-    };
-    serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap()
-}
-
-async fn connected(sim: &SimHandle) -> (Forcelink, ConnKey) {
-    connected_with(sim, json!({})).await
-}
-
-async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
-    let mut cfg = json!({
-        "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
-        "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        cfg[k] = v.clone();
-    }
-    let fl = Forcelink::new(
-        Config::from_json(&cfg.to_string()).unwrap(),
-        Some(Arc::new(MemStore::default())),
-    )
-    .unwrap();
-    let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http.get(&start.redirect_url).send().await.unwrap();
-    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    let params = CallbackParams {
-        code: q.get("code").cloned().map(AuthCode::new),
-        state: q.get("state").cloned(),
-        binding: start.binding.clone(),
-        ..Default::default()
-    };
-    fl.handle_callback(params).await.unwrap();
-    (fl, ConnKey::new("a", "u").unwrap())
-}
 
 /// Runs one export; returns (Ids in delivery order, largest batch, REST query calls).
 async fn export(
