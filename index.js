@@ -334,6 +334,33 @@ class Forcelink extends EventEmitter {
     }
   }
 
+  /**
+   * Reads a native cursor to its end as an async generator: tracked for close() and stopped by
+   * `signal` from now on, closed however the reading ends.
+   */
+  #drain(cursor, signal, read) {
+    const untrack = this.#track(cursor)
+    const stop = watchSignal(signal, cursor)
+    return (async function* () {
+      try {
+        for (;;) {
+          let item
+          try {
+            item = await read(cursor)
+          } catch (e) {
+            throw withReason(convert(e), signal)
+          }
+          if (item === null) return
+          yield item
+        }
+      } finally {
+        stop()
+        untrack()
+        cursor.close()
+      }
+    })()
+  }
+
   #track(cursor) {
     if (this.#closed) {
       cursor.close()
@@ -493,25 +520,13 @@ class Forcelink extends EventEmitter {
    * text as Salesforce sent it (never turned into objects), for handlers that send it on.
    */
   async *exportAllJson(opts) {
+    if (this.#closed) throw closedError()
     opts = opts || {}
-    const cursor = this.#cursor(opts)
-    const stop = watchSignal(opts.signal, cursor)
-    try {
-      for (;;) {
-        let text
-        try {
-          text = await cursor.nextJson()
-        } catch (e) {
-          throw convert(e)
-        }
-        if (text === null) return
-        const progress = JSON.parse(text.progress)
-        if (opts.onProgress) opts.onProgress(progress)
-        yield { records: text.records, progress }
-      }
-    } finally {
-      stop()
-      cursor.close()
+    const signal = checkSignal(opts.signal)
+    for await (const text of this.#drain(this.#cursor(opts), signal, (c) => c.nextJson())) {
+      const progress = JSON.parse(text.progress)
+      if (opts.onProgress) opts.onProgress(progress)
+      yield { records: text.records, progress }
     }
   }
 
@@ -524,25 +539,9 @@ class Forcelink extends EventEmitter {
     if (this.#closed) throw closedError()
     opts = opts || {}
     const signal = checkSignal(opts.signal)
-    const cursor = this.#cursor(opts)
-    const untrack = this.#track(cursor)
-    const stop = watchSignal(signal, cursor)
-    try {
-      for (;;) {
-        let text
-        try {
-          text = await cursor.nextJson()
-        } catch (e) {
-          throw withReason(convert(e), signal)
-        }
-        if (text === null) return
-        if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
-        yield JSON.parse(text.records)
-      }
-    } finally {
-      stop()
-      untrack()
-      cursor.close()
+    for await (const text of this.#drain(this.#cursor(opts), signal, (c) => c.nextJson())) {
+      if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
+      yield JSON.parse(text.records)
     }
   }
 
@@ -562,25 +561,11 @@ class Forcelink extends EventEmitter {
     if (this.#closed) throw closedError()
     const signal = checkSignal(opts.signal)
     const cursor = this.#cursor(opts)
-    const untrack = this.#track(cursor)
-    const stop = watchSignal(signal, cursor)
+    const drained = this.#drain(cursor, signal, (c) => c.nextBytes(format, guard))
     async function* chunks() {
-      try {
-        for (;;) {
-          let buf
-          try {
-            buf = await cursor.nextBytes(format, guard)
-          } catch (e) {
-            throw withReason(convert(e), signal)
-          }
-          if (buf === null) return
-          if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
-          yield buf
-        }
-      } finally {
-        stop()
-        untrack()
-        cursor.close()
+      for await (const buf of drained) {
+        if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
+        yield buf
       }
     }
     const stream = Readable.from(chunks(), { objectMode: false })
@@ -621,24 +606,7 @@ class Forcelink extends EventEmitter {
     } catch (e) {
       throw convert(e)
     }
-    const untrack = this.#track(cursor)
-    const stop = watchSignal(signal, cursor)
-    try {
-      for (;;) {
-        let text
-        try {
-          text = await cursor.nextJson()
-        } catch (e) {
-          throw withReason(convert(e), signal)
-        }
-        if (text === null) return
-        yield JSON.parse(text)
-      }
-    } finally {
-      stop()
-      untrack()
-      cursor.close()
-    }
+    for await (const text of this.#drain(cursor, signal, (c) => c.nextJson())) yield JSON.parse(text)
   }
 
   /** Creates a record: `{ id }`. Not retried once the request may have reached Salesforce. */
