@@ -4,8 +4,8 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { simBinary } = require('../scripts/lib/paths')
-const { spawnSim, authorize } = require('../scripts/lib/sim-client')
+const { simBinary } = require('../sim/build')
+const { spawnSim, authorize } = require('../sim/client')
 
 const CLIENT_ID = 'test-client-id'
 const CLIENT_SECRET = 'test-client-secret-value-0123456789'

@@ -11,6 +11,7 @@ try {
   // A debug build reuses the dependencies cargo test just compiled; `npm run build` is the
   // release (LTO) build for benchmarks and packages.
   run('npm', ['run', 'build:debug'])
+  run(process.execPath, [path.join(root, 'sim', 'build.js')])
   run(process.execPath, [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2)])
 } catch (e) {
   process.exit(typeof e.status === 'number' && e.status !== 0 ? e.status : 1)

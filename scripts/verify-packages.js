@@ -12,7 +12,7 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { root, readPkg, platforms } = require('./lib/platforms')
 const { simBinary } = require('./lib/paths')
-const { spawnSim } = require('./lib/sim-client')
+const { spawnSim } = require('../sim/client')
 
 const argv = process.argv.slice(2)
 const pkg = readPkg()

@@ -15,7 +15,7 @@ const readline = require('node:readline')
 const { spawn } = require('node:child_process')
 const { Forcelink } = require('../..')
 const { simBinary } = require('./paths')
-const { spawnSim, authorize } = require('./sim-client')
+const { spawnSim, authorize } = require('../../sim/client')
 const { startPostgres } = require('./pg-cluster')
 
 const CLIENT_ID = 'chaos-client'

@@ -1,4 +1,4 @@
-//! Measures the JS boundary for record batches (used by `bench/`, not by the API): the same batch
+//! Measures the JS boundary for record batches (used by `benchmark/`, not by the API): the same batch
 //! handed over as JSON text, as a Buffer, or built as JS objects through napi.
 
 use napi::bindgen_prelude::Buffer;

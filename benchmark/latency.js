@@ -4,7 +4,7 @@
 // process: REST exportAll of 100,000 contacts at 150 ms per request (forcelink defaults, parallelism
 // 8, serial, jsforce), Bulk result pages vs the sequential locator walk for 1,000,000 contacts at
 // 100 ms per request, and the server's peak RSS for the no-limit Express page of 200,000 contacts.
-// `node bench/latency.js [--quick]` prints JSON; bench/run.js folds it into BENCHMARKS.md.
+// `node benchmark/latency.js [--quick]` prints JSON; benchmark/run.js folds it into BENCHMARKS.md.
 const { fork } = require('node:child_process')
 const { startSim, controlClient } = require('./lib/sim')
 const peers = require('./lib/peers')

@@ -1,7 +1,7 @@
 'use strict'
 // Issue 3 and 5 figures: REST vs Bulk API 2.0 for exportAll (wall, peak RSS, Salesforce API calls)
 // at 100,000 and 1,000,000 records, and what a deep page costs with `exportPage`.
-// `node bench/engines.js [--quick]` prints JSON; bench/run.js folds it into BENCHMARKS.md.
+// `node benchmark/engines.js [--quick]` prints JSON; benchmark/run.js folds it into BENCHMARKS.md.
 // Each measurement runs in its own child process (fresh heap, its own maxRSS).
 const { fork } = require('node:child_process')
 const { startSim, controlClient } = require('./lib/sim')

@@ -5,7 +5,7 @@
 // and peak RSS (process.resourceUsage().maxRSS, the whole life of the process).
 //
 // A contender is `{ setup(ctx), prepare?(state, ctx), run(state, ctx), serve?(state, ctx), teardown?(state) }`
-// from `bench/<module>.js`'s `contenders`.
+// from `benchmark/<module>.js`'s `contenders`.
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
 

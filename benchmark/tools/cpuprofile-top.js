@@ -1,6 +1,6 @@
 'use strict'
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time per function, top N.
-// usage: node bench/tools/cpuprofile-top.js FILE.cpuprofile [N]
+// usage: node benchmark/tools/cpuprofile-top.js FILE.cpuprofile [N]
 const fs = require('node:fs')
 
 const prof = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))

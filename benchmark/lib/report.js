@@ -1,5 +1,5 @@
 'use strict'
-// BENCHMARKS.md from a results object (bench/results/latest.json): measured numbers only, medians
+// BENCHMARKS.md from a results object (benchmark/results/latest.json): measured numbers only, medians
 // with their spread over the rounds, ratios against each peer, and the targets of issue 6.
 const { median, summarize } = require('./stats')
 
@@ -211,7 +211,7 @@ function render(r) {
   out.push(
     '# Benchmarks',
     '',
-    `Written by \`npm run bench\` (bench/run.js; how to run: [bench/README.md](bench/README.md)) on ${v.date.slice(0, 10)}, in ${Math.floor(r.totalSeconds / 60)} min ${r.totalSeconds % 60} s. Every number below was measured in that run; the next run rewrites this file.`,
+    `Written by \`npm run bench\` (benchmark/run.js; how to run: [benchmark/README.md](benchmark/README.md)) on ${v.date.slice(0, 10)}, in ${Math.floor(r.totalSeconds / 60)} min ${r.totalSeconds % 60} s. Every number below was measured in that run; the next run rewrites this file.`,
     '',
     table(
       ['', ''],
@@ -372,7 +372,7 @@ function render(r) {
     const dr = en.deep.map((x) => [num(x.page, 0), num(x.offset, 0), num(x.coldMs, 1), num(x.coldCalls, 0), num(x.nextMs, 1), num(x.nextCalls, 0)])
     out.push(
       '',
-      '## 7. Export engines and deep pages (bench/engines.js, one round)',
+      '## 7. Export engines and deep pages (benchmark/engines.js, one round)',
       '',
       '`exportAll` of every contact with `engine: "rest"` and `engine: "bulk"`, each in its own process against its own simulator (Bulk jobs complete at once). API calls are the simulator’s count of REST requests.',
       '',
@@ -405,7 +405,7 @@ function latencySection(lat) {
   const bulk = lat.bulk.map((x) => [x.name, num(x.records, 0), num(x.latencyMs, 0), num(x.wallMs, 0), seq ? ratio(seq.wallMs, x.wallMs) : 'n/a', num(x.bulkCalls, 0), num(x.peakRssMB, 0)])
   const page = lat.page.map((x) => [x.name, num(x.records, 0), num(x.bytes / 1e6, 1), num(x.idleMB, 0), num(x.peakRssMB, 0), num(x.growthMB, 0)])
   return [
-    '## 8. Against a latency-true org (bench/latency.js, one round; issue 13)',
+    '## 8. Against a latency-true org (benchmark/latency.js, one round; issue 13)',
     '',
     'The simulator answers every request after the stated delay (`--latency-ms`), as a real org takes hundreds of milliseconds per page. Each client runs in its own process; "× faster" is jsforce’s (or the sequential download’s) wall time over the row’s. API calls are the simulator’s count of query + queryMore requests (Bulk: every Bulk request).',
     '',

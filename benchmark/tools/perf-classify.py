@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Classifies `perf script` samples of one process by thread and by what the stack is doing.
 
-usage: perf script -i perf.data | python3 bench/tools/perf-classify.py
+usage: perf script -i perf.data | python3 benchmark/tools/perf-classify.py
 (record with: perf record -F 499 -g -p PID, node started with --perf-basic-prof)
 """
 import re

@@ -8,7 +8,7 @@
 //                          with `error=access_denied` (verifies the state, consumes its nonce, no
 //                          Salesforce call): the whole state round trip as a host pays it, through
 //                          the async API; 64 in flight. The Rust core alone (StateCodec sign+verify,
-//                          no JS boundary) is measured by `cargo bench` (benches/) and reported beside.
+//                          no JS boundary) is measured by `cargo bench` (benchmark/micro/) and reported beside.
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const peers = require('./lib/peers')

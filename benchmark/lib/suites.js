@@ -145,7 +145,7 @@ async function overheadSuite({ sim, child, rounds: n, log }) {
   return { runs }
 }
 
-/** REST vs Bulk API 2.0 engines for exportAll, and deep-page costs (bench/engines.js, one round:
+/** REST vs Bulk API 2.0 engines for exportAll, and deep-page costs (benchmark/engines.js, one round:
  *  it starts its own simulator and runs each measurement in its own child process). */
 async function enginesSuite({ child, log }) {
   const { spawn } = require('node:child_process')
@@ -165,7 +165,7 @@ async function enginesSuite({ child, log }) {
   return r
 }
 
-/** Issue 13: exports with the simulator's latency on (bench/latency.js, one round: it starts its own
+/** Issue 13: exports with the simulator's latency on (benchmark/latency.js, one round: it starts its own
  *  simulators and runs each client in its own child process). */
 async function latencySuite({ child, log }) {
   const { spawn } = require('node:child_process')
@@ -185,7 +185,7 @@ async function latencySuite({ child, log }) {
   return r
 }
 
-/** Criterion micro-benchmarks (benches/): short measurement windows, results read back as JSON. */
+/** Criterion micro-benchmarks (benchmark/micro/): short measurement windows, results read back as JSON. */
 async function microSuite({ log }) {
   const home = path.join(__dirname, '..', 'results', 'criterion')
   fs.rmSync(home, { recursive: true, force: true })

@@ -1,10 +1,10 @@
 'use strict'
 // The simulator for the benchmarks: started as its own process (release build) on 127.0.0.1, driven
-// through scripts/lib/sim-client.js (the same client the tests use).
+// through sim/client.js (the same client the tests use).
 const path = require('node:path')
-const { controlClient, spawnSim, authorize } = require('../../scripts/lib/sim-client')
+const { controlClient, spawnSim, authorize } = require('../../sim/client')
 
-/** Always the release build (scripts/lib/paths.js would pick a newer debug build). */
+/** Always the release build (sim/build.js's simBinary would pick a newer debug build). */
 const SIM = path.join(__dirname, '..', '..', 'target', 'release', `forcelink-sim${process.platform === 'win32' ? '.exe' : ''}`)
 
 const CLIENT_ID = 'bench-client-id'

@@ -2,12 +2,12 @@
 'use strict'
 // `npm run bench`: every benchmark of issue 6 in one run, then BENCHMARKS.md is rewritten.
 //
-//   node bench/run.js                      the full run (≈ 10 min on the 2-core VM, builds included)
-//   node bench/run.js --only export,state  some benchmarks (results/partial.json; BENCHMARKS.md kept)
-//   node bench/run.js --rounds 1           fewer rounds (a smoke run)
-//   node bench/run.js --cpu-prof           also write --cpu-prof profiles of forcelink's processes
-//   node bench/run.js --no-build           use the native module already in bench/results/native
-//   node bench/run.js --report-only        rewrite BENCHMARKS.md from bench/results/latest.json
+//   node benchmark/run.js                      the full run (≈ 10 min on the 2-core VM, builds included)
+//   node benchmark/run.js --only export,state  some benchmarks (results/partial.json; BENCHMARKS.md kept)
+//   node benchmark/run.js --rounds 1           fewer rounds (a smoke run)
+//   node benchmark/run.js --cpu-prof           also write --cpu-prof profiles of forcelink's processes
+//   node benchmark/run.js --no-build           use the native module already in benchmark/results/native
+//   node benchmark/run.js --report-only        rewrite BENCHMARKS.md from benchmark/results/latest.json
 //
 // Each contender runs in its own fresh Node process (lib/worker.js); the simulator (release build)
 // runs in its own process on 127.0.0.1 and is started and stopped here.
@@ -52,7 +52,7 @@ const shOut = (cmd, args) => {
   }
 }
 
-/** bench/node_modules, installed on first use so the root `npm install` stays lean. */
+/** benchmark/node_modules, installed on first use so the root `npm install` stays lean. */
 function ensureDeps() {
   if (fs.existsSync(path.join(BENCH, 'node_modules', 'jsforce', 'package.json'))) return
   log('installing bench dependencies (npm install --prefix bench)')
@@ -60,18 +60,18 @@ function ensureDeps() {
   sh('npm', [lock ? 'ci' : 'install', '--prefix', BENCH, '--no-audit', '--no-fund'])
 }
 
-/** The release build of the native module, into bench/results/native (so a debug build at the repo
+/** The release build of the native module, into benchmark/results/native (so a debug build at the repo
  *  root, or one made while the benchmarks run, cannot change what is measured), and the simulator. */
 function build() {
   log('building forcelink (release, LTO) and the simulator (release)')
   const napi = path.join(ROOT, 'node_modules', '.bin', 'napi')
   sh(napi, ['build', '--platform', '--release', '--features', 'node', '--no-js', '--output-dir', NATIVE_DIR, '-p', 'forcelink'])
-  sh(process.execPath, [path.join(ROOT, 'scripts', 'build-sim.js'), '--release'])
+  sh(process.execPath, [path.join(ROOT, 'sim', 'build.js'), '--release'])
 }
 
 function nativePath() {
   const f = fs.existsSync(NATIVE_DIR) && fs.readdirSync(NATIVE_DIR).find((x) => x.endsWith('.node'))
-  if (!f) throw new Error('no native build in bench/results/native: run without --no-build')
+  if (!f) throw new Error('no native build in benchmark/results/native: run without --no-build')
   return path.join(NATIVE_DIR, f)
 }
 
@@ -132,13 +132,13 @@ async function main() {
   if (o.reportOnly) {
     const { render } = require('./lib/report')
     writeBenchmarks(render(JSON.parse(fs.readFileSync(path.join(RESULTS, 'latest.json'), 'utf8'))))
-    return log('BENCHMARKS.md rewritten from bench/results/latest.json')
+    return log('BENCHMARKS.md rewritten from benchmark/results/latest.json')
   }
   const t0 = Date.now()
   fs.mkdirSync(RESULTS, { recursive: true })
   ensureDeps()
   if (o.build) build()
-  else if (!fs.existsSync(path.join(ROOT, 'target', 'release', 'forcelink-sim'))) sh(process.execPath, [path.join(ROOT, 'scripts', 'build-sim.js'), '--release'])
+  else if (!fs.existsSync(path.join(ROOT, 'target', 'release', 'forcelink-sim'))) sh(process.execPath, [path.join(ROOT, 'sim', 'build.js'), '--release'])
 
   const child = require('./lib/child')
   const profDir = o.cpuProf ? path.join(RESULTS, 'profiles') : null
