@@ -298,7 +298,7 @@ export declare class Forcelink extends EventEmitter {
   readonly stateTtlSeconds: number
   /**
    * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight, and refuses later calls with `CLOSED`. Idempotent.
+   * in flight, closes the embedded SQLite store, and refuses later calls with `CLOSED`. Idempotent.
    */
   close(): Promise<void>
   /** `await using fl = new Forcelink(...)`. */

@@ -372,7 +372,8 @@ class Forcelink extends EventEmitter {
 
   /**
    * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight to settle, and refuses later calls with `CLOSED`. Idempotent.
+   * in flight to settle, closes the embedded store, and refuses later calls with `CLOSED`.
+   * Idempotent.
    */
   async close() {
     if (!this.#closed) {
@@ -385,6 +386,8 @@ class Forcelink extends EventEmitter {
       for (const c of this.#cursors) c.close()
     }
     await Promise.allSettled([...this.#inflight])
+    // Then the embedded store's SQLite connection (a host's store is the host's to close).
+    await this.#n.closeStore()
   }
 
   /** `await using fl = new Forcelink(...)` closes it at the end of the scope. */

@@ -1,6 +1,8 @@
 'use strict'
 // Lifecycle: close() / Symbol.asyncDispose, `signal` on every async method, exportStream().destroy()
 // closing the native cursor at once, and HEAD on the Express download route.
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const express = require('express')
@@ -58,12 +60,41 @@ test('close(): in-flight calls finish, exports are cancelled, later calls reject
   await expect(fd.query({ ...who, soql })).rejects.toMatchObject({ code: 'CLOSED' })
 })
 
+test('close() closes the embedded SQLite store: its WAL is checkpointed and removed, the file reopens with the connection in it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-close-'))
+  const storePath = path.join(dir, 'tokens.db')
+  const who = { accountId: 'store-close', ownerId: 'u' }
+  try {
+    const fl = new Forcelink(sim.forcelinkConfig({ storePath }))
+    await connectForTest(fl, who)
+    // While open, SQLite (WAL mode) keeps the -wal and -shm companions next to the file.
+    expect(fs.existsSync(`${storePath}-wal`)).toBe(true)
+    await fl.close()
+    // The last connection to close checkpoints the WAL and deletes both companions.
+    expect(fs.existsSync(`${storePath}-wal`)).toBe(false)
+    expect(fs.existsSync(`${storePath}-shm`)).toBe(false)
+    await expect(fl.getAccessToken(who)).rejects.toMatchObject({ code: 'CLOSED' })
+    await fl.close() // idempotent, the store already closed
+    const again = new Forcelink(sim.forcelinkConfig({ storePath }))
+    try {
+      expect((await again.getAccessToken(who)).instanceUrl).toBe(sim.instanceUrl)
+    } finally {
+      await again.close()
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('the process exits on its own after close()', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-exit-'))
+  const storePath = path.join(dir, 'tokens.db')
   const script = `
     const { Forcelink } = require(${JSON.stringify(path.join(__dirname, '..'))})
     const { connectForTest } = require(${JSON.stringify(path.join(__dirname, '..', 'testing'))})
     ;(async () => {
-      const fl = new Forcelink(${JSON.stringify(sim.forcelinkConfig())})
+      // The embedded store on a file, as in production.
+      const fl = new Forcelink(${JSON.stringify(sim.forcelinkConfig({ storePath }))})
       fl.on('apiUsage', () => {})
       await connectForTest(fl, { accountId: 'exit', ownerId: 'u' })
       await fl.query({ accountId: 'exit', ownerId: 'u', soql: 'SELECT Id FROM Contact LIMIT 1' })
@@ -86,6 +117,8 @@ test('the process exits on its own after close()', async () => {
   })
   expect(out.trim()).toBe('closed')
   expect(code).toBe(0)
+  expect(fs.existsSync(`${storePath}-wal`)).toBe(false)
+  fs.rmSync(dir, { recursive: true, force: true })
 })
 
 describe('signal', () => {

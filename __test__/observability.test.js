@@ -1,6 +1,7 @@
 'use strict'
 // Observability: every event, the logger (and that no line ever holds a secret), limitInfo per
 // org, listeners that throw, STORE_ERROR's cause, and non-JSON options.
+const crypto = require('node:crypto')
 const express = require('express')
 const { Forcelink } = require('..')
 const { salesforceRouter } = require('../express')
@@ -80,6 +81,51 @@ test('events: apiUsage, refresh (rotated), retry, rateLimited, reconnectRequired
   for (const s of secrets) for (const [, l] of lines) expect(l.includes(s)).toBe(false)
 })
 
+test('token requests retried on 503 (code exchange, refresh, JWT bearer, client credentials) emit retry and log it', async () => {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+  await sim.control.setConfig({ jwtPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }), jwtUsers: ['etl@example.com'] })
+  const tokenRetries = (seen) => seen.filter(([n]) => n === 'retry').map(([, e]) => e)
+  const retryLines = (lines) => lines.filter(([, l]) => JSON.parse(l)[0].event === 'retry')
+
+  // Code exchange: the callback's token request meets one 503, is retried, and connects.
+  const { lines, logger } = memoryLogger()
+  const fl = new Forcelink(sim.forcelinkConfig({ logger }))
+  const seen = recorder(fl)
+  const who = { accountId: 'oauth-retry', ownerId: 'u' }
+  await sim.control.fail({ target: 'token', status: 503, count: 1 })
+  await connectForTest(fl, who)
+  await tick()
+  expect(tokenRetries(seen)).toEqual([expect.objectContaining({ connection: who, status: 503, attempt: 1, delayMs: expect.any(Number) })])
+  expect(retryLines(lines)).toHaveLength(1)
+  expect(retryLines(lines)[0][0]).toBe('warn')
+
+  // Refresh: the org is known by then.
+  await fl.query({ ...who, soql: 'SELECT Id FROM Contact LIMIT 1' })
+  const { orgId } = fl.limitInfo(who)
+  await sim.control.expireTokens()
+  await sim.control.fail({ target: 'token', status: 503, count: 1 })
+  await fl.query({ ...who, soql: 'SELECT Id FROM Contact LIMIT 1' })
+  await tick()
+  expect(tokenRetries(seen)).toHaveLength(2)
+  expect(tokenRetries(seen)[1]).toMatchObject({ connection: who, orgId, status: 503, attempt: 1 })
+  expect(retryLines(lines)).toHaveLength(2)
+  await fl.close()
+
+  // The server-to-server grants.
+  for (const [name, extra] of [
+    ['jwtBearer', { jwtBearer: { username: 'etl@example.com', privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) } }],
+    ['clientCredentials', { loginUrl: sim.myDomainUrl, clientCredentials: true }],
+  ]) {
+    const server = new Forcelink(sim.forcelinkConfig(extra))
+    const seenS = recorder(server)
+    await sim.control.fail({ target: 'token', status: 503, count: 1 })
+    expect((await server.getAccessToken({ connectionId: name })).instanceUrl).toBe(sim.instanceUrl)
+    await tick()
+    expect(tokenRetries(seenS)).toEqual([expect.objectContaining({ connection: { connectionId: name }, status: 503, attempt: 1 })])
+    await server.close()
+  }
+})
+
 test('bulkJob events follow the job; storeError and STORE_ERROR keep the host error as cause, and Express onError gets it', async () => {
   const fl = new Forcelink(sim.forcelinkConfig())
   const seen = recorder(fl)
@@ -91,7 +137,9 @@ test('bulkJob events follow the job; storeError and STORE_ERROR keep the host er
   await tick()
   const states = seen.filter(([e]) => e === 'bulkJob').map(([, e]) => e.state)
   expect(states[states.length - 1]).toBe('JobComplete')
-  expect(seen.find(([e]) => e === 'bulkJob')[1]).toMatchObject({ connection: who, jobId: expect.any(String) })
+  const orgId = fl.limitInfo(who).orgId
+  expect(orgId).toMatch(/^00D/)
+  for (const [e, ev] of seen) if (e === 'bulkJob') expect(ev).toMatchObject({ connection: who, orgId, jobId: expect.any(String) })
 
   const hostError = new Error('mongo: connection pool closed')
   const broken = { find: async () => { throw hostError }, save: async () => true, delete: async () => true }

@@ -129,10 +129,7 @@ impl Forcelink {
     }
 
     fn oauth(&self) -> OAuthClient<'_> {
-        OAuthClient {
-            cfg: &self.cfg,
-            http: &self.http,
-        }
+        OAuthClient::new(&self.cfg, &self.http)
     }
 
     fn rest(&self) -> Rest<'_> {
@@ -272,7 +269,12 @@ impl Forcelink {
             reason: "malformed",
         })?;
         let verifier = Verifier::derive(&self.cfg.state_secret, &claims.nonce);
-        let tr = match self.oauth().exchange_code(&code, &verifier).await {
+        let tr = match self
+            .oauth()
+            .for_conn(&key, None)
+            .exchange_code(&code, &verifier)
+            .await
+        {
             Ok(tr) => tr,
             Err(Error::OAuth { error, description }) => {
                 return Ok(forward.error(if description.is_empty() {
@@ -336,11 +338,13 @@ impl Forcelink {
         let key = key.clone();
         let _closing = self.tokens.close(&key).await;
         let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
+        let org = crate::events::org_of(rec.token.id.as_deref());
+        let oauth = self.oauth().for_conn(&key, org.as_deref());
         let revoked = match &rec.token.refresh_token {
-            Some(rt) => self.oauth().revoke(rt).await.unwrap_or(false),
+            Some(rt) => oauth.revoke(rt).await.unwrap_or(false),
             None => {
                 let at = crate::secret::RefreshToken::new(rec.token.access_token.expose());
-                self.oauth().revoke(&at).await.unwrap_or(false)
+                oauth.revoke(&at).await.unwrap_or(false)
             }
         };
         self.tokens.forget(&key);
@@ -566,6 +570,12 @@ impl Forcelink {
     /// Stops background work (retried saves of rotated tokens). In-flight calls finish.
     pub fn shutdown(&self) {
         self.tokens.shutdown();
+    }
+
+    /// Closes the store's open resources (the embedded SQLite connection); called by `close()`
+    /// once the calls in flight have settled.
+    pub async fn close_store(&self) {
+        self.tokens.store().close().await;
     }
 
     /// The latest `Sforce-Limit-Info` seen on any response (the last org seen).

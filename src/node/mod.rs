@@ -379,6 +379,14 @@ impl NativeForcelink {
         Ok(())
     }
 
+    /// Closes the embedded store's SQLite connection; the JS layer calls it once the calls in
+    /// flight have settled.
+    #[napi]
+    pub async fn close_store(&self) -> napi::Result<()> {
+        self.inner.close_store().await;
+        Ok(())
+    }
+
     /// `{"orgId","used","max"}` for this connection's org, or `null` before any response.
     #[napi(catch_unwind)]
     pub fn limit_info_for(&self, args_json: String) -> napi::Result<String> {

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::net;
 use crate::oauth::pkce::Verifier;
 use crate::secret::{AccessToken, AuthCode, RefreshToken};
+use crate::token::record::ConnKey;
 
 /// The token endpoint's success body (fields per salesforce-api.md §1.2; no `expires_in` exists).
 #[derive(Deserialize)]
@@ -42,9 +43,25 @@ struct OAuthErrorBody {
 pub struct OAuthClient<'a> {
     pub cfg: &'a Config,
     pub http: &'a reqwest::Client,
+    /// The connection (and its org, when known) the requests are for: named in `retry` events.
+    pub who: Option<(&'a ConnKey, Option<&'a str>)>,
 }
 
-impl OAuthClient<'_> {
+impl<'a> OAuthClient<'a> {
+    pub fn new(cfg: &'a Config, http: &'a reqwest::Client) -> Self {
+        Self {
+            cfg,
+            http,
+            who: None,
+        }
+    }
+
+    /// Names the connection these requests are for, so their retries are reported.
+    pub fn for_conn(mut self, key: &'a ConnKey, org: Option<&'a str>) -> Self {
+        self.who = Some((key, org));
+        self
+    }
+
     pub async fn exchange_code(
         &self,
         code: &AuthCode,
@@ -164,15 +181,40 @@ impl OAuthClient<'_> {
                 .send()
                 .await
             {
-                Ok(r) if r.status().as_u16() == 503 && !last => {}
+                Ok(r) if r.status().as_u16() == 503 && !last => {
+                    self.pause(attempt, Some(503), "503 from the OAuth endpoint")
+                        .await
+                }
                 Ok(r) if r.status().as_u16() == 503 => {
                     return Err(Error::Unavailable("the OAuth endpoint answered 503".into()))
                 }
                 Ok(r) => return Ok(r),
-                Err(e) if net::never_sent(&e) && !last => {}
+                Err(e) if net::never_sent(&e) && !last => {
+                    self.pause(
+                        attempt,
+                        None,
+                        "the request did not reach the OAuth endpoint",
+                    )
+                    .await
+                }
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
-            tokio::time::sleep(net::backoff(attempt)).await;
         }
+    }
+
+    /// Sleeps the retry backoff, telling the host first (as REST retries do).
+    async fn pause(&self, attempt: u32, status: Option<u16>, reason: &str) {
+        let delay = net::backoff(attempt);
+        if let Some((key, org)) = self.who {
+            self.cfg.events.emit(|| crate::events::Event::Retry {
+                connection: key.into(),
+                org_id: org.map(str::to_string),
+                status,
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: reason.to_string(),
+            });
+        }
+        tokio::time::sleep(delay).await;
     }
 }

@@ -247,6 +247,8 @@ pub struct BulkState {
     pub total: Option<u64>,
     /// The last job state reported (a `bulkJob` event fires on each change).
     last_state: Option<String>,
+    /// The connection's org, named in `bulkJob` events (read once from its token record).
+    org: Option<String>,
     /// How results are read: through `resultPages` in parallel (API 58.0+) or by locator.
     pages: PagesMode,
 }
@@ -273,6 +275,7 @@ impl BulkState {
             total: None,
             pages: PagesMode::Unknown,
             last_state: None,
+            org: None,
         }
     }
 
@@ -301,14 +304,20 @@ impl BulkState {
         rest.send(key, call).await.map(|_| ())
     }
 
-    fn note_state(&mut self, rest: &Rest<'_>, key: &ConnKey, job_id: &str, state: &str) {
+    async fn note_state(&mut self, rest: &Rest<'_>, key: &ConnKey, job_id: &str, state: &str) {
         if self.last_state.as_deref() == Some(state) {
             return;
         }
         self.last_state = Some(state.to_string());
+        if self.org.is_none() {
+            if let Ok(rec) = rest.tokens.current(key).await {
+                self.org = crate::events::org_of(rec.token.id.as_deref());
+            }
+        }
+        let org = self.org.clone();
         rest.cfg.events.emit(|| crate::events::Event::BulkJob {
             connection: key.into(),
-            org_id: None,
+            org_id: org,
             job_id: job_id.to_string(),
             state: state.to_string(),
         });
@@ -326,7 +335,7 @@ impl BulkState {
         };
         let info: JobInfo = serde_json::from_slice(&rest.send(key, call).await?.body)
             .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
-        self.note_state(rest, key, &info.id, &info.state);
+        self.note_state(rest, key, &info.id, &info.state).await;
         self.job_id = Some(info.id);
         Ok(())
     }
@@ -347,7 +356,7 @@ impl BulkState {
                     .body,
             )
             .map_err(|e| Error::Unavailable(format!("unreadable bulk job: {e}")))?;
-            self.note_state(rest, key, &id, &info.state);
+            self.note_state(rest, key, &id, &info.state).await;
             match info.state.as_str() {
                 "JobComplete" => {
                     self.total = info.number_records_processed;

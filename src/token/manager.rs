@@ -540,12 +540,10 @@ impl Inner {
         key: &ConnKey,
         expected: Option<u64>,
     ) -> Result<Arc<TokenRecord>> {
-        let tr = (OAuthClient {
-            cfg: &self.cfg,
-            http: &self.http,
-        })
-        .server_grant()
-        .await?;
+        let tr = OAuthClient::new(&self.cfg, &self.http)
+            .for_conn(key, None)
+            .server_grant()
+            .await?;
         let mut extra = serde_json::Map::new();
         extra.insert(
             "grant".into(),
@@ -586,12 +584,10 @@ impl Inner {
         };
         let started = Instant::now();
         let org = crate::events::org_of(rec.token.id.as_deref());
-        match (OAuthClient {
-            cfg: &self.cfg,
-            http: &self.http,
-        })
-        .refresh(&refresh_token)
-        .await
+        match OAuthClient::new(&self.cfg, &self.http)
+            .for_conn(key, org.as_deref())
+            .refresh(&refresh_token)
+            .await
         {
             Ok(tr) => {
                 apply_refresh(&mut rec, tr)?;

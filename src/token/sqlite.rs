@@ -16,7 +16,8 @@ use crate::token::seal::Sealer;
 use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    /// `None` once closed.
+    conn: Arc<Mutex<Option<Connection>>>,
     sealer: Option<Arc<Sealer>>,
     /// Identifies this store instance as a lease holder.
     holder: String,
@@ -64,7 +65,7 @@ impl SqliteStore {
         };
         let holder = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Some(conn))),
             sealer: encryption_key.map(|k| Arc::new(Sealer::new(k))),
             holder,
         })
@@ -82,11 +83,13 @@ impl SqliteStore {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            f(&guard)
+            match guard.as_ref() {
+                Some(c) => f(c).map_err(|e| Error::store(op, e.to_string())),
+                None => Err(Error::store(op, "the store is closed")),
+            }
         })
         .await
         .map_err(|e| Error::store(op, format!("worker failed: {e}")))?
-        .map_err(|e| Error::store(op, e.to_string()))
     }
 
     fn encode(&self, rec: &TokenRecord) -> Result<String> {
@@ -237,6 +240,23 @@ impl TokenStore for SqliteStore {
             .map(|_| ())
         })
         .await
+    }
+
+    /// Closes the SQLite connection (checkpointing the WAL into the database file) once the call
+    /// running on it, if any, has finished.
+    async fn close(&self) {
+        let conn = self.conn.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut guard = match conn.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if let Some(c) = guard.take() {
+                // On failure the connection is dropped instead, which closes it as well.
+                let _ = c.close();
+            }
+        })
+        .await;
     }
 
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {

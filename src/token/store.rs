@@ -73,6 +73,9 @@ pub trait TokenStore: Send + Sync {
     async fn consume_nonce(&self, _nonce: &str, _expires_at_ms: i64) -> Result<Option<bool>> {
         Ok(None)
     }
+    /// Releases what the store holds open (the embedded store's SQLite connection); later calls
+    /// fail with STORE_ERROR. A host's store is the host's to close: the default does nothing.
+    async fn close(&self) {}
 }
 
 /// Bounds every call into a store: one that does not settle in time fails with STORE_ERROR, so no
@@ -169,6 +172,9 @@ impl TokenStore for TimedStore {
             self.inner.consume_nonce(nonce, expires_at_ms),
         )
         .await
+    }
+    async fn close(&self) {
+        let _ = tokio::time::timeout(self.limit, self.inner.close()).await;
     }
 }
 
