@@ -1,7 +1,7 @@
 'use strict'
 // The short chaos run (npm run chaos is the long one): processes SIGKILLed every 2 s while they
 // refresh rotating tokens through a shared store. Needs Debian's `postgresql` package (.ci/run).
-const { runChaos } = require('../scripts/lib/chaos')
+const { runChaos } = require('./support/chaos')
 
 test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplained reuse, no slow call', async (store) => {
   // Paced (thinkMs) so that it leaves the CPU to the test files Jest runs beside it.

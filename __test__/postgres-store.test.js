@@ -3,7 +3,7 @@
 // package, temp directory, 127.0.0.1): the v2 contract, then the whole lifecycle through it.
 const { Forcelink } = require('..')
 const { PostgresStore } = require('../stores/postgres')
-const { startPostgres } = require('../scripts/lib/pg-cluster')
+const { startPostgres } = require('./support/pg-cluster')
 const { startSim, baseConfig, connect } = require('./helpers')
 
 let pg, sim

@@ -9,6 +9,16 @@ const yaml = require('js-yaml')
 
 const root = path.join(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+// The platform packages as napi names them: npm/<platformArchABI>/<binaryName>.<platformArchABI>.node,
+// and the simulator beside it. @napi-rs/cli's parser runs in a child (its ESM dependencies do not
+// load in Jest's module system).
+const triples = JSON.parse(
+  execFileSync(process.execPath, ['-e', `const { parseTriple } = require('@napi-rs/cli'); console.log(JSON.stringify(${JSON.stringify(pkg.napi.targets)}.map(parseTriple)))`], { cwd: root, encoding: 'utf8' }),
+)
+const platforms = pkg.napi.targets.map((triple, i) => {
+  const t = triples[i]
+  return { triple, platform: t.platform, dir: t.platformArchABI, file: `${pkg.napi.binaryName}.${t.platformArchABI}.node`, sim: t.platform === 'win32' ? 'forcelink-sim.exe' : 'forcelink-sim' }
+})
 
 test('the release workflow builds every napi target and nothing else', () => {
   const wf = yaml.load(fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8'))
@@ -32,6 +42,29 @@ test('the release workflow builds every napi target and nothing else', () => {
   expect(publish.indexOf('napi prepublish')).toBeLessThan(publish.indexOf('npm publish'))
 })
 
+test('every platform package ships the simulator: built on each release runner, uploaded, placed before publishing', () => {
+  const wf = yaml.load(fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8'))
+  const steps = wf.jobs.build.steps
+  const simStep = steps.findIndex((s) => /node scripts\/package-all\.js --sim-only \$\{\{ matrix\.settings\.target \}\}/.test(s.run || ''))
+  expect(simStep).toBeGreaterThan(-1)
+  expect(steps[simStep].if).toBeUndefined() // every target: linux, darwin and win32
+  const upload = steps.findIndex((s) => (s.uses || '').startsWith('actions/upload-artifact') && /bindings-/.test(s.with.name))
+  expect(upload).toBeGreaterThan(simStep)
+  expect(steps[upload].with.path).toContain('npm/*/forcelink-sim*')
+  expect(steps[upload].with.path).toContain('npm/*/forcelink.*.node')
+  const publish = wf.jobs.publish.steps.map((s) => s.run || '').join('\n')
+  const place = publish.indexOf('node scripts/package-all.js --place-sims artifacts')
+  expect(place).toBeGreaterThan(publish.indexOf('napi artifacts'))
+  expect(place).toBeLessThan(publish.indexOf('prepublish-check.js'))
+  expect(place).toBeLessThan(publish.indexOf('napi prepublish'))
+  // Each platform package's manifest lists the simulator, so `napi prepublish` publishes it.
+  for (const p of platforms) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'npm', p.dir, 'package.json'), 'utf8'))
+    expect(manifest.files).toEqual([p.file, p.sim])
+  }
+  expect(platforms.filter((p) => p.sim.endsWith('.exe')).map((p) => p.platform)).toEqual(['win32'])
+})
+
 test('optionalDependencies and npm/ follow napi.targets at the package version', () => {
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'sync-platforms.js'), '--check'], { cwd: root, encoding: 'utf8' })
   expect(r.stderr).toBe('')
@@ -46,9 +79,17 @@ test('prepublishOnly refuses to publish while a platform binary is missing', () 
   fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
   fs.cpSync(path.join(root, 'npm'), path.join(dir, 'npm'), { recursive: true })
   const magic = { linux: Buffer.from([0x7f, 0x45, 0x4c, 0x46]), darwin: Buffer.from([0xcf, 0xfa, 0xed, 0xfe]), win32: Buffer.from('MZ\0\0') }
-  const { platforms } = require('../scripts/lib/platforms')
-  for (const p of platforms(pkg)) fs.writeFileSync(path.join(dir, 'npm', p.dir, p.file), magic[p.platform])
+  for (const p of platforms) {
+    fs.writeFileSync(path.join(dir, 'npm', p.dir, p.file), magic[p.platform])
+    fs.writeFileSync(path.join(dir, 'npm', p.dir, p.sim), magic[p.platform])
+  }
   const check = () => spawnSync(process.execPath, [path.join(root, 'scripts', 'prepublish-check.js'), '--dir', dir], { encoding: 'utf8' })
+  expect(check().status).toBe(0)
+
+  // The simulator is part of every platform package: publishing without it is refused too.
+  fs.rmSync(path.join(dir, 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'))
+  expect(check()).toMatchObject({ status: 1, stderr: expect.stringMatching(/forcelink-win32-x64-msvc: missing npm\/win32-x64-msvc\/forcelink-sim\.exe/) })
+  fs.writeFileSync(path.join(dir, 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'), magic.win32)
   expect(check().status).toBe(0)
 
   fs.rmSync(path.join(dir, 'npm', 'darwin-arm64', 'forcelink.darwin-arm64.node'))

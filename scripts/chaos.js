@@ -1,12 +1,12 @@
 'use strict'
 // npm run chaos [-- --store sqlite|postgres|both] [--procs P] [--concurrency C] [--seconds S] [--write]
-// Runs the chaos harness (scripts/lib/chaos.js) and exits non-zero unless every run passes;
+// Runs the chaos harness (__test__/support/chaos.js, shared with the chaos test) and exits non-zero unless every run passes;
 // --write puts the figures in BENCHMARKS.md (its chaos section).
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execSync } = require('node:child_process')
-const { runChaos } = require('./lib/chaos')
+const { runChaos } = require('../__test__/support/chaos')
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`)

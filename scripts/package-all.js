@@ -7,6 +7,10 @@
 //   --targets a,b         only these napi.targets triples
 //   --check-only TRIPLE   only check npm/<platform>/<binary> (the release workflow's Linux jobs)
 //   --pack-only           build nothing: pack the binaries already in npm/<platform>/ (release runners)
+//   --sim-only TRIPLE     only build the simulator for TRIPLE into npm/<platform>/ (every release
+//                         build job: cargo-zigbuild on Linux, cargo on the darwin/win32 runners)
+//   --place-sims DIR      copy each platform's simulator from the downloaded release artifacts
+//                         (DIR/bindings-<triple>/) into npm/<platform>/, executable (release publish)
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -17,7 +21,6 @@ const MAX_UNPACKED = 10 * 1024 * 1024
 // A platform package also carries the simulator for `forcelink/testing` (issue 12): the native
 // module stays under MAX_UNPACKED on its own, the package as a whole under this.
 const MAX_PACKAGE = 18 * 1024 * 1024
-const SIM = 'forcelink-sim'
 const GLIBC_FLOOR = '2.17'
 
 const argv = process.argv.slice(2)
@@ -60,6 +63,52 @@ function checkBinary(p, file) {
   return facts
 }
 
+/**
+ * Builds the simulator for `p` (dist profile) into npm/<platform>/, checking a glibc build's floor;
+ * returns its size. Linux targets go through cargo-zigbuild (glibc 2.17 / static musl).
+ */
+function buildSim(p) {
+  const zig = p.platform === 'linux'
+  const target = p.libc === 'glibc' ? `${p.triple}.${GLIBC_FLOOR}` : p.triple
+  const simOut = path.join(root, 'npm', p.dir, p.sim)
+  fs.rmSync(simOut, { force: true })
+  run('cargo', [zig ? 'zigbuild' : 'build', '-p', 'forcelink-sim', '--bin', 'forcelink-sim', '--profile', 'dist', '--target', zig ? target : p.triple])
+  const sim = path.join(root, 'target', p.triple, 'dist', p.sim)
+  if (p.libc === 'glibc') {
+    const versions = [...new Set(out('objdump', ['-T', sim]).match(/GLIBC_[0-9.]+/g) || [])].map((v) => v.slice(6))
+    const newest = versions.sort((a, b) => (versionLE(a, b) ? -1 : 1)).pop()
+    if (newest && !versionLE(newest, GLIBC_FLOOR)) throw new Error(`${p.sim}: needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}`)
+  }
+  fs.copyFileSync(sim, simOut)
+  fs.chmodSync(simOut, 0o755)
+  return fs.statSync(sim).size
+}
+
+const simOnly = opt('--sim-only')
+if (simOnly) {
+  const p = platforms(pkg).find((x) => x.triple === simOnly)
+  if (!p) throw new Error(`unknown target ${simOnly}`)
+  console.log(JSON.stringify({ target: p.triple, simBytes: buildSim(p) }))
+  process.exit(0)
+}
+
+const placeSims = opt('--place-sims')
+if (placeSims) {
+  const missing = []
+  for (const p of platforms(pkg)) {
+    const from = path.join(path.resolve(placeSims), `bindings-${p.triple}`, p.sim)
+    if (!fs.existsSync(from)) {
+      missing.push(`${p.triple}: ${path.relative(root, from)}`)
+      continue
+    }
+    const to = path.join(root, 'npm', p.dir, p.sim)
+    fs.copyFileSync(from, to)
+    fs.chmodSync(to, 0o755) // artifacts do not keep the executable bit
+  }
+  if (missing.length) throw new Error(`simulator missing from the release artifacts:\n  ${missing.join('\n  ')}`)
+  process.exit(0)
+}
+
 const checkOnly = opt('--check-only')
 if (checkOnly) {
   const p = platforms(pkg).find((x) => x.triple === checkOnly)
@@ -94,18 +143,8 @@ for (const p of linux) {
   // The simulator executable for `forcelink/testing` (musl: static, so it runs on any Alpine).
   // A failure here leaves the package without it (reported, and the smoke suite says so) rather
   // than failing the release of the library itself.
-  const simOut = path.join(root, 'npm', p.dir, SIM)
-  fs.rmSync(simOut, { force: true })
   try {
-    run('cargo', ['zigbuild', '-p', 'forcelink-sim', '--bin', SIM, '--profile', 'dist', '--target', target])
-    const sim = path.join(root, 'target', p.triple, 'dist', SIM)
-    facts.simBytes = fs.statSync(sim).size
-    if (p.libc === 'glibc') {
-      const versions = [...new Set(out('objdump', ['-T', sim]).match(/GLIBC_[0-9.]+/g) || [])].map((v) => v.slice(6))
-      const newest = versions.sort((a, b) => (versionLE(a, b) ? -1 : 1)).pop()
-      if (newest && !versionLE(newest, GLIBC_FLOOR)) throw new Error(`${SIM}: needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}`)
-    }
-    fs.copyFileSync(sim, simOut)
+    facts.simBytes = buildSim(p)
   } catch (e) {
     facts.simBytes = null
     console.error(`warning: ${p.triple}: no simulator in the package (${e.message})`)
@@ -121,11 +160,10 @@ for (const p of toPack) {
   const dir = path.join(stage, p.dir)
   fs.mkdirSync(dir)
   const manifest = platformManifest(pkg, p)
-  const sim = path.join(root, 'npm', p.dir, SIM)
+  const sim = path.join(root, 'npm', p.dir, p.sim)
   if (fs.existsSync(sim)) {
-    manifest.files.push(SIM)
-    fs.copyFileSync(sim, path.join(dir, SIM))
-    fs.chmodSync(path.join(dir, SIM), 0o755)
+    fs.copyFileSync(sim, path.join(dir, p.sim))
+    fs.chmodSync(path.join(dir, p.sim), 0o755)
   }
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
   fs.copyFileSync(path.join(root, 'npm', p.dir, 'README.md'), path.join(dir, 'README.md'))

@@ -36,7 +36,7 @@ for (const abi of platformDirs) {
   // The simulator for `forcelink/testing` ships next to the native module it was built with.
   const sim = meta.os.includes(process.platform) && meta.cpu.includes(process.arch) ? simBinary() : ''
   const simName = path.basename(sim)
-  const files = sim && fs.existsSync(sim) ? [...meta.files, simName] : meta.files
+  const files = sim && fs.existsSync(sim) && !meta.files.includes(simName) ? [...meta.files, simName] : meta.files
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...meta, files, version: pkg.version }, null, 2))
   fs.copyFileSync(path.join(root, 'npm', abi, 'README.md'), path.join(dir, 'README.md'))
   fs.copyFileSync(binary, path.join(dir, meta.main))

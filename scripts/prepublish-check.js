@@ -1,7 +1,7 @@
 'use strict'
 // `prepublishOnly`: refuses to publish the root package unless every napi.targets platform package
-// is ready (its binary built into npm/<platform>/, as `napi artifacts` leaves it) and the
-// optionalDependencies match. `--dir D` checks another checkout (the test uses it).
+// is ready (its binary built into npm/<platform>/, as `napi artifacts` leaves it, and the simulator
+// executable for `forcelink/testing` beside it) and the optionalDependencies match. `--dir D` checks another checkout (the test uses it).
 const fs = require('node:fs')
 const path = require('node:path')
 const { platforms, readPkg } = require('./lib/platforms')
@@ -17,18 +17,26 @@ const MAGIC = {
   win32: (b) => b.subarray(0, 2).toString('latin1') === 'MZ',
 }
 
+/** Whether the file's first bytes are those of a `platform` executable or library. */
+function isBinaryOf(file, platform) {
+  const head = Buffer.alloc(4)
+  const fd = fs.openSync(file, 'r')
+  const n = fs.readSync(fd, head, 0, 4, 0)
+  fs.closeSync(fd)
+  return n === 4 && MAGIC[platform](head)
+}
+
 const problems = []
 for (const p of platforms(pkg)) {
+  const sim = path.join(dir, 'npm', p.dir, p.sim)
+  if (!fs.existsSync(sim)) problems.push(`${p.name}: missing npm/${p.dir}/${p.sim} (the simulator for forcelink/testing)`)
+  else if (!isBinaryOf(sim, p.platform)) problems.push(`${p.name}: npm/${p.dir}/${p.sim} is not a ${p.platform} binary`)
   const file = path.join(dir, 'npm', p.dir, p.file)
   if (!fs.existsSync(file)) {
     problems.push(`${p.name}: missing npm/${p.dir}/${p.file}`)
     continue
   }
-  const head = Buffer.alloc(4)
-  const fd = fs.openSync(file, 'r')
-  const n = fs.readSync(fd, head, 0, 4, 0)
-  fs.closeSync(fd)
-  if (n < 4 || !MAGIC[p.platform](head)) problems.push(`${p.name}: npm/${p.dir}/${p.file} is not a ${p.platform} binary`)
+  if (!isBinaryOf(file, p.platform)) problems.push(`${p.name}: npm/${p.dir}/${p.file} is not a ${p.platform} binary`)
   else if (fs.readFileSync(file).includes('panicForTest')) problems.push(`${p.name}: npm/${p.dir}/${p.file} is a test build (test-hooks)`)
   if (pkg.optionalDependencies?.[p.name] !== pkg.version) problems.push(`${p.name}: not in optionalDependencies at ${pkg.version}`)
 }
@@ -36,4 +44,4 @@ if (problems.length) {
   console.error(`refusing to publish ${pkg.name}@${pkg.version}; platform packages not ready:\n  ${problems.join('\n  ')}`)
   process.exit(1)
 }
-console.log(`${pkg.name}@${pkg.version}: all ${platforms(pkg).length} platform binaries present`)
+console.log(`${pkg.name}@${pkg.version}: all ${platforms(pkg).length} platform binaries and simulators present`)

@@ -1,33 +1,50 @@
 'use strict'
 // The platform packages, derived from package.json's `napi.targets` (the one list the release
-// workflow, the packaging and the optionalDependencies all follow).
+// workflow, the packaging and the optionalDependencies all follow), read through @napi-rs/cli's own
+// triple parser so the directory and binary names are the ones `napi` itself uses.
 const fs = require('node:fs')
 const path = require('node:path')
 
+/**
+ * @napi-rs/cli's `parseTriple`. @napi-rs/cli needs Node >= 20.17 (it loads ES modules through
+ * require); the release workflow's smoke job runs these scripts under Node 18 too, where the few
+ * targets we build are named the same way by hand.
+ */
+function parseTriple(triple) {
+  try {
+    return require('@napi-rs/cli').parseTriple(triple)
+  } catch (e) {
+    const m = /^(x86_64|aarch64)-(?:unknown|apple|pc)-(linux|darwin|windows)(?:-(gnu|musl|msvc))?$/.exec(triple)
+    if (!m) throw e
+    const platform = { linux: 'linux', darwin: 'darwin', windows: 'win32' }[m[2]]
+    const arch = m[1] === 'x86_64' ? 'x64' : 'arm64'
+    const abi = m[3] || null
+    return { triple, platformArchABI: [platform, arch, abi].filter(Boolean).join('-'), platform, arch, abi }
+  }
+}
+
 const root = path.join(__dirname, '..', '..')
 
-const TRIPLES = {
-  'x86_64-unknown-linux-gnu': { platform: 'linux', arch: 'x64', abi: 'gnu', libc: 'glibc' },
-  'aarch64-unknown-linux-gnu': { platform: 'linux', arch: 'arm64', abi: 'gnu', libc: 'glibc' },
-  'x86_64-unknown-linux-musl': { platform: 'linux', arch: 'x64', abi: 'musl', libc: 'musl' },
-  'aarch64-unknown-linux-musl': { platform: 'linux', arch: 'arm64', abi: 'musl', libc: 'musl' },
-  'x86_64-apple-darwin': { platform: 'darwin', arch: 'x64' },
-  'aarch64-apple-darwin': { platform: 'darwin', arch: 'arm64' },
-  'x86_64-pc-windows-msvc': { platform: 'win32', arch: 'x64', abi: 'msvc' },
-}
+/** The libc a Linux ABI links (npm's `libc` field); none elsewhere. */
+const LIBC = { gnu: 'glibc', musl: 'musl' }
+
+/** The simulator executable each platform package ships for `forcelink/testing`. */
+const simFile = (platform) => (platform === 'win32' ? 'forcelink-sim.exe' : 'forcelink-sim')
 
 function readPkg(dir = root) {
   return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
 }
 
-/** One entry per napi target: its triple, npm dir name, package name and binary file name. */
+/** One entry per napi target: its triple, npm dir name, package name, binary and simulator files. */
 function platforms(pkg = readPkg()) {
   const bin = pkg.napi.binaryName
   return pkg.napi.targets.map((triple) => {
-    const t = TRIPLES[triple]
-    if (!t) throw new Error(`napi.targets: unknown target ${triple}`)
-    const dir = [t.platform, t.arch, t.abi].filter(Boolean).join('-')
-    return { triple, ...t, dir, name: `${pkg.name}-${dir}`, file: `${bin}.${dir}.node` }
+    const t = parseTriple(triple)
+    const dir = t.platformArchABI
+    const p = { triple, platform: t.platform, arch: t.arch, dir, name: `${pkg.name}-${dir}`, file: `${bin}.${dir}.node`, sim: simFile(t.platform) }
+    if (t.abi) p.abi = t.abi
+    if (t.platform === 'linux' && LIBC[t.abi]) p.libc = LIBC[t.abi]
+    return p
   })
 }
 
@@ -39,7 +56,7 @@ function platformManifest(pkg, p) {
     description: `${pkg.name}'s native binary for ${p.triple}`,
     license: pkg.license,
     main: p.file,
-    files: [p.file],
+    files: [p.file, p.sim],
     os: [p.platform],
     cpu: [p.arch],
   }
@@ -48,4 +65,4 @@ function platformManifest(pkg, p) {
   return m
 }
 
-module.exports = { root, TRIPLES, readPkg, platforms, platformManifest }
+module.exports = { root, readPkg, platforms, platformManifest, simFile }

@@ -14,7 +14,7 @@ const path = require('node:path')
 const readline = require('node:readline')
 const { spawn } = require('node:child_process')
 const { Forcelink } = require('../..')
-const { simBinary } = require('./paths')
+const { simBinary } = require('../../sim/build')
 const { spawnSim, authorize } = require('../../sim/client')
 const { startPostgres } = require('./pg-cluster')
 
