@@ -142,8 +142,26 @@ describe('signal', () => {
     createRecord: (signal) => fl.createRecord({ ...who, object: 'Contact', fields: { LastName: 'Sig' }, signal }),
     updateRecord: (signal) => fl.updateRecord({ ...who, object: 'Contact', id: '003000000000001AAA', fields: { LastName: 'Sig' }, signal }),
     exportAll: (signal) => fl.exportAll({ ...who, type: 'contacts', signal }).next(),
+    exportAllJson: (signal) => fl.exportAllJson({ ...who, type: 'contacts', signal }).next(),
     sync: (signal) => fl.sync({ ...who, type: 'contacts', signal }).next(),
+    exportStream: (signal) => drain(fl.exportStream({ ...who, type: 'contacts', signal })),
   }
+  /** Reads a stream to its end: resolves with the byte count, rejects with its error. */
+  const drain = (stream) =>
+    new Promise((resolve, reject) => {
+      let n = 0
+      stream.on('data', (b) => (n += b.length))
+      stream.once('error', reject)
+      stream.once('end', () => resolve(n))
+    })
+
+  test('the list covers every async method of Forcelink (async functions, async generators, exportStream)', () => {
+    const source = fs.readFileSync(path.join(__dirname, '..', 'index.js'), 'utf8')
+    const declared = [...source.matchAll(/^ {2}async \*?(\w+)\(/gm)].map((m) => m[1]).filter((n) => n !== 'close')
+    expect(declared.length).toBeGreaterThan(10)
+    for (const n of declared) expect(typeof Forcelink.prototype[n]).toBe('function')
+    expect([...declared, 'exportStream'].sort()).toEqual(Object.keys(calls).sort())
+  })
 
   test.each(Object.keys(calls))('%s: an aborted signal rejects CANCELLED with cause = signal.reason', async (name) => {
     const ac = new AbortController()
@@ -171,6 +189,15 @@ describe('signal', () => {
       const e2 = await it.next().catch((e) => e)
       expect(e2).toMatchObject({ code: 'CANCELLED' })
       expect(e2.cause.message).toBe('bye')
+      const ac3 = new AbortController()
+      const stream = fl.exportStream({ ...who, type: 'contacts', signal: ac3.signal })
+      const t3 = Date.now()
+      setTimeout(() => ac3.abort(new Error('stream bye')), 100)
+      const e3 = await drain(stream).catch((e) => e)
+      expect(e3).toMatchObject({ code: 'CANCELLED' })
+      expect(e3.cause.message).toBe('stream bye')
+      expect(Date.now() - t3).toBeLessThan(1500)
+      expect(stream.destroyed).toBe(true)
     } finally {
       await sim.control.setLatency(0)
     }
