@@ -156,18 +156,16 @@ const pack = (dir) => JSON.parse(out('npm', ['pack', '--json', '--pack-destinati
 const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-pack-'))
 const tarballs = []
 const toPack = packOnly ? platforms(pkg).filter((p) => fs.existsSync(path.join(root, 'npm', p.dir, p.file))) : linux
+// A platform package is its npm/<platform>/ folder as `napi prepublish` publishes it: the manifest
+// scripts/sync-platforms.js keeps in step with napi.targets (a test checks it), the binary and the
+// simulator placed beside it above.
 for (const p of toPack) {
-  const dir = path.join(stage, p.dir)
-  fs.mkdirSync(dir)
-  const manifest = platformManifest(pkg, p)
-  const sim = path.join(root, 'npm', p.dir, p.sim)
-  if (fs.existsSync(sim)) {
-    fs.copyFileSync(sim, path.join(dir, p.sim))
-    fs.chmodSync(path.join(dir, p.sim), 0o755)
-  }
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
-  fs.copyFileSync(path.join(root, 'npm', p.dir, 'README.md'), path.join(dir, 'README.md'))
-  fs.copyFileSync(path.join(root, 'npm', p.dir, p.file), path.join(dir, p.file))
+  const dir = path.join(root, 'npm', p.dir)
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
+  const expected = platformManifest(pkg, p)
+  if (JSON.stringify(manifest) !== JSON.stringify(expected)) throw new Error(`npm/${p.dir}/package.json is out of step with napi.targets (run node scripts/sync-platforms.js)`)
+  const sim = path.join(dir, p.sim)
+  if (fs.existsSync(sim)) fs.chmodSync(sim, 0o755)
   const info = pack(dir)
   if (info.unpackedSize > MAX_PACKAGE) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked`)
   const r = report.find((x) => x.target === p.triple)
