@@ -10,11 +10,9 @@ module.exports = [
     ignores: [
       'binding.js',
       '**/node_modules/',
-      'target/',
       '**/target/',
       'dist/',
       'npm/',
-      'benchmark/micro/target/',
       // The incumbent controller re-created as documented, its quirks kept on purpose (benchmark peer).
       'benchmark/incumbent/',
     ],
@@ -59,6 +57,7 @@ module.exports = [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
       ],
+      'prefer-const': 'error',
     },
   },
 ]

@@ -29,6 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve))
+  await forcelink.close() // stops background work; later calls reject with CLOSED
   await sim.close()
 })
 

@@ -314,6 +314,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn close_checkpoints_and_later_calls_fail() {
+        let path = tmp("close");
+        let s = SqliteStore::open(&path, None).unwrap();
+        let k = ConnKey::new("a1", "u1").unwrap();
+        assert!(s.save(&record("a1"), None).await.unwrap());
+        assert!(std::path::Path::new(&format!("{path}-wal")).exists());
+        s.close().await;
+        // The last connection closed: the WAL is checkpointed into the file and removed.
+        assert!(!std::path::Path::new(&format!("{path}-wal")).exists());
+        let e = s.find(&k).await.unwrap_err();
+        assert!(e.to_string().contains("closed"), "{e}");
+        s.close().await; // idempotent
+        let again = SqliteStore::open(&path, None).unwrap();
+        assert!(again.find(&k).await.unwrap().is_some());
+        drop(again);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+
+    #[tokio::test]
     async fn crud_leases_nonces_and_sealing() {
         let path = tmp("crud");
         let s = SqliteStore::open(&path, Some(&[1u8; 32])).unwrap();
