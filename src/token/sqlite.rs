@@ -450,6 +450,8 @@ mod mode_tests {
             .conn
             .lock()
             .unwrap()
+            .as_ref()
+            .unwrap()
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
