@@ -72,6 +72,24 @@ impl ConnKey {
         })
     }
 
+    /// The connection a call names, as the host gives it: a user's (`accountId` + `ownerId`, a
+    /// missing one counting as empty) or a server flow's (`connectionId` alone). The one place the
+    /// rules for a connection's identity live.
+    pub fn from_parts(
+        account_id: Option<&str>,
+        owner: Option<&str>,
+        connection_id: Option<&str>,
+    ) -> Result<Self> {
+        match (connection_id, account_id, owner) {
+            (Some(c), None, None) => Self::server(c),
+            (None, a, o) => Self::new(a.unwrap_or(""), o.unwrap_or("")),
+            _ => Err(Error::input(
+                "connectionId",
+                "give either connectionId or accountId + ownerId, not both",
+            )),
+        }
+    }
+
     pub fn is_server(&self) -> bool {
         self.owner == SERVER_OWNER
     }
