@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The public JS surface: a thin layer over the native binding that turns arguments into JSON,
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
@@ -11,6 +12,7 @@ function platformPackage() {
   const { platform, arch } = process
   let abi = ''
   if (platform === 'linux') {
+    /** @type {any} */
     const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
     abi = report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl'
   } else if (platform === 'win32') {
@@ -24,15 +26,15 @@ function loadNative() {
     return require('./binding.js')
   } catch (cause) {
     const pkg = platformPackage()
-    const err = new Error(
+    const err = Object.assign(new Error(
       `forcelink: no native binary for this platform (${process.platform}-${process.arch}, Node ${process.version}). ` +
         `It looked for the optional package "${pkg}" (and a local forcelink.*.node file). ` +
         `If that platform is published, reinstall without --omit=optional / --no-optional (a lockfile made ` +
         `on another platform may need a fresh "npm install"); otherwise build from source: ` +
         `install Rust (https://rustup.rs), then run "npm run build" in the forcelink package folder.`,
+      ),
+      { code: 'FORCELINK_BINARY_MISSING', cause },
     )
-    err.code = 'FORCELINK_BINARY_MISSING'
-    err.cause = cause
     throw err
   }
 }
@@ -47,6 +49,7 @@ class ForcelinkError extends Error {
    */
   constructor(init, options) {
     // `new ForcelinkError('message')` is not the typed form, but must not yield an error with no code.
+    /** @type {Partial<import('./index').ForcelinkErrorInit>} */
     const info = init !== null && typeof init === 'object' ? init : { message: init === undefined ? '' : String(init) }
     super(info.message, options !== null && typeof options === 'object' && 'cause' in options ? { cause: options.cause } : undefined)
     this.name = 'ForcelinkError'
@@ -151,7 +154,7 @@ function bridgeStore(store) {
       let value = await fn.apply(store, JSON.parse(argsJson))
       if (value && typeof value.toObject === 'function') value = value.toObject() // mongoose documents
       return JSON.stringify({ ok: true, value: value === undefined ? null : value })
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       const message = err && err.message ? err.message : String(err)
       rememberStoreError(message, err)
       return JSON.stringify({ ok: false, message })
@@ -291,6 +294,7 @@ class Forcelink extends EventEmitter {
   #n
   #csvFormulaGuard = true
   #stateTtlSeconds = 3600
+  /** @type {any} */
   #logger = null
   #closed = false
   #inflight = new Set()
@@ -690,13 +694,14 @@ function paginate(total, page, perPage) {
 }
 
 // Test builds only (cargo feature `test-hooks`): the published binary has no panic hook, so
-// neither has the published API.
-if (typeof native.panicForTest === 'function') {
+// neither has the published API (nor the committed binding.d.ts).
+const testHooks = /** @type {any} */ (native)
+if (typeof testHooks.panicForTest === 'function') {
   Object.defineProperty(Forcelink.prototype, '__panicForTest', {
     value(message, async = false) {
-      if (async) return native.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
+      if (async) return testHooks.panicForTestAsync(String(message)).catch((/** @type {unknown} */ e) => Promise.reject(convert(e)))
       try {
-        return native.panicForTest(String(message))
+        return testHooks.panicForTest(String(message))
       } catch (e) {
         throw convert(e)
       }
