@@ -79,3 +79,32 @@ test('instanceof ForcelinkError holds across two installed copies (the JS at ano
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+describe('the panic hook', () => {
+  const { spawnSync } = require('node:child_process')
+  const script = `
+    const { Forcelink } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const fl = new Forcelink(${JSON.stringify({ ...good, storePath: require('./helpers').tmpDb('panic-hook') })})
+    try { fl.__panicForTest('boom-for-the-hook') } catch (e) { console.log(e.code) }
+  `
+  const run = (backtrace) => {
+    const env = { ...process.env }
+    delete env.RUST_BACKTRACE
+    if (backtrace !== undefined) env.RUST_BACKTRACE = backtrace
+    return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env })
+  }
+
+  test('writes nothing to stderr by default: the panic is an INTERNAL error', () => {
+    for (const r of [run(undefined), run('0')]) {
+      expect(r.stdout.trim()).toBe('INTERNAL')
+      expect(r.stderr).toBe('')
+    }
+  })
+
+  test('chains to the previous (default) hook when RUST_BACKTRACE is set', () => {
+    const r = run('1')
+    expect(r.stdout.trim()).toBe('INTERNAL')
+    expect(r.stderr).toContain('boom-for-the-hook')
+    expect(r.stderr).toMatch(/panicked at/)
+  })
+})

@@ -32,10 +32,17 @@ pub use cursor::NativeExportCursor;
 pub use sync::NativeSyncCursor;
 
 /// A panic is contained and surfaces as an INTERNAL error (its message in the error, which the
-/// host's logger sees): nothing is written to stderr behind the host's back.
+/// host's logger sees): nothing is written to stderr behind the host's back. With `RUST_BACKTRACE`
+/// set (not empty, not `0`), the hook chains to the previous one (Rust's default: message and backtrace
+/// on stderr), for debugging.
 #[napi_derive::module_init]
 fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
+            previous(info);
+        }
+    }));
 }
 
 /// One page of `exportPage`.
@@ -72,12 +79,6 @@ impl ConnArgs {
             self.connection_id.as_deref(),
         )
     }
-}
-
-/// A value JS must give; missing, it is the error serde gave when these arguments were JSON.
-fn required<'a>(v: &'a Option<String>, field: &str) -> crate::Result<&'a str> {
-    v.as_deref()
-        .ok_or_else(|| crate::Error::input(field, format!("is missing field {field}")))
 }
 
 /// `beginLogin` arguments: a user's connection only.
@@ -257,6 +258,8 @@ pub struct OrgLimitInfo {
 impl NativeForcelink {
     /// `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
     /// `storeCall(op, argsText)` bridges a host TokenStore; without it the embedded store is used.
+    // The callback's type is spelled out (not aliased) so the generated declaration shows it.
+    #[allow(clippy::type_complexity)]
     #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,
@@ -293,18 +296,11 @@ impl NativeForcelink {
         Outcome(
             async {
                 let c = &args.conn;
-                // Without a connectionId a missing id counts as empty (ConnKey names it);
-                // beside one, both ids must be given.
-                let (account_id, owner_id) = match c.connection_id {
-                    None => (
-                        c.account_id.as_deref().unwrap_or(""),
-                        c.owner_id.as_deref().unwrap_or(""),
-                    ),
-                    Some(_) => (
-                        required(&c.account_id, "accountId")?,
-                        required(&c.owner_id, "ownerId")?,
-                    ),
-                };
+                let (account_id, owner_id) = ConnKey::login_parts(
+                    c.account_id.as_deref(),
+                    c.owner_id.as_deref(),
+                    c.connection_id.as_deref(),
+                )?;
                 let r = self
                     .inner
                     .begin_login(
