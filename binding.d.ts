@@ -206,7 +206,20 @@ export interface PageText {
 }
 
 /** The incumbent paginator; inputs are the raw query-string values. */
-export declare function paginate(total: number, page?: string | undefined | null, perPage?: string | undefined | null): string
+export declare function paginate(total: number, page?: string | undefined | null, perPage?: string | undefined | null): Pagination
+
+/** The incumbent's pagination block, with its snake_case keys. */
+export interface Pagination {
+  page: number
+  per_page: number
+  total: number
+  total_pages: number
+  /** `null` on the last page. */
+  next_page: number | null
+  /** `null` on the first page. */
+  prev_page: number | null
+  offsetValue: number
+}
 
 /** `query` arguments. */
 export interface QueryArgs {

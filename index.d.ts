@@ -141,15 +141,8 @@ export type UserConnection = { accountId: Id; ownerId: Id }
 /** A user's connection (`accountId` + `ownerId`) or a server flow's (`connectionId`). */
 export type Connection = { accountId: Id; ownerId: Id; connectionId?: never } | { connectionId: Id; accountId?: never; ownerId?: never }
 
-export interface Pagination {
-  page: number
-  per_page: number
-  total: number
-  total_pages: number
-  next_page: number | null
-  prev_page: number | null
-  offsetValue: number
-}
+/** The incumbent's pagination block (snake_case keys, as its responses had them). */
+export type Pagination = binding.Pagination
 
 /** A record as Salesforce returns it (`attributes`, nested parents, `null` for absent parents). */
 export interface SalesforceRecord {

@@ -690,7 +690,7 @@ class Forcelink extends EventEmitter {
 /** The incumbent paginator, with NaN-free answers for the inputs its formula leaves undefined. */
 function paginate(total, page, perPage) {
   const t = Number(total)
-  return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
+  return native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage))
 }
 
 // Test builds only (cargo feature `test-hooks`): the published binary has no panic hook, so

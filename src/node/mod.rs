@@ -15,7 +15,7 @@ mod test_hooks;
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, Function, Promise};
+use napi::bindgen_prelude::{Either, FnArgs, Function, Null, Promise};
 use napi::Env;
 use napi_derive::napi;
 
@@ -528,22 +528,52 @@ fn text(body: Vec<u8>) -> crate::Result<String> {
     String::from_utf8(body).map_err(|e| crate::Error::Internal(e.to_string()))
 }
 
+/// The incumbent's pagination block, with its snake_case keys.
+#[napi(object, object_from_js = false)]
+pub struct Pagination {
+    pub page: f64,
+    #[napi(js_name = "per_page")]
+    pub per_page: f64,
+    pub total: f64,
+    #[napi(js_name = "total_pages")]
+    pub total_pages: f64,
+    /// `null` on the last page.
+    #[napi(js_name = "next_page")]
+    pub next_page: Either<f64, Null>,
+    /// `null` on the first page.
+    #[napi(js_name = "prev_page")]
+    pub prev_page: Either<f64, Null>,
+    #[napi(js_name = "offsetValue")]
+    pub offset_value: f64,
+}
+
+fn number_or_null(v: Option<u64>) -> Either<f64, Null> {
+    match v {
+        Some(n) => Either::A(n as f64),
+        None => Either::B(Null),
+    }
+}
+
 /// The incumbent paginator; inputs are the raw query-string values.
 #[napi(catch_unwind)]
-pub fn paginate(
-    total: f64,
-    page: Option<String>,
-    per_page: Option<String>,
-) -> napi::Result<String> {
+pub fn paginate(total: f64, page: Option<String>, per_page: Option<String>) -> Pagination {
     let total = if total.is_finite() && total > 0.0 {
         total.floor() as u64
     } else {
         0
     };
-    serde_json::to_string(&core_paginate(
+    let p = core_paginate(
         total,
         normalize_page(page.as_deref()),
         normalize_limit(per_page.as_deref()),
-    ))
-    .map_err(|e| napi::Error::from_reason(e.to_string()))
+    );
+    Pagination {
+        page: p.page as f64,
+        per_page: p.per_page as f64,
+        total: p.total as f64,
+        total_pages: p.total_pages as f64,
+        next_page: number_or_null(p.next_page),
+        prev_page: number_or_null(p.prev_page),
+        offset_value: p.offset_value as f64,
+    }
 }
