@@ -657,10 +657,10 @@ if (!nativeBinding || forceWasi) {
     let candidateError = null
     let candidateFailed = false
     try {
-      candidateError = __napiWasiResolveCandidate('../../forcelink.wasi.cjs', false, ['../../forcelink.wasm32-wasi.debug.wasm', '../../forcelink.wasm32-wasi.wasm'])
+      candidateError = __napiWasiResolveCandidate('./forcelink.wasi.cjs', false, ['./forcelink.wasm32-wasi.debug.wasm', './forcelink.wasm32-wasi.wasm'])
       candidateFailed = candidateError !== null
       if (!candidateFailed) {
-        wasiBinding = require('../../forcelink.wasi.cjs')
+        wasiBinding = require('./forcelink.wasi.cjs')
         nativeBinding = wasiBinding
         __napiLoadedBindingTarget = 'wasm32-wasi'
         wasiBindingLoaded = true
