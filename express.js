@@ -148,7 +148,7 @@ function createSalesforceController(forcelink, options = {}) {
     }
     if (bindBrowser) p.binding = readCookie(req, cookieName)
     // A host that knows its user on the callback too: the flow must be that user's.
-    let who = null
+    let who
     try {
       who = connection(req)
     } catch (_) {
