@@ -528,7 +528,11 @@ fn text(body: Vec<u8>) -> crate::Result<String> {
     String::from_utf8(body).map_err(|e| crate::Error::Internal(e.to_string()))
 }
 
+// napi-derive registers free functions only outside `cfg(test)`, so the unit-test build sees
+// `paginate` (and what only it uses) as dead.
+
 /// The incumbent's pagination block, with its snake_case keys.
+#[cfg_attr(test, allow(dead_code))]
 #[napi(object, object_from_js = false)]
 pub struct Pagination {
     pub page: f64,
@@ -547,6 +551,7 @@ pub struct Pagination {
     pub offset_value: f64,
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn number_or_null(v: Option<u64>) -> Either<f64, Null> {
     match v {
         Some(n) => Either::A(n as f64),
@@ -555,6 +560,7 @@ fn number_or_null(v: Option<u64>) -> Either<f64, Null> {
 }
 
 /// The incumbent paginator; inputs are the raw query-string values.
+#[cfg_attr(test, allow(dead_code))]
 #[napi(catch_unwind)]
 pub fn paginate(total: f64, page: Option<String>, per_page: Option<String>) -> Pagination {
     let total = if total.is_finite() && total > 0.0 {
