@@ -39,9 +39,11 @@ export declare class NativeExportCursor {
 export declare class NativeForcelink {
   /**
    * `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
-   * `storeCall(op, argsText)` bridges a host TokenStore; without it the embedded store is used.
+   * `storeCall(op, argsJson)` bridges a host TokenStore (the store's documents travel as the
+   * host's JSON, e.g. a mongoose `ObjectId` as its string); without it the embedded store is
+   * used. `onEvent` receives each event as an object (`event`: its name).
    */
-  constructor(configJson: string, storeCall?: ((arg0: string, arg1: string) => Promise<string>) | undefined | null, onEvent?: ((arg: string) => void) | undefined | null)
+  constructor(configJson: string, storeCall?: ((arg0: string, arg1: string) => Promise<string>) | undefined | null, onEvent?: ((event: { event: string } & Record<string, unknown>) => void) | undefined | null)
   beginLogin(args: LoginArgs): Promise<LoginStart>
   handleCallback(args: CallbackArgs): Promise<CallbackResult>
   disconnect(args: ConnArgs): Promise<DisconnectResult>
@@ -97,6 +99,10 @@ export interface CallbackArgs {
   error?: string
   errorDescription?: string
   binding?: string
+  /**
+   * The host's user on the callback request, used when both ids are given: the flow must be
+   * that user's.
+   */
   accountId?: string
   ownerId?: string
 }

@@ -317,7 +317,7 @@ class Forcelink extends EventEmitter {
     if (Number.isInteger(rest.stateTtlSeconds)) this.#stateTtlSeconds = rest.stateTtlSeconds
     if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
     try {
-      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (line) => this.#onEvent(line))
+      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (e) => this.#onEvent(e))
     } catch (e) {
       throw convert(e)
     }
@@ -325,13 +325,8 @@ class Forcelink extends EventEmitter {
 
   // Called by native code (through a threadsafe function) for every event: logs it, then hands
   // it to each listener. Nothing here may throw back into native code or break a call.
-  #onEvent(line) {
-    let e
-    try {
-      e = JSON.parse(line)
-    } catch (_) {
-      return
-    }
+  #onEvent(/** @type {Record<string, any>} */ e) {
+    if (e === null || typeof e !== 'object') return
     const name = e.event
     delete e.event
     if (this.#logger) {
@@ -483,10 +478,9 @@ class Forcelink extends EventEmitter {
       error: str(opts.error),
       errorDescription: str(opts.errorDescription),
       binding: str(opts.binding),
-    }
-    if (opts.accountId !== undefined && opts.accountId !== null && opts.ownerId !== undefined && opts.ownerId !== null) {
-      args.accountId = String(opts.accountId)
-      args.ownerId = String(opts.ownerId)
+      // The host's user on the callback request: Rust uses it when both ids are given.
+      accountId: str(opts.accountId),
+      ownerId: str(opts.ownerId),
     }
     return plain(await call(() => this.#n.handleCallback(args)))
   }

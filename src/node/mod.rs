@@ -111,6 +111,8 @@ pub struct CallbackArgs {
     pub error: Option<String>,
     pub error_description: Option<String>,
     pub binding: Option<String>,
+    /// The host's user on the callback request, used when both ids are given: the flow must be
+    /// that user's.
     pub account_id: Option<String>,
     pub owner_id: Option<String>,
 }
@@ -257,7 +259,9 @@ pub struct OrgLimitInfo {
 #[napi]
 impl NativeForcelink {
     /// `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
-    /// `storeCall(op, argsText)` bridges a host TokenStore; without it the embedded store is used.
+    /// `storeCall(op, argsJson)` bridges a host TokenStore (the store's documents travel as the
+    /// host's JSON, e.g. a mongoose `ObjectId` as its string); without it the embedded store is
+    /// used. `onEvent` receives each event as an object (`event`: its name).
     // The callback's type is spelled out (not aliased) so the generated declaration shows it.
     #[allow(clippy::type_complexity)]
     #[napi(constructor, catch_unwind)]
@@ -265,7 +269,10 @@ impl NativeForcelink {
         env: Env,
         config_json: String,
         store_call: Option<Function<FnArgs<(String, String)>, Promise<String>>>,
-        on_event: Option<Function<String, ()>>,
+        #[napi(
+            ts_arg_type = "((event: { event: string } & Record<string, unknown>) => void) | undefined | null"
+        )]
+        on_event: Option<Function<serde_json::Value, ()>>,
     ) -> napi::Result<Self> {
         let mut cfg = Config::from_json(&config_json).map_err(|e| thrown(&env, &e))?;
         if let Some(f) = on_event {
