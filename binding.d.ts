@@ -39,11 +39,11 @@ export declare class NativeExportCursor {
 export declare class NativeForcelink {
   /**
    * `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
-   * `storeCall(op, argsJson)` bridges a host TokenStore (the store's documents travel as the
-   * host's JSON, e.g. a mongoose `ObjectId` as its string); without it the embedded store is
-   * used. `onEvent` receives each event as an object (`event`: its name).
+   * `storeCall(op, args)` bridges a host TokenStore: it calls `store[op](...args)` and answers
+   * an envelope as JSON text (the store's documents serialized the host's way); without it the
+   * embedded store is used. `onEvent` receives each event as an object (`event`: its name).
    */
-  constructor(configJson: string, storeCall?: ((arg0: string, arg1: string) => Promise<string>) | undefined | null, onEvent?: ((event: { event: string } & Record<string, unknown>) => void) | undefined | null)
+  constructor(configJson: string, storeCall?: ((op: string, args: unknown[]) => Promise<string>) | undefined | null, onEvent?: ((event: { event: string } & Record<string, unknown>) => void) | undefined | null)
   beginLogin(args: LoginArgs): Promise<LoginStart>
   handleCallback(args: CallbackArgs): Promise<CallbackResult>
   disconnect(args: ConnArgs): Promise<DisconnectResult>

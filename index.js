@@ -142,7 +142,7 @@ function bridgeStore(store) {
   for (const m of REQUIRED_STORE_METHODS) {
     if (typeof store[m] !== 'function') throw configError('store', `store.${m} must be a function`)
   }
-  return async (op, argsJson) => {
+  return async (/** @type {string} */ op, /** @type {unknown[]} */ args) => {
     // Which optional methods exist (asked once by native code).
     if (op === '__methods') return JSON.stringify({ ok: true, value: OPTIONAL_STORE_METHODS.filter((m) => typeof store[m] === 'function') })
     const fn = store[op]
@@ -151,7 +151,7 @@ function bridgeStore(store) {
       return JSON.stringify({ ok: false, message: `store.${op} is not a function` })
     }
     try {
-      let value = await fn.apply(store, JSON.parse(argsJson))
+      let value = await fn.apply(store, args)
       if (value && typeof value.toObject === 'function') value = value.toObject() // mongoose documents
       return JSON.stringify({ ok: true, value: value === undefined ? null : value })
     } catch (/** @type {any} */ err) {

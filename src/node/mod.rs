@@ -259,16 +259,17 @@ pub struct OrgLimitInfo {
 #[napi]
 impl NativeForcelink {
     /// `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
-    /// `storeCall(op, argsJson)` bridges a host TokenStore (the store's documents travel as the
-    /// host's JSON, e.g. a mongoose `ObjectId` as its string); without it the embedded store is
-    /// used. `onEvent` receives each event as an object (`event`: its name).
+    /// `storeCall(op, args)` bridges a host TokenStore: it calls `store[op](...args)` and answers
+    /// an envelope as JSON text (the store's documents serialized the host's way); without it the
+    /// embedded store is used. `onEvent` receives each event as an object (`event`: its name).
     // The callback's type is spelled out (not aliased) so the generated declaration shows it.
     #[allow(clippy::type_complexity)]
     #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,
         config_json: String,
-        store_call: Option<Function<FnArgs<(String, String)>, Promise<String>>>,
+        #[napi(ts_arg_type = "((op: string, args: unknown[]) => Promise<string>) | undefined | null")]
+        store_call: Option<Function<FnArgs<(String, serde_json::Value)>, Promise<String>>>,
         #[napi(
             ts_arg_type = "((event: { event: string } & Record<string, unknown>) => void) | undefined | null"
         )]
