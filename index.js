@@ -598,7 +598,8 @@ class Forcelink extends EventEmitter {
    */
   exportStream(opts) {
     opts = opts || {}
-    const format = opts.format === undefined ? 'ndjson' : opts.format
+    // Any other value, whatever its type, is INVALID_INPUT naming `format` (Rust checks it).
+    const format = /** @type {import('./binding').ExportFormat} */ (opts.format === undefined ? 'ndjson' : String(opts.format))
     let guard = this.#csvFormulaGuard
     if (opts.csvFormulaGuard !== undefined && opts.csvFormulaGuard !== null) {
       if (typeof opts.csvFormulaGuard !== 'boolean') throw inputError('csvFormulaGuard', 'must be a boolean')

@@ -81,6 +81,16 @@ test('instanceof ForcelinkError holds across two installed copies (the JS at ano
   }
 })
 
+test('exportStream: a format of any other type is INVALID_INPUT naming format, its value not echoed', async () => {
+  const fl = new Forcelink(good)
+  for (const format of [5, null, {}, 'xml']) {
+    const stream = fl.exportStream({ accountId: 'a', ownerId: 'o', type: 'contacts', format })
+    const e = await new Promise((resolve) => stream.on('error', resolve).resume())
+    expect(e).toMatchObject({ code: 'INVALID_INPUT', status: 400, field: 'format', message: 'invalid input: format: must be "csv" or "ndjson"' })
+  }
+  await fl.close()
+})
+
 describe('the panic hook', () => {
   const { spawnSync } = require('node:child_process')
   const script = `
