@@ -268,7 +268,9 @@ impl NativeForcelink {
     pub fn new(
         env: Env,
         config_json: String,
-        #[napi(ts_arg_type = "((op: string, args: unknown[]) => Promise<string>) | undefined | null")]
+        #[napi(
+            ts_arg_type = "((op: string, args: unknown[]) => Promise<string>) | undefined | null"
+        )]
         store_call: Option<Function<FnArgs<(String, serde_json::Value)>, Promise<String>>>,
         #[napi(
             ts_arg_type = "((event: { event: string } & Record<string, unknown>) => void) | undefined | null"
