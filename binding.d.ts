@@ -36,6 +36,10 @@ export declare class NativeExportCursor {
   close(): void
 }
 
+/**
+ * The native side of `Forcelink`. Every method fails with a JS `Error` carrying `code` and
+ * `status` (and `field`, `salesforceCode`, `fields` when they apply) as properties.
+ */
 export declare class NativeForcelink {
   /**
    * `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
@@ -44,17 +48,28 @@ export declare class NativeForcelink {
    * embedded store is used. `onEvent` receives each event as an object (`event`: its name).
    */
   constructor(configJson: string, storeCall?: ((op: string, args: unknown[]) => Promise<string>) | undefined | null, onEvent?: ((event: { event: string } & Record<string, unknown>) => void) | undefined | null)
+  /** Starts the connect flow for a user's connection. */
   beginLogin(args: LoginArgs): Promise<LoginStart>
+  /**
+   * Finishes the connect flow: checks the state and binding, exchanges the code, stores the
+   * connection.
+   */
   handleCallback(args: CallbackArgs): Promise<CallbackResult>
+  /** Revokes at Salesforce and deletes the stored connection. */
   disconnect(args: ConnArgs): Promise<DisconnectResult>
+  /** A valid access token, refreshed when needed (or when `forceRefresh`). */
   getAccessToken(args: TokenArgs): Promise<AccessToken>
   /** Returns Salesforce's response body (JSON text) unchanged. */
   query(args: QueryArgs): Promise<string>
   /** Returns Salesforce's response body (JSON text) unchanged. */
   queryMore(args: QueryMoreArgs): Promise<string>
+  /** One page of the incumbent's export response. */
   exportPage(args: PageArgs): Promise<PageText>
+  /** Creates a record (not retried once the request may have reached Salesforce). */
   createRecord(args: WriteArgs): Promise<RecordId>
+  /** Updates a record's fields. */
   updateRecord(args: WriteArgs): Promise<RecordId>
+  /** An `exportAll` run; bad options fail here, before any request. */
   exportCursor(args: ExportArgs): NativeExportCursor
   /** A `sync` run; a bad, tampered or foreign checkpoint fails here, before any request. */
   syncCursor(args: SyncArgs): NativeSyncCursor

@@ -55,6 +55,8 @@ pub struct PageText {
     pub api_calls: u32,
 }
 
+/// The native side of `Forcelink`. Every method fails with a JS `Error` carrying `code` and
+/// `status` (and `field`, `salesforceCode`, `fields` when they apply) as properties.
 #[napi]
 pub struct NativeForcelink {
     inner: Arc<Forcelink>,
@@ -301,6 +303,7 @@ impl NativeForcelink {
         })
     }
 
+    /// Starts the connect flow for a user's connection.
     #[napi(ts_return_type = "Promise<LoginStart>")]
     pub async fn begin_login(&self, args: LoginArgs) -> Outcome<LoginStart> {
         Outcome(
@@ -330,6 +333,8 @@ impl NativeForcelink {
         )
     }
 
+    /// Finishes the connect flow: checks the state and binding, exchanges the code, stores the
+    /// connection.
     #[napi(ts_return_type = "Promise<CallbackResult>")]
     pub async fn handle_callback(&self, args: CallbackArgs) -> Outcome<CallbackResult> {
         let identity = match (args.account_id, args.owner_id) {
@@ -352,6 +357,7 @@ impl NativeForcelink {
         )
     }
 
+    /// Revokes at Salesforce and deletes the stored connection.
     #[napi(ts_return_type = "Promise<DisconnectResult>")]
     pub async fn disconnect(&self, args: ConnArgs) -> Outcome<DisconnectResult> {
         Outcome(
@@ -363,6 +369,7 @@ impl NativeForcelink {
         )
     }
 
+    /// A valid access token, refreshed when needed (or when `forceRefresh`).
     #[napi(ts_return_type = "Promise<AccessToken>")]
     pub async fn get_access_token(&self, args: TokenArgs) -> Outcome<AccessToken> {
         Outcome(
@@ -411,6 +418,7 @@ impl NativeForcelink {
         )
     }
 
+    /// One page of the incumbent's export response.
     #[napi(ts_return_type = "Promise<PageText>")]
     pub async fn export_page(&self, args: PageArgs) -> Outcome<PageText> {
         Outcome(
@@ -439,6 +447,7 @@ impl NativeForcelink {
         )
     }
 
+    /// Creates a record (not retried once the request may have reached Salesforce).
     #[napi(ts_return_type = "Promise<RecordId>")]
     pub async fn create_record(&self, args: WriteArgs) -> Outcome<RecordId> {
         Outcome(
@@ -454,6 +463,7 @@ impl NativeForcelink {
         )
     }
 
+    /// Updates a record's fields.
     #[napi(ts_return_type = "Promise<RecordId>")]
     pub async fn update_record(&self, args: WriteArgs) -> Outcome<RecordId> {
         Outcome(
@@ -469,6 +479,7 @@ impl NativeForcelink {
         )
     }
 
+    /// An `exportAll` run; bad options fail here, before any request.
     #[napi(catch_unwind, ts_return_type = "NativeExportCursor")]
     pub fn export_cursor(&self, args: ExportArgs) -> Outcome<NativeExportCursor> {
         outcome(|| {
