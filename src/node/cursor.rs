@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::bytes::CountedBuffer;
 use super::error::Outcome;
+use super::ExportEngine;
 use crate::error::Error;
 use crate::salesforce::export::{Batch, ExportCursor};
 use crate::salesforce::format;
@@ -45,8 +46,7 @@ pub struct ExportProgress {
     /// The total Salesforce reported, once known.
     pub total: Option<f64>,
     /// The engine in use: `auto` until it has decided.
-    #[napi(ts_type = "ExportEngine")]
-    pub engine: String,
+    pub engine: ExportEngine,
     /// The Bulk job, for a Bulk export (pass it back as `jobId` to resume).
     pub job_id: Option<String>,
 }
@@ -78,7 +78,11 @@ fn progress_of(c: &ExportCursor) -> ExportProgress {
     ExportProgress {
         fetched: c.fetched as f64,
         total: c.total.map(|t| t as f64),
-        engine: c.engine_name().to_string(),
+        engine: match c.engine_name() {
+            "bulk" => ExportEngine::Bulk,
+            "rest" => ExportEngine::Rest,
+            _ => ExportEngine::Auto,
+        },
         job_id: c.job_id().map(str::to_string),
     }
 }

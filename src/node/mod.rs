@@ -175,6 +175,7 @@ pub struct PageArgs {
 
 /// How an export reads Salesforce.
 #[napi(string_enum = "lowercase")]
+#[derive(Clone, Copy)]
 pub enum ExportEngine {
     /// The REST query API, page by page.
     Rest,
