@@ -208,7 +208,9 @@ function createSalesforceController(forcelink, options = {}) {
   }
 
   /** The no-limit page (every record), written as batches arrive so memory does not grow with the
-   *  org: the envelope opens with the first batch (whose query reports the total, from which the
+   *  org. The body is a byte stream (not object mode), so the next batch is asked for only when
+   *  the socket has taken the previous one (backpressure reaches the export's read-ahead). The
+   *  envelope opens with the first batch (whose query reports the total, from which the
    *  pagination is computed) and closes with the pagination. An error before the first byte is a
    *  JSON answer; after it, the connection is cut as downloads do. */
   async function streamPage(req, res, next, conn, type, q) {
@@ -246,7 +248,7 @@ function createSalesforceController(forcelink, options = {}) {
       }
       // Past the last page, the incumbent answers an empty list.
       yield `],"pagination":${JSON.stringify(pagination)}}`
-    })())
+    })(), { objectMode: false })
     pipeline(body, res, (err) => {
       if (err && onError && isForcelinkError(err)) onError(err, req)
     })
