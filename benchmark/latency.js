@@ -8,6 +8,22 @@
 const { fork } = require('node:child_process')
 const { startSim, controlClient } = require('./lib/sim')
 const peers = require('./lib/peers')
+const { procCpuMs } = require('./lib/proc')
+
+/** Wall, process CPU (every thread: Rust's too) and the JS thread's busy time, from now on. */
+function meter() {
+  const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const elu0 = performance.eventLoopUtilization()
+  return () => {
+    const cpu = process.cpuUsage(cpu0)
+    return {
+      wallMs: performance.now() - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      jsBusyMs: performance.eventLoopUtilization(elu0).active,
+    }
+  }
+}
 
 async function child(urls, task) {
   const sim = { ...urls, ...controlClient(urls) }
@@ -37,21 +53,21 @@ async function child(urls, task) {
       }
     }
     await sim.resetCounts()
-    const t0 = performance.now()
+    const m = meter()
     const records = await run()
-    const wallMs = performance.now() - t0
+    const used = m()
     const c = await sim.counts()
-    return { records, wallMs, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+    return { records, ...used, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
   }
   if (task.kind === 'bulk') {
     const { fl, conn } = await peers.forcelink(sim, task.apiVersion ? { apiVersion: task.apiVersion } : {})
     await sim.resetCounts()
-    const t0 = performance.now()
+    const m = meter()
     let n = 0
     for await (const b of fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk' })) n += b.length
-    const wallMs = performance.now() - t0
+    const used = m()
     const c = await sim.counts()
-    return { records: n, wallMs, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+    return { records: n, ...used, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
   }
   // The Express server for the no-limit page: this process serves, the parent downloads.
   const express = require('express')
@@ -139,8 +155,9 @@ async function main() {
       ['forcelink exportAll serial (parallelism 1)', 'forcelink', { parallelism: 1 }],
       ['jsforce 3 query autoFetch', 'jsforce', {}],
     ]) {
+      const simCpu0 = procCpuMs(sim.child.pid)
       const r = await runChild(sim.urls, { kind: 'rest', client, opts })
-      out.rest.push({ name, latencyMs: 150, ...r })
+      out.rest.push({ name, latencyMs: 150, parallelism: client === 'jsforce' ? null : opts.parallelism ?? 4, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${restN} records in ${Math.round(r.wallMs)} ms, ${r.apiCalls} calls`)
     }
   } finally {
@@ -155,8 +172,9 @@ async function main() {
       ['Bulk resultPages (API 62.0, 5 pages at once, gzip)', null],
       ['Bulk sequential locators (API 57.0)', '57.0'],
     ]) {
+      const simCpu0 = procCpuMs(sim.child.pid)
       const r = await runChild(sim.urls, { kind: 'bulk', apiVersion })
-      out.bulk.push({ name, latencyMs: 100, ...r })
+      out.bulk.push({ name, latencyMs: 100, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${r.records} records in ${Math.round(r.wallMs)} ms`)
     }
   } finally {
