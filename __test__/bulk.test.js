@@ -63,12 +63,11 @@ test('cancelling mid-job aborts it at Salesforce', async () => {
   await sim.setConfig({ bulkJobMs: 10000 })
   try {
     const ac = new AbortController()
-    let jobId
     const it = fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk', signal: ac.signal })
     const pending = it.next()
     await new Promise((r) => setTimeout(r, 600))
     const jobs = await sim.control('jobs')
-    jobId = jobs[jobs.length - 1].id
+    const jobId = jobs[jobs.length - 1].id
     ac.abort()
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' })
     let state

@@ -1,6 +1,6 @@
 'use strict'
 const { Forcelink, paginate } = require('..')
-const { startSim, tmpDb, baseConfig, MapStore, connect } = require('./helpers')
+const { startSim, baseConfig, MapStore, connect } = require('./helpers')
 
 let sim, fl, store
 const conn = { accountId: 'exp-acc', ownerId: 'exp-usr' }

@@ -29,7 +29,6 @@ function buildHostApp({ env, tokenStore, authMiddleware }) {
     return modules[name]
   }
   const { code } = snippet()
-  // eslint-disable-next-line no-new-func
   const run = new Function('require', 'process', 'tokenStore', 'authMiddleware', `${code}\nreturn { app, forcelink }`)
   return run(hostRequire, { env }, tokenStore, authMiddleware)
 }

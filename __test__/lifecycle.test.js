@@ -337,7 +337,7 @@ describe('7. disconnect wins', () => {
 
 test('8. a record without a refresh token that gets 401 is marked token_invalidated', async () => {
   const store = new MapStore()
-  const { fl, c } = await connected(store)
+  const { c } = await connected(store)
   delete doc(store, c).token.refresh_token
   const fresh = new Forcelink(baseConfig(sim, { store }))
   await sim.expireAccessTokens()

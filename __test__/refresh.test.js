@@ -75,7 +75,7 @@ test('50 concurrent callers on an expired token make exactly 1 token request', a
 })
 
 test('a record written by the incumbent (no instance_url) gets one from a refresh', async () => {
-  const { fl, store } = await connected()
+  const { store } = await connected()
   const doc = [...store.docs.values()][0]
   delete doc.token.instance_url
   const fresh = new Forcelink(baseConfig(sim, { store }))

@@ -54,10 +54,10 @@ function expectConverged(copy, t, field = 'Title') {
 
 test('smoke: full sync then incremental after mutations converges', async () => {
   const copy = new Map()
-  let { checkpoint } = await syncInto(copy)
+  const { checkpoint } = await syncInto(copy)
   expectConverged(copy, await truth())
   await mutate({ count: 300, seed: 1 })
-  ;({ checkpoint } = await syncInto(copy, checkpoint))
+  await syncInto(copy, checkpoint)
   expectConverged(copy, await truth())
 })
 
@@ -75,9 +75,9 @@ test('convergence: 20 rounds of 500 random mutations (late commits, shared stamp
 
 test('a step repeats nothing already delivered: resuming from the final checkpoint yields no records', async () => {
   const copy = new Map()
-  let { checkpoint } = await syncInto(copy)
+  const { checkpoint } = await syncInto(copy)
   await mutate({ count: 200, seed: 77 })
-  ;({ checkpoint } = await syncInto(copy, checkpoint))
+  await syncInto(copy, checkpoint)
   let upserts = 0
   let deletes = 0
   for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint })) {
@@ -167,19 +167,19 @@ test('QUERY_TIMEOUT splits the window (never the same size again) and the sync s
   await sim.setConfig({ queryTimeoutRows: 40 })
   const copy = new Map()
   const deals = { type: 'deals', engine: 'rest' }
-  let { checkpoint } = await syncInto(copy, undefined, deals)
+  const { checkpoint } = await syncInto(copy, undefined, deals)
   expectConverged(copy, await truth('Opportunity'), 'Name')
   const timeouts = (await sim.counts()).queryTimeout
   expect(timeouts).toBeGreaterThan(0)
   await mutate({ object: 'Opportunity', count: 30, seed: 31 })
-  ;({ checkpoint } = await syncInto(copy, checkpoint, deals))
+  await syncInto(copy, checkpoint, deals)
   expectConverged(copy, await truth('Opportunity'), 'Name')
 })
 
 test('a window that times out even at the smallest size fails with the Salesforce error, not a loop', async () => {
   // 500 records share one stamp: no time window can hold fewer than 500 rows.
   const copy = new Map()
-  let { checkpoint } = await syncInto(copy)
+  const { checkpoint } = await syncInto(copy)
   await mutate({ count: 500, seed: 4242, sameStamp: true })
   await sim.setConfig({ queryTimeoutRows: 50 })
   await expect(syncInto(copy, checkpoint)).rejects.toMatchObject({ code: 'SALESFORCE_ERROR', salesforceCode: 'QUERY_TIMEOUT' })
@@ -206,10 +206,10 @@ test('initial sync through Bulk API 2.0, interrupted and resumed on the same job
   }
   expect((await sim.control('jobs')).length).toBe(jobs) // read on from the same job
   expect(seenAgain).toBe(0)
-  let { checkpoint } = await syncInto(copy, stored)
+  const { checkpoint } = await syncInto(copy, stored)
   expectConverged(copy, await truth())
   await mutate({ count: 300, seed: 606 })
-  ;({ checkpoint } = await syncInto(copy, checkpoint))
+  await syncInto(copy, checkpoint)
   expectConverged(copy, await truth())
 })
 
@@ -261,7 +261,7 @@ test('bad options are INVALID_INPUT before any request', async () => {
 
 test('same token lifecycle and retries: an access token expiring mid-sync is refreshed once; a 503 is retried', async () => {
   const copy = new Map()
-  let { checkpoint } = await syncInto(copy)
+  const { checkpoint } = await syncInto(copy)
   await mutate({ count: 300, seed: 99 })
   await sim.resetCounts()
   await sim.fault({ target: 'query', kind: 503, count: 1 })
@@ -269,7 +269,6 @@ test('same token lifecycle and retries: an access token expiring mid-sync is ref
   for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint, batchSize: 50 })) {
     for (const r of step.upserts) copy.set(r.Id, r)
     for (const d of step.deletes) copy.delete(d.Id)
-    checkpoint = step.checkpoint
     if (++steps === 2) await sim.expireAccessTokens()
   }
   expectConverged(copy, await truth())

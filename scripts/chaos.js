@@ -44,7 +44,9 @@ function write(reports) {
   let commit = ''
   try {
     commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
-  } catch (_) {}
+  } catch (_) {
+    // not a git checkout: the report names no commit
+  }
   const num = (n) => n.toLocaleString('en-US')
   const row = (label, f) => `| ${label} | ${reports.map(f).join(' | ')} |`
   const codes = (r) => Object.entries(r.errorsByCode).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'

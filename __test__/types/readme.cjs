@@ -33,6 +33,7 @@ async function quickStart() {
   const { redirectUrl: back } = await fl.handleCallback({ code, state, error, errorDescription, binding })
   // 3. Use the connection.
   const { data, pagination } = await fl.exportPage({ accountId, ownerId, type: 'contacts', page: 1, limit: 100 })
+  // eslint-disable-next-line no-unused-vars
   for await (const batch of fl.exportAll({ accountId, ownerId, type: 'deals' })) { /* ≤ 2,000 records */ }
   const { accessToken, instanceUrl } = await fl.getAccessToken({ accountId, ownerId })
   await fl.disconnect({ accountId, ownerId }) // revokes at Salesforce, then deletes

@@ -109,7 +109,6 @@ function targets(r) {
     const nd = e.runs['forcelink-ndjson']
     const batches = med(F, 'records') / 2000
     const parseMs = o ? medPath(o.runs, 'batch.jsParseMs') * batches : null
-    const strMs = o ? medPath(o.runs, 'batch.stringOnlyMs') * batches : null
     add(
       'full export ≥ 2× faster than jsforce (wall)',
       `forcelink ${num(med(F, 'wallMs'), 0)} ms vs jsforce ${num(med(J, 'wallMs'), 0)} ms: ${num(1 / w, 2)}× faster`,

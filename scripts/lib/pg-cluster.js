@@ -5,7 +5,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const net = require('node:net')
 const path = require('node:path')
-const { spawn, execFileSync } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
 
 /** The directory holding initdb/pg_ctl, or null when PostgreSQL is not installed. */
 function pgBinDir() {
