@@ -338,8 +338,8 @@ export declare class Forcelink extends EventEmitter {
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
   exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
-  /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
-  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson'; csvFormulaGuard?: boolean }): Readable
+  /** CSV (header + rows, relationship paths flattened), NDJSON, or one JSON array's bytes, written natively. */
+  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' | 'json'; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
   sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */

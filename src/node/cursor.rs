@@ -40,7 +40,10 @@ pub struct NativeExportCursor {
     slot: Arc<tokio::sync::Mutex<Slot>>,
     cancel: watch::Sender<bool>,
     ty: ExportType,
+    /// CSV: the header is out; `"json"`: the array is open.
     header_sent: AtomicBool,
+    /// `"json"`: the array is closed (the next call answers `null`).
+    json_closed: AtomicBool,
     /// Progress as of the last batch handed out (the cursor itself may be busy reading ahead).
     last_progress: std::sync::Mutex<String>,
 }
@@ -95,6 +98,35 @@ fn spawn_fetch(
 }
 
 impl NativeExportCursor {
+    /// `"json"`: the next piece of one JSON array. Bytes, not a JS string, so a page streamed
+    /// through a socket leaves no large strings for V8's next full collection.
+    async fn next_array_bytes(&self) -> napi::Result<Option<CountedBuffer>> {
+        loop {
+            let f = self.fetch().await.napi()?;
+            let Some(b) = f.batch else {
+                if self.json_closed.swap(true, Ordering::AcqRel) {
+                    return Ok(None);
+                }
+                let opened = self.header_sent.swap(true, Ordering::AcqRel);
+                let end: &[u8] = if opened { b"]" } else { b"[]" };
+                return Ok(Some(CountedBuffer(end.to_vec())));
+            };
+            let text = format::ascii_json(b.json);
+            let inner = match (text.find('['), text.rfind(']')) {
+                (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
+                _ => "",
+            };
+            if inner.is_empty() {
+                continue;
+            }
+            let opened = self.header_sent.swap(true, Ordering::AcqRel);
+            let mut out = Vec::with_capacity(inner.len() + 1);
+            out.push(if opened { b',' } else { b'[' });
+            out.extend_from_slice(inner.as_bytes());
+            return Ok(Some(CountedBuffer(out)));
+        }
+    }
+
     pub fn new(svc: Arc<Forcelink>, cursor: ExportCursor) -> Self {
         let (cancel, _) = watch::channel(false);
         let ty = cursor.ty.clone();
@@ -105,6 +137,7 @@ impl NativeExportCursor {
             cancel,
             ty,
             header_sent: AtomicBool::new(false),
+            json_closed: AtomicBool::new(false),
             last_progress,
         }
     }
@@ -148,18 +181,23 @@ impl NativeExportCursor {
         }))
     }
 
-    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
-    /// `"ndjson"`. Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
+    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export),
+    /// `"ndjson"`, or `"json"` (one JSON array over the whole export, ASCII-escaped as `nextJson`'s:
+    /// `[` + the first batch's records, then `,` + each next batch's, then `]`; `[]` when empty).
+    /// Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub async fn next_bytes(
         &self,
         format_name: String,
         csv_formula_guard: Option<bool>,
     ) -> napi::Result<Option<CountedBuffer>> {
+        if format_name == "json" {
+            return self.next_array_bytes().await;
+        }
         if format_name != "csv" && format_name != "ndjson" {
             return Err(to_napi(Error::input(
                 "format",
-                "must be \"csv\" or \"ndjson\"",
+                "must be \"csv\", \"ndjson\" or \"json\"",
             )));
         }
         let f = self.fetch().await.napi()?;
