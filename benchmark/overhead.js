@@ -79,7 +79,7 @@ const contenders = {
       const rawConn = { accountId: peers.ACCOUNT, ownerId: peers.OWNER }
       const start = JSON.parse(await raw.beginLogin(JSON.stringify({ ...rawConn, forwardUrl: peers.FORWARD })))
       const q = await authorize(start.redirectUrl)
-      await raw.handleCallback(JSON.stringify({ code: q.code, state: q.state }))
+      await raw.handleCallback(JSON.stringify({ code: q.code, state: q.state, binding: start.binding }))
       const tokenArgs = JSON.stringify(rawConn)
       await raw.getAccessToken(tokenArgs)
       // A connected user in a JS store (no network needed: beginLogin only reads the record).
