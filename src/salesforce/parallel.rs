@@ -134,8 +134,12 @@ pub struct ParallelRest {
     /// Known waste (pages beyond records / batch) and the budget `2K - 1`.
     waste: f64,
     budget: f64,
-    /// The window: requests in flight, at most K.
+    /// The window: requests in flight, at most `target` (itself at most K).
     inflight: FuturesUnordered<Inflight>,
+    /// How many requests the reader can use: grows (up to K) when the reader had to wait for a
+    /// batch, shrinks (down to 1) when K read batches wait for a reader that is the slower side,
+    /// so with no latency to hide the window holds what the old single read-ahead held.
+    target: usize,
     next_id: u64,
     /// Records announced by the first page (the export's total).
     pub total: Option<u64>,
@@ -160,6 +164,7 @@ impl ParallelRest {
             waste: 0.0,
             budget: (2 * k) as f64 - 1.0,
             inflight: FuturesUnordered::new(),
+            target: k,
             next_id: 0,
             total: None,
             calls: 0,
@@ -182,6 +187,7 @@ impl ParallelRest {
                 return Ok(Some(b));
             }
         }
+        let mut waited = false;
         loop {
             // Answers that came in while the caller was away.
             while let Some(Some((id, answer))) = self.inflight.next().now_or_never() {
@@ -193,6 +199,14 @@ impl ParallelRest {
             } else {
                 self.ranges.iter_mut().find_map(|r| r.ready.take())
             };
+            if ready.as_ref().is_some_and(|b| b.count > 0) {
+                let waiting = self.ranges.iter().filter(|r| r.ready.is_some()).count();
+                if waited {
+                    self.target = (self.target + 1).min(self.k);
+                } else if waiting >= self.target {
+                    self.target = self.target.saturating_sub(1).max(1);
+                }
+            }
             // The window refills before the batch goes out, so it is never short while the caller
             // works on it.
             self.top_up(shared, key, ty, since, batch);
@@ -210,6 +224,7 @@ impl ParallelRest {
                     "parallel export has nothing to read".into(),
                 ));
             };
+            waited = true;
             self.take_answer(id, answer, batch)?;
         }
     }
@@ -261,7 +276,7 @@ impl ParallelRest {
         since: Option<&SoqlDateTime>,
         batch: u32,
     ) {
-        let k = self.k;
+        let k = self.target;
         let waiting = self.ranges.iter().filter(|r| r.ready.is_some()).count();
         let mut i = 0;
         while self.inflight.len() < k && i < self.ranges.len() {
