@@ -172,7 +172,12 @@ function targets(r) {
           ? `the growth is garbage, not retained memory: each batch arrives as a Buffer outside the V8 heap, freed only when a GC runs, and the stream allocates almost nothing on the JS heap, so GCs are rare; the Buffers awaiting collection reached ${num(med(m.runs[c], 'maxExternalMB'), 0)} MB at 1,000,000 records (${num(med(e.runs[c], 'maxExternalMB'), 0)} MB at 100,000). The same run with \`global.gc()\` every 5 batches peaks at ${num(med(gc, 'peakRssMB'), 0)} MB with ${num(med(gc, 'maxExternalMB'), 0)} MB of Buffers.`
           : c === 'forcelink-csv' && m.runs['forcelink-csv-arena1']
             ? `the same CSV run with glibc limited to one malloc arena (\`MALLOC_ARENA_MAX=1\`) peaks at ${num(med(m.runs['forcelink-csv-arena1'], 'peakRssMB'), 0)} MB (${num(med(m.runs['forcelink-csv-arena1'], 'peakRssMB') / med(e.runs[c], 'peakRssMB'), 2)}× the 100,000 run), so ${num(med(m.runs[c], 'peakRssMB') - med(m.runs['forcelink-csv-arena1'], 'peakRssMB'), 0)} MB of the growth is memory the Rust threads' per-thread malloc arenas keep after the CSV writer's many small allocations (a \`serde_json::Value\` tree per record, micro-benchmark \`csv_rows\` below); the batches' Buffers peaked at ${num(med(m.runs[c], 'maxExternalMB'), 0)} MB (${num(med(e.runs[c], 'maxExternalMB'), 0)} MB at 100,000).`
-            : null,
+            : c === 'forcelink' && m.runs.floor && e.runs.floor
+              ? (() => {
+                  const span = (runs) => `${num(Math.min(...runs.map((x) => x.peakRssMB)), 0)}–${num(Math.max(...runs.map((x) => x.peakRssMB)), 0)} MB`
+                  return `no batch is kept: the parallel window holds at most 8 batches whatever the total (README, cost model), and the records are JS objects V8 collects on its own schedule, so the peak varies from run to run by about as much as the growth (1,000,000 records: ${span(m.runs[c])}; 100,000: ${span(e.runs[c])}). The floor, which only fetches and parses, grows too over the same two sizes: ${num(med(e.runs.floor, 'peakRssMB'), 0)} → ${num(med(m.runs.floor, 'peakRssMB'), 0)} MB (${num(med(m.runs.floor, 'peakRssMB') / med(e.runs.floor, 'peakRssMB'), 2)}×).`
+                })()
+              : null,
       )
     }
   }
