@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // Express drop-in for the incumbent Salesforce controller: the same routes, status codes, redirects
 // and JSON bodies (README.md has the case-by-case table). Everything else is the core's job;
@@ -15,6 +16,11 @@ const FORMATS = {
 const SERVER_SIDE = { INTERNAL: 'Internal error', STORE_ERROR: 'Token store unavailable', CONFIG_INVALID: 'Integration misconfigured' }
 
 // Matched by shape rather than `instanceof` so a Forcelink from another copy of the package works too.
+/**
+ * A ForcelinkError, whichever copy of forcelink made it (a shape check; `instanceof` works too).
+ * @param {any} e
+ * @returns {e is import('./index').ForcelinkError}
+ */
 const isForcelinkError = (e) => Boolean(e) && e.name === 'ForcelinkError' && typeof e.code === 'string' && Number.isInteger(e.status)
 
 const fail = (res, status, message, code) =>
@@ -142,7 +148,7 @@ function createSalesforceController(forcelink, options = {}) {
     }
     if (bindBrowser) p.binding = readCookie(req, cookieName)
     // A host that knows its user on the callback too: the flow must be that user's.
-    let who = null
+    let who
     try {
       who = connection(req)
     } catch (_) {

@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream'
 import { EventEmitter } from 'node:events'
+// The native binding's generated declarations (Rust doc comments included): the public types
+// below build on them, so a change to the binding shows here too.
+import type * as binding from './binding'
+
+/** How an export reads Salesforce: `'rest'`, `'bulk'` or `'auto'`. */
+export type ExportEngine = binding.ExportEngine
+/** What `exportStream` writes: `'csv'` or `'ndjson'`. */
+export type ExportFormat = binding.ExportFormat
 
 /** The stored connection: the host's existing document shape (MongoDB collection compatible). */
 export interface TokenRecord {
@@ -133,15 +141,8 @@ export type UserConnection = { accountId: Id; ownerId: Id }
 /** A user's connection (`accountId` + `ownerId`) or a server flow's (`connectionId`). */
 export type Connection = { accountId: Id; ownerId: Id; connectionId?: never } | { connectionId: Id; accountId?: never; ownerId?: never }
 
-export interface Pagination {
-  page: number
-  per_page: number
-  total: number
-  total_pages: number
-  next_page: number | null
-  prev_page: number | null
-  offsetValue: number
-}
+/** The incumbent's pagination block (snake_case keys, as its responses had them). */
+export type Pagination = binding.Pagination
 
 /** A record as Salesforce returns it (`attributes`, nested parents, `null` for absent parents). */
 export interface SalesforceRecord {
@@ -169,7 +170,7 @@ export interface ExportAllFields {
   /** Only records with SystemModstamp at or after this time. */
   since?: Date | string | number
   /** `'rest'` (default): query + queryMore; `'bulk'`: Bulk API 2.0; `'auto'`: Bulk above `bulkThreshold` records. */
-  engine?: 'rest' | 'bulk' | 'auto'
+  engine?: ExportEngine
   /** Resume a Bulk job created earlier (its id is in `onProgress`). */
   jobId?: string
   /**
@@ -190,12 +191,9 @@ export interface ExportBatchJson {
   progress: ExportProgress
 }
 
-export interface ExportProgress {
-  fetched: number
+/** How far an export is (`total`: null until Salesforce reports it). */
+export interface ExportProgress extends Omit<binding.ExportProgress, 'total'> {
   total: number | null
-  engine: 'rest' | 'bulk' | 'auto'
-  /** The Bulk job, once created. */
-  jobId?: string
 }
 
 export type SyncOptions = Connection & {
@@ -203,7 +201,7 @@ export type SyncOptions = Connection & {
   /** From an earlier step; absent = full initial sync. Tampered or foreign: `INVALID_INPUT`. */
   checkpoint?: string
   /** Initial sync engine: `'auto'` (default, Bulk above `bulkThreshold`), `'rest'` or `'bulk'`. */
-  engine?: 'rest' | 'bulk' | 'auto'
+  engine?: ExportEngine
   /** Records per step, 1–2000 (default 2000). */
   batchSize?: number
   /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
@@ -249,8 +247,12 @@ export interface ForcelinkErrorInit {
   field?: string
 }
 
+/**
+ * Every failure forcelink reports. `instanceof ForcelinkError` holds across duplicate installs of
+ * the package (the class is branded with `Symbol.for('forcelink.error')`).
+ */
 export declare class ForcelinkError extends Error {
-  constructor(info: ForcelinkErrorInit)
+  constructor(info: ForcelinkErrorInit, options?: { cause?: unknown })
   name: 'ForcelinkError'
   code: ErrorCode
   /** The HTTP status a handler should answer with. */
@@ -311,7 +313,7 @@ export declare class Forcelink extends EventEmitter {
    */
   beginLogin(
     opts: UserConnection & { forwardUrl: string; bindBrowser?: boolean } & WithSignal,
-  ): Promise<{ redirectUrl: string; alreadyConnected: boolean; binding?: string }>
+  ): Promise<binding.LoginStart>
   /**
    * A state issued with a binding needs the same `binding`; `accountId`/`ownerId` (the user signed
    * in on the callback request, when known) must be the state's. Otherwise `INVALID_STATE`.
@@ -325,9 +327,9 @@ export declare class Forcelink extends EventEmitter {
     accountId?: string | number | { toString(): string }
     ownerId?: string | number | { toString(): string }
     signal?: AbortSignal
-  }): Promise<{ redirectUrl: string }>
-  disconnect(opts: Connection & WithSignal): Promise<{ revoked: boolean }>
-  getAccessToken(opts: Connection & { forceRefresh?: boolean } & WithSignal): Promise<{ accessToken: string; instanceUrl: string }>
+  }): Promise<binding.CallbackResult>
+  disconnect(opts: Connection & WithSignal): Promise<binding.DisconnectResult>
+  getAccessToken(opts: Connection & { forceRefresh?: boolean } & WithSignal): Promise<binding.AccessToken>
   query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean } & WithSignal): Promise<QueryResult<R>>
   queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string } & WithSignal): Promise<QueryResult<R>>
   exportPage(
@@ -339,17 +341,17 @@ export declare class Forcelink extends EventEmitter {
   /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
   exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
   /** CSV (header + rows, relationship paths flattened), NDJSON, or one JSON array's bytes, written natively. */
-  exportStream(opts: ExportAllOptions & { format?: 'csv' | 'ndjson' | 'json'; csvFormulaGuard?: boolean }): Readable
+  exportStream(opts: ExportAllOptions & { format?: ExportFormat; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
   sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>
   /** Creates a record; not retried once the request may have reached Salesforce. */
-  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
+  createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
   /** Updates a record's fields. */
-  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<{ id: string }>
+  updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
   /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
-  limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): { orgId: string; used: number; max: number } | null
+  limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): binding.OrgLimitInfo | null
   /** The last org seen by this instance. */
-  limitInfo(): { used: number; max: number } | null
+  limitInfo(): binding.LimitInfo | null
 }
 
 /** The incumbent's paginator, NaN-free for inputs its formula leaves undefined. */

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The public JS surface: a thin layer over the native binding that turns arguments into JSON,
 // results back into objects, and native failures into `ForcelinkError`s with `.code`/`.status`.
@@ -11,6 +12,7 @@ function platformPackage() {
   const { platform, arch } = process
   let abi = ''
   if (platform === 'linux') {
+    /** @type {any} */
     const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
     abi = report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl'
   } else if (platform === 'win32') {
@@ -24,32 +26,48 @@ function loadNative() {
     return require('./binding.js')
   } catch (cause) {
     const pkg = platformPackage()
-    const err = new Error(
+    const err = Object.assign(new Error(
       `forcelink: no native binary for this platform (${process.platform}-${process.arch}, Node ${process.version}). ` +
         `It looked for the optional package "${pkg}" (and a local forcelink.*.node file). ` +
         `If that platform is published, reinstall without --omit=optional / --no-optional (a lockfile made ` +
         `on another platform may need a fresh "npm install"); otherwise build from source: ` +
         `install Rust (https://rustup.rs), then run "npm run build" in the forcelink package folder.`,
+      ),
+      { code: 'FORCELINK_BINARY_MISSING', cause },
     )
-    err.code = 'FORCELINK_BINARY_MISSING'
-    err.cause = cause
     throw err
   }
 }
 
-const MARK = '\u0001forcelink:'
+// Brands a ForcelinkError, so `instanceof` holds across two installed copies of the package.
+const kForcelinkError = Symbol.for('forcelink.error')
 
 class ForcelinkError extends Error {
-  constructor(init) {
+  /**
+   * @param {import('./index').ForcelinkErrorInit | string} [init]
+   * @param {{ cause?: unknown }} [options]
+   */
+  constructor(init, options) {
     // `new ForcelinkError('message')` is not the typed form, but must not yield an error with no code.
+    /** @type {Partial<import('./index').ForcelinkErrorInit>} */
     const info = init !== null && typeof init === 'object' ? init : { message: init === undefined ? '' : String(init) }
-    super(info.message)
+    super(info.message, options !== null && typeof options === 'object' && 'cause' in options ? { cause: options.cause } : undefined)
     this.name = 'ForcelinkError'
+    /** @type {import('./index').ErrorCode} */
     this.code = info.code || 'INTERNAL'
     this.status = Number.isInteger(info.status) ? info.status : 500
     if (info.salesforceCode) this.salesforceCode = info.salesforceCode
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
+  }
+
+  get [kForcelinkError]() {
+    return true
+  }
+
+  /** @param {unknown} value */
+  static [Symbol.hasInstance](value) {
+    return value !== null && (typeof value === 'object' || typeof value === 'function') && /** @type {any} */ (value)[kForcelinkError] === true
   }
 }
 
@@ -64,31 +82,24 @@ function rememberStoreError(message, err) {
   if (recentStoreErrors.size > MAX_RECENT_STORE_ERRORS) recentStoreErrors.delete(recentStoreErrors.keys().next().value)
 }
 
-function storeCause(fe) {
+function storeCause(message) {
   let found
-  for (const [m, err] of recentStoreErrors) if (m && fe.message.includes(m)) found = err
+  for (const [m, err] of recentStoreErrors) if (m && message.includes(m)) found = err
   return found
 }
 
+// A core error arrives as data: a native Error with `code`, `status` and, when they apply,
+// `field`, `salesforceCode` and `fields` as properties. Anything else from native code is a
+// contained panic or a binding failure.
 function convert(e) {
   if (e instanceof ForcelinkError) return e
-  const msg = e && typeof e.message === 'string' ? e.message : String(e)
-  if (msg.startsWith(MARK)) {
-    try {
-      const fe = new ForcelinkError(JSON.parse(msg.slice(MARK.length)))
-      if (fe.code === 'STORE_ERROR') {
-        const cause = storeCause(fe)
-        if (cause !== undefined) fe.cause = cause
-      }
-      return fe
-    } catch (_) {
-      /* fall through */
-    }
+  if (e !== null && typeof e === 'object' && typeof e.code === 'string' && Number.isInteger(e.status)) {
+    const info = { code: e.code, status: e.status, message: e.message, field: e.field, salesforceCode: e.salesforceCode, fields: e.fields }
+    const cause = info.code === 'STORE_ERROR' ? storeCause(e.message) : undefined
+    return new ForcelinkError(info, cause === undefined ? undefined : { cause })
   }
-  // Anything else from native code is a contained panic or a binding failure.
-  const err = new ForcelinkError({ code: 'INTERNAL', status: 500, message: `internal error: ${msg}` })
-  err.cause = e
-  return err
+  const msg = e && typeof e.message === 'string' ? e.message : String(e)
+  return new ForcelinkError({ code: 'INTERNAL', status: 500, message: `internal error: ${msg}` }, { cause: e })
 }
 
 function configError(field, reason) {
@@ -100,9 +111,7 @@ function closedError() {
 }
 
 function cancelledError(signal) {
-  const err = new ForcelinkError({ code: 'CANCELLED', status: 499, message: 'the call was cancelled' })
-  err.cause = signal.reason
-  return err
+  return new ForcelinkError({ code: 'CANCELLED', status: 499, message: 'the call was cancelled' }, { cause: signal.reason })
 }
 
 function checkSignal(signal) {
@@ -115,7 +124,7 @@ function checkSignal(signal) {
 
 // A CANCELLED from an aborted export carries the signal's reason.
 function withReason(err, signal) {
-  if (err && err.code === 'CANCELLED' && signal && signal.aborted && err.cause === undefined) err.cause = signal.reason
+  if (err && err.code === 'CANCELLED' && signal && signal.aborted && err.cause === undefined) return new ForcelinkError(err, { cause: signal.reason })
   return err
 }
 
@@ -133,7 +142,7 @@ function bridgeStore(store) {
   for (const m of REQUIRED_STORE_METHODS) {
     if (typeof store[m] !== 'function') throw configError('store', `store.${m} must be a function`)
   }
-  return async (op, argsJson) => {
+  return async (/** @type {string} */ op, /** @type {unknown[]} */ args) => {
     // Which optional methods exist (asked once by native code).
     if (op === '__methods') return JSON.stringify({ ok: true, value: OPTIONAL_STORE_METHODS.filter((m) => typeof store[m] === 'function') })
     const fn = store[op]
@@ -142,10 +151,10 @@ function bridgeStore(store) {
       return JSON.stringify({ ok: false, message: `store.${op} is not a function` })
     }
     try {
-      let value = await fn.apply(store, JSON.parse(argsJson))
+      let value = await fn.apply(store, args)
       if (value && typeof value.toObject === 'function') value = value.toObject() // mongoose documents
       return JSON.stringify({ ok: true, value: value === undefined ? null : value })
-    } catch (err) {
+    } catch (/** @type {any} */ err) {
       const message = err && err.message ? err.message : String(err)
       rememberStoreError(message, err)
       return JSON.stringify({ ok: false, message })
@@ -165,20 +174,63 @@ function watchSignal(signal, cursor) {
 
 const kindOf = (v) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`)
 
-const str = (v) => (v === undefined || v === null ? undefined : String(v))
-
-// A user's connection (accountId + ownerId) or a server flow's (connectionId).
-function conn(opts) {
-  if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
-  if (opts.connectionId !== undefined && opts.connectionId !== null) {
-    return { connectionId: str(opts.connectionId), accountId: str(opts.accountId), ownerId: str(opts.ownerId) }
-  }
-  return { accountId: str(opts.accountId) ?? '', ownerId: str(opts.ownerId) ?? '' }
+/**
+ * A native result as a plain object with only the keys that have a value (as JSON gave them).
+ * @template T
+ * @param {T} v
+ * @returns {T}
+ */
+function plain(v) {
+  if (v === null || v === undefined) return /** @type {T} */ (null)
+  /** @type {any} */
+  const out = {}
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = x
+  return out
 }
 
+/**
+ * `{ fetched, total, engine, jobId? }`, `total` null until known.
+ * @param {import('./binding').ExportProgress} p
+ */
+function progressOf(p) {
+  /** @type {{ fetched: number, total: number | null, engine: import('./binding').ExportEngine, jobId?: string }} */
+  const out = { fetched: p.fetched, total: p.total ?? null, engine: p.engine }
+  if (p.jobId !== undefined && p.jobId !== null) out.jobId = p.jobId
+  return out
+}
+
+/**
+ * A number option as JSON carried it: absent when not a finite number (JSON writes NaN as null).
+ * @param {unknown} v
+ */
+const num = (v) => {
+  if (v === undefined || v === null) return undefined
+  const n = Number(v)
+  return Number.isFinite(n) ? n : undefined
+}
+
+const str = (v) => (v === undefined || v === null ? undefined : String(v))
+
+/**
+ * The connection a call names, as given (Rust's `ConnKey` checks it: a user's accountId + ownerId
+ * or a server flow's connectionId).
+ * @param {any} opts
+ * @returns {import('./binding').ConnArgs}
+ */
+function conn(opts) {
+  if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+  return { accountId: str(opts.accountId), ownerId: str(opts.ownerId), connectionId: str(opts.connectionId) }
+}
+
+/**
+ * Awaits a native call, turning its failure into a ForcelinkError.
+ * @template T
+ * @param {() => Promise<T>} promiseFn
+ * @returns {Promise<T>}
+ */
 async function call(promiseFn) {
   try {
-    return JSON.parse(await promiseFn())
+    return await promiseFn()
   } catch (e) {
     throw convert(e)
   }
@@ -242,6 +294,7 @@ class Forcelink extends EventEmitter {
   #n
   #csvFormulaGuard = true
   #stateTtlSeconds = 3600
+  /** @type {any} */
   #logger = null
   #closed = false
   #inflight = new Set()
@@ -264,7 +317,7 @@ class Forcelink extends EventEmitter {
     if (Number.isInteger(rest.stateTtlSeconds)) this.#stateTtlSeconds = rest.stateTtlSeconds
     if (store !== undefined && store !== null && typeof store !== 'object') throw configError('store', 'must be an object')
     try {
-      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (line) => this.#onEvent(line))
+      this.#n = new native.NativeForcelink(JSON.stringify(rest), store ? bridgeStore(store) : undefined, (e) => this.#onEvent(e))
     } catch (e) {
       throw convert(e)
     }
@@ -272,13 +325,8 @@ class Forcelink extends EventEmitter {
 
   // Called by native code (through a threadsafe function) for every event: logs it, then hands
   // it to each listener. Nothing here may throw back into native code or break a call.
-  #onEvent(line) {
-    let e
-    try {
-      e = JSON.parse(line)
-    } catch (_) {
-      return
-    }
+  #onEvent(/** @type {Record<string, any>} */ e) {
+    if (e === null || typeof e !== 'object') return
     const name = e.event
     delete e.event
     if (this.#logger) {
@@ -408,12 +456,13 @@ class Forcelink extends EventEmitter {
    * `handleCallback`. `bindBrowser: false` issues no binding (unsafe: login CSRF, see README).
    */
   async beginLogin(opts) {
-    const args = { ...conn(opts), forwardUrl: str(opts.forwardUrl) }
+    /** @type {import('./binding').LoginArgs} */
+    const args = { conn: conn(opts), forwardUrl: str(opts.forwardUrl) }
     if (opts.bindBrowser !== undefined) {
       if (typeof opts.bindBrowser !== 'boolean') throw inputError('bindBrowser', 'must be a boolean')
       args.bindBrowser = opts.bindBrowser
     }
-    return call(() => this.#n.beginLogin(JSON.stringify(args)))
+    return plain(await call(() => this.#n.beginLogin(args)))
   }
 
   /**
@@ -422,42 +471,42 @@ class Forcelink extends EventEmitter {
    */
   async handleCallback(opts) {
     if (!opts || typeof opts !== 'object') throw inputError('options', 'must be an object')
+    /** @type {import('./binding').CallbackArgs} */
     const args = {
       code: str(opts.code),
       state: str(opts.state),
       error: str(opts.error),
       errorDescription: str(opts.errorDescription),
       binding: str(opts.binding),
+      // The host's user on the callback request: Rust uses it when both ids are given.
+      accountId: str(opts.accountId),
+      ownerId: str(opts.ownerId),
     }
-    if (opts.accountId !== undefined && opts.accountId !== null && opts.ownerId !== undefined && opts.ownerId !== null) {
-      args.accountId = String(opts.accountId)
-      args.ownerId = String(opts.ownerId)
-    }
-    return call(() => this.#n.handleCallback(JSON.stringify(args)))
+    return plain(await call(() => this.#n.handleCallback(args)))
   }
 
   /** Revokes at Salesforce and deletes the stored connection: `{ revoked }`. */
   async disconnect(opts) {
     const args = conn(opts)
-    return call(() => this.#n.disconnect(JSON.stringify(args)))
+    return plain(await call(() => this.#n.disconnect(args)))
   }
 
   /** `{ accessToken, instanceUrl }` for the host's own Salesforce calls. */
   async getAccessToken(opts) {
-    const args = { ...conn(opts), forceRefresh: Boolean(opts.forceRefresh) }
-    return call(() => this.#n.getAccessToken(JSON.stringify(args)))
+    const args = { conn: conn(opts), forceRefresh: Boolean(opts.forceRefresh) }
+    return plain(await call(() => this.#n.getAccessToken(args)))
   }
 
   /** One page of a SOQL query (`{ totalSize, done, nextRecordsUrl?, records }`); `all: true` follows every page. */
   async query(opts) {
-    const args = { ...conn(opts), soql: str(opts.soql) ?? '' }
-    const first = await call(() => this.#n.query(JSON.stringify(args)))
+    const args = { conn: conn(opts), soql: str(opts.soql) ?? '' }
+    const first = JSON.parse(await call(() => this.#n.query(args)))
     if (!opts.all) return first
     let page = first
     const records = first.records
     while (!page.done && page.nextRecordsUrl) {
-      const next = { ...args, nextRecordsUrl: String(page.nextRecordsUrl), fromSalesforce: true }
-      page = await call(() => this.#n.queryMore(JSON.stringify(next)))
+      const next = { conn: args.conn, nextRecordsUrl: String(page.nextRecordsUrl), fromSalesforce: true }
+      page = JSON.parse(await call(() => this.#n.queryMore(next)))
       for (const r of page.records) records.push(r)
     }
     return { totalSize: first.totalSize, done: true, records }
@@ -465,8 +514,8 @@ class Forcelink extends EventEmitter {
 
   /** The page after `nextRecordsUrl`. */
   async queryMore(opts) {
-    const args = { ...conn(opts), nextRecordsUrl: str(opts.nextRecordsUrl) ?? '' }
-    return call(() => this.#n.queryMore(JSON.stringify(args)))
+    const args = { conn: conn(opts), nextRecordsUrl: str(opts.nextRecordsUrl) ?? '', fromSalesforce: false }
+    return JSON.parse(await call(() => this.#n.queryMore(args)))
   }
 
   /** `{ data, pagination }`, the incumbent's export response, every page reachable. */
@@ -486,21 +535,18 @@ class Forcelink extends EventEmitter {
   }
 
   async #exportPageText(opts) {
-    const args = { ...conn(opts), type: str(opts.type) ?? '', page: str(opts.page), limit: str(opts.limit) }
-    try {
-      return await this.#n.exportPage(JSON.stringify(args))
-    } catch (e) {
-      throw convert(e)
-    }
+    const args = { conn: conn(opts), type: str(opts.type) ?? '', page: str(opts.page), limit: str(opts.limit) }
+    return call(() => this.#n.exportPage(args))
   }
 
   #cursor(opts) {
+    /** @type {import('./binding').ExportArgs} */
     const args = {
-      ...conn(opts),
+      conn: conn(opts),
       type: str(opts.type) ?? '',
-      batchSize: opts.batchSize === undefined || opts.batchSize === null ? undefined : Number(opts.batchSize),
+      batchSize: num(opts.batchSize),
       since: opts.since instanceof Date ? String(opts.since.getTime()) : str(opts.since),
-      engine: str(opts.engine),
+      engine: /** @type {any} */ (str(opts.engine)),
       jobId: str(opts.jobId),
       parallelism: opts.parallelism === undefined || opts.parallelism === null ? undefined : Number(opts.parallelism),
       ordered: opts.ordered === undefined || opts.ordered === null ? undefined : opts.ordered,
@@ -509,7 +555,7 @@ class Forcelink extends EventEmitter {
     if (args.parallelism !== undefined && !Number.isFinite(args.parallelism)) throw inputError('parallelism', 'must be a whole number from 1 to 10')
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
-      return this.#n.exportCursor(JSON.stringify(args))
+      return this.#n.exportCursor(args)
     } catch (e) {
       throw convert(e)
     }
@@ -524,7 +570,7 @@ class Forcelink extends EventEmitter {
     opts = opts || {}
     const signal = checkSignal(opts.signal)
     for await (const text of this.#drain(this.#cursor(opts), signal, (c) => c.nextJson())) {
-      const progress = JSON.parse(text.progress)
+      const progress = progressOf(text.progress)
       if (opts.onProgress) opts.onProgress(progress)
       yield { records: text.records, progress }
     }
@@ -540,7 +586,7 @@ class Forcelink extends EventEmitter {
     opts = opts || {}
     const signal = checkSignal(opts.signal)
     for await (const text of this.#drain(this.#cursor(opts), signal, (c) => c.nextJson())) {
-      if (opts.onProgress) opts.onProgress(JSON.parse(text.progress))
+      if (opts.onProgress) opts.onProgress(progressOf(text.progress))
       yield JSON.parse(text.records)
     }
   }
@@ -552,7 +598,8 @@ class Forcelink extends EventEmitter {
    */
   exportStream(opts) {
     opts = opts || {}
-    const format = opts.format === undefined ? 'ndjson' : opts.format
+    // Any other value, whatever its type, is INVALID_INPUT naming `format` (Rust checks it).
+    const format = /** @type {import('./binding').ExportFormat} */ (opts.format === undefined ? 'ndjson' : String(opts.format))
     let guard = this.#csvFormulaGuard
     if (opts.csvFormulaGuard !== undefined && opts.csvFormulaGuard !== null) {
       if (typeof opts.csvFormulaGuard !== 'boolean') throw inputError('csvFormulaGuard', 'must be a boolean')
@@ -564,7 +611,7 @@ class Forcelink extends EventEmitter {
     const drained = this.#drain(cursor, signal, (c) => c.nextBytes(format, guard))
     async function* chunks() {
       for await (const buf of drained) {
-        if (opts.onProgress) opts.onProgress(JSON.parse(cursor.progress()))
+        if (opts.onProgress) opts.onProgress(progressOf(cursor.progress()))
         yield buf
       }
     }
@@ -589,12 +636,12 @@ class Forcelink extends EventEmitter {
     if (opts.checkpoint !== undefined && opts.checkpoint !== null && typeof opts.checkpoint !== 'string') {
       throw inputError('checkpoint', 'must be a checkpoint string from an earlier sync step')
     }
-    const num = (v) => (v === undefined || v === null ? undefined : Number(v))
+    /** @type {import('./binding').SyncArgs} */
     const args = {
-      ...conn(opts),
+      conn: conn(opts),
       type: str(opts.type) ?? '',
       checkpoint: opts.checkpoint ?? undefined,
-      engine: str(opts.engine),
+      engine: /** @type {any} */ (str(opts.engine)),
       batchSize: num(opts.batchSize),
       lookbackMs: num(opts.lookbackMs),
     }
@@ -602,7 +649,7 @@ class Forcelink extends EventEmitter {
     const signal = checkSignal(opts.signal)
     let cursor
     try {
-      cursor = this.#n.syncCursor(JSON.stringify(args))
+      cursor = this.#n.syncCursor(args)
     } catch (e) {
       throw convert(e)
     }
@@ -611,14 +658,14 @@ class Forcelink extends EventEmitter {
 
   /** Creates a record: `{ id }`. Not retried once the request may have reached Salesforce. */
   async createRecord(opts) {
-    const args = { ...conn(opts), object: str(opts.object) ?? '', fields: opts.fields }
-    return call(() => this.#n.createRecord(JSON.stringify(args)))
+    const args = { conn: conn(opts), object: str(opts.object) ?? '', fieldsJson: JSON.stringify(opts.fields) }
+    return plain(await call(() => this.#n.createRecord(args)))
   }
 
   /** Updates a record's fields: `{ id }`. */
   async updateRecord(opts) {
-    const args = { ...conn(opts), object: str(opts.object) ?? '', id: str(opts.id) ?? '', fields: opts.fields }
-    return call(() => this.#n.updateRecord(JSON.stringify(args)))
+    const args = { conn: conn(opts), object: str(opts.object) ?? '', id: str(opts.id) ?? '', fieldsJson: JSON.stringify(opts.fields) }
+    return plain(await call(() => this.#n.updateRecord(args)))
   }
 
   /**
@@ -627,8 +674,8 @@ class Forcelink extends EventEmitter {
    */
   limitInfo(opts) {
     try {
-      if (opts === undefined) return JSON.parse(this.#n.limitInfo())
-      return JSON.parse(this.#n.limitInfoFor(JSON.stringify(conn(opts))))
+      if (opts === undefined) return plain(this.#n.limitInfo())
+      return plain(this.#n.limitInfoFor(conn(opts)))
     } catch (e) {
       throw convert(e)
     }
@@ -638,17 +685,18 @@ class Forcelink extends EventEmitter {
 /** The incumbent paginator, with NaN-free answers for the inputs its formula leaves undefined. */
 function paginate(total, page, perPage) {
   const t = Number(total)
-  return JSON.parse(native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage)))
+  return native.paginate(Number.isFinite(t) ? t : 0, str(page), str(perPage))
 }
 
 // Test builds only (cargo feature `test-hooks`): the published binary has no panic hook, so
-// neither has the published API.
-if (typeof native.panicForTest === 'function') {
+// neither has the published API (nor the committed binding.d.ts).
+const testHooks = /** @type {any} */ (native)
+if (typeof testHooks.panicForTest === 'function') {
   Object.defineProperty(Forcelink.prototype, '__panicForTest', {
     value(message, async = false) {
-      if (async) return native.panicForTestAsync(String(message)).catch((e) => Promise.reject(convert(e)))
+      if (async) return testHooks.panicForTestAsync(String(message)).catch((/** @type {unknown} */ e) => Promise.reject(convert(e)))
       try {
-        return native.panicForTest(String(message))
+        return testHooks.panicForTest(String(message))
       } catch (e) {
         throw convert(e)
       }

@@ -75,10 +75,9 @@ test('convergence: 20 rounds of 500 random mutations (late commits, shared stamp
 
 test('a step repeats nothing already delivered: resuming from the final checkpoint yields no records', async () => {
   const copy = new Map()
-  const first = await syncInto(copy)
+  const initial = await syncInto(copy)
   await mutate({ count: 200, seed: 77 })
-  // The final checkpoint: the one after the incremental sync, not the first.
-  const { checkpoint } = await syncInto(copy, first.checkpoint)
+  const { checkpoint } = await syncInto(copy, initial.checkpoint)
   let upserts = 0
   let deletes = 0
   for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint })) {

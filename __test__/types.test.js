@@ -24,6 +24,20 @@ test('tsc --strict accepts the snippets and refuses the misuse', () => {
   expect(out).toBe('')
 })
 
+test("the package's JavaScript (index.js, express.js, // @ts-check) type-checks against its declarations and binding.d.ts", () => {
+  let out = ''
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(typesDir, 'tsconfig.lib.json')], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+  } catch (e) {
+    out = `${e.stdout}${e.stderr}`
+  }
+  expect(out).toBe('')
+  for (const f of ['index.js', 'express.js']) expect(fs.readFileSync(path.join(root, f), 'utf8')).toMatch(/^\/\/ @ts-check\n/)
+})
+
 test('every line of every README code snippet is in the type-checked files', () => {
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
   const checked = fs

@@ -159,6 +159,56 @@ pub fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// The connected app's callback URL: an absolute http(s) URL, sent as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    pub fn parse(field: &str, s: String) -> Result<Self> {
+        let url = Url::parse(&s).map_err(|e| Error::config(field, format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::config(field, "must be an absolute http(s) URL"));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Salesforce REST API version such as `62.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiVersion(String);
+
+impl ApiVersion {
+    pub fn parse(field: &str, s: String) -> Result<Self> {
+        let valid = s
+            .split_once('.')
+            .map(|(maj, min)| {
+                !maj.is_empty()
+                    && maj.len() <= 3
+                    && maj.bytes().all(|b| b.is_ascii_digit())
+                    && min == "0"
+            })
+            .unwrap_or(false);
+        if !valid {
+            return Err(Error::config(field, "must look like \"62.0\""));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An origin (`scheme://host[:port]`) that forward URLs may point to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin(String);
@@ -187,10 +237,10 @@ impl Origin {
 pub struct Config {
     pub client_id: String,
     pub client_secret: ClientSecret,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub state_secret: StateSecret,
     pub login_url: LoginUrl,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub scopes: Vec<String>,
     pub state_ttl: Duration,
     pub http_timeout: Duration,
@@ -394,15 +444,8 @@ impl Config {
     fn from_raw(raw: RawConfig) -> Result<Self> {
         let client_id = required("clientId", raw.client_id)?;
         let client_secret = ClientSecret::new(required("clientSecret", raw.client_secret)?);
-        let redirect_uri = required("redirectUri", raw.redirect_uri)?;
-        let ru = Url::parse(&redirect_uri)
-            .map_err(|e| Error::config("redirectUri", format!("not a URL ({e})")))?;
-        if !matches!(ru.scheme(), "http" | "https") || ru.host_str().is_none() {
-            return Err(Error::config(
-                "redirectUri",
-                "must be an absolute http(s) URL",
-            ));
-        }
+        let redirect_uri =
+            RedirectUri::parse("redirectUri", required("redirectUri", raw.redirect_uri)?)?;
         let state_secret = required("stateSecret", raw.state_secret)?;
         if state_secret.len() < 32 {
             return Err(Error::config("stateSecret", "must be at least 32 bytes"));
@@ -411,21 +454,11 @@ impl Config {
             "loginUrl",
             raw.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL),
         )?;
-        let api_version = raw
-            .api_version
-            .unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
-        let valid_version = api_version
-            .split_once('.')
-            .map(|(maj, min)| {
-                !maj.is_empty()
-                    && maj.len() <= 3
-                    && maj.bytes().all(|b| b.is_ascii_digit())
-                    && min == "0"
-            })
-            .unwrap_or(false);
-        if !valid_version {
-            return Err(Error::config("apiVersion", "must look like \"62.0\""));
-        }
+        let api_version = ApiVersion::parse(
+            "apiVersion",
+            raw.api_version
+                .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
+        )?;
         let scopes = match raw.scopes {
             None => DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             Some(s) if s.is_empty() => return Err(Error::config("scopes", "must not be empty")),
@@ -654,7 +687,7 @@ mod tests {
     fn defaults() {
         let c = Config::from_json(&base().to_string()).unwrap();
         assert_eq!(c.login_url.as_str(), "https://login.salesforce.com");
-        assert_eq!(c.api_version, "62.0");
+        assert_eq!(c.api_version.as_str(), "62.0");
         assert_eq!(c.scopes, vec!["api", "id", "web", "refresh_token"]);
         assert_eq!(c.state_ttl, Duration::from_secs(3600));
         assert!(c.export_types.contains_key("deals"));

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub use crate::oauth::error::OAuthErrorCode;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,7 +43,10 @@ pub enum Error {
     InvalidType,
 
     #[error("Salesforce OAuth error {error}: {description}")]
-    OAuth { error: String, description: String },
+    OAuth {
+        error: OAuthErrorCode,
+        description: String,
+    },
 
     #[error("Salesforce error {salesforce_code}: {message}")]
     Salesforce {
@@ -145,7 +150,7 @@ impl Error {
             Error::Salesforce {
                 salesforce_code, ..
             } => Some(salesforce_code),
-            Error::OAuth { error, .. } => Some(error),
+            Error::OAuth { error, .. } => Some(error.as_str()),
             Error::RateLimited { .. } => Some("REQUEST_LIMIT_EXCEEDED"),
             _ => None,
         }

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// A secret newtype. Derives (`Clone`, `PartialEq`) are opt-in, given with the doc comment: a
+/// single-use secret has neither.
 macro_rules! secret_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
         pub struct $name(String);
 
         impl $name {
@@ -41,22 +42,39 @@ macro_rules! secret_type {
 
 secret_type!(
     /// A Salesforce access token (session id).
+    #[derive(Clone, PartialEq, Eq)]
     AccessToken
 );
 secret_type!(
     /// A Salesforce refresh token.
+    #[derive(Clone, PartialEq, Eq)]
     RefreshToken
 );
 secret_type!(
     /// The connected app's consumer secret.
+    #[derive(Clone, PartialEq, Eq)]
     ClientSecret
 );
 secret_type!(
     /// The key that signs OAuth state and derives PKCE verifiers.
+    #[derive(Clone, PartialEq, Eq)]
     StateSecret
 );
 secret_type!(
-    /// A one-time authorization code from the callback.
+    /// A one-time authorization code from the callback. Deliberately neither `Clone` nor
+    /// `PartialEq` (as oauth2-rs does for single-use secrets): it is exchanged once, by value
+    /// of the one copy, and never compared.
+    ///
+    /// ```compile_fail
+    /// let code = forcelink::secret::AuthCode::new("aPrx");
+    /// let again = code.clone();
+    /// ```
+    ///
+    /// ```compile_fail
+    /// let a = forcelink::secret::AuthCode::new("aPrx");
+    /// let b = forcelink::secret::AuthCode::new("aPrx");
+    /// let _ = a == b;
+    /// ```
     AuthCode
 );
 

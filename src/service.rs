@@ -285,7 +285,7 @@ impl Forcelink {
             Ok(tr) => tr,
             Err(Error::OAuth { error, description }) => {
                 return Ok(forward.error(if description.is_empty() {
-                    &error
+                    error.as_str()
                 } else {
                     &description
                 }))

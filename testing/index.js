@@ -275,9 +275,8 @@ const STATUS = {
 function forcelinkError(code, overrides = {}) {
   if (!(code in STATUS)) throw new TypeError(`forcelinkError: unknown code ${code}`)
   const { cause, ...rest } = overrides
-  const err = new ForcelinkError({ code, status: STATUS[code], message: `${code.toLowerCase().replace(/_/g, ' ')}`, ...rest })
-  if (cause !== undefined) err.cause = cause
-  return err
+  const info = { code, status: STATUS[code], message: `${code.toLowerCase().replace(/_/g, ' ')}`, ...rest }
+  return new ForcelinkError(info, cause === undefined ? undefined : { cause })
 }
 
 /**

@@ -305,13 +305,12 @@ async fn delete_range(State(sim): S, req: Request) -> Response {
         Ok(m) => m,
         Err(r) => return r,
     };
-    let obj = match m.get("object").and_then(Value::as_str).unwrap_or("Contact") {
-        n => match crate::data::Obj::from_name(n) {
-            Some(crate::data::Obj::User) | None => {
-                return bad("object must be Contact, Account, Opportunity or Note")
-            }
-            Some(o) => o,
-        },
+    let name = m.get("object").and_then(Value::as_str).unwrap_or("Contact");
+    let obj = match crate::data::Obj::from_name(name) {
+        Some(crate::data::Obj::User) | None => {
+            return bad("object must be Contact, Account, Opportunity or Note")
+        }
+        Some(o) => o,
     };
     let (from, to) = match (u64_field(&m, "from"), u64_field(&m, "to")) {
         (Ok(f), Ok(t)) => (f.unwrap_or(0), t.unwrap_or(0)),

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::bytes::CountedBuffer;
-use super::error::{to_napi, IntoNapi};
+use super::error::Outcome;
+use super::ExportEngine;
 use crate::error::Error;
 use crate::salesforce::export::{Batch, ExportCursor};
 use crate::salesforce::format;
@@ -27,11 +28,36 @@ enum Slot {
     Gone,
 }
 
-/// A batch for `JSON.parse`: handing JS text beat building objects through napi (BENCHMARKS.md).
-#[napi(object)]
+/// A batch: the records as JSON text for `JSON.parse` (handing JS text beat building objects
+/// through napi, BENCHMARKS.md), and the progress after it.
+#[napi(object, object_from_js = false)]
 pub struct BatchText {
+    /// The records' JSON array, ASCII-escaped.
     pub records: String,
-    pub progress: String,
+    pub progress: ExportProgress,
+}
+
+/// How far an export is.
+#[napi(object, object_from_js = false)]
+#[derive(Clone)]
+pub struct ExportProgress {
+    /// Records handed out so far.
+    pub fetched: f64,
+    /// The total Salesforce reported, once known.
+    pub total: Option<f64>,
+    /// The engine in use: `auto` until it has decided.
+    pub engine: ExportEngine,
+    /// The Bulk job, for a Bulk export (pass it back as `jobId` to resume).
+    pub job_id: Option<String>,
+}
+
+/// What `exportStream` writes.
+#[napi(string_enum = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Ndjson,
+    /// One JSON array over the whole export (the no-limit page's records).
+    Json,
 }
 
 #[napi]
@@ -45,28 +71,25 @@ pub struct NativeExportCursor {
     /// `"json"`: the array is closed (the next call answers `null`).
     json_closed: AtomicBool,
     /// Progress as of the last batch handed out (the cursor itself may be busy reading ahead).
-    last_progress: std::sync::Mutex<String>,
+    last_progress: std::sync::Mutex<ExportProgress>,
 }
 
 struct Fetched {
     batch: Option<Batch>,
-    progress: String,
+    progress: ExportProgress,
 }
 
-fn progress_json(c: &ExportCursor) -> String {
-    let total = c
-        .total
-        .map(|t| t.to_string())
-        .unwrap_or_else(|| "null".into());
-    let job = c
-        .job_id()
-        .map(|j| format!(r#","jobId":"{j}""#))
-        .unwrap_or_default();
-    format!(
-        r#"{{"fetched":{},"total":{total},"engine":"{}"{job}}}"#,
-        c.fetched,
-        c.engine_name()
-    )
+fn progress_of(c: &ExportCursor) -> ExportProgress {
+    ExportProgress {
+        fetched: c.fetched as f64,
+        total: c.total.map(|t| t as f64),
+        engine: match c.engine_name() {
+            "bulk" => ExportEngine::Bulk,
+            "rest" => ExportEngine::Rest,
+            _ => ExportEngine::Auto,
+        },
+        job_id: c.job_id().map(str::to_string),
+    }
 }
 
 /// Fetches one batch on the runtime (called from async methods, inside it). On cancel the task
@@ -98,39 +121,10 @@ fn spawn_fetch(
 }
 
 impl NativeExportCursor {
-    /// `"json"`: the next piece of one JSON array. Bytes, not a JS string, so a page streamed
-    /// through a socket leaves no large strings for V8's next full collection.
-    async fn next_array_bytes(&self) -> napi::Result<Option<CountedBuffer>> {
-        loop {
-            let f = self.fetch().await.napi()?;
-            let Some(b) = f.batch else {
-                if self.json_closed.swap(true, Ordering::AcqRel) {
-                    return Ok(None);
-                }
-                let opened = self.header_sent.swap(true, Ordering::AcqRel);
-                let end: &[u8] = if opened { b"]" } else { b"[]" };
-                return Ok(Some(CountedBuffer(end.to_vec())));
-            };
-            let text = format::ascii_json(b.json);
-            let inner = match (text.find('['), text.rfind(']')) {
-                (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
-                _ => "",
-            };
-            if inner.is_empty() {
-                continue;
-            }
-            let opened = self.header_sent.swap(true, Ordering::AcqRel);
-            let mut out = Vec::with_capacity(inner.len() + 1);
-            out.push(if opened { b',' } else { b'[' });
-            out.extend_from_slice(inner.as_bytes());
-            return Ok(Some(CountedBuffer(out)));
-        }
-    }
-
     pub fn new(svc: Arc<Forcelink>, cursor: ExportCursor) -> Self {
         let (cancel, _) = watch::channel(false);
         let ty = cursor.ty.clone();
-        let last_progress = std::sync::Mutex::new(progress_json(&cursor));
+        let last_progress = std::sync::Mutex::new(progress_of(&cursor));
         Self {
             svc,
             slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))),
@@ -155,7 +149,7 @@ impl NativeExportCursor {
         let (c, res) = task
             .await
             .map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
-        let progress = progress_json(&c);
+        let progress = progress_of(&c);
         if let Ok(mut p) = self.last_progress.lock() {
             p.clone_from(&progress);
         }
@@ -167,40 +161,53 @@ impl NativeExportCursor {
         };
         res.map(|batch| Fetched { batch, progress })
     }
-}
 
-#[napi]
-impl NativeExportCursor {
-    /// The next batch as JSON texts (`records`: the array, ASCII-escaped; `progress`), or `null`.
-    #[napi]
-    pub async fn next_json(&self) -> napi::Result<Option<BatchText>> {
-        let f = self.fetch().await.napi()?;
-        Ok(f.batch.map(|b| BatchText {
-            records: format::ascii_json(b.json),
-            progress: f.progress,
-        }))
+    /// `"json"`: the next piece of one JSON array, ASCII-escaped as `nextJson`'s records: `[` + the
+    /// first batch's records, then `,` + each next batch's, then `]` (`[]` when empty). Bytes, not
+    /// a JS string, so a page streamed through a socket leaves no large strings for V8's next full
+    /// collection.
+    async fn array_bytes(&self) -> Result<Option<CountedBuffer>, Error> {
+        loop {
+            let f = self.fetch().await?;
+            let Some(b) = f.batch else {
+                if self.json_closed.swap(true, Ordering::AcqRel) {
+                    return Ok(None);
+                }
+                let opened = self.header_sent.swap(true, Ordering::AcqRel);
+                let end: &[u8] = if opened { b"]" } else { b"[]" };
+                return Ok(Some(CountedBuffer(end.to_vec())));
+            };
+            let text = format::ascii_json(b.json);
+            let inner = match (text.find('['), text.rfind(']')) {
+                (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
+                _ => "",
+            };
+            if inner.is_empty() {
+                continue;
+            }
+            let opened = self.header_sent.swap(true, Ordering::AcqRel);
+            let mut out = Vec::with_capacity(inner.len() + 1);
+            out.push(if opened { b',' } else { b'[' });
+            out.extend_from_slice(inner.as_bytes());
+            return Ok(Some(CountedBuffer(out)));
+        }
     }
 
-    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export),
-    /// `"ndjson"`, or `"json"` (one JSON array over the whole export, ASCII-escaped as `nextJson`'s:
-    /// `[` + the first batch's records, then `,` + each next batch's, then `]`; `[]` when empty).
-    /// Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
-    #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub async fn next_bytes(
+    async fn bytes(
         &self,
-        format_name: String,
+        format_name: &str,
         csv_formula_guard: Option<bool>,
-    ) -> napi::Result<Option<CountedBuffer>> {
+    ) -> Result<Option<CountedBuffer>, Error> {
         if format_name == "json" {
-            return self.next_array_bytes().await;
+            return self.array_bytes().await;
         }
         if format_name != "csv" && format_name != "ndjson" {
-            return Err(to_napi(Error::input(
+            return Err(Error::input(
                 "format",
                 "must be \"csv\", \"ndjson\" or \"json\"",
-            )));
+            ));
         }
-        let f = self.fetch().await.napi()?;
+        let f = self.fetch().await?;
         let csv = format_name == "csv";
         let header = || {
             if csv && !self.header_sent.swap(true, Ordering::AcqRel) {
@@ -217,25 +224,50 @@ impl NativeExportCursor {
                 Some(CountedBuffer(h.into_bytes()))
             });
         };
-        let rows = b.rows().napi()?;
+        let rows = b.rows()?;
         let text = if csv {
             let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true))
-                .map_err(|e| to_napi(Error::Unavailable(e.to_string())))?;
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
             header() + &body
         } else {
             format::ndjson_rows(&rows)
         };
         Ok(Some(CountedBuffer(text.into_bytes())))
     }
+}
 
-    /// `{"fetched":n,"total":n|null,"engine":"rest"|"bulk"|"auto","jobId"?:"…"}` as of the last
-    /// batch handed out.
+#[napi]
+impl NativeExportCursor {
+    /// The next batch, or `null` at the end.
+    #[napi(ts_return_type = "Promise<BatchText | null>")]
+    pub async fn next_json(&self) -> Outcome<Option<BatchText>> {
+        Outcome(self.fetch().await.map(|f| {
+            f.batch.map(|b| BatchText {
+                records: format::ascii_json(b.json),
+                progress: f.progress,
+            })
+        }))
+    }
+
+    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export),
+    /// `"ndjson"`, or `"json"` (one JSON array over the whole export). Returns `null` at the end.
+    /// `csvFormulaGuard` (default true): see `format`.
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
+    pub async fn next_bytes(
+        &self,
+        #[napi(ts_arg_type = "ExportFormat")] format_name: String,
+        csv_formula_guard: Option<bool>,
+    ) -> Outcome<Option<CountedBuffer>> {
+        Outcome(self.bytes(&format_name, csv_formula_guard).await)
+    }
+
+    /// The progress as of the last batch handed out.
     #[napi(catch_unwind)]
-    pub fn progress(&self) -> String {
-        self.last_progress
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default()
+    pub fn progress(&self) -> ExportProgress {
+        match self.last_progress.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Stops the export: no further requests, a call in flight ends with CANCELLED, and an

@@ -1,6 +1,8 @@
-//! A host TokenStore seen from Rust. The JS layer hands us one function, `(op, argsJson) =>
-//! Promise<envelopeJson>`, that calls the store's method and never rejects (it reports failures in
-//! the envelope), so a throwing or odd store cannot take the process down.
+//! A host TokenStore seen from Rust. The JS layer hands us one function, `(op, args) =>
+//! Promise<envelopeJson>`, that calls `store[op](...args)` and never rejects (it reports failures
+//! in the envelope), so a throwing or odd store cannot take the process down. The arguments go as
+//! JS values; what the store answers comes back as JSON text, serialized the host's way
+//! (`JSON.stringify`, so a driver's own types such as a mongoose `ObjectId` arrive as its JSON).
 
 use async_trait::async_trait;
 use napi::bindgen_prelude::{FnArgs, Promise};
@@ -15,9 +17,9 @@ use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
 /// Weak: holding the store must not keep Node's event loop alive.
 pub type StoreCall = ThreadsafeFunction<
-    FnArgs<(String, String)>,
+    FnArgs<(String, Value)>,
     Promise<String>,
-    FnArgs<(String, String)>,
+    FnArgs<(String, Value)>,
     Status,
     false,
     true,
@@ -52,7 +54,7 @@ impl JsStore {
     async fn invoke(&self, op: &'static str, args: Value) -> Result<Option<Value>> {
         let promise = self
             .call
-            .call_async_catch(FnArgs::from((op.to_string(), args.to_string())))
+            .call_async_catch(FnArgs::from((op.to_string(), args)))
             .await
             .map_err(|e| Error::store(op, e.reason.clone()))?;
         let text = promise

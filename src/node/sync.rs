@@ -7,7 +7,7 @@ use std::sync::Arc;
 use napi_derive::napi;
 use tokio::sync::watch;
 
-use super::error::IntoNapi;
+use super::error::Outcome;
 use crate::error::Error;
 use crate::salesforce::format;
 use crate::salesforce::sync::{Step, SyncRun};
@@ -70,9 +70,9 @@ impl NativeSyncCursor {
 #[napi]
 impl NativeSyncCursor {
     /// `{"upserts":[…],"deletes":[{"Id","deletedAt"}],"checkpoint":"…"}`, or `null` at the end.
-    #[napi]
-    pub async fn next_json(&self) -> napi::Result<Option<String>> {
-        self.step().await.napi()
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn next_json(&self) -> Outcome<Option<String>> {
+        Outcome(self.step().await)
     }
 
     /// Stops the run; a step in flight ends with CANCELLED.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, OAuthErrorCode, Result};
 use crate::net;
 use crate::oauth::pkce::Verifier;
 use crate::secret::{AccessToken, AuthCode, RefreshToken};
@@ -34,7 +34,7 @@ impl std::fmt::Debug for TokenResponse {
 
 #[derive(Deserialize)]
 struct OAuthErrorBody {
-    error: String,
+    error: OAuthErrorCode,
     #[serde(default)]
     error_description: String,
 }
@@ -91,7 +91,7 @@ impl OAuthClient<'_> {
         }
         let body = resp.text().await.unwrap_or_default();
         match serde_json::from_str::<OAuthErrorBody>(&body) {
-            Ok(e) if e.error == "invalid_token" => Ok(false),
+            Ok(e) if e.error == OAuthErrorCode::InvalidToken => Ok(false),
             Ok(e) => Err(Error::OAuth {
                 error: e.error,
                 description: e.error_description,
@@ -135,7 +135,7 @@ impl OAuthClient<'_> {
         use base64::Engine;
         let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else {
             return Err(Error::OAuth {
-                error: "invalid_signature".into(),
+                error: OAuthErrorCode::InvalidSignature,
                 description: "token response signature is not base64".into(),
             });
         };
@@ -144,7 +144,7 @@ impl OAuthClient<'_> {
         mac.update(id.as_bytes());
         mac.update(issued_at.as_bytes());
         mac.verify_slice(&sig).map_err(|_| Error::OAuth {
-            error: "invalid_signature".into(),
+            error: OAuthErrorCode::InvalidSignature,
             description: "token response signature does not match the client secret".into(),
         })
     }

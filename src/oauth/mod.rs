@@ -2,6 +2,7 @@
 
 pub mod binding;
 pub mod client;
+pub mod error;
 pub mod forward;
 pub mod pkce;
 pub mod server;

@@ -110,6 +110,7 @@ impl ResultPages {
     pub fn available(rest: &Rest<'_>) -> bool {
         rest.cfg
             .api_version
+            .as_str()
             .parse::<f64>()
             .is_ok_and(|v| v >= MIN_VERSION)
     }

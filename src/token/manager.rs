@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
-use crate::error::{Error, Result};
+use crate::error::{Error, OAuthErrorCode, Result};
 use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
@@ -608,7 +608,10 @@ impl Inner {
                 }
                 out
             }
-            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => {
+            Err(Error::OAuth {
+                error: OAuthErrorCode::InvalidGrant,
+                ..
+            }) => {
                 self.cfg.events.emit(|| Event::ReconnectRequired {
                     connection: key.into(),
                     org_id: org,

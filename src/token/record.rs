@@ -72,6 +72,44 @@ impl ConnKey {
         })
     }
 
+    /// The connection a call names, as the host gives it: a user's (`accountId` + `ownerId`, a
+    /// missing one counting as empty) or a server flow's (`connectionId` alone). The one place the
+    /// rules for a connection's identity live.
+    pub fn from_parts(
+        account_id: Option<&str>,
+        owner: Option<&str>,
+        connection_id: Option<&str>,
+    ) -> Result<Self> {
+        match (connection_id, account_id, owner) {
+            (Some(c), None, None) => Self::server(c),
+            (None, a, o) => Self::new(a.unwrap_or(""), o.unwrap_or("")),
+            _ => Err(Error::input(
+                "connectionId",
+                "give either connectionId or accountId + ownerId, not both",
+            )),
+        }
+    }
+
+    /// The user ids `beginLogin` names (a login is always a user's): without a `connectionId` a
+    /// missing id counts as empty (and [`ConnKey::new`] names it once the forward URL is checked);
+    /// beside a `connectionId` both ids must be given.
+    pub fn login_parts<'a>(
+        account_id: Option<&'a str>,
+        owner: Option<&'a str>,
+        connection_id: Option<&str>,
+    ) -> Result<(&'a str, &'a str)> {
+        let required = |v: Option<&'a str>, field: &str| {
+            v.ok_or_else(|| Error::input(field, format!("is missing field {field}")))
+        };
+        match connection_id {
+            None => Ok((account_id.unwrap_or(""), owner.unwrap_or(""))),
+            Some(_) => Ok((
+                required(account_id, "accountId")?,
+                required(owner, "ownerId")?,
+            )),
+        }
+    }
+
     pub fn is_server(&self) -> bool {
         self.owner == SERVER_OWNER
     }
@@ -213,6 +251,64 @@ mod tests {
     use serde_json::json;
 
     const MARK: &str = "00DMARKERa1!AQ.secret";
+
+    fn field_of(r: Result<ConnKey>) -> (String, String) {
+        match r {
+            Err(Error::InvalidInput { field, reason }) => (field, reason),
+            other => panic!("expected INVALID_INPUT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_parts_is_the_one_identity_rule() {
+        let user = ConnKey::from_parts(Some("a"), Some("o"), None).unwrap();
+        assert_eq!((user.account_id(), user.owner()), ("a", "o"));
+        let server = ConnKey::from_parts(None, None, Some("svc")).unwrap();
+        assert!(server.is_server());
+        assert_eq!(server.account_id(), "svc");
+        let (f, r) = field_of(ConnKey::from_parts(Some("a"), None, Some("svc")));
+        assert_eq!(f, "connectionId");
+        assert_eq!(
+            r,
+            "give either connectionId or accountId + ownerId, not both"
+        );
+        assert_eq!(
+            field_of(ConnKey::from_parts(None, None, None)).0,
+            "accountId"
+        );
+        assert_eq!(
+            field_of(ConnKey::from_parts(Some("a"), None, None)),
+            ("ownerId".into(), "is required".into())
+        );
+        assert_eq!(
+            field_of(ConnKey::from_parts(Some("a"), Some(SERVER_OWNER), None)).0,
+            "ownerId"
+        );
+        assert_eq!(
+            field_of(ConnKey::from_parts(None, None, Some(" "))),
+            (
+                "connectionId".into(),
+                "must be 1 to 256 printable characters".into()
+            )
+        );
+    }
+
+    #[test]
+    fn login_parts_need_both_ids_beside_a_connection_id() {
+        assert_eq!(
+            ConnKey::login_parts(None, Some("o"), None).unwrap(),
+            ("", "o")
+        );
+        match ConnKey::login_parts(Some("a"), None, Some("c")) {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(
+                    (field.as_str(), reason.as_str()),
+                    ("ownerId", "is missing field ownerId")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn shape_errors_never_echo_values() {
