@@ -23,8 +23,9 @@ export declare class NativeExportCursor {
   /** The next batch, or `null` at the end. */
   nextJson(): Promise<BatchText | null>
   /**
-   * The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
-   * `"ndjson"`. Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
+   * The next batch as download bytes: `"csv"` (the header first, even for an empty export),
+   * `"ndjson"`, or `"json"` (one JSON array over the whole export). Returns `null` at the end.
+   * `csvFormulaGuard` (default true): see `format`.
    */
   nextBytes(formatName: ExportFormat, csvFormulaGuard?: boolean | undefined | null): Promise<Buffer | null>
   /** The progress as of the last batch handed out. */
@@ -166,7 +167,7 @@ export interface ExportArgs {
 export type ExportEngine = 'rest' | 'bulk' | 'auto'
 
 /** What `exportStream` writes. */
-export type ExportFormat = 'csv' | 'ndjson'
+export type ExportFormat = 'csv' | 'ndjson' | 'json'
 
 /** How far an export is. */
 export interface ExportProgress {

@@ -194,7 +194,7 @@ function createSalesforceController(forcelink, options = {}) {
     if (maxPageRecords !== null && !noLimit && lim > maxPageRecords) return pageTooLarge(res, lim)
     const pageNo = q.page === undefined ? NaN : parseInt(String(q.page), 10)
     // Only page 1 of a no-limit page holds records: it is streamed, not built whole.
-    if (noLimit && !(pageNo > 1) && typeof forcelink.exportAllJson === 'function') return streamPage(req, res, next, conn, type, q)
+    if (noLimit && !(pageNo > 1) && typeof forcelink.exportStream === 'function') return streamPage(req, res, next, conn, type, q)
     try {
       const args = { ...conn, type, page: q.page, limit: q.limit }
       if (typeof forcelink.exportPageJson !== 'function') {
@@ -214,45 +214,43 @@ function createSalesforceController(forcelink, options = {}) {
   }
 
   /** The no-limit page (every record), written as batches arrive so memory does not grow with the
-   *  org: the envelope opens with the first batch (whose query reports the total, from which the
-   *  pagination is computed) and closes with the pagination. An error before the first byte is a
-   *  JSON answer; after it, the connection is cut as downloads do. */
+   *  org. The records come as one JSON array in bytes (`exportStream` format `json`), never as JS
+   *  strings, and the body is a byte stream, so the next batch is asked for only when the socket
+   *  has taken the previous one (backpressure reaches the export's read-ahead). The envelope opens
+   *  once the first batch is in (its query reports the total, from which the pagination is
+   *  computed) and closes with the pagination. An error before the first byte is a JSON answer;
+   *  after it, the connection is cut as downloads do. */
   async function streamPage(req, res, next, conn, type, q) {
+    let total = null
     let batches
     let first
     try {
-      batches = forcelink.exportAllJson({ ...conn, type })[Symbol.asyncIterator]()
-      first = await batches.next()
+      const stream = forcelink.exportStream({ ...conn, type, format: 'json', onProgress: (p) => (total = p.total) })
+      batches = stream[Symbol.asyncIterator]()
+      first = await batches.next() // an iterator error destroys the stream (and its cursor) itself
     } catch (err) {
       return answer(err, req, res, next, exportOverrides)
     }
-    const total = first.done ? 0 : Number(first.value.progress.total ?? 0)
+    total = Number(total ?? 0)
     if (maxPageRecords !== null && total > maxPageRecords) {
       if (!first.done) await batches.return()
       return pageTooLarge(res, total)
     }
     const pagination = require('./index.js').paginate(total, q.page, q.limit)
     res.status(200).type('application/json')
+    const rest = { [Symbol.asyncIterator]: () => batches }
+    // `yield*` forwards return(): a client that goes away closes the cursor, so no further requests.
     const body = Readable.from((async function* () {
-      yield '{"success":true,"message":"SUCCESS","data":['
-      let n = 0
-      let item = first
-      try {
-        while (!item.done) {
-          const text = item.value.records
-          // `[…]` → its inner text; empty batches add nothing.
-          const inner = text.slice(text.indexOf('[') + 1, text.lastIndexOf(']')).trim()
-          if (inner) {
-            yield n++ === 0 ? inner : `,${inner}`
-          }
-          item = await batches.next()
-        }
-      } finally {
-        if (!item.done) await batches.return()
+      yield '{"success":true,"message":"SUCCESS","data":'
+      if (!first.done) {
+        yield first.value
+        yield* rest
+      } else {
+        yield '[]'
       }
       // Past the last page, the incumbent answers an empty list.
-      yield `],"pagination":${JSON.stringify(pagination)}}`
-    })())
+      yield `,"pagination":${JSON.stringify(pagination)}}`
+    })(), { objectMode: false })
     pipeline(body, res, (err) => {
       if (err && onError && isForcelinkError(err)) onError(err, req)
     })

@@ -340,7 +340,7 @@ export declare class Forcelink extends EventEmitter {
   exportAll(opts: ExportAllOptions): AsyncGenerator<SalesforceRecord[], void, undefined>
   /** `exportAll` as JSON text per batch (records never become objects), for handlers that send it on. */
   exportAllJson(opts: ExportAllOptions): AsyncGenerator<ExportBatchJson, void, undefined>
-  /** CSV (header + rows, relationship paths flattened) or NDJSON bytes, written natively. */
+  /** CSV (header + rows, relationship paths flattened), NDJSON, or one JSON array's bytes, written natively. */
   exportStream(opts: ExportAllOptions & { format?: ExportFormat; csvFormulaGuard?: boolean }): Readable
   /** Incremental sync: steps of upserts and deletes, each with a checkpoint to resume from. */
   sync<R = SalesforceRecord>(opts: SyncOptions): AsyncGenerator<SyncStep<R>, void, undefined>

@@ -223,6 +223,23 @@ test('exportStream writes CSV and NDJSON natively', async () => {
   expect(recs).toHaveLength(2600)
 })
 
+test('exportStream format json is one array of every record, as exportAll gives them', async () => {
+  const read = async (s) => {
+    const chunks = []
+    for await (const c of s) chunks.push(c)
+    return Buffer.concat(chunks).toString('utf8')
+  }
+  const objects = []
+  for await (const b of fl.exportAll({ ...conn, type: 'notes', batchSize: 500 })) objects.push(...b)
+  const text = await read(fl.exportStream({ ...conn, type: 'notes', format: 'json', batchSize: 500 }))
+  expect(text.startsWith('[{') && text.endsWith('}]')).toBe(true)
+  expect(JSON.parse(text)).toEqual(objects)
+  // Empty: still one (empty) array.
+  const none = await read(fl.exportStream({ ...conn, type: 'notes', format: 'json', since: '2999-01-01T00:00:00Z' }))
+  expect(none).toBe('[]')
+  await expect(read(fl.exportStream({ ...conn, type: 'notes', format: 'xml' }))).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'format' })
+})
+
 describe('Salesforce failures', () => {
   test('transient 503s and connection resets are retried', async () => {
     await sim.fault({ target: 'query', kind: '503', count: 2 })

@@ -8,6 +8,22 @@
 const { fork } = require('node:child_process')
 const { startSim, controlClient } = require('./lib/sim')
 const peers = require('./lib/peers')
+const { procCpuMs } = require('./lib/proc')
+
+/** Wall, process CPU (every thread: Rust's too) and the JS thread's busy time, from now on. */
+function meter() {
+  const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const elu0 = performance.eventLoopUtilization()
+  return () => {
+    const cpu = process.cpuUsage(cpu0)
+    return {
+      wallMs: performance.now() - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      jsBusyMs: performance.eventLoopUtilization(elu0).active,
+    }
+  }
+}
 
 async function child(urls, task) {
   const sim = { ...urls, ...controlClient(urls) }
@@ -37,21 +53,21 @@ async function child(urls, task) {
       }
     }
     await sim.resetCounts()
-    const t0 = performance.now()
+    const m = meter()
     const records = await run()
-    const wallMs = performance.now() - t0
+    const used = m()
     const c = await sim.counts()
-    return { records, wallMs, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+    return { records, ...used, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
   }
   if (task.kind === 'bulk') {
     const { fl, conn } = await peers.forcelink(sim, task.apiVersion ? { apiVersion: task.apiVersion } : {})
     await sim.resetCounts()
-    const t0 = performance.now()
+    const m = meter()
     let n = 0
     for await (const b of fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk' })) n += b.length
-    const wallMs = performance.now() - t0
+    const used = m()
     const c = await sim.counts()
-    return { records: n, wallMs, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+    return { records: n, ...used, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
   }
   // The Express server for the no-limit page: this process serves, the parent downloads.
   const express = require('express')
@@ -68,11 +84,35 @@ async function child(urls, task) {
   })
   global.gc && global.gc()
   const idleMB = process.memoryUsage().rss / 1024 / 1024
-  const res = await fetch(`http://127.0.0.1:${server.address().port}/sf/export/contacts`)
-  let bytes = 0
-  for await (const chunk of res.body) bytes += chunk.length
+  // The download runs in the parent process: this process only serves, so its RSS is the server's.
+  await new Promise((resolve) => {
+    process.once('message', resolve)
+    process.send({ ready: { port: server.address().port, idleMB } })
+  })
   server.close()
-  return { bytes, idleMB, peakRssMB: process.resourceUsage().maxRSS / 1024, growthMB: process.resourceUsage().maxRSS / 1024 - idleMB }
+  const peakRssMB = process.resourceUsage().maxRSS / 1024
+  return { idleMB, peakRssMB, growthMB: peakRssMB - idleMB }
+}
+
+/** The streamed page: the server in a child process, the download here (another process). */
+function runPageServer(urls) {
+  return new Promise((resolve, reject) => {
+    const p = fork(__filename, ['--child'], { env: process.env, execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let bytes = 0
+    p.on('message', (m) => {
+      if (m.error) return reject(new Error(m.error))
+      if (m.result) return resolve({ bytes, ...m.result })
+      if (m.ready) {
+        ;(async () => {
+          const res = await fetch(`http://127.0.0.1:${m.ready.port}/sf/export/contacts`)
+          for await (const chunk of res.body) bytes += chunk.length
+          p.send({ done: true })
+        })().catch(reject)
+      }
+    })
+    p.once('error', reject)
+    p.send({ urls, task: { kind: 'page' } })
+  })
 }
 
 function runChild(urls, task) {
@@ -101,8 +141,13 @@ async function main() {
   const bulkN = quick ? 200_000 : 1_000_000
   const pageN = quick ? 50_000 : 200_000
   const out = { rest: [], bulk: [], page: [] }
+  // `--only rest,bulk,page`: a part of the run (while working on one of them).
+  const onlyAt = process.argv.indexOf('--only')
+  const only = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : ['rest', 'bulk', 'page'])
+  let sim
   // REST at 150 ms per request.
-  let sim = await startSim(['--contacts', String(restN), '--latency-ms', '150'])
+  if (only.has('rest')) {
+  sim = await startSim(['--contacts', String(restN), '--latency-ms', '150'])
   try {
     for (const [name, client, opts] of [
       ['forcelink exportAll (defaults: parallelism 4)', 'forcelink', {}],
@@ -110,37 +155,44 @@ async function main() {
       ['forcelink exportAll serial (parallelism 1)', 'forcelink', { parallelism: 1 }],
       ['jsforce 3 query autoFetch', 'jsforce', {}],
     ]) {
+      const simCpu0 = procCpuMs(sim.child.pid)
       const r = await runChild(sim.urls, { kind: 'rest', client, opts })
-      out.rest.push({ name, latencyMs: 150, ...r })
+      out.rest.push({ name, latencyMs: 150, parallelism: client === 'jsforce' ? null : opts.parallelism ?? 4, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${restN} records in ${Math.round(r.wallMs)} ms, ${r.apiCalls} calls`)
     }
   } finally {
     await sim.stop()
   }
+  }
   // Bulk at 100 ms per request: resultPages (API 62.0) vs the locator walk (API 57.0).
+  if (only.has('bulk')) {
   sim = await startSim(['--contacts', String(bulkN), '--latency-ms', '100', '--bulk-job-ms', '0'])
   try {
     for (const [name, apiVersion] of [
       ['Bulk resultPages (API 62.0, 5 pages at once, gzip)', null],
       ['Bulk sequential locators (API 57.0)', '57.0'],
     ]) {
+      const simCpu0 = procCpuMs(sim.child.pid)
       const r = await runChild(sim.urls, { kind: 'bulk', apiVersion })
-      out.bulk.push({ name, latencyMs: 100, ...r })
+      out.bulk.push({ name, latencyMs: 100, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${r.records} records in ${Math.round(r.wallMs)} ms`)
     }
   } finally {
     await sim.stop()
   }
+  }
   // The no-limit Express page: streamed vs the whole body in one string.
+  if (only.has('page')) {
   sim = await startSim(['--contacts', String(pageN)])
   try {
-    const streamed = await runChild(sim.urls, { kind: 'page' })
+    const streamed = await runPageServer(sim.urls)
     out.page.push({ name: 'no-limit page, streamed (this issue)', records: pageN, ...streamed })
     const whole = await runChild(sim.urls, { kind: 'whole' })
     out.page.push({ name: 'no-limit page built whole (before)', records: pageN, ...whole })
     for (const p of out.page) console.error(`[latency] ${p.name}: ${(p.bytes / 1e6).toFixed(1)} MB body, RSS growth ${Math.round(p.growthMB)} MB`)
   } finally {
     await sim.stop()
+  }
   }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n')
 }

@@ -77,10 +77,11 @@ const contenders = {
       const raw = new native.NativeForcelink(JSON.stringify(peers.forcelinkConfig(ctx.sim, { storePath: path.join(dir, 'raw.db') })))
       // The raw binding, connected through the simulator, so getAccessToken has a cached token.
       const rawConn = { accountId: peers.ACCOUNT, ownerId: peers.OWNER }
-      const start = JSON.parse(await raw.beginLogin(JSON.stringify({ ...rawConn, forwardUrl: peers.FORWARD })))
+      // The binding's typed arguments (binding.d.ts).
+      const start = await raw.beginLogin({ conn: rawConn, forwardUrl: peers.FORWARD })
       const q = await authorize(start.redirectUrl)
-      await raw.handleCallback(JSON.stringify({ code: q.code, state: q.state }))
-      const tokenArgs = JSON.stringify(rawConn)
+      await raw.handleCallback({ code: q.code, state: q.state, binding: start.binding })
+      const tokenArgs = { conn: rawConn, forceRefresh: false }
       await raw.getAccessToken(tokenArgs)
       // A connected user in a JS store (no network needed: beginLogin only reads the record).
       const store = new peers.MapStore()

@@ -101,9 +101,10 @@ const contenders = {
     async run({ fl }) {
       let i = 0
       return loopAsync(async () => {
-        const { redirectUrl } = await fl.beginLogin({ accountId: 'acc-bench', ownerId: `user-${i++}`, forwardUrl: peers.FORWARD })
+        const { redirectUrl, binding } = await fl.beginLogin({ accountId: 'acc-bench', ownerId: `user-${i++}`, forwardUrl: peers.FORWARD })
         const state = new URL(redirectUrl).searchParams.get('state')
-        const r = await fl.handleCallback({ state, error: 'access_denied', errorDescription: 'bench' })
+        // The browser that started the flow presents its binding again (as a cookie would).
+        const r = await fl.handleCallback({ state, error: 'access_denied', errorDescription: 'bench', binding })
         if (!r.redirectUrl.includes('status=error')) throw new Error('callback')
       })
     },

@@ -17,7 +17,7 @@ use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, PageResult};
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
-use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest};
+use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest, SharedRest};
 use crate::salesforce::soql::SoqlDateTime;
 use crate::salesforce::sync::{Step, SyncOptions, SyncRun};
 use crate::secret::AuthCode;
@@ -30,9 +30,9 @@ pub struct Forcelink {
     cfg: Arc<Config>,
     http: reqwest::Client,
     state: StateCodec,
-    tokens: TokenManager,
+    tokens: Arc<TokenManager>,
     nonces: NonceGuard,
-    limits: LimitTracker,
+    limits: Arc<LimitTracker>,
     anchors: AnchorCache,
     describes: DescribeCache,
 }
@@ -110,10 +110,10 @@ impl Forcelink {
         let http = net::client(cfg.http_timeout)?;
         Ok(Self {
             state: StateCodec::new(&cfg.state_secret, cfg.state_ttl),
-            tokens: TokenManager::new(cfg.clone(), http.clone(), store),
+            tokens: Arc::new(TokenManager::new(cfg.clone(), http.clone(), store)),
             http,
             nonces: NonceGuard::default(),
-            limits: LimitTracker::default(),
+            limits: Arc::new(LimitTracker::default()),
             anchors: AnchorCache::default(),
             describes: DescribeCache::default(),
             cfg,
@@ -138,6 +138,15 @@ impl Forcelink {
             http: &self.http,
             tokens: &self.tokens,
             limits: &self.limits,
+        }
+    }
+
+    fn shared_rest(&self) -> SharedRest {
+        SharedRest {
+            cfg: self.cfg.clone(),
+            http: self.http.clone(),
+            tokens: self.tokens.clone(),
+            limits: self.limits.clone(),
         }
     }
 
@@ -484,7 +493,9 @@ impl Forcelink {
         &self,
         cursor: &mut ExportCursor,
     ) -> Result<Option<crate::salesforce::export::Batch>> {
-        cursor.next(&self.rest(), &self.describes).await
+        cursor
+            .next_shared(&self.shared_rest(), &self.describes)
+            .await
     }
 
     /// A `sync` run; the checkpoint is verified here, before any request.

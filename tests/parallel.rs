@@ -286,3 +286,54 @@ async fn bulk_result_pages_in_parallel_survive_a_page_cut_midway() {
     assert_eq!(seq.iter().collect::<HashSet<_>>().len(), 3_000);
     sim.shutdown().await;
 }
+
+/// The window is a pipeline, not rounds: while the caller works on a batch, K requests stay in
+/// flight (never more: an org that serves exactly K at once refuses none), so a slow reader is
+/// bounded by its own work, not by its work plus a round of waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_stays_full_while_the_reader_works() {
+    let sim = start(SimConfig {
+        redirect_uri: Some(REDIRECT.into()),
+        contacts: 4_000,
+        latency_ms: 300,
+        concurrent_limit: 4,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (fl, key) = connected_with(&sim, json!({ "maxConcurrentRequestsPerOrg": 10 })).await;
+    control(&sim, "counts/reset", Some(json!({}))).await;
+    let mut c = fl
+        .export_cursor(&key, "contacts", Some(200.0), None, None, None)
+        .unwrap()
+        .with_parallelism(4, true);
+    let t0 = std::time::Instant::now();
+    let mut ids = Vec::new();
+    while let Some(b) = fl.export_next(&mut c).await.unwrap() {
+        let rows: Vec<Value> = serde_json::from_str(&b.json).unwrap();
+        ids.extend(rows.iter().map(|r| {
+            r["attributes"]["url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        }));
+        // The reader's own work on each batch.
+        tokio::time::sleep(std::time::Duration::from_millis(75)).await;
+    }
+    let wall = t0.elapsed();
+    assert_eq!(ids.len(), 4_000);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "Id order");
+    let counts = control(&sim, "counts", None).await;
+    assert_eq!(counts["concurrentRefused"], 0, "at most K in flight");
+    // 20 batches of 200: the first page, then rounds of 4 would take 300 ms + 5 × (300 ms +
+    // 4 × 75 ms) = 3.3 s; the pipeline reads the next 4 while the reader works on these, about
+    // 300 ms + 5 × 300 ms + 75 ms ≈ 1.9 s (the margin is for a loaded machine and a debug build).
+    assert!(
+        wall < std::time::Duration::from_millis(2_700),
+        "{wall:?}: the window waited for the reader"
+    );
+    sim.shutdown().await;
+}

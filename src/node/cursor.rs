@@ -56,6 +56,8 @@ pub struct ExportProgress {
 pub enum ExportFormat {
     Csv,
     Ndjson,
+    /// One JSON array over the whole export (the no-limit page's records).
+    Json,
 }
 
 #[napi]
@@ -64,7 +66,10 @@ pub struct NativeExportCursor {
     slot: Arc<tokio::sync::Mutex<Slot>>,
     cancel: watch::Sender<bool>,
     ty: ExportType,
+    /// CSV: the header is out; `"json"`: the array is open.
     header_sent: AtomicBool,
+    /// `"json"`: the array is closed (the next call answers `null`).
+    json_closed: AtomicBool,
     /// Progress as of the last batch handed out (the cursor itself may be busy reading ahead).
     last_progress: std::sync::Mutex<ExportProgress>,
 }
@@ -126,6 +131,7 @@ impl NativeExportCursor {
             cancel,
             ty,
             header_sent: AtomicBool::new(false),
+            json_closed: AtomicBool::new(false),
             last_progress,
         }
     }
@@ -156,12 +162,47 @@ impl NativeExportCursor {
         res.map(|batch| Fetched { batch, progress })
     }
 
+    /// `"json"`: the next piece of one JSON array, ASCII-escaped as `nextJson`'s records: `[` + the
+    /// first batch's records, then `,` + each next batch's, then `]` (`[]` when empty). Bytes, not
+    /// a JS string, so a page streamed through a socket leaves no large strings for V8's next full
+    /// collection.
+    async fn array_bytes(&self) -> Result<Option<CountedBuffer>, Error> {
+        loop {
+            let f = self.fetch().await?;
+            let Some(b) = f.batch else {
+                if self.json_closed.swap(true, Ordering::AcqRel) {
+                    return Ok(None);
+                }
+                let opened = self.header_sent.swap(true, Ordering::AcqRel);
+                let end: &[u8] = if opened { b"]" } else { b"[]" };
+                return Ok(Some(CountedBuffer(end.to_vec())));
+            };
+            let text = format::ascii_json(b.json);
+            let inner = match (text.find('['), text.rfind(']')) {
+                (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
+                _ => "",
+            };
+            if inner.is_empty() {
+                continue;
+            }
+            let opened = self.header_sent.swap(true, Ordering::AcqRel);
+            let mut out = Vec::with_capacity(inner.len() + 1);
+            out.push(if opened { b',' } else { b'[' });
+            out.extend_from_slice(inner.as_bytes());
+            return Ok(Some(CountedBuffer(out)));
+        }
+    }
+
     async fn bytes(
         &self,
         format_name: &str,
         csv_formula_guard: Option<bool>,
     ) -> Result<Option<CountedBuffer>, Error> {
+        if format_name == "json" {
+            return self.array_bytes().await;
+        }
         if format_name != "csv" && format_name != "ndjson" {
+            // The message predates "json" (the no-limit page's format) and is kept as it was.
             return Err(Error::input("format", "must be \"csv\" or \"ndjson\""));
         }
         let f = self.fetch().await?;
@@ -206,8 +247,9 @@ impl NativeExportCursor {
         }))
     }
 
-    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export) or
-    /// `"ndjson"`. Returns `null` at the end. `csvFormulaGuard` (default true): see `format`.
+    /// The next batch as download bytes: `"csv"` (the header first, even for an empty export),
+    /// `"ndjson"`, or `"json"` (one JSON array over the whole export). Returns `null` at the end.
+    /// `csvFormulaGuard` (default true): see `format`.
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub async fn next_bytes(
         &self,

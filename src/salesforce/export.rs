@@ -17,7 +17,7 @@ use crate::salesforce::describe::DescribeCache;
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{paginate, Pagination};
 use crate::salesforce::parallel::ParallelRest;
-use crate::salesforce::rest::{query_path, Rest};
+use crate::salesforce::rest::{query_path, Rest, SharedRest};
 use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
 use crate::token::record::ConnKey;
 
@@ -563,6 +563,9 @@ impl ExportCursor {
 
     pub fn finish(&mut self) {
         self.finished = true;
+        if let EngineState::Parallel(p) = &mut self.state {
+            p.stop();
+        }
     }
 
     /// The Bulk job id once one exists (pass it back as `jobId` to resume).
@@ -589,10 +592,31 @@ impl ExportCursor {
         }
     }
 
-    /// The next batch, or `None` when the export is complete.
+    /// The next batch, or `None` when the export is complete. A parallel REST export needs
+    /// [`ExportCursor::next_shared`] (its requests run as their own tasks).
     pub async fn next(
         &mut self,
         rest: &Rest<'_>,
+        describes: &DescribeCache,
+    ) -> Result<Option<Batch>> {
+        self.next_inner(rest, None, describes).await
+    }
+
+    /// The next batch, for every engine: the parallel one keeps its window of requests in flight
+    /// between calls.
+    pub async fn next_shared(
+        &mut self,
+        shared: &SharedRest,
+        describes: &DescribeCache,
+    ) -> Result<Option<Batch>> {
+        self.next_inner(&shared.rest(), Some(shared), describes)
+            .await
+    }
+
+    async fn next_inner(
+        &mut self,
+        rest: &Rest<'_>,
+        shared: Option<&SharedRest>,
         describes: &DescribeCache,
     ) -> Result<Option<Batch>> {
         if self.finished {
@@ -644,9 +668,14 @@ impl ExportCursor {
                 }
             }
             EngineState::Parallel(p) => {
+                let Some(shared) = shared else {
+                    return Err(Error::Internal(
+                        "a parallel export is read with next_shared".into(),
+                    ));
+                };
                 let got = p
                     .next(
-                        rest,
+                        shared,
                         &self.key,
                         &self.ty,
                         self.since.as_ref(),

@@ -50,7 +50,7 @@ impl KeySpace {
             .zip(hi.bytes())
             .take_while(|(a, b)| a == b)
             .count();
-        let start = common.min(ID_LEN - 1).max(ID_LEN - MAX_TAIL);
+        let start = common.clamp(ID_LEN - MAX_TAIL, ID_LEN - 1);
         let space = KeySpace {
             prefix: lo[..start].to_string(),
             width: ID_LEN - start,

@@ -6,11 +6,14 @@
 //! together: they give the total, the first batch, the Id it ends at and the largest Id. The key
 //! space between those two Ids is then carved, as reading proceeds, into ranges of about one batch
 //! each (`WHERE Id > :last` / `Id >= :lo AND Id < :hi ORDER BY Id`), sized from the density seen so
-//! far. Reading goes in rounds of up to K requests (the first K unfinished ranges in Id order), so
-//! batches can be handed out in Id order while at most about K of them wait in memory. A range
-//! whose first page shows it dense is split again; the last range is open-ended, so records
-//! created during the export past the largest Id are not lost, and every record is in exactly one
-//! range.
+//! far. Reading is a sliding window: up to K requests are in flight at every moment, each one a
+//! task of its own, so a request that ends while the caller is busy with a batch is replaced as
+//! soon as the caller is back, and the window never waits for its slowest member. Requests go to
+//! the earliest ranges in Id order, so batches can be handed out in Id order while at most about
+//! K of them wait in memory (K in flight, and at most K read but not yet taken). A range whose
+//! first page shows it dense is split again; the last range is open-ended, so records created
+//! during the export past the largest Id are not lost, and every record is in exactly one range.
+//! Dropping the engine aborts the requests still in flight.
 //!
 //! API calls: every range costs `ceil(records / batch)` pages, plus at most one page that is not
 //! full (its "waste"). Ranges are only carved while the waste known so far, plus one per range
@@ -19,12 +22,20 @@
 //! query). When the budget runs low the rest is read as one range, serially.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::salesforce::export::{record_id, Batch, RowsPage};
 use crate::salesforce::id_key::KeySpace;
 use crate::salesforce::locator::NextRecordsUrl;
-use crate::salesforce::rest::{query_path, Rest};
+use crate::salesforce::rest::{query_path, SharedRest};
 use crate::salesforce::soql::{ExportType, Select, SoqlDateTime};
 use crate::token::record::ConnKey;
 
@@ -48,7 +59,38 @@ enum Reading {
     Chain(Option<String>),
 }
 
+/// One request of the window, running as its own task; dropping it aborts the task.
+struct Inflight {
+    range: u64,
+    task: JoinHandle<Result<Bytes>>,
+}
+
+impl Future for Inflight {
+    type Output = (u64, Result<Bytes>);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let range = self.range;
+        match Pin::new(&mut self.task).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready((range, r)),
+            Poll::Ready(Err(e)) => Poll::Ready((
+                range,
+                Err(Error::Internal(format!("export request task failed: {e}"))),
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 struct Range {
+    /// Stable name (positions shift when a range is split).
+    id: u64,
+    /// A request for this range is in flight.
+    busy: bool,
     lower: Lower,
     /// Exclusive upper Id; `None` = open-ended (the last range).
     upper: Option<String>,
@@ -65,7 +107,10 @@ impl Range {
         matches!(self.reading, Reading::Chain(None))
     }
     fn wants_fetch(&self) -> bool {
-        self.ready.is_none() && !self.finished()
+        self.ready.is_none() && !self.finished() && !self.busy
+    }
+    fn spent(&self) -> bool {
+        self.finished() && self.ready.is_none() && !self.busy
     }
 }
 
@@ -89,6 +134,13 @@ pub struct ParallelRest {
     /// Known waste (pages beyond records / batch) and the budget `2K - 1`.
     waste: f64,
     budget: f64,
+    /// The window: requests in flight, at most `target` (itself at most K).
+    inflight: FuturesUnordered<Inflight>,
+    /// How many requests the reader can use: grows (up to K) when the reader had to wait for a
+    /// batch, shrinks (down to 1) when K read batches wait for a reader that is the slower side,
+    /// so with no latency to hide the window holds what the old single read-ahead held.
+    target: usize,
+    next_id: u64,
     /// Records announced by the first page (the export's total).
     pub total: Option<u64>,
     /// REST calls made (tests and bench).
@@ -111,6 +163,9 @@ impl ParallelRest {
             miss: 0.05,
             waste: 0.0,
             budget: (2 * k) as f64 - 1.0,
+            inflight: FuturesUnordered::new(),
+            target: k,
+            next_id: 0,
             total: None,
             calls: 0,
         }
@@ -119,7 +174,7 @@ impl ParallelRest {
     /// The next batch, or `None` when every range is read.
     pub async fn next(
         &mut self,
-        rest: &Rest<'_>,
+        shared: &SharedRest,
         key: &ConnKey,
         ty: &ExportType,
         since: Option<&SoqlDateTime>,
@@ -127,45 +182,158 @@ impl ParallelRest {
     ) -> Result<Option<Batch>> {
         if !self.started {
             self.started = true;
-            if let Some(b) = self.start(rest, key, ty, since, batch).await? {
+            if let Some(b) = self.start(shared, key, ty, since, batch).await? {
+                self.top_up(shared, key, ty, since, batch);
                 return Ok(Some(b));
             }
         }
+        let mut waited = false;
         loop {
-            while self
-                .ranges
-                .front()
-                .is_some_and(|r| r.finished() && r.ready.is_none())
-            {
-                self.ranges.pop_front();
+            // Answers that came in while the caller was away.
+            while let Some(Some((id, answer))) = self.inflight.next().now_or_never() {
+                self.take_answer(id, answer, batch)?;
             }
+            self.ranges.retain(|r| !r.spent());
             let ready = if self.ordered {
                 self.ranges.front_mut().and_then(|r| r.ready.take())
             } else {
                 self.ranges.iter_mut().find_map(|r| r.ready.take())
             };
+            if ready.as_ref().is_some_and(|b| b.count > 0) {
+                let waiting = self.ranges.iter().filter(|r| r.ready.is_some()).count();
+                if waited {
+                    self.target = (self.target + 1).min(self.k);
+                } else if waiting >= self.target {
+                    self.target = self.target.saturating_sub(1).max(1);
+                }
+            }
+            // The window refills before the batch goes out, so it is never short while the caller
+            // works on it.
+            self.top_up(shared, key, ty, since, batch);
             if let Some(b) = ready {
                 if b.count == 0 {
                     continue;
                 }
                 return Ok(Some(b));
             }
-            if self.ranges.is_empty() && self.next_lo.is_none() {
+            if self.ranges.is_empty() && self.next_lo.is_none() && self.inflight.is_empty() {
                 return Ok(None);
             }
-            self.round(rest, key, ty, since, batch).await?;
+            let Some((id, answer)) = self.inflight.next().await else {
+                return Err(Error::Internal(
+                    "parallel export has nothing to read".into(),
+                ));
+            };
+            waited = true;
+            self.take_answer(id, answer, batch)?;
         }
+    }
+
+    /// Aborts the requests in flight (the export was closed or failed).
+    pub fn stop(&mut self) {
+        self.inflight.clear();
+    }
+
+    fn take_answer(&mut self, id: u64, answer: Result<Bytes>, batch: u32) -> Result<()> {
+        self.calls += 1;
+        let Some(i) = self.ranges.iter().position(|r| r.id == id) else {
+            return Ok(());
+        };
+        self.ranges[i].busy = false;
+        let body = answer?;
+        self.apply(i, &body, batch)
+    }
+
+    fn new_range(
+        &mut self,
+        lower: Lower,
+        upper: Option<String>,
+        lo_v: u128,
+        hi_v: u128,
+        reading: Reading,
+    ) -> Range {
+        self.next_id += 1;
+        Range {
+            id: self.next_id,
+            busy: false,
+            lower,
+            upper,
+            lo_v,
+            hi_v,
+            reading,
+            ready: None,
+        }
+    }
+
+    /// Starts requests until K are in flight or K batches wait unread (the front range in Id
+    /// order may always be read, so the reader is never stuck behind the window): first for the
+    /// earliest ranges that want their next page, then for newly carved ranges.
+    fn top_up(
+        &mut self,
+        shared: &SharedRest,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: u32,
+    ) {
+        let k = self.target;
+        let waiting = self.ranges.iter().filter(|r| r.ready.is_some()).count();
+        let mut i = 0;
+        while self.inflight.len() < k && i < self.ranges.len() {
+            let front = i == 0;
+            if self.ranges[i].wants_fetch() && (front || waiting + self.inflight.len() < 2 * k) {
+                self.spawn(i, shared, key, ty, since, batch);
+            }
+            i += 1;
+        }
+        while self.inflight.len() < k && waiting + self.inflight.len() < 2 * k {
+            let Some(r) = self.carve(batch) else { break };
+            self.ranges.push_back(r);
+            let last = self.ranges.len() - 1;
+            self.spawn(last, shared, key, ty, since, batch);
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        i: usize,
+        shared: &SharedRest,
+        key: &ConnKey,
+        ty: &ExportType,
+        since: Option<&SoqlDateTime>,
+        batch: u32,
+    ) {
+        let r = &mut self.ranges[i];
+        let path = match &r.reading {
+            Reading::Chain(Some(u)) => u.clone(),
+            _ => {
+                let mut sel = Select::new(ty).since(since);
+                sel = match &r.lower {
+                    Lower::After(id) => sel.after_id(id),
+                    Lower::From(id) => sel.from_id(id),
+                };
+                if let Some(u) = &r.upper {
+                    sel = sel.before_id(u);
+                }
+                query_path(&shared.cfg, &sel.build())
+            }
+        };
+        r.busy = true;
+        let (shared, key) = (shared.clone(), key.clone());
+        let task = tokio::spawn(async move { shared.rest().get(&key, &path, Some(batch)).await });
+        self.inflight.push(Inflight { range: r.id, task });
     }
 
     /// First page and largest Id, together. Returns the first batch.
     async fn start(
         &mut self,
-        rest: &Rest<'_>,
+        shared: &SharedRest,
         key: &ConnKey,
         ty: &ExportType,
         since: Option<&SoqlDateTime>,
         batch: u32,
     ) -> Result<Option<Batch>> {
+        let rest = shared.rest();
         let first_q = query_path(rest.cfg, &Select::new(ty).since(since).build());
         let last_q = query_path(
             rest.cfg,
@@ -213,14 +381,16 @@ impl ParallelRest {
                 self.pending_after = Some(after);
             }
             // Not Id-shaped, or nothing to split: the first page's own chain, as today.
-            _ => self.ranges.push_back(Range {
-                lower: Lower::From(String::new()),
-                upper: None,
-                lo_v: 0,
-                hi_v: 0,
-                reading: Reading::Chain(Some(next)),
-                ready: None,
-            }),
+            _ => {
+                let r = self.new_range(
+                    Lower::From(String::new()),
+                    None,
+                    0,
+                    0,
+                    Reading::Chain(Some(next)),
+                );
+                self.ranges.push_back(r)
+            }
         }
         Ok(Some(Batch { json, count }))
     }
@@ -257,14 +427,8 @@ impl ParallelRest {
         if hi <= self.max_v && committed + 2.0 <= self.budget {
             let lower = lower_of(self.pending_after.take(), &space, lo);
             self.next_lo = Some(hi);
-            return Some(Range {
-                lower,
-                upper: Some(space.id_at(hi)),
-                lo_v: lo,
-                hi_v: hi,
-                reading: Reading::NotStarted,
-                ready: None,
-            });
+            let upper = Some(space.id_at(hi));
+            return Some(self.new_range(lower, upper, lo, hi, Reading::NotStarted));
         }
         // Budget low: wait for this round's first pages (usually little waste) before giving the
         // rest to one open range.
@@ -273,86 +437,8 @@ impl ParallelRest {
         }
         let lower = lower_of(self.pending_after.take(), &space, lo);
         self.next_lo = None;
-        Some(Range {
-            lower,
-            upper: None,
-            lo_v: lo,
-            hi_v: self.max_v.saturating_add(1),
-            reading: Reading::NotStarted,
-            ready: None,
-        })
-    }
-
-    /// One round: up to K requests for the first K unfinished ranges in Id order, all awaited.
-    async fn round(
-        &mut self,
-        rest: &Rest<'_>,
-        key: &ConnKey,
-        ty: &ExportType,
-        since: Option<&SoqlDateTime>,
-        batch: u32,
-    ) -> Result<()> {
-        let mut window = 0;
-        let mut fetch = Vec::new();
-        for (i, r) in self.ranges.iter().enumerate() {
-            if window == self.k {
-                break;
-            }
-            if r.finished() && r.ready.is_none() {
-                continue;
-            }
-            window += 1;
-            if r.wants_fetch() {
-                fetch.push(i);
-            }
-        }
-        while window < self.k {
-            let Some(r) = self.carve(batch) else { break };
-            self.ranges.push_back(r);
-            fetch.push(self.ranges.len() - 1);
-            window += 1;
-        }
-        if fetch.is_empty() {
-            return Err(Error::Internal(
-                "parallel export has nothing to read".into(),
-            ));
-        }
-        let paths: Vec<String> = fetch
-            .iter()
-            .map(|&i| {
-                let r = &self.ranges[i];
-                match &r.reading {
-                    Reading::Chain(Some(u)) => u.clone(),
-                    _ => {
-                        let mut sel = Select::new(ty).since(since);
-                        sel = match &r.lower {
-                            Lower::After(id) => sel.after_id(id),
-                            Lower::From(id) => sel.from_id(id),
-                        };
-                        if let Some(u) = &r.upper {
-                            sel = sel.before_id(u);
-                        }
-                        query_path(rest.cfg, &sel.build())
-                    }
-                }
-            })
-            .collect();
-        let answers =
-            futures_util::future::join_all(paths.iter().map(|p| rest.get(key, p, Some(batch))))
-                .await;
-        self.calls += answers.len() as u64;
-        let mut first_err = None;
-        // Highest index first, so ranges inserted by a re-split do not shift the ones still to apply.
-        for (&i, answer) in fetch.iter().zip(answers).rev() {
-            match answer.and_then(|body| self.apply(i, &body, batch)) {
-                Ok(()) => {}
-                Err(e) => first_err = Some(e),
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let hi = self.max_v.saturating_add(1);
+        Some(self.new_range(lower, None, lo, hi, Reading::NotStarted))
     }
 
     /// Takes one page into range `i`: its batch waits there; a first page also updates the density
@@ -429,14 +515,7 @@ impl ParallelRest {
             } else {
                 Some(space.id_at(hi))
             };
-            subs.push(Range {
-                lower,
-                upper,
-                lo_v: lo,
-                hi_v: hi,
-                reading: Reading::NotStarted,
-                ready: None,
-            });
+            subs.push(self.new_range(lower, upper, lo, hi, Reading::NotStarted));
         }
         for (n, s) in subs.into_iter().enumerate() {
             self.ranges.insert(i + 1 + n, s);

@@ -3,7 +3,7 @@
 //! failures, Salesforce's `[{"message","errorCode"}]` bodies mapped to typed errors, and the latest
 //! `Sforce-Limit-Info` kept for the caller.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,27 @@ pub struct Rest<'a> {
     pub http: &'a reqwest::Client,
     pub tokens: &'a TokenManager,
     pub limits: &'a LimitTracker,
+}
+
+/// The same parts, owned (cheap clones), for requests that run as their own tasks and so outlive
+/// the call that started them (the parallel export's sliding window, parallel.rs).
+#[derive(Clone)]
+pub struct SharedRest {
+    pub cfg: Arc<Config>,
+    pub http: reqwest::Client,
+    pub tokens: Arc<TokenManager>,
+    pub limits: Arc<LimitTracker>,
+}
+
+impl SharedRest {
+    pub fn rest(&self) -> Rest<'_> {
+        Rest {
+            cfg: &self.cfg,
+            http: &self.http,
+            tokens: &self.tokens,
+            limits: &self.limits,
+        }
+    }
 }
 
 /// `/services/data/vXX.X/query?q=<soql>`
