@@ -6,7 +6,7 @@ import type * as binding from './binding'
 
 /** How an export reads Salesforce: `'rest'`, `'bulk'` or `'auto'`. */
 export type ExportEngine = binding.ExportEngine
-/** What `exportStream` writes: `'csv'` or `'ndjson'`. */
+/** What `exportStream` writes: `'csv'`, `'ndjson'` or `'json'` (one JSON array). */
 export type ExportFormat = binding.ExportFormat
 
 /** The stored connection: the host's existing document shape (MongoDB collection compatible). */

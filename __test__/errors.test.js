@@ -86,7 +86,7 @@ test('exportStream: a format of any other type is INVALID_INPUT naming format, i
   for (const format of [5, null, {}, 'xml']) {
     const stream = fl.exportStream({ accountId: 'a', ownerId: 'o', type: 'contacts', format })
     const e = await new Promise((resolve) => stream.on('error', resolve).resume())
-    expect(e).toMatchObject({ code: 'INVALID_INPUT', status: 400, field: 'format', message: 'invalid input: format: must be "csv" or "ndjson"' })
+    expect(e).toMatchObject({ code: 'INVALID_INPUT', status: 400, field: 'format', message: 'invalid input: format: must be "csv", "ndjson" or "json"' })
   }
   await fl.close()
 })

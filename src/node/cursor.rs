@@ -202,8 +202,10 @@ impl NativeExportCursor {
             return self.array_bytes().await;
         }
         if format_name != "csv" && format_name != "ndjson" {
-            // The message predates "json" (the no-limit page's format) and is kept as it was.
-            return Err(Error::input("format", "must be \"csv\" or \"ndjson\""));
+            return Err(Error::input(
+                "format",
+                "must be \"csv\", \"ndjson\" or \"json\"",
+            ));
         }
         let f = self.fetch().await?;
         let csv = format_name == "csv";
