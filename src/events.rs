@@ -110,6 +110,28 @@ impl Events {
             s.emit(&make());
         }
     }
+
+    /// Tells the host about a retry, then sleeps its backoff (REST and OAuth retries alike).
+    pub async fn retry_pause(
+        &self,
+        who: Option<(&ConnKey, Option<&str>)>,
+        attempt: u32,
+        status: Option<u16>,
+        reason: &str,
+    ) {
+        let delay = crate::net::backoff(attempt);
+        if let Some((key, org)) = who {
+            self.emit(|| Event::Retry {
+                connection: key.into(),
+                org_id: org.map(str::to_string),
+                status,
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: reason.to_string(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+    }
 }
 
 impl std::fmt::Debug for Events {

@@ -204,17 +204,9 @@ impl<'a> OAuthClient<'a> {
 
     /// Sleeps the retry backoff, telling the host first (as REST retries do).
     async fn pause(&self, attempt: u32, status: Option<u16>, reason: &str) {
-        let delay = net::backoff(attempt);
-        if let Some((key, org)) = self.who {
-            self.cfg.events.emit(|| crate::events::Event::Retry {
-                connection: key.into(),
-                org_id: org.map(str::to_string),
-                status,
-                attempt,
-                delay_ms: delay.as_millis() as u64,
-                reason: reason.to_string(),
-            });
-        }
-        tokio::time::sleep(delay).await;
+        self.cfg
+            .events
+            .retry_pause(self.who, attempt, status, reason)
+            .await;
     }
 }

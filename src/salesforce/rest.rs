@@ -185,16 +185,10 @@ impl Rest<'_> {
         status: Option<u16>,
         reason: &str,
     ) {
-        let delay = net::backoff(attempt);
-        self.cfg.events.emit(|| Event::Retry {
-            connection: key.into(),
-            org_id: org.map(str::to_string),
-            status,
-            attempt,
-            delay_ms: delay.as_millis() as u64,
-            reason: reason.to_string(),
-        });
-        tokio::time::sleep(delay).await;
+        self.cfg
+            .events
+            .retry_pause(Some((key, org)), attempt, status, reason)
+            .await;
     }
 
     /// Like `send`, but hands back the response as soon as a 2xx status arrives, so a large body
