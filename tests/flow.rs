@@ -1,43 +1,18 @@
 //! The core end to end over HTTP against the simulator (started in-process on 127.0.0.1).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use forcelink::error::Result;
 use forcelink::oauth::binding::Binding;
 use forcelink::secret::AuthCode;
 use forcelink::service::{CallbackParams, Forcelink};
-use forcelink::token::record::{ConnKey, TokenRecord};
+use forcelink::token::record::ConnKey;
 use forcelink::token::store::TokenStore;
-use forcelink::{Config, Error};
+use forcelink::Error;
 use forcelink_sim::{start, SimConfig, SimHandle};
 
-#[derive(Default)]
-struct MemStore(Mutex<HashMap<ConnKey, TokenRecord>>);
-
-#[async_trait]
-impl TokenStore for MemStore {
-    async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn save(&self, r: &TokenRecord, expected: Option<u64>) -> Result<bool> {
-        let mut m = self.0.lock().unwrap();
-        let key = r.key()?;
-        if let Some(v) = expected {
-            if m.get(&key).map(|c| c.stored_version()) != Some(v) {
-                return Ok(false);
-            }
-        }
-        m.insert(key, r.clone());
-        Ok(true)
-    }
-    async fn delete(&self, key: &ConnKey) -> Result<bool> {
-        Ok(self.0.lock().unwrap().remove(key).is_some())
-    }
-}
-
-const REDIRECT: &str = "http://localhost:3999/cb";
+mod common;
+use common::{authorize, connect, control, MemStore, REDIRECT};
+use serde_json::json;
 
 async fn sim() -> SimHandle {
     start(SimConfig {
@@ -50,57 +25,7 @@ async fn sim() -> SimHandle {
 }
 
 fn service(sim: &SimHandle, store: Arc<MemStore>) -> Forcelink {
-    let cfg = Config::from_json(
-        &serde_json::json!({
-            "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
-            "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
-        })
-        .to_string(),
-    )
-    .unwrap();
-    Forcelink::new(cfg, Some(store)).unwrap()
-}
-
-async fn control(sim: &SimHandle, path: &str) -> serde_json::Value {
-    let c = reqwest::Client::new();
-    let url = format!("{}/__sim/{path}", sim.login_url);
-    let r = if path == "counts" {
-        c.get(url).send().await
-    } else {
-        c.post(url)
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-            .await
-    };
-    let text = r.unwrap().text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-}
-
-/// The authorize step as the browser does it: the callback query Salesforce redirects with.
-async fn authorize(redirect_url: &str) -> HashMap<String, String> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http.get(redirect_url).send().await.unwrap();
-    assert_eq!(resp.status(), 302);
-    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    loc.query_pairs().into_owned().collect()
-}
-
-async fn connect(fl: &Forcelink, a: &str, u: &str) -> String {
-    let start = fl.begin_login(a, u, Some("/done"), true).await.unwrap();
-    assert!(!start.already_connected);
-    let q = authorize(&start.redirect_url).await;
-    fl.handle_callback(CallbackParams {
-        code: q.get("code").cloned().map(AuthCode::new),
-        state: q.get("state").cloned(),
-        binding: start.binding.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    Forcelink::new(common::config(sim, json!({})), Some(store)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +39,7 @@ async fn the_callback_must_come_from_the_browser_and_user_that_started_it() {
         .await
         .unwrap();
     let q = authorize(&start.redirect_url).await;
-    control(&sim, "counts/reset").await;
+    control(&sim, "counts/reset", Some(json!({}))).await;
     let params = |binding: Option<Binding>, identity: Option<(&str, &str)>| CallbackParams {
         code: q.get("code").cloned().map(AuthCode::new),
         state: q.get("state").cloned(),
@@ -133,7 +58,7 @@ async fn the_callback_must_come_from_the_browser_and_user_that_started_it() {
             Err(Error::InvalidState { .. })
         ));
     }
-    assert_eq!(control(&sim, "counts").await["token"]["total"], 0);
+    assert_eq!(control(&sim, "counts", None).await["token"]["total"], 0);
     assert!(store.0.lock().unwrap().is_empty());
     let ok = fl
         .handle_callback(params(start.binding.clone(), Some(("b", "u"))))
@@ -159,8 +84,8 @@ async fn connect_refresh_export_disconnect() {
     );
 
     // 50 concurrent callers after expiry share one refresh.
-    control(&sim, "expire-access-tokens").await;
-    control(&sim, "counts/reset").await;
+    control(&sim, "expire-access-tokens", Some(json!({}))).await;
+    control(&sim, "counts/reset", Some(json!({}))).await;
     let calls = (0..50).map(|_| {
         let fl = fl.clone();
         tokio::spawn(async move {
@@ -174,7 +99,10 @@ async fn connect_refresh_export_disconnect() {
     for c in calls {
         c.await.unwrap().unwrap();
     }
-    assert_eq!(control(&sim, "counts").await["token"]["refresh_token"], 1);
+    assert_eq!(
+        control(&sim, "counts", None).await["token"]["refresh_token"],
+        1
+    );
 
     // Pages past OFFSET 2,000 tile the Id order.
     let key = ConnKey::new("a", "u").unwrap();
@@ -215,7 +143,7 @@ async fn invalid_grant_invalidates_the_record() {
     let store = Arc::new(MemStore::default());
     let fl = service(&sim, store.clone());
     connect(&fl, "a", "u").await;
-    control(&sim, "revoke-refresh-tokens").await;
+    control(&sim, "revoke-refresh-tokens", Some(json!({}))).await;
     let e = fl
         .get_access_token(&ConnKey::new("a", "u").unwrap(), true)
         .await

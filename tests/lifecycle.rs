@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use forcelink::error::Result;
-use forcelink::secret::AuthCode;
-use forcelink::service::{CallbackParams, Forcelink};
+use forcelink::service::Forcelink;
 use forcelink::token::record::{ConnKey, TokenRecord};
 use forcelink::token::store::TokenStore;
-use forcelink::{Config, Error};
+use forcelink::Error;
 use forcelink_sim::{start, SimConfig, SimHandle};
 
 /// A fencing store whose next `fail_saves` saves fail.
@@ -47,7 +46,9 @@ impl TokenStore for FlakyStore {
     }
 }
 
-const REDIRECT: &str = "http://localhost:3999/cb";
+mod common;
+use common::{connect, control, REDIRECT};
+use serde_json::json;
 
 async fn sim() -> SimHandle {
     start(SimConfig {
@@ -60,52 +61,8 @@ async fn sim() -> SimHandle {
 }
 
 fn service(sim: &SimHandle, store: Arc<FlakyStore>) -> Forcelink {
-    let cfg = Config::from_json(
-        &serde_json::json!({
-            "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
-            "stateSecret": "s".repeat(40), "loginUrl": sim.login_url, "storeTimeoutMs": 500,
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let cfg = common::config(sim, json!({ "storeTimeoutMs": 500 }));
     Forcelink::new(cfg, Some(store)).unwrap()
-}
-
-async fn control(sim: &SimHandle, path: &str, body: &str) -> serde_json::Value {
-    let c = reqwest::Client::new();
-    let url = format!("{}/__sim/{path}", sim.login_url);
-    let r = if body.is_empty() {
-        c.get(url).send().await
-    } else {
-        c.post(url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-    };
-    serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap_or(serde_json::Value::Null)
-}
-
-async fn connect(fl: &Forcelink, key: &ConnKey) {
-    let start = fl
-        .begin_login(key.account_id(), key.owner(), Some("/done"), true)
-        .await
-        .unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http.get(&start.redirect_url).send().await.unwrap();
-    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    fl.handle_callback(CallbackParams {
-        code: q.get("code").cloned().map(AuthCode::new),
-        state: q.get("state").cloned(),
-        binding: start.binding.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
 }
 
 fn stored_refresh(store: &FlakyStore, key: &ConnKey) -> Option<String> {
@@ -123,7 +80,7 @@ async fn rotated_token_survives_a_failed_save() {
     let store = Arc::new(FlakyStore::default());
     let fl = service(&sim, store.clone());
     let key = ConnKey::new("a", "u").unwrap();
-    connect(&fl, &key).await;
+    connect(&fl, key.account_id(), key.owner()).await;
     let before = stored_refresh(&store, &key);
     store.fail_saves.store(1, Ordering::SeqCst);
     fl.get_access_token(&key, true).await.unwrap();
@@ -136,7 +93,7 @@ async fn rotated_token_survives_a_failed_save() {
     }
     assert_ne!(stored_refresh(&store, &key), before);
     fl.get_access_token(&key, true).await.unwrap();
-    assert_eq!(control(&sim, "reuses", "").await["count"], 0);
+    assert_eq!(control(&sim, "reuses", None).await["count"], 0);
     sim.shutdown().await;
 }
 
@@ -146,9 +103,9 @@ async fn a_refresh_outlives_its_cancelled_caller_and_disconnect_wins() {
     let store = Arc::new(FlakyStore::default());
     let fl = Arc::new(service(&sim, store.clone()));
     let key = ConnKey::new("a", "u").unwrap();
-    connect(&fl, &key).await;
+    connect(&fl, key.account_id(), key.owner()).await;
     let before = stored_refresh(&store, &key);
-    control(&sim, "config", r#"{"tokenDelayMs": 400}"#).await;
+    control(&sim, "config", Some(json!({"tokenDelayMs": 400}))).await;
     // The caller gives up long before the token endpoint answers.
     let _ = tokio::time::timeout(Duration::from_millis(100), fl.get_access_token(&key, true)).await;
     tokio::time::sleep(Duration::from_millis(700)).await;

@@ -16,15 +16,23 @@ use forcelink_sim::SimHandle;
 use serde_json::{json, Value};
 
 #[derive(Default)]
-pub struct MemStore(Mutex<HashMap<ConnKey, TokenRecord>>);
+pub struct MemStore(pub Mutex<HashMap<ConnKey, TokenRecord>>);
 
 #[async_trait]
 impl TokenStore for MemStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
         Ok(self.0.lock().unwrap().get(key).cloned())
     }
-    async fn save(&self, r: &TokenRecord, _expected: Option<u64>) -> Result<bool> {
-        self.0.lock().unwrap().insert(r.key()?, r.clone());
+    /// Fenced as the TokenStore contract asks: a save expecting another version is refused.
+    async fn save(&self, r: &TokenRecord, expected: Option<u64>) -> Result<bool> {
+        let mut m = self.0.lock().unwrap();
+        let key = r.key()?;
+        if let Some(v) = expected {
+            if m.get(&key).map(|c| c.stored_version()) != Some(v) {
+                return Ok(false);
+            }
+        }
+        m.insert(key, r.clone());
         Ok(true)
     }
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
@@ -47,14 +55,11 @@ pub async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value 
                 .await
         }
     };
-    serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap()
+    serde_json::from_str(&r.unwrap().text().await.unwrap()).unwrap_or(Value::Null)
 }
 
-pub async fn connected(sim: &SimHandle) -> (Forcelink, ConnKey) {
-    connected_with(sim, json!({})).await
-}
-
-pub async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
+/// The test app's config against `sim`, with `extra` options on top.
+pub fn config(sim: &SimHandle, extra: Value) -> Config {
     let mut cfg = json!({
         "clientId": "sim-client-id", "clientSecret": "sim-client-secret", "redirectUri": REDIRECT,
         "stateSecret": "s".repeat(40), "loginUrl": sim.login_url,
@@ -62,25 +67,42 @@ pub async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKe
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let fl = Forcelink::new(
-        Config::from_json(&cfg.to_string()).unwrap(),
-        Some(Arc::new(MemStore::default())),
-    )
-    .unwrap();
-    let start = fl.begin_login("a", "u", Some("/done"), true).await.unwrap();
+    Config::from_json(&cfg.to_string()).unwrap()
+}
+
+/// The authorize step as the browser does it: the callback query Salesforce redirects with.
+pub async fn authorize(redirect_url: &str) -> HashMap<String, String> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let resp = http.get(&start.redirect_url).send().await.unwrap();
+    let resp = http.get(redirect_url).send().await.unwrap();
+    assert_eq!(resp.status(), 302);
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let q: HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    let params = CallbackParams {
+    loc.query_pairs().into_owned().collect()
+}
+
+/// Connects account `a` / owner `u` through the web-server flow; returns the callback's redirect.
+pub async fn connect(fl: &Forcelink, a: &str, u: &str) -> String {
+    let start = fl.begin_login(a, u, Some("/done"), true).await.unwrap();
+    assert!(!start.already_connected);
+    let q = authorize(&start.redirect_url).await;
+    fl.handle_callback(CallbackParams {
         code: q.get("code").cloned().map(AuthCode::new),
         state: q.get("state").cloned(),
         binding: start.binding.clone(),
         ..Default::default()
-    };
-    fl.handle_callback(params).await.unwrap();
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn connected(sim: &SimHandle) -> (Forcelink, ConnKey) {
+    connected_with(sim, json!({})).await
+}
+
+pub async fn connected_with(sim: &SimHandle, extra: Value) -> (Forcelink, ConnKey) {
+    let fl = Forcelink::new(config(sim, extra), Some(Arc::new(MemStore::default()))).unwrap();
+    connect(&fl, "a", "u").await;
     (fl, ConnKey::new("a", "u").unwrap())
 }
