@@ -145,12 +145,12 @@ async function overheadSuite({ sim, child, rounds: n, log }) {
   return { runs }
 }
 
-/** REST vs Bulk API 2.0 engines for exportAll, and deep-page costs (benchmark/engines.js, one round:
- *  it starts its own simulator and runs each measurement in its own child process). */
-async function enginesSuite({ child, log }) {
+/** Runs `benchmark/<script>` in its own process with the benchmarked native module; its stdout is
+ *  one JSON document. */
+function runScript(script, child) {
   const { spawn } = require('node:child_process')
-  const out = await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(__dirname, '..', 'engines.js')], {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(__dirname, '..', script)], {
       cwd: ROOT,
       env: { ...process.env, FORCELINK_BENCH_NATIVE: child.nativePath() },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -158,9 +158,14 @@ async function enginesSuite({ child, log }) {
     let text = ''
     p.stdout.on('data', (d) => (text += d))
     p.on('error', reject)
-    p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`engines.js exited with ${code}`))))
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`${script} exited with ${code}`))))
   })
-  const r = JSON.parse(out)
+}
+
+/** REST vs Bulk API 2.0 engines for exportAll, and deep-page costs (benchmark/engines.js, one round:
+ *  it starts its own simulator and runs each measurement in its own child process). */
+async function enginesSuite({ child, log }) {
+  const r = await runScript('engines.js', child)
   for (const e of r.engines) log(`  engines ${e.engine} ${e.records}: wall ${Math.round(e.wallMs)} ms, peak RSS ${Math.round(e.peakRssMB)} MB, API calls ${e.apiCalls}`)
   return r
 }
@@ -168,19 +173,7 @@ async function enginesSuite({ child, log }) {
 /** Issue 13: exports with the simulator's latency on (benchmark/latency.js, one round: it starts its own
  *  simulators and runs each client in its own child process). */
 async function latencySuite({ child, log }) {
-  const { spawn } = require('node:child_process')
-  const out = await new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(__dirname, '..', 'latency.js')], {
-      cwd: ROOT,
-      env: { ...process.env, FORCELINK_BENCH_NATIVE: child.nativePath() },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let text = ''
-    p.stdout.on('data', (d) => (text += d))
-    p.on('error', reject)
-    p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`latency.js exited with ${code}`))))
-  })
-  const r = JSON.parse(out)
+  const r = await runScript('latency.js', child)
   for (const e of r.rest) log(`  latency ${e.name}: wall ${Math.round(e.wallMs)} ms, API calls ${e.apiCalls}`)
   return r
 }
