@@ -107,6 +107,7 @@ fn default_audience(login: &LoginUrl) -> String {
 struct RawExportType {
     object: String,
     fields: Vec<String>,
+    attributes: Option<bool>,
 }
 
 /// A login host: https anywhere, plain http only on loopback (tests, the simulator).
@@ -303,7 +304,11 @@ fn nested_shape(field: &str, v: &serde_json::Value) -> Option<(String, String)> 
                 check_fields(
                     &format!("exportTypes.{name}"),
                     t,
-                    &[("object", Want::Str), ("fields", Want::StrArray)],
+                    &[
+                        ("object", Want::Str),
+                        ("fields", Want::StrArray),
+                        ("attributes", Want::OptBool),
+                    ],
                 )
             }),
             other => Some((
@@ -516,7 +521,9 @@ impl Config {
                 ));
             }
             let fields: Vec<&str> = t.fields.iter().map(String::as_str).collect();
-            let et = ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
+            let mut et =
+                ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
+            et.attributes = t.attributes.unwrap_or(true);
             export_types.insert(name, et);
         }
         let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;

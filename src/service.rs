@@ -419,7 +419,8 @@ impl Forcelink {
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
         self.rest().check_usage_ceiling(key).await?;
-        self.exporter()
+        let mut r = self
+            .exporter()
             .page(
                 key,
                 type_name,
@@ -427,7 +428,11 @@ impl Forcelink {
                 normalize_page(page),
                 normalize_limit(limit),
             )
-            .await
+            .await?;
+        if !ty.attributes {
+            r.data_json = crate::salesforce::attributes::strip(&r.data_json);
+        }
+        Ok(r)
     }
 
     /// A cursor for `exportAll`; no request is made until its first `next`.
@@ -467,7 +472,8 @@ impl Forcelink {
                 return Err(Error::input("jobId", "must be a Bulk API job id"));
             }
         }
-        Ok(ExportCursor::new(key, ty, since, batch, engine, job_id))
+        let attributes = ty.attributes;
+        Ok(ExportCursor::new(key, ty, since, batch, engine, job_id).with_attributes(attributes))
     }
 
     /// `parallelism` (whole number 1–10, default 4) for REST exports.

@@ -14,7 +14,7 @@ use super::bytes::CountedBuffer;
 use super::error::Outcome;
 use super::ExportEngine;
 use crate::error::Error;
-use crate::salesforce::export::{Batch, ExportCursor};
+use crate::salesforce::export::{Batch, BatchForm, ExportCursor};
 use crate::salesforce::format;
 use crate::salesforce::soql::ExportType;
 use crate::service::Forcelink;
@@ -120,6 +120,18 @@ fn spawn_fetch(
     })
 }
 
+fn form_mismatch() -> Error {
+    Error::Internal("an export cursor is read in one format throughout".into())
+}
+
+/// A batch's records as a JSON array.
+fn json_array(b: Batch) -> Result<String, Error> {
+    match b.form {
+        BatchForm::JsonArray => Ok(b.json),
+        _ => Err(form_mismatch()),
+    }
+}
+
 impl NativeExportCursor {
     pub fn new(svc: Arc<Forcelink>, cursor: ExportCursor) -> Self {
         let (cancel, _) = watch::channel(false);
@@ -136,13 +148,18 @@ impl NativeExportCursor {
         }
     }
 
-    async fn fetch(&self) -> Result<Fetched, Error> {
+    /// The next batch; a Bulk export writes it as `form` (a cursor is read one way throughout, so
+    /// the batch read ahead is in the same form).
+    async fn fetch(&self, form: BatchForm) -> Result<Fetched, Error> {
         if *self.cancel.borrow() {
             return Err(Error::Cancelled);
         }
         let mut slot = self.slot.lock().await;
         let task = match std::mem::replace(&mut *slot, Slot::Gone) {
-            Slot::Idle(c) => spawn_fetch(self.svc.clone(), c, self.cancel.subscribe()),
+            Slot::Idle(mut c) => {
+                c.set_bulk_form(form);
+                spawn_fetch(self.svc.clone(), c, self.cancel.subscribe())
+            }
             Slot::Busy(t) => t,
             Slot::Gone => return Err(Error::Cancelled),
         };
@@ -168,7 +185,7 @@ impl NativeExportCursor {
     /// collection.
     async fn array_bytes(&self) -> Result<Option<CountedBuffer>, Error> {
         loop {
-            let f = self.fetch().await?;
+            let f = self.fetch(BatchForm::JsonArray).await?;
             let Some(b) = f.batch else {
                 if self.json_closed.swap(true, Ordering::AcqRel) {
                     return Ok(None);
@@ -177,7 +194,7 @@ impl NativeExportCursor {
                 let end: &[u8] = if opened { b"]" } else { b"[]" };
                 return Ok(Some(CountedBuffer(end.to_vec())));
             };
-            let text = format::ascii_json(b.json);
+            let text = format::ascii_json(json_array(b)?);
             let inner = match (text.find('['), text.rfind(']')) {
                 (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
                 _ => "",
@@ -207,8 +224,14 @@ impl NativeExportCursor {
                 "must be \"csv\", \"ndjson\" or \"json\"",
             ));
         }
-        let f = self.fetch().await?;
         let csv = format_name == "csv";
+        let guard = csv_formula_guard.unwrap_or(true);
+        let form = if csv {
+            BatchForm::CsvRows { guard }
+        } else {
+            BatchForm::Ndjson
+        };
+        let f = self.fetch(form).await?;
         let header = || {
             if csv && !self.header_sent.swap(true, Ordering::AcqRel) {
                 format::csv_header(&self.ty)
@@ -224,13 +247,22 @@ impl NativeExportCursor {
                 Some(CountedBuffer(h.into_bytes()))
             });
         };
-        let rows = b.rows()?;
-        let text = if csv {
-            let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true))
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
-            header() + &body
-        } else {
-            format::ndjson_rows(&rows)
+        // A Bulk batch arrives already in the stream's form (rows written straight from Bulk's
+        // CSV); a REST batch is a JSON array split into records here.
+        let text = match b.form {
+            f if f == form && csv => header() + &b.json,
+            f if f == form => b.json,
+            BatchForm::JsonArray => {
+                let rows = b.rows()?;
+                if csv {
+                    let body = format::csv_rows_with(&self.ty, &rows, guard)
+                        .map_err(|e| Error::Unavailable(e.to_string()))?;
+                    header() + &body
+                } else {
+                    format::ndjson_rows(&rows)
+                }
+            }
+            _ => return Err(form_mismatch()),
         };
         Ok(Some(CountedBuffer(text.into_bytes())))
     }
@@ -241,11 +273,15 @@ impl NativeExportCursor {
     /// The next batch, or `null` at the end.
     #[napi(ts_return_type = "Promise<BatchText | null>")]
     pub async fn next_json(&self) -> Outcome<Option<BatchText>> {
-        Outcome(self.fetch().await.map(|f| {
-            f.batch.map(|b| BatchText {
-                records: format::ascii_json(b.json),
-                progress: f.progress,
-            })
+        Outcome(self.fetch(BatchForm::JsonArray).await.and_then(|f| {
+            f.batch
+                .map(|b| {
+                    Ok(BatchText {
+                        records: format::ascii_json(json_array(b)?),
+                        progress: f.progress,
+                    })
+                })
+                .transpose()
         }))
     }
 

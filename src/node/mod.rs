@@ -200,6 +200,8 @@ pub struct ExportArgs {
     pub job_id: Option<String>,
     pub parallelism: Option<f64>,
     pub ordered: Option<bool>,
+    /// Records keep Salesforce's `attributes` objects (default: the export type's, itself true).
+    pub attributes: Option<bool>,
 }
 
 /// `sync` arguments.
@@ -493,7 +495,10 @@ impl NativeForcelink {
                 args.job_id,
             )?;
             let k = crate::service::Forcelink::parallelism(args.parallelism)?;
-            let c = c.with_parallelism(k, args.ordered.unwrap_or(true));
+            let mut c = c.with_parallelism(k, args.ordered.unwrap_or(true));
+            if let Some(a) = args.attributes {
+                c = c.with_attributes(a);
+            }
             Ok(NativeExportCursor::new(self.inner.clone(), c))
         })
     }

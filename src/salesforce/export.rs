@@ -443,13 +443,41 @@ pub struct ExportCursor {
     ordered: bool,
     /// `apiUsageCeiling` is checked once, before the first request.
     ceiling_checked: bool,
+    /// Salesforce's `attributes` objects stay in the records (dropped here, before JS, when false).
+    attributes: bool,
+    /// The form Bulk batches are written in (REST batches are always JSON arrays).
+    bulk_form: BatchForm,
 }
 
 /// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
-/// so the hot path never allocates per record.
+/// so the hot path never allocates per record. A Bulk export read for a byte stream writes its
+/// rows straight in the stream's form instead (`form`), never as JSON first.
 pub struct Batch {
+    /// The batch's text, in `form`.
     pub json: String,
     pub count: usize,
+    pub form: BatchForm,
+}
+
+/// What a batch's text holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchForm {
+    /// A JSON array of records.
+    JsonArray,
+    /// One JSON record per line.
+    Ndjson,
+    /// The export's CSV rows (no header), formula guard on or off.
+    CsvRows { guard: bool },
+}
+
+impl Batch {
+    pub fn array(json: String, count: usize) -> Self {
+        Self {
+            json,
+            count,
+            form: BatchForm::JsonArray,
+        }
+    }
 }
 
 impl Batch {
@@ -536,7 +564,21 @@ impl ExportCursor {
             parallelism: 1,
             ordered: true,
             ceiling_checked: false,
+            attributes: true,
+            bulk_form: BatchForm::JsonArray,
         }
+    }
+
+    /// Whether records keep Salesforce's `attributes` objects (default true).
+    pub fn with_attributes(mut self, attributes: bool) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// The form Bulk batches are written in: a byte stream asks for its own (NDJSON lines or CSV
+    /// rows) so Bulk's CSV goes to output bytes in one pass. Set before the first batch.
+    pub fn set_bulk_form(&mut self, form: BatchForm) {
+        self.bulk_form = form;
     }
 
     /// Reads a REST export over `parallelism` Id ranges at once (1 = today's single chain).
@@ -643,6 +685,7 @@ impl ExportCursor {
                 }
             };
         }
+        let is_bulk = matches!(self.state, EngineState::Bulk(_));
         let batch = match &mut self.state {
             EngineState::Bulk(b) => {
                 let got = b
@@ -653,13 +696,16 @@ impl ExportCursor {
                         &self.ty,
                         self.since.as_ref(),
                         self.batch_size as usize,
+                        self.bulk_form,
+                        self.attributes,
                     )
                     .await;
                 self.total = b.total;
                 match got? {
-                    Some(r) => Batch {
-                        count: r.len(),
-                        json: crate::salesforce::format::json_array(&r),
+                    Some((json, count)) => Batch {
+                        json,
+                        count,
+                        form: self.bulk_form,
                     },
                     None => {
                         self.finished = true;
@@ -723,12 +769,16 @@ impl ExportCursor {
                 if count == 0 && self.finished {
                     return Ok(None);
                 }
-                Batch { json, count }
+                Batch::array(json, count)
             }
             EngineState::Undecided => {
                 return Err(Error::Internal("export engine undecided".into()))
             }
         };
+        let mut batch = batch;
+        if !self.attributes && batch.form == BatchForm::JsonArray && !is_bulk {
+            batch.json = crate::salesforce::attributes::strip(&batch.json);
+        }
         self.fetched += batch.count as u64;
         Ok(Some(batch))
     }

@@ -59,6 +59,9 @@ impl FieldPath {
 pub struct ExportType {
     pub object: SObjectName,
     pub fields: Vec<FieldPath>,
+    /// Records keep Salesforce's `attributes` objects (`exportTypes.<name>.attributes`, default
+    /// true; a call's `attributes` option overrides it).
+    pub attributes: bool,
 }
 
 impl ExportType {
@@ -79,6 +82,7 @@ impl ExportType {
         Ok(Self {
             object,
             fields: out,
+            attributes: true,
         })
     }
 
