@@ -70,6 +70,11 @@ export interface ExportTypeConfig {
   object: string
   /** Field or relationship paths, e.g. `Name`, `Account.Name`, `Custom_Field__c`. */
   fields: string[]
+  /**
+   * `false`: this type's records come without Salesforce's `attributes` objects (`type`, `url`),
+   * on the record and its parents, from every engine and from `exportPage`. Default `true`.
+   */
+  attributes?: boolean
 }
 
 /**
@@ -180,6 +185,11 @@ export interface ExportAllFields {
   parallelism?: number
   /** REST engine: batches in Id order (default `true`); `false` hands them out as they arrive. */
   ordered?: boolean
+  /**
+   * `false`: records without Salesforce's `attributes` objects (dropped in Rust before the batch
+   * reaches JS; REST and Bulk give the same records). Default: the export type's, itself `true`.
+   */
+  attributes?: boolean
   onProgress?: (progress: ExportProgress) => void
   /** Cancels the export, even mid-call; an unfinished Bulk job is aborted. */
   signal?: AbortSignal

@@ -553,8 +553,10 @@ class Forcelink extends EventEmitter {
       jobId: str(opts.jobId),
       parallelism: opts.parallelism === undefined || opts.parallelism === null ? undefined : Number(opts.parallelism),
       ordered: opts.ordered === undefined || opts.ordered === null ? undefined : opts.ordered,
+      attributes: opts.attributes === undefined || opts.attributes === null ? undefined : opts.attributes,
     }
     if (args.ordered !== undefined && typeof args.ordered !== 'boolean') throw inputError('ordered', 'must be a boolean')
+    if (args.attributes !== undefined && typeof args.attributes !== 'boolean') throw inputError('attributes', 'must be a boolean')
     if (args.parallelism !== undefined && !Number.isFinite(args.parallelism)) throw inputError('parallelism', 'must be a whole number from 1 to 10')
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
