@@ -102,11 +102,19 @@ fn default_audience(login: &LoginUrl) -> String {
     }
 }
 
+/// An export type's `fields`: a list, or `'all'` (resolved from describe per connection).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFields {
+    List(Vec<String>),
+    All(String),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExportType {
     object: String,
-    fields: Vec<String>,
+    fields: RawFields,
     attributes: Option<bool>,
 }
 
@@ -520,9 +528,15 @@ impl Config {
                     "type names may hold letters, digits, _ and - only",
                 ));
             }
-            let fields: Vec<&str> = t.fields.iter().map(String::as_str).collect();
-            let mut et =
-                ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
+            let mut et = match &t.fields {
+                RawFields::List(list) => {
+                    let fields: Vec<&str> = list.iter().map(String::as_str).collect();
+                    ExportType::new(&t.object, &fields)
+                }
+                RawFields::All(s) if s == "all" => ExportType::all_of(&t.object),
+                RawFields::All(_) => Err("fields must be an array of strings or 'all'".into()),
+            }
+            .map_err(|e| Error::config(field, e))?;
             et.attributes = t.attributes.unwrap_or(true);
             export_types.insert(name, et);
         }

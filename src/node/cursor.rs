@@ -49,6 +49,8 @@ pub struct ExportProgress {
     pub engine: ExportEngine,
     /// The Bulk job, for a Bulk export (pass it back as `jobId` to resume).
     pub job_id: Option<String>,
+    /// The fields read, in column order (`fields: 'all'`: once resolved, before the first record).
+    pub fields: Option<Vec<String>>,
 }
 
 /// What `exportStream` writes.
@@ -65,7 +67,8 @@ pub struct NativeExportCursor {
     svc: Arc<Forcelink>,
     slot: Arc<tokio::sync::Mutex<Slot>>,
     cancel: watch::Sender<bool>,
-    ty: ExportType,
+    /// The export type, as resolved (`fields: 'all'` settles on the first batch).
+    ty: std::sync::Mutex<ExportType>,
     /// CSV: the header is out; `"json"`: the array is open.
     header_sent: AtomicBool,
     /// `"json"`: the array is closed (the next call answers `null`).
@@ -89,6 +92,7 @@ fn progress_of(c: &ExportCursor) -> ExportProgress {
             _ => ExportEngine::Auto,
         },
         job_id: c.job_id().map(str::to_string),
+        fields: c.fields(),
     }
 }
 
@@ -141,7 +145,7 @@ impl NativeExportCursor {
             svc,
             slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))),
             cancel,
-            ty,
+            ty: std::sync::Mutex::new(ty),
             header_sent: AtomicBool::new(false),
             json_closed: AtomicBool::new(false),
             last_progress,
@@ -167,6 +171,11 @@ impl NativeExportCursor {
             .await
             .map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
         let progress = progress_of(&c);
+        if c.ty.all {
+            if let Ok(mut t) = self.ty.lock() {
+                t.clone_from(&c.ty);
+            }
+        }
         if let Ok(mut p) = self.last_progress.lock() {
             p.clone_from(&progress);
         }
@@ -232,9 +241,14 @@ impl NativeExportCursor {
             BatchForm::Ndjson
         };
         let f = self.fetch(form).await?;
+        let ty = self
+            .ty
+            .lock()
+            .map(|t| t.clone())
+            .map_err(|_| Error::Internal("export type lock poisoned".into()))?;
         let header = || {
             if csv && !self.header_sent.swap(true, Ordering::AcqRel) {
-                format::csv_header(&self.ty)
+                format::csv_header(&ty)
             } else {
                 String::new()
             }
@@ -255,7 +269,7 @@ impl NativeExportCursor {
             BatchForm::JsonArray => {
                 let rows = b.rows()?;
                 if csv {
-                    let body = format::csv_rows_with(&self.ty, &rows, guard)
+                    let body = format::csv_rows_with(&ty, &rows, guard)
                         .map_err(|e| Error::Unavailable(e.to_string()))?;
                     header() + &body
                 } else {

@@ -447,6 +447,10 @@ pub struct ExportCursor {
     attributes: bool,
     /// The form Bulk batches are written in (REST batches are always JSON arrays).
     bulk_form: BatchForm,
+    /// The field list is settled: `fields: 'all'` resolved, a call's own list checked.
+    fields_settled: bool,
+    /// A call's own field list, checked against describe before the first query.
+    check_fields: bool,
 }
 
 /// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
@@ -566,7 +570,20 @@ impl ExportCursor {
             ceiling_checked: false,
             attributes: true,
             bulk_form: BatchForm::JsonArray,
+            fields_settled: false,
+            check_fields: false,
         }
+    }
+
+    /// The call's own field list (checked against describe before the first query).
+    pub fn with_checked_fields(mut self) -> Self {
+        self.check_fields = true;
+        self
+    }
+
+    /// The fields this export reads, once settled (`fields: 'all'` resolves on the first `next`).
+    pub fn fields(&self) -> Option<Vec<String>> {
+        (!self.ty.all || self.fields_settled).then(|| self.ty.field_names())
     }
 
     /// Whether records keep Salesforce's `attributes` objects (default true).
@@ -667,6 +684,17 @@ impl ExportCursor {
         if !self.ceiling_checked {
             rest.check_usage_ceiling(&self.key).await?;
             self.ceiling_checked = true;
+        }
+        if !self.fields_settled {
+            crate::salesforce::describe::resolve_fields(
+                describes,
+                rest,
+                &self.key,
+                &mut self.ty,
+                self.check_fields,
+            )
+            .await?;
+            self.fields_settled = true;
         }
         if let EngineState::Undecided = self.state {
             let count = Select::new(&self.ty).since(self.since.as_ref()).count();
