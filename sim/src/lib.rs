@@ -31,6 +31,7 @@ pub mod plan;
 pub mod query;
 mod render;
 mod rest;
+mod schema;
 mod server;
 pub mod soql;
 mod state;
