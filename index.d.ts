@@ -130,6 +130,8 @@ export interface ForcelinkConfig {
   logger?: Logger
   /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
   bulkThreshold?: number
+  /** How long a user's describe is cached per org before it is read again (ms, 0–86400000, default 600000). */
+  describeTtlMs?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
   bulkDeadlineMs?: number
   /** Requests in flight to one org at once, across every call of the process: 1–100, default 10. */

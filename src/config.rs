@@ -40,6 +40,7 @@ struct RawConfig {
     jwt_bearer: Option<RawJwtBearer>,
     client_credentials: Option<bool>,
     bulk_threshold: Option<f64>,
+    describe_ttl_ms: Option<f64>,
     bulk_deadline_ms: Option<f64>,
     max_concurrent_requests_per_org: Option<f64>,
     api_usage_ceiling: Option<f64>,
@@ -268,6 +269,9 @@ pub struct Config {
     pub server_flow: Option<ServerFlow>,
     /// `exportAll({ engine: 'auto' })` switches to Bulk API 2.0 above this many records.
     pub bulk_threshold: u64,
+    /// How long an org user's describe is trusted before it is read again (schema drift shows
+    /// after at most this long).
+    pub describe_ttl: Duration,
     /// How long a Bulk query job may take before it is aborted.
     pub bulk_deadline: Duration,
     /// Requests in flight to one org at once, across every call of the process.
@@ -617,6 +621,13 @@ impl Config {
         };
         let bulk_threshold =
             bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
+        let describe_ttl = Duration::from_millis(bounded(
+            "describeTtlMs",
+            raw.describe_ttl_ms,
+            600_000.0,
+            0.0,
+            86_400_000.0,
+        )? as u64);
         let bulk_deadline = Duration::from_millis(bounded(
             "bulkDeadlineMs",
             raw.bulk_deadline_ms,
@@ -662,6 +673,7 @@ impl Config {
             token_cache_ttl,
             server_flow,
             bulk_threshold,
+            describe_ttl,
             bulk_deadline,
             max_concurrent_requests_per_org,
             api_usage_ceiling,

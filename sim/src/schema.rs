@@ -70,8 +70,8 @@ pub struct FieldBody {
     #[serde(rename = "type")]
     object: String,
     field: String,
-    /// The user (index, as `/__sim/connections` lists them) it is hidden from; none: everyone.
-    user: Option<u64>,
+    /// The user (`userId`, as `/__sim/connections` lists them) it is hidden from; none: everyone.
+    user: Option<String>,
 }
 
 fn bad(msg: &str) -> Response {
@@ -107,13 +107,20 @@ pub async fn hide(Json(b): Json<FieldBody>) -> Response {
     let Some(obj) = Obj::from_name(&b.object) else {
         return bad("unknown type");
     };
+    let user = match b.user.as_deref() {
+        None => None,
+        Some(id) => match crate::data::parse_id(id) {
+            Some((Obj::User, idx)) => Some(idx),
+            _ => return bad("user must be a userId from /__sim/connections"),
+        },
+    };
     let Ok(mut h) = HIDDEN.write() else {
         return bad("lock");
     };
     h.push(Hidden {
         obj,
         field: b.field.to_ascii_lowercase(),
-        user: b.user,
+        user,
     });
     http::json_value(StatusCode::OK, &json!({ "hidden": true }))
 }

@@ -2,7 +2,7 @@
 //! typed values REST returns, and where relationships point.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
@@ -121,11 +121,9 @@ impl FieldInfo {
     }
 }
 
-/// How long a describe is trusted (an admin may change a field's type).
-const DESCRIBE_TTL: Duration = Duration::from_secs(10 * 60);
 const MAX_DESCRIBES: usize = 1_000;
 
-/// (org id, lower-cased object name)
+/// (org id and user, lower-cased object name): field-level security differs per user.
 type Slot = (String, String);
 
 /// Describes cached per org and object: two orgs' `Amount` fields need not share a type.
@@ -160,9 +158,16 @@ pub fn org_of(rec: &TokenRecord, key: &ConnKey) -> String {
 impl DescribeCache {
     pub async fn get(&self, rest: &Rest<'_>, key: &ConnKey, object: &str) -> Result<Arc<Describe>> {
         let rec = rest.tokens.current(key).await?;
-        let slot = (org_of(&rec, key), object.to_ascii_lowercase());
+        let user = rec
+            .token
+            .id
+            .as_deref()
+            .and_then(|id| id.rsplit('/').next())
+            .unwrap_or_default();
+        let who = format!("{}\u{0}{user}", org_of(&rec, key));
+        let slot = (who, object.to_ascii_lowercase());
         if let Some((d, at)) = self.0.lock().ok().and_then(|mut m| m.get(&slot).cloned()) {
-            if at.elapsed() < DESCRIBE_TTL {
+            if at.elapsed() < rest.cfg.describe_ttl {
                 return Ok(d);
             }
         }
