@@ -75,6 +75,17 @@ pub struct SchemaChange {
     pub removed: Vec<String>,
 }
 
+/// The API budget is spent: the org refused a request (`REQUEST_LIMIT_EXCEEDED`), or its usage
+/// is at `apiUsageCeiling`. A concurrency refusal is not (it is retried by the governor).
+fn is_budget(e: &Error) -> bool {
+    matches!(e, Error::RateLimited { .. }) && !crate::salesforce::governor::is_concurrency_refusal(e)
+}
+
+fn budget_meta(meta: &mut Map<String, Value>) {
+    meta.insert("done".into(), Value::Bool(false));
+    meta.insert("reason".into(), Value::String("api_budget".into()));
+}
+
 /// Fields in `now` and not in `before`, and the other way round (case-insensitive).
 pub fn schema_change(before: &[String], now: &[String]) -> Option<SchemaChange> {
     let has = |list: &[String], f: &String| list.iter().any(|x| x.eq_ignore_ascii_case(f));
@@ -134,6 +145,8 @@ pub struct SyncRun {
     fields: Option<Vec<String>>,
     /// Meta for the next step (a schema change is told once, on the run's first step).
     pending_meta: Map<String, Value>,
+    /// A step has been delivered in this run.
+    stepped: bool,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +244,7 @@ impl SyncRun {
             walked: HashSet::new(),
             fields: None,
             pending_meta: Map::new(),
+            stepped: false,
             opts,
         })
     }
@@ -347,12 +361,61 @@ impl SyncRun {
     }
 
     /// The next step, or `None` once the run has caught up.
+    ///
+    /// The API budget (`apiUsageCeiling`, or the org's own limit answering
+    /// `REQUEST_LIMIT_EXCEEDED`) ends the run as a success: the step just delivered (or an empty
+    /// one) carries `meta: { done: false, reason: 'api_budget' }` and a checkpoint to resume from.
     pub async fn next(
         &mut self,
         rest: &Rest<'_>,
         describes: &DescribeCache,
         secret: &StateSecret,
     ) -> Result<Option<Step>> {
+        let got = self.next_step(rest, describes, secret).await;
+        match got {
+            Ok(Some(mut step)) => {
+                self.stepped = true;
+                if !matches!(self.stage, Stage::Done) && rest.check_usage_ceiling(&self.key).await.is_err() {
+                    budget_meta(&mut step.meta);
+                    self.stage = Stage::Done;
+                }
+                Ok(Some(step))
+            }
+            Err(e) if is_budget(&e) && (self.stepped || self.opts.checkpoint.is_some()) => {
+                // Nothing of the failed step was delivered: the position is the last step's.
+                let checkpoint = if self.from.is_some() || (!self.stepped && matches!(self.stage, Stage::Start)) {
+                    self.opts.checkpoint.clone().unwrap_or_default()
+                } else {
+                    self.checkpoint(secret)?
+                };
+                self.stage = Stage::Done;
+                self.stepped = true;
+                let mut meta = std::mem::take(&mut self.pending_meta);
+                budget_meta(&mut meta);
+                Ok(Some(Step {
+                    upserts_json: "[]".into(),
+                    upserts: 0,
+                    deletes: Vec::new(),
+                    checkpoint,
+                    meta,
+                }))
+            }
+            other => other,
+        }
+    }
+
+    async fn next_step(
+        &mut self,
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+        secret: &StateSecret,
+    ) -> Result<Option<Step>> {
+        if matches!(self.stage, Stage::Done) {
+            return Ok(None);
+        }
+        if !self.stepped {
+            rest.check_usage_ceiling(&self.key).await?;
+        }
         loop {
             match &mut self.stage {
                 Stage::Done => return Ok(None),
