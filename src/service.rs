@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::salesforce::soql::ExportType;
 use crate::error::{Error, Result};
 use crate::net;
 use crate::oauth::binding::Binding;
@@ -19,6 +18,7 @@ use crate::salesforce::export::{AnchorCache, Engine, ExportCursor, Exporter, Pag
 use crate::salesforce::locator::NextRecordsUrl;
 use crate::salesforce::paginate::{normalize_limit, normalize_page};
 use crate::salesforce::rest::{query_path, ApiUsage, LimitTracker, Rest, SharedRest};
+use crate::salesforce::soql::ExportType;
 use crate::salesforce::soql::SoqlDateTime;
 use crate::salesforce::sync::{Step, SyncOptions, SyncRun};
 use crate::secret::AuthCode;

@@ -78,7 +78,8 @@ pub struct SchemaChange {
 /// The API budget is spent: the org refused a request (`REQUEST_LIMIT_EXCEEDED`), or its usage
 /// is at `apiUsageCeiling`. A concurrency refusal is not (it is retried by the governor).
 fn is_budget(e: &Error) -> bool {
-    matches!(e, Error::RateLimited { .. }) && !crate::salesforce::governor::is_concurrency_refusal(e)
+    matches!(e, Error::RateLimited { .. })
+        && !crate::salesforce::governor::is_concurrency_refusal(e)
 }
 
 fn budget_meta(meta: &mut Map<String, Value>) {
@@ -300,8 +301,10 @@ impl SyncRun {
             (Some(b), true) => b.clone(),
             _ => {
                 let mut ty = self.opts.ty.clone();
-                crate::salesforce::describe::resolve_fields(describes, rest, &self.key, &mut ty, false)
-                    .await?;
+                crate::salesforce::describe::resolve_fields(
+                    describes, rest, &self.key, &mut ty, false,
+                )
+                .await?;
                 ty.field_names()
             }
         };
@@ -321,7 +324,10 @@ impl SyncRun {
             );
         }
         let mut names: Vec<&str> = now.iter().map(String::as_str).collect();
-        if !names.iter().any(|n| n.eq_ignore_ascii_case("SystemModstamp")) {
+        if !names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("SystemModstamp"))
+        {
             names.push("SystemModstamp");
         }
         self.shape = ExportType::new(self.opts.ty.object.as_str(), &names)
@@ -375,7 +381,9 @@ impl SyncRun {
         match got {
             Ok(Some(mut step)) => {
                 self.stepped = true;
-                if !matches!(self.stage, Stage::Done) && rest.check_usage_ceiling(&self.key).await.is_err() {
+                if !matches!(self.stage, Stage::Done)
+                    && rest.check_usage_ceiling(&self.key).await.is_err()
+                {
                     budget_meta(&mut step.meta);
                     self.stage = Stage::Done;
                 }
@@ -383,7 +391,9 @@ impl SyncRun {
             }
             Err(e) if is_budget(&e) && (self.stepped || self.opts.checkpoint.is_some()) => {
                 // Nothing of the failed step was delivered: the position is the last step's.
-                let checkpoint = if self.from.is_some() || (!self.stepped && matches!(self.stage, Stage::Start)) {
+                let checkpoint = if self.from.is_some()
+                    || (!self.stepped && matches!(self.stage, Stage::Start))
+                {
                     self.opts.checkpoint.clone().unwrap_or_default()
                 } else {
                     self.checkpoint(secret)?
