@@ -223,6 +223,11 @@ export type SyncOptions = Connection & {
   batchSize?: number
   /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
   lookbackMs?: number
+  /**
+   * After each window, `SELECT COUNT()` over it must equal the records read for it; a mismatch
+   * re-reads the window once, then reports `verifyMismatch` (event and step `meta`). Default false.
+   */
+  verify?: boolean
   /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
   fields?: 'all' | string[]
   signal?: AbortSignal
@@ -238,7 +243,21 @@ export interface SyncStep<R = SalesforceRecord> {
   meta?: {
     fields?: string[]
     schemaChange?: { type: string; orgId: string | null; added: string[]; removed: string[] }
+    /** The API budget ended the run: resume from `checkpoint` later. */
+    done?: false
+    reason?: 'api_budget'
+    /** `verify`: a window re-read after its count disagreed, and one that still disagrees. */
+    reread?: VerifyWindow
+    verifyMismatch?: VerifyWindow
   }
+}
+
+/** A sync window checked by `verify`: its bounds, `COUNT()` and the records read. */
+export interface VerifyWindow {
+  from: string
+  to: string
+  expected: number
+  received: number
 }
 
 export type ErrorCode =
@@ -309,6 +328,8 @@ export interface ForcelinkEvents {
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
   /** A `fields: 'all'` sync found fields added, or removed/hidden, since its checkpoint. */
   schemaChange: { connection: EventConnection; orgId: string | null; type: string; added: string[]; removed: string[] }
+  /** `sync({ verify: true })`: a window's count still disagreed after one re-read. */
+  verifyMismatch: { connection: EventConnection; orgId: string | null; type: string; from: string; to: string; expected: number; received: number }
 }
 
 /** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */

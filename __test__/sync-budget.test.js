@@ -76,3 +76,44 @@ test('apiUsageCeiling stops the run after the current step, as a success', async
   expect([...got].sort()).toEqual(all)
   await fl.close()
 }, 30000)
+
+describe('verify', () => {
+  const vconn = { accountId: 'verify', ownerId: 'u' }
+  let fl
+  const mismatches = []
+  beforeAll(async () => {
+    fl = new Forcelink(baseConfig(sim, { store: new MapStore() }))
+    fl.on('verifyMismatch', (e) => mismatches.push(e))
+    await connect(fl, vconn.accountId, vconn.ownerId)
+  })
+  afterAll(() => fl.close())
+
+  async function vrun(checkpoint) {
+    const steps = []
+    for await (const s of fl.sync({ ...vconn, type: 'contacts', engine: 'rest', batchSize: 1000, verify: true, checkpoint })) steps.push(s)
+    return steps
+  }
+
+  test('a page that drops a record is caught by COUNT() and the window re-read', async () => {
+    const clean = await vrun()
+    const want = new Set(ids(clean))
+    expect(clean.some((s) => s.meta)).toBe(false)
+    await sim.dropNextRecord(1)
+    const steps = await vrun()
+    const got = new Set(ids(steps))
+    expect([...got].sort()).toEqual([...want].sort())
+    const reread = steps.find((s) => s.meta && s.meta.reread)
+    expect(reread.meta.reread).toMatchObject({ expected: want.size, received: want.size - 1 })
+    expect(steps.some((s) => s.meta && s.meta.verifyMismatch)).toBe(false)
+    expect(mismatches).toHaveLength(0)
+  })
+
+  test('a window that still disagrees after its one re-read is reported with both counts', async () => {
+    await sim.dropNextRecord(2)
+    const steps = await vrun()
+    const m = steps.find((s) => s.meta && s.meta.verifyMismatch)
+    expect(m.meta.verifyMismatch).toMatchObject({ received: m.meta.verifyMismatch.expected - 1 })
+    expect(mismatches).toHaveLength(1)
+    expect(mismatches[0]).toMatchObject({ connection: vconn, type: 'contacts', expected: m.meta.verifyMismatch.expected, received: m.meta.verifyMismatch.expected - 1 })
+  })
+})

@@ -84,6 +84,8 @@ pub struct AccessGrant {
 pub struct SyncArgs {
     /// The call's own fields (`'all'` or a list) in place of the export type's.
     pub fields: Option<CallFields>,
+    /// Each window's `SELECT COUNT()` is checked against the records read for it.
+    pub verify: bool,
     pub checkpoint: Option<String>,
     pub engine: Option<String>,
     pub batch_size: Option<f64>,
@@ -600,6 +602,7 @@ impl Forcelink {
             lookback_ms,
             engine,
             checkpoint: o.checkpoint,
+            verify: o.verify,
         };
         SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
     }

@@ -39,6 +39,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/delete-range", post(delete_range))
         .route("/__sim/fields/add", post(crate::schema::add))
         .route("/__sim/fields/hide", post(crate::schema::hide))
+        .route(
+            "/__sim/fields/drop-next-record",
+            post(crate::schema::drop_next),
+        )
 }
 
 fn ok(v: Value) -> Response {

@@ -66,6 +66,8 @@ pub struct SyncOptions {
     pub lookback_ms: i64,
     pub engine: Engine,
     pub checkpoint: Option<String>,
+    /// After each window, `SELECT COUNT()` over it must equal the records read for it.
+    pub verify: bool,
 }
 
 /// A `fields: 'all'` list's change since the checkpoint.
@@ -148,6 +150,11 @@ pub struct SyncRun {
     pending_meta: Map<String, Value>,
     /// A step has been delivered in this run.
     stepped: bool,
+    /// `verify`: where the window being read began, the rows read in it, and whether this is
+    /// its one re-read.
+    win_start: Option<Pos>,
+    win_rows: u64,
+    rereading: bool,
 }
 
 #[derive(Deserialize)]
@@ -246,6 +253,9 @@ impl SyncRun {
             fields: None,
             pending_meta: Map::new(),
             stepped: false,
+            win_start: None,
+            win_rows: 0,
+            rereading: false,
             opts,
         })
     }
@@ -710,8 +720,74 @@ impl SyncRun {
         ))
     }
 
+    /// `SELECT COUNT()` over a window, with the walk's own filter (recycle bin included).
+    async fn count_window(&self, rest: &Rest<'_>, start: &Pos, hi: i64) -> Result<u64> {
+        let ts = literal(start.ts)?;
+        let keyset = match &start.id {
+            None => format!("SystemModstamp > {ts}"),
+            Some(id) => format!(
+                "SystemModstamp >= {ts} AND (SystemModstamp > {ts} OR Id > {})",
+                Literal::Str(id.clone())
+            ),
+        };
+        let soql = format!(
+            "SELECT COUNT() FROM {} WHERE {keyset} AND SystemModstamp <= {}",
+            self.shape.object.as_str(),
+            literal(hi)?
+        );
+        let body = rest
+            .get(&self.key, &self.query_all_path(rest, &soql), None)
+            .await?;
+        Ok(QueryPage::parse(&body)?.total_size)
+    }
+
+    /// `verify`: a window read through is counted. A mismatch re-reads it once (rows this run
+    /// delivered are not delivered again); a second mismatch is reported, never an error.
+    /// Returns true when the window is to be read again.
+    async fn verify_window(&mut self, rest: &Rest<'_>, hi: i64) -> Result<bool> {
+        let Some(start) = self.win_start.take() else {
+            return Ok(false);
+        };
+        let received = std::mem::take(&mut self.win_rows);
+        let expected = self.count_window(rest, &start, hi).await?;
+        let window = serde_json::json!({
+            "from": literal(start.ts)?, "to": literal(hi)?, "expected": expected, "received": received,
+        });
+        if expected == received {
+            self.rereading = false;
+            return Ok(false);
+        }
+        if !self.rereading {
+            self.rereading = true;
+            self.pending_meta.insert("reread".into(), window);
+            self.pos = start;
+            return Ok(true);
+        }
+        self.rereading = false;
+        let rec = rest.tokens.current(&self.key).await?;
+        let org = crate::events::org_of(rec.token.id.as_deref());
+        let (from, to) = (literal(start.ts)?, literal(hi)?);
+        rest.cfg
+            .events
+            .emit(|| crate::events::Event::VerifyMismatch {
+                connection: (&self.key).into(),
+                org_id: org.clone(),
+                type_name: self.opts.type_name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                expected,
+                received,
+            });
+        self.pending_meta.insert("verifyMismatch".into(), window);
+        Ok(false)
+    }
+
     /// One page of the walk; `None` when it read nothing new (the caller keeps going).
     async fn walk_page(&mut self, rest: &Rest<'_>, secret: &StateSecret) -> Result<Option<Step>> {
+        if self.opts.verify && self.win_start.is_none() {
+            self.win_start = Some(self.pos.clone());
+            self.win_rows = 0;
+        }
         let hi = self.end.min(self.pos.ts.saturating_add(self.window));
         let soql = self.page_soql(hi)?;
         let body = match rest
@@ -728,6 +804,7 @@ impl SyncRun {
         };
         let page = QueryPage::parse(&body)?;
         let rows = page.rows()?;
+        self.win_rows += rows.len() as u64;
         let full = rows.len() as u32 >= self.opts.batch;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
@@ -760,7 +837,8 @@ impl SyncRun {
             };
             let (idh, vh) = (id_hash("record", &id), version_hash(ts, raw.get()));
             self.pos = row_pos.clone();
-            let already = self.was_delivered(&row_pos, idh, vh);
+            let already = self.was_delivered(&row_pos, idh, vh)
+                || (self.rereading && self.latest.get(&idh) == Some(&vh));
             if self.walked.len() < MAX_LOGGED_DELETES {
                 self.walked.insert(id.clone());
             }
@@ -778,7 +856,9 @@ impl SyncRun {
                 upserts.push(Value::Object(rec));
             }
         }
-        if !full {
+        if !full && self.opts.verify && self.verify_window(rest, hi).await? {
+            // Read the window again (the position went back to its start).
+        } else if !full {
             // The window is read through: everything up to `hi` is in.
             self.pos = Pos { ts: hi, id: None };
             if (rows.len() as u32) < self.opts.batch / 4 {
@@ -788,7 +868,7 @@ impl SyncRun {
                 self.stage = Stage::Deletes;
             }
         }
-        if upserts.is_empty() && deletes.is_empty() {
+        if upserts.is_empty() && deletes.is_empty() && self.pending_meta.is_empty() {
             return Ok(None);
         }
         let n = upserts.len();
