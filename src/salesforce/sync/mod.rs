@@ -978,6 +978,19 @@ fn same_id(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn schema_change_is_case_insensitive_and_two_sided() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(schema_change(&v(&["Id", "Name"]), &v(&["id", "NAME"])), None);
+        assert_eq!(
+            schema_change(&v(&["Id", "Industry"]), &v(&["Id", "Tier__c"])),
+            Some(SchemaChange {
+                added: v(&["Tier__c"]),
+                removed: v(&["Industry"])
+            })
+        );
+    }
+
     fn run(fields: &[&str]) -> SyncRun {
         let opts = SyncOptions {
             type_name: "contacts".into(),
@@ -986,6 +999,7 @@ mod tests {
             lookback_ms: DEFAULT_LOOKBACK_MS,
             engine: Engine::Rest,
             checkpoint: None,
+            verify: false,
         };
         SyncRun::new(
             ConnKey::new("a", "u").unwrap(),
