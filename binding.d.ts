@@ -60,6 +60,8 @@ export declare class NativeForcelink {
   disconnect(args: ConnArgs): Promise<DisconnectResult>
   /** A valid access token, refreshed when needed (or when `forceRefresh`). */
   getAccessToken(args: TokenArgs): Promise<AccessToken>
+  /** The connected user's fields of a type, as forcelink reads them (cached per org). */
+  describe(args: DescribeArgs): Promise<Array<DescribedField>>
   /** Returns Salesforce's response body (JSON text) unchanged. */
   query(args: QueryArgs): Promise<string>
   /** Returns Salesforce's response body (JSON text) unchanged. */
@@ -143,6 +145,29 @@ export interface ConnArgs {
   connectionId?: string
 }
 
+/** `describe` arguments. */
+export interface DescribeArgs {
+  conn: ConnArgs
+  /** An export type's name, or an sObject's. */
+  type: string
+}
+
+/** One field as forcelink reads it (`describe`). */
+export interface DescribedField {
+  name: string
+  type: string
+  label: string
+  /** The compound field this one is a component of (`BillingCity` → `BillingAddress`). */
+  compoundParent?: string
+  filterable: boolean
+  nillable: boolean
+  updateable: boolean
+  /** A formula: its value can change without `SystemModstamp` moving. */
+  calculated: boolean
+  /** Read by `fields: 'all'` (compound, base64 and deprecated fields are not). */
+  exported: boolean
+}
+
 /** What `disconnect` answers. */
 export interface DisconnectResult {
   /** Salesforce confirmed the revocation. */
@@ -163,6 +188,8 @@ export interface ExportArgs {
   ordered?: boolean
   /** Records keep Salesforce's `attributes` objects (default: the export type's, itself true). */
   attributes?: boolean
+  /** `'all'` or a list of fields, in place of the export type's. */
+  fields?: 'all' | string[]
 }
 
 /** How an export reads Salesforce. */
@@ -181,6 +208,8 @@ export interface ExportProgress {
   engine: ExportEngine
   /** The Bulk job, for a Bulk export (pass it back as `jobId` to resume). */
   jobId?: string
+  /** The fields read, in column order (`fields: 'all'`: once resolved, before the first record). */
+  fields?: Array<string>
 }
 
 /** The latest `Sforce-Limit-Info` seen. */
@@ -278,6 +307,10 @@ export interface SyncArgs {
   engine?: ExportEngine
   batchSize?: number
   lookbackMs?: number
+  /** After each window, `SELECT COUNT()` over it must equal the records read (one re-read). */
+  verify?: boolean
+  /** `'all'` or a list of fields, in place of the export type's. */
+  fields?: 'all' | string[]
 }
 
 /** `getAccessToken` arguments. */
