@@ -228,6 +228,12 @@ export type SyncOptions = Connection & {
    * re-reads the window once, then reports `verifyMismatch` (event and step `meta`). Default false.
    */
   verify?: boolean
+  /**
+   * Formula fields change without `SystemModstamp` moving: with a period in ms (e.g. `86_400_000`),
+   * every live record is re-read (REST, in Id order) once per period when the fields include a
+   * formula, and comes out as an upsert. Default off.
+   */
+  formulaRefresh?: number
   /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
   fields?: 'all' | string[]
   signal?: AbortSignal

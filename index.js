@@ -675,7 +675,9 @@ class Forcelink extends EventEmitter {
       lookbackMs: num(opts.lookbackMs),
       fields: fieldsOption(opts.fields),
       verify: opts.verify === undefined || opts.verify === null ? undefined : opts.verify,
+      formulaRefresh: num(opts.formulaRefresh),
     }
+    if (opts.formulaRefresh !== undefined && opts.formulaRefresh !== null && args.formulaRefresh === undefined) throw inputError('formulaRefresh', 'must be a duration in milliseconds, from 0 to a year')
     if (args.verify !== undefined && typeof args.verify !== 'boolean') throw inputError('verify', 'must be a boolean')
     if (this.#closed) throw closedError()
     const signal = checkSignal(opts.signal)

@@ -68,6 +68,9 @@ pub struct SyncOptions {
     pub checkpoint: Option<String>,
     /// After each window, `SELECT COUNT()` over it must equal the records read for it.
     pub verify: bool,
+    /// `formulaRefresh` (ms): every record is re-read once per period when the fields include
+    /// formulas, whose values change without `SystemModstamp` moving.
+    pub formula_refresh: Option<i64>,
 }
 
 /// A `fields: 'all'` list's change since the checkpoint.
@@ -101,6 +104,8 @@ enum Stage {
     Start,
     Bulk(Box<ExportCursor>),
     Walk,
+    /// `formulaRefresh`: every live record again, in Id order.
+    Formula,
     Deletes,
     Done,
 }
@@ -155,6 +160,11 @@ pub struct SyncRun {
     win_start: Option<Pos>,
     win_rows: u64,
     rereading: bool,
+    /// `formulaRefresh`: the fields include formulas; the last complete re-read; a re-read's
+    /// position.
+    has_formulas: bool,
+    formula_at: Option<i64>,
+    formula_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +266,9 @@ impl SyncRun {
             win_start: None,
             win_rows: 0,
             rereading: false,
+            has_formulas: false,
+            formula_at: None,
+            formula_after: None,
             opts,
         })
     }
@@ -291,6 +304,8 @@ impl SyncRun {
             earliest: self.earliest,
             seen,
             fields: self.fields.clone(),
+            formula_at: self.formula_at,
+            formula_after: self.formula_after.clone(),
         })
     }
 
@@ -299,6 +314,77 @@ impl SyncRun {
     /// the change is picked up by the next run's walk. A change never fails the run: new fields
     /// are read from here on, gone ones are no longer asked for.
     async fn settle_fields(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
+        if let Some(from) = &self.from {
+            self.formula_at = from.formula_at;
+            self.formula_after = from.formula_after.clone();
+        }
+        self.settle_list(rest, describes).await?;
+        if self.opts.formula_refresh.is_some() {
+            let d = describes
+                .get(rest, &self.key, self.shape.object.as_str())
+                .await?;
+            self.has_formulas = self
+                .shape
+                .fields
+                .iter()
+                .any(|f| d.field(f.as_str()).is_some_and(|i| i.calculated));
+        }
+        Ok(())
+    }
+
+    /// Whether this run re-reads formula values (one is under way, or the period is over).
+    fn formula_due(&self) -> bool {
+        match self.opts.formula_refresh {
+            Some(period) if self.has_formulas => {
+                self.formula_after.is_some()
+                    || self
+                        .formula_at
+                        .is_none_or(|t| self.end.saturating_sub(t) >= period)
+            }
+            _ => false,
+        }
+    }
+
+    /// One page of the formula re-read: live records after the last Id, as upserts.
+    async fn formula_page(
+        &mut self,
+        rest: &Rest<'_>,
+        secret: &StateSecret,
+    ) -> Result<Option<Step>> {
+        let after = match &self.formula_after {
+            Some(id) => format!(" WHERE Id > {}", Literal::Str(id.clone())),
+            None => String::new(),
+        };
+        let soql = format!(
+            "SELECT {} FROM {}{after} ORDER BY Id ASC LIMIT {}",
+            self.shape.select_list(),
+            self.shape.object.as_str(),
+            self.opts.batch
+        );
+        let body = rest
+            .get(&self.key, &query_path(rest.cfg, &soql), None)
+            .await?;
+        let page = QueryPage::parse(&body)?;
+        let rows = page.rows()?;
+        let last = rows
+            .last()
+            .and_then(|r| crate::salesforce::export::record_id(r));
+        if (rows.len() as u32) < self.opts.batch || last.is_none() {
+            self.formula_after = None;
+            self.formula_at = Some(self.end);
+            self.stage = Stage::Deletes;
+        } else {
+            self.formula_after = last;
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let n = rows.len();
+        let json = crate::salesforce::format::json_array(&rows);
+        self.step(json, n, Vec::new(), secret).map(Some)
+    }
+
+    async fn settle_list(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
         if !self.opts.ty.all || self.fields.is_some() {
             return Ok(());
         }
@@ -441,7 +527,17 @@ impl SyncRun {
                 Stage::Done => return Ok(None),
                 Stage::Start => {
                     self.settle_fields(rest, describes).await?;
-                    self.start(rest).await?
+                    let initial = self.from.is_none();
+                    self.start(rest).await?;
+                    if initial && self.opts.formula_refresh.is_some() {
+                        // The initial sync reads every formula's value as of its start
+                        // (Salesforce's clock, as the walk's).
+                        self.formula_at = Some(if self.end > 0 {
+                            self.end
+                        } else {
+                            crate::oauth::state::now_millis()
+                        });
+                    }
                 }
                 Stage::Bulk(cursor) => {
                     let got = match cursor.next(rest, describes).await {
@@ -491,6 +587,11 @@ impl SyncRun {
                 }
                 Stage::Walk => {
                     if let Some(step) = self.walk_page(rest, secret).await? {
+                        return Ok(Some(step));
+                    }
+                }
+                Stage::Formula => {
+                    if let Some(step) = self.formula_page(rest, secret).await? {
                         return Ok(Some(step));
                     }
                 }
@@ -865,7 +966,11 @@ impl SyncRun {
                 self.window = self.window.saturating_mul(2).min(MAX_WINDOW_MS);
             }
             if hi >= self.end {
-                self.stage = Stage::Deletes;
+                self.stage = if self.formula_due() {
+                    Stage::Formula
+                } else {
+                    Stage::Deletes
+                };
             }
         }
         if upserts.is_empty() && deletes.is_empty() && self.pending_meta.is_empty() {
@@ -981,7 +1086,10 @@ mod tests {
     #[test]
     fn schema_change_is_case_insensitive_and_two_sided() {
         let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(schema_change(&v(&["Id", "Name"]), &v(&["id", "NAME"])), None);
+        assert_eq!(
+            schema_change(&v(&["Id", "Name"]), &v(&["id", "NAME"])),
+            None
+        );
         assert_eq!(
             schema_change(&v(&["Id", "Industry"]), &v(&["Id", "Tier__c"])),
             Some(SchemaChange {
@@ -1000,6 +1108,7 @@ mod tests {
             engine: Engine::Rest,
             checkpoint: None,
             verify: false,
+            formula_refresh: None,
         };
         SyncRun::new(
             ConnKey::new("a", "u").unwrap(),
