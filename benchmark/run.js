@@ -120,7 +120,7 @@ async function waitQuiet() {
   }
   const t0 = Date.now()
   let busy = await sample()
-  while (busy > 0.25 && Date.now() - t0 < 90000) {
+  while (busy > 0.25 && Date.now() - t0 < Math.min(90000, 3 * (Number(process.env.FORCELINK_BENCH_SETTLE_MS) >= 0 ? Number(process.env.FORCELINK_BENCH_SETTLE_MS) : 30000))) {
     log(`machine busy (${busy.toFixed(2)} cores used by other processes): waiting for it to settle`)
     busy = await sample()
   }
