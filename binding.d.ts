@@ -309,6 +309,8 @@ export interface SyncArgs {
   lookbackMs?: number
   /** After each window, `SELECT COUNT()` over it must equal the records read (one re-read). */
   verify?: boolean
+  /** Formula fields are re-read for every record at most once per this many ms (default off). */
+  formulaRefresh?: number
   /** `'all'` or a list of fields, in place of the export type's. */
   fields?: 'all' | string[]
 }
