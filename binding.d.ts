@@ -208,7 +208,7 @@ export interface ExportProgress {
   engine: ExportEngine
   /** The Bulk job, for a Bulk export (pass it back as `jobId` to resume). */
   jobId?: string
-  /** The fields read, in column order (`fields: 'all'`: once resolved, before the first record). */
+  /** `fields: 'all'`: the fields read, in column order (resolved before the first record). */
   fields?: Array<string>
 }
 

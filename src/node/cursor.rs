@@ -49,7 +49,7 @@ pub struct ExportProgress {
     pub engine: ExportEngine,
     /// The Bulk job, for a Bulk export (pass it back as `jobId` to resume).
     pub job_id: Option<String>,
-    /// The fields read, in column order (`fields: 'all'`: once resolved, before the first record).
+    /// `fields: 'all'`: the fields read, in column order (resolved before the first record).
     pub fields: Option<Vec<String>>,
 }
 

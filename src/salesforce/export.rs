@@ -581,9 +581,10 @@ impl ExportCursor {
         self
     }
 
-    /// The fields this export reads, once settled (`fields: 'all'` resolves on the first `next`).
+    /// `fields: 'all'`: the fields this export reads, once resolved (on the first `next`, before
+    /// any record). A fixed list is the caller's own, so it is not repeated in each progress.
     pub fn fields(&self) -> Option<Vec<String>> {
-        (!self.ty.all || self.fields_settled).then(|| self.ty.field_names())
+        (self.ty.all && self.fields_settled).then(|| self.ty.field_names())
     }
 
     /// Whether records keep Salesforce's `attributes` objects (default true).
