@@ -17,6 +17,8 @@ export interface SimulatorOptions {
   clientSecret?: string
   /** The registered callback (default `http://localhost:3000/forcelink/callback`). */
   redirectUri?: string
+  /** Serve the Pub/Sub API over TLS under a throwaway CA (`pubsubCaPath`); default plaintext HTTP/2. */
+  pubsubTls?: boolean
 }
 
 export interface FailOptions {
@@ -64,6 +66,10 @@ export interface Simulator {
   loginUrl: string
   instanceUrl: string
   myDomainUrl: string
+  /** The Pub/Sub API (gRPC, Change Data Capture): `http://127.0.0.1:N`, or `https://localhost:N` with `pubsubTls`. */
+  pubsubUrl: string
+  /** With `pubsubTls`: the PEM file of the throwaway CA that signed the listener's certificate. */
+  pubsubCaPath?: string
   clientId: string
   clientSecret: string
   redirectUris: string[]

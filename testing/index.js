@@ -130,7 +130,8 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
 /**
  * Starts the simulator on 127.0.0.1 (free ports). `options`: `contacts`, `deals`, `notes` (a count,
  * or an array of records' fields to seed exactly), `seed`,
- * `rotation`, `consent`, `latencyMs`, `clientId`, `clientSecret`, `redirectUri`.
+ * `rotation`, `consent`, `latencyMs`, `clientId`, `clientSecret`, `redirectUri`, `pubsubTls` (serve the
+ * Pub/Sub API over TLS under a throwaway CA, whose PEM path is `pubsubCaPath`; else plaintext HTTP/2).
  */
 async function startSimulator(options = {}) {
   const clientId = options.clientId || `sim-client-${randomUUID()}`
@@ -151,6 +152,7 @@ async function startSimulator(options = {}) {
   }
   if (options.rotation) args.push('--rotation')
   if (options.consent) args.push('--consent')
+  if (options.pubsubTls) args.push('--pubsub-tls')
 
   const child = spawn(simulatorBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true })
   let stderr = ''
@@ -200,6 +202,10 @@ async function startSimulator(options = {}) {
     loginUrl: urls.loginUrl,
     instanceUrl: urls.instanceUrl,
     myDomainUrl: urls.myDomainUrl,
+    /** The Pub/Sub API (gRPC): `http://127.0.0.1:N` (plaintext HTTP/2), or `https://localhost:N` with `pubsubTls`. */
+    pubsubUrl: urls.pubsubUrl,
+    /** With `pubsubTls`: the throwaway CA's PEM file; else undefined. */
+    pubsubCaPath: urls.pubsubCaPath || undefined,
     clientId,
     clientSecret,
     redirectUris: [redirectUri],

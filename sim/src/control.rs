@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/purge", post(crate::mutate::purge_bin))
         .route("/__sim/truth", get(crate::mutate::truth))
         .route("/__sim/delete-range", post(delete_range))
+        .merge(crate::pubsub::router())
 }
 
 fn ok(v: Value) -> Response {
@@ -324,6 +325,8 @@ async fn delete_range(State(sim): S, req: Request) -> Response {
     for idx in from..to {
         crate::mutate::delete(&mut d, obj, idx, at);
     }
+    // One transaction: its deletes become multi-record change events.
+    sim.bus.flush(&mut d, true);
     ok(json!({ "deleted": to.saturating_sub(from) }))
 }
 
@@ -359,5 +362,6 @@ async fn seed(State(sim): S, req: Request) -> Response {
         d.seed = vals[3].unwrap_or(d.seed);
         d.overlay = Default::default();
     }
+    sim.bus.forget();
     ok(seed_json(&sim))
 }

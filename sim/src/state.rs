@@ -139,6 +139,8 @@ pub struct Sim {
     pub jobs: Jobs,
     /// `/services/data` requests being served now (for `concurrent_limit`).
     pub in_flight: AtomicU64,
+    /// Change Data Capture events for the Pub/Sub API.
+    pub bus: crate::pubsub::Bus,
 }
 
 pub const DEFAULT_API_LIMIT: u64 = 100_000;
@@ -182,6 +184,7 @@ impl Sim {
             jwt: Mutex::new(jwt),
             jobs: Jobs::default(),
             in_flight: AtomicU64::new(0),
+            bus: crate::pubsub::Bus::default(),
         })
     }
 

@@ -1,0 +1,134 @@
+'use strict'
+// Conformance: salesforce-pubsub-api-client (npm), a Pub/Sub API client nobody here wrote, against the
+// simulator's Pub/Sub listener over TLS under its throwaway CA: a token from the simulator's OAuth
+// flow, a subscription to /data/ContactChangeEvent, and the decoded change events of a create, an
+// update and a delete made through REST.
+const crypto = require('node:crypto')
+const PubSubApiClient = require('salesforce-pubsub-api-client').default
+const { startSimulator } = require('../testing')
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} }
+const b64url = (b) => b.toString('base64url')
+
+async function oauthToken(sim) {
+  const verifier = b64url(crypto.randomBytes(48))
+  const challenge = b64url(crypto.createHash('sha256').update(verifier).digest())
+  const authorize = new URL('/services/oauth2/authorize', sim.loginUrl)
+  authorize.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: sim.clientId,
+    redirect_uri: sim.redirectUris[0],
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 's',
+  }).toString()
+  const res = await fetch(authorize, { redirect: 'manual' })
+  const code = new URL(res.headers.get('location')).searchParams.get('code')
+  const tok = await fetch(new URL('/services/oauth2/token', sim.loginUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      client_id: sim.clientId,
+      client_secret: sim.clientSecret,
+      redirect_uri: sim.redirectUris[0],
+      code_verifier: verifier,
+    }),
+  }).then((r) => r.json())
+  const orgId = new URL(tok.id).pathname.split('/')[2]
+  return { accessToken: tok.access_token, instanceUrl: tok.instance_url, orgId }
+}
+
+async function rest(sim, token, method, path, body) {
+  const res = await fetch(`${sim.instanceUrl}/services/data/v62.0${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body && JSON.stringify(body),
+  })
+  expect(res.status).toBeLessThan(300)
+  return res.status === 204 ? null : res.json()
+}
+
+let sim
+beforeAll(async () => {
+  sim = await startSimulator({ contacts: 20, pubsubTls: true })
+})
+afterAll(() => sim.close())
+
+test('startSimulator resolves pubsubUrl beside instanceUrl, plaintext by default', async () => {
+  const plain = await startSimulator({ contacts: 1 })
+  try {
+    expect(plain.pubsubUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(plain.pubsubCaPath).toBeUndefined()
+  } finally {
+    await plain.close()
+  }
+  expect(sim.pubsubUrl).toMatch(/^https:\/\/localhost:\d+$/)
+  expect(require('node:fs').readFileSync(sim.pubsubCaPath, 'utf8')).toMatch(/BEGIN CERTIFICATE/)
+})
+
+test('salesforce-pubsub-api-client receives and decodes CDC events of REST writes', async () => {
+  const { accessToken, instanceUrl, orgId } = await oauthToken(sim)
+  const client = new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken,
+      // The client accepts only https:// instance URLs; the simulator compares hosts.
+      instanceUrl: instanceUrl.replace(/^http:/, 'https:'),
+      organizationId: orgId,
+      pubSubEndpoint: new URL(sim.pubsubUrl).host,
+      // The client trusts only its bundled roots; the simulator's CA is a throwaway one.
+      rejectUnauthorizedSsl: false,
+    },
+    quiet,
+  )
+  await client.connect()
+  const events = []
+  const errors = []
+  let subscribed
+  const ready = new Promise((resolve) => (subscribed = resolve))
+  client.subscribe(
+    '/data/ContactChangeEvent',
+    (info, type, data) => {
+      if (type === 'event') events.push(data)
+      else if (type === 'error') errors.push(data)
+      else if (type === 'lastEvent' || type === 'end') errors.push(new Error(type))
+      subscribed()
+    },
+    10,
+  )
+  // Keepalives arrive on an idle stream; shorten the window so the subscription shows up fast.
+  await fetch(`${sim.loginUrl}/__sim/pubsub`, { method: 'POST', body: JSON.stringify({ keepaliveMs: 100 }) })
+  await ready
+  try {
+    const { id } = await rest(sim, accessToken, 'POST', '/sobjects/Contact/', { LastName: 'Pubsub', Email: 'ps@example.org' })
+    await rest(sim, accessToken, 'PATCH', `/sobjects/Contact/${id}`, { Title: 'Engineer' })
+    await rest(sim, accessToken, 'DELETE', `/sobjects/Contact/${id}`)
+    const deadline = Date.now() + 10000
+    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(errors).toEqual([])
+    expect(events).toHaveLength(3)
+    const [c, u, d] = events.map((e) => e.payload)
+    for (const e of [c, u, d]) {
+      expect(e.ChangeEventHeader.entityName).toBe('Contact')
+      expect(e.ChangeEventHeader.recordIds).toEqual([id])
+      expect(e.ChangeEventHeader.commitUser).toMatch(/^005/)
+    }
+    expect([c, u, d].map((e) => e.ChangeEventHeader.changeType)).toEqual(['CREATE', 'UPDATE', 'DELETE'])
+    expect(c.LastName).toBe('Pubsub')
+    expect(c.Email).toBe('ps@example.org')
+    expect(u.Title).toBe('Engineer')
+    expect(u.ChangeEventHeader.changedFields).toEqual(expect.arrayContaining(['Title', 'LastModifiedDate']))
+    expect(u.LastName).toBeNull()
+    expect(events[0].replayId).toBeLessThan(events[2].replayId)
+  } finally {
+    // End the stream from the server side first (the client's own close leaves an unhandled
+    // 'error' on the open call): a reset ends every stream with UNAVAILABLE.
+    const before = errors.length
+    await fetch(`${sim.loginUrl}/__sim/pubsub/reset`, { method: 'POST' })
+    const deadline = Date.now() + 5000
+    while (errors.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    client.close()
+  }
+})
