@@ -132,3 +132,101 @@ test('salesforce-pubsub-api-client receives and decodes CDC events of REST write
     client.close()
   }
 })
+
+const control = (path, body) =>
+  fetch(`${sim.loginUrl}/__sim/${path}`, { method: 'POST', body: JSON.stringify(body || {}) }).then((r) => r.json())
+
+async function client(sim) {
+  const { accessToken, instanceUrl, orgId } = await oauthToken(sim)
+  const c = new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken,
+      instanceUrl: instanceUrl.replace(/^http:/, 'https:'),
+      organizationId: orgId,
+      pubSubEndpoint: new URL(sim.pubsubUrl).host,
+      rejectUnauthorizedSsl: false,
+    },
+    quiet,
+  )
+  await c.connect()
+  return { c, accessToken }
+}
+
+/** A subscription collecting what it receives; `until(pred)` polls (bounded) for a condition. */
+function collect(c, subscribe) {
+  const got = { events: [], errors: [], keepalives: 0 }
+  subscribe((info, type, data) => {
+    if (type === 'event') got.events.push(data)
+    else if (type === 'error') got.errors.push(data)
+    else if (type === 'grpcKeepAlive') got.keepalives++
+  })
+  got.until = async (pred, ms = 5000) => {
+    const deadline = Date.now() + ms
+    while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    return pred()
+  }
+  got.close = async () => {
+    const n = got.errors.length
+    await control('pubsub/reset')
+    await got.until(() => got.errors.length > n, 3000)
+    c.close()
+  }
+  return got
+}
+
+test('Publish to a change event channel is refused after GetTopic and GetSchema answer', async () => {
+  const { c } = await client(sim)
+  try {
+    await expect(c.publish('/data/ContactChangeEvent', { ChangeEventHeader: null })).rejects.toThrow()
+  } finally {
+    c.close()
+  }
+})
+
+test('gap, overflow and multi-record events reach a subscriber', async () => {
+  const { c } = await client(sim)
+  const got = collect(c, (cb) => c.subscribe('/data/ContactChangeEvent', cb, 50))
+  await control('pubsub', { keepaliveMs: 50 })
+  expect(await got.until(() => got.keepalives > 0)).toBe(true)
+  try {
+    await control('pubsub/gap', { object: 'Contact', count: 1 })
+    await control('mutate', { object: 'Contact', count: 1, seed: 7 })
+    await control('pubsub/overflow', { object: 'Contact', count: 3 })
+    await control('mutate', { object: 'Contact', count: 3, seed: 8 })
+    await control('delete-range', { object: 'Contact', from: 10, to: 13 })
+    expect(await got.until(() => got.events.length >= 3)).toBe(true)
+    const h = got.events.map((e) => e.payload.ChangeEventHeader)
+    expect(h[0].changeType).toMatch(/^GAP_(CREATE|UPDATE|DELETE|UNDELETE)$/)
+    expect(h[0].recordIds).toHaveLength(1)
+    expect(h[1].changeType).toBe('GAP_OVERFLOW')
+    expect(h[2].changeType).toBe('DELETE')
+    expect(h[2].recordIds).toHaveLength(3)
+    expect(got.errors).toEqual([])
+  } finally {
+    await got.close()
+  }
+})
+
+test('a retained replay id resumes after it; an expired one is replayid.corrupted', async () => {
+  const { c, accessToken } = await client(sim)
+  const first = collect(c, (cb) => c.subscribeFromEarliestEvent('/data/AccountChangeEvent', cb, 100))
+  const ids = []
+  for (const name of ['A1', 'A2', 'A3']) ids.push((await rest(sim, accessToken, 'POST', '/sobjects/Account/', { Name: name })).id)
+  expect(await first.until(() => first.events.length >= 3)).toBe(true)
+  await first.close()
+
+  const { c: c2 } = await client(sim)
+  const resumed = collect(c2, (cb) => c2.subscribeFromReplayId('/data/AccountChangeEvent', cb, 100, first.events[0].replayId))
+  expect(await resumed.until(() => resumed.events.length >= 2)).toBe(true)
+  expect(resumed.events.map((e) => e.payload.ChangeEventHeader.recordIds[0])).toEqual(ids.slice(1))
+  await resumed.close()
+
+  await control('pubsub/expire', {})
+  const { c: c3 } = await client(sim)
+  const expired = collect(c3, (cb) => c3.subscribeFromReplayId('/data/AccountChangeEvent', cb, 100, first.events[0].replayId))
+  expect(await expired.until(() => expired.errors.length > 0)).toBe(true)
+  expect(expired.errors[0].code).toBe(3) // INVALID_ARGUMENT
+  expect(expired.errors[0].metadata.get('error-code')).toEqual(['sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted'])
+  c3.close()
+})
