@@ -88,7 +88,9 @@ async fn index() -> Response {
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
         "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
-        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range"
+        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range",
+        "GET|POST /__sim/pubsub", "POST /__sim/pubsub/gap", "POST /__sim/pubsub/overflow",
+        "POST /__sim/pubsub/reset", "POST /__sim/pubsub/stall", "POST /__sim/pubsub/expire"
     ]}))
 }
 
