@@ -230,3 +230,22 @@ test('a retained replay id resumes after it; an expired one is replayid.corrupte
   expect(expired.errors[0].metadata.get('error-code')).toEqual(['sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted'])
   c3.close()
 })
+
+test('an expired token ends an open stream with UNAUTHENTICATED; a stall silences keepalives', async () => {
+  const { c } = await client(sim)
+  const got = collect(c, (cb) => c.subscribe('/data/OpportunityChangeEvent', cb, 10))
+  await control('pubsub', { keepaliveMs: 50 })
+  expect(await got.until(() => got.keepalives > 0)).toBe(true)
+  await control('pubsub/stall', { ms: 600 })
+  await new Promise((r) => setTimeout(r, 100))
+  const before = got.keepalives
+  await new Promise((r) => setTimeout(r, 300))
+  expect(got.keepalives).toBe(before)
+  expect(await got.until(() => got.keepalives > before, 3000)).toBe(true)
+
+  await control('expire-access-tokens', {})
+  expect(await got.until(() => got.errors.length > 0)).toBe(true)
+  expect(got.errors[0].code).toBe(16) // UNAUTHENTICATED
+  expect(got.errors[0].metadata.get('error-code')).toEqual(['sfdc.platform.eventbus.grpc.service.auth.error'])
+  c.close()
+})
