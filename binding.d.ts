@@ -161,6 +161,8 @@ export interface ExportArgs {
   jobId?: string
   parallelism?: number
   ordered?: boolean
+  /** Records keep Salesforce's `attributes` objects (default: the export type's, itself true). */
+  attributes?: boolean
 }
 
 /** How an export reads Salesforce. */

@@ -68,8 +68,16 @@ export interface TokenStore {
 export interface ExportTypeConfig {
   /** sObject API name, e.g. `Contact` or `ns__Invoice__c`. */
   object: string
-  /** Field or relationship paths, e.g. `Name`, `Account.Name`, `Custom_Field__c`. */
-  fields: string[]
+  /**
+   * Field or relationship paths, e.g. `Name`, `Account.Name`, `Custom_Field__c`; or `'all'`: every
+   * field the connected user can read, from describe (compound and base64 fields left out).
+   */
+  fields: string[] | 'all'
+  /**
+   * `false`: this type's records come without Salesforce's `attributes` objects (`type`, `url`),
+   * on the record and its parents, from every engine and from `exportPage`. Default `true`.
+   */
+  attributes?: boolean
 }
 
 /**
@@ -122,6 +130,8 @@ export interface ForcelinkConfig {
   logger?: Logger
   /** `engine: 'auto'` uses Bulk above this many records (default 50000). */
   bulkThreshold?: number
+  /** How long a user's describe is cached per org before it is read again (ms, 0–86400000, default 600000). */
+  describeTtlMs?: number
   /** A Bulk job not complete after this long is aborted (default 3600000). */
   bulkDeadlineMs?: number
   /** Requests in flight to one org at once, across every call of the process: 1–100, default 10. */
@@ -180,6 +190,13 @@ export interface ExportAllFields {
   parallelism?: number
   /** REST engine: batches in Id order (default `true`); `false` hands them out as they arrive. */
   ordered?: boolean
+  /**
+   * `false`: records without Salesforce's `attributes` objects (dropped in Rust before the batch
+   * reaches JS; REST and Bulk give the same records). Default: the export type's, itself `true`.
+   */
+  attributes?: boolean
+  /** This call's fields: `'all'` (from the connected user's describe) or a list, in place of the type's. */
+  fields?: 'all' | string[]
   onProgress?: (progress: ExportProgress) => void
   /** Cancels the export, even mid-call; an unfinished Bulk job is aborted. */
   signal?: AbortSignal
@@ -206,6 +223,8 @@ export type SyncOptions = Connection & {
   batchSize?: number
   /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
   lookbackMs?: number
+  /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
+  fields?: 'all' | string[]
   signal?: AbortSignal
 }
 
@@ -215,6 +234,11 @@ export interface SyncStep<R = SalesforceRecord> {
   deletes: { Id: string; deletedAt: string }[]
   /** Store after applying the step; pass back as `checkpoint` to resume. */
   checkpoint: string
+  /** `fields: 'all'`: the fields read; `schemaChange` on the run's first step when they changed. */
+  meta?: {
+    fields?: string[]
+    schemaChange?: { type: string; orgId: string | null; added: string[]; removed: string[] }
+  }
 }
 
 export type ErrorCode =
@@ -283,6 +307,8 @@ export interface ForcelinkEvents {
   apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
   storeError: { op: string; message: string; timedOut: boolean }
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
+  /** A `fields: 'all'` sync found fields added, or removed/hidden, since its checkpoint. */
+  schemaChange: { connection: EventConnection; orgId: string | null; type: string; added: string[]; removed: string[] }
 }
 
 /** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */
@@ -330,6 +356,8 @@ export declare class Forcelink extends EventEmitter {
   }): Promise<binding.CallbackResult>
   disconnect(opts: Connection & WithSignal): Promise<binding.DisconnectResult>
   getAccessToken(opts: Connection & { forceRefresh?: boolean } & WithSignal): Promise<binding.AccessToken>
+  /** The connected user's fields of a type (or sObject) as forcelink reads them; cached per org. */
+  describe(opts: Connection & { type: string } & WithSignal): Promise<binding.DescribedField[]>
   query<R = SalesforceRecord>(opts: Connection & { soql: string; all?: boolean } & WithSignal): Promise<QueryResult<R>>
   queryMore<R = SalesforceRecord>(opts: Connection & { nextRecordsUrl: string } & WithSignal): Promise<QueryResult<R>>
   exportPage(

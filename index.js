@@ -192,10 +192,19 @@ function plain(v) {
  * `{ fetched, total, engine, jobId? }`, `total` null until known.
  * @param {import('./binding').ExportProgress} p
  */
+/** A call's `fields`: `'all'` or an array of names (anything else is INVALID_INPUT naming `fields`). */
+function fieldsOption(f) {
+  if (f === undefined || f === null) return undefined
+  if (f === 'all') return 'all'
+  if (Array.isArray(f) && f.length > 0 && f.every((x) => typeof x === 'string')) return f
+  throw inputError('fields', "must be 'all' or a non-empty array of field names")
+}
+
 function progressOf(p) {
   /** @type {{ fetched: number, total: number | null, engine: import('./binding').ExportEngine, jobId?: string }} */
   const out = { fetched: p.fetched, total: p.total ?? null, engine: p.engine }
   if (p.jobId !== undefined && p.jobId !== null) out.jobId = p.jobId
+  if (p.fields !== undefined && p.fields !== null) out.fields = p.fields
   return out
 }
 
@@ -259,7 +268,7 @@ function checkJson(v, field) {
 }
 
 const LOG_METHODS = ['debug', 'info', 'warn', 'error']
-const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob']
+const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob', 'schemaChange']
 
 function who(e) {
   const c = e.connection
@@ -285,6 +294,8 @@ function logLine(name, e) {
       return ['error', `forcelink: token store ${e.op} ${e.timedOut ? 'timed out' : 'failed'}`]
     case 'bulkJob':
       return ['info', `forcelink: Bulk job ${e.jobId} ${e.state}${who(e)}${org}`]
+    case 'schemaChange':
+      return ['info', `forcelink: ${e.type} fields changed (added ${(e.added || []).join(', ') || 'none'}; removed ${(e.removed || []).join(', ') || 'none'})${who(e)}${org}`]
     default:
       return ['debug', `forcelink: ${name}`]
   }
@@ -370,7 +381,7 @@ class Forcelink extends EventEmitter {
   }
 
   static {
-    for (const m of ['beginLogin', 'handleCallback', 'disconnect', 'getAccessToken', 'query', 'queryMore', 'exportPage', 'exportPageJson', 'createRecord', 'updateRecord']) {
+    for (const m of ['beginLogin', 'handleCallback', 'disconnect', 'getAccessToken', 'query', 'queryMore', 'exportPage', 'exportPageJson', 'createRecord', 'updateRecord', 'describe']) {
       const orig = this.prototype[m]
       Object.defineProperty(this.prototype, m, {
         value: function (opts) {
@@ -500,6 +511,16 @@ class Forcelink extends EventEmitter {
     return plain(await call(() => this.#n.getAccessToken(args)))
   }
 
+  /**
+   * The connected user's fields of an export type's object (or of an sObject named by `type`), as
+   * forcelink reads them: `{ name, type, label, compoundParent, filterable, nillable, updateable,
+   * calculated, exported }`. Cached per org (10 minutes).
+   */
+  async describe(opts) {
+    const args = { conn: conn(opts), type: str(opts && opts.type) ?? '' }
+    return call(() => this.#n.describe(args))
+  }
+
   /** One page of a SOQL query (`{ totalSize, done, nextRecordsUrl?, records }`); `all: true` follows every page. */
   async query(opts) {
     const args = { conn: conn(opts), soql: str(opts.soql) ?? '' }
@@ -553,8 +574,11 @@ class Forcelink extends EventEmitter {
       jobId: str(opts.jobId),
       parallelism: opts.parallelism === undefined || opts.parallelism === null ? undefined : Number(opts.parallelism),
       ordered: opts.ordered === undefined || opts.ordered === null ? undefined : opts.ordered,
+      attributes: opts.attributes === undefined || opts.attributes === null ? undefined : opts.attributes,
+      fields: fieldsOption(opts.fields),
     }
     if (args.ordered !== undefined && typeof args.ordered !== 'boolean') throw inputError('ordered', 'must be a boolean')
+    if (args.attributes !== undefined && typeof args.attributes !== 'boolean') throw inputError('attributes', 'must be a boolean')
     if (args.parallelism !== undefined && !Number.isFinite(args.parallelism)) throw inputError('parallelism', 'must be a whole number from 1 to 10')
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw inputError('onProgress', 'must be a function')
     try {
@@ -647,6 +671,7 @@ class Forcelink extends EventEmitter {
       engine: /** @type {any} */ (str(opts.engine)),
       batchSize: num(opts.batchSize),
       lookbackMs: num(opts.lookbackMs),
+      fields: fieldsOption(opts.fields),
     }
     if (this.#closed) throw closedError()
     const signal = checkSignal(opts.signal)

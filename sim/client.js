@@ -26,6 +26,11 @@ function controlClient(urls) {
     fault: (f) => control('faults', f),
     clearFaults: () => control('faults', undefined, 'DELETE'),
     seed: (s) => control('seed', s),
+    connections: () => control('connections'),
+    /** An admin adds a text custom field (`Name__c`) to `type`: null on every record until written. */
+    addField: (type, field) => control('fields/add', { type, field }),
+    /** Field-level security hides `field` from user `opts.user` (a `userId` of `connections()`), or from everyone. */
+    hideField: (type, field, opts) => control('fields/hide', { type, field, user: opts && opts.user !== undefined ? opts.user : null }),
   }
 }
 

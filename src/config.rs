@@ -40,6 +40,7 @@ struct RawConfig {
     jwt_bearer: Option<RawJwtBearer>,
     client_credentials: Option<bool>,
     bulk_threshold: Option<f64>,
+    describe_ttl_ms: Option<f64>,
     bulk_deadline_ms: Option<f64>,
     max_concurrent_requests_per_org: Option<f64>,
     api_usage_ceiling: Option<f64>,
@@ -102,11 +103,20 @@ fn default_audience(login: &LoginUrl) -> String {
     }
 }
 
+/// An export type's `fields`: a list, or `'all'` (resolved from describe per connection).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFields {
+    List(Vec<String>),
+    All(String),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExportType {
     object: String,
-    fields: Vec<String>,
+    fields: RawFields,
+    attributes: Option<bool>,
 }
 
 /// A login host: https anywhere, plain http only on loopback (tests, the simulator).
@@ -259,6 +269,9 @@ pub struct Config {
     pub server_flow: Option<ServerFlow>,
     /// `exportAll({ engine: 'auto' })` switches to Bulk API 2.0 above this many records.
     pub bulk_threshold: u64,
+    /// How long an org user's describe is trusted before it is read again (schema drift shows
+    /// after at most this long).
+    pub describe_ttl: Duration,
     /// How long a Bulk query job may take before it is aborted.
     pub bulk_deadline: Duration,
     /// Requests in flight to one org at once, across every call of the process.
@@ -303,7 +316,11 @@ fn nested_shape(field: &str, v: &serde_json::Value) -> Option<(String, String)> 
                 check_fields(
                     &format!("exportTypes.{name}"),
                     t,
-                    &[("object", Want::Str), ("fields", Want::StrArray)],
+                    &[
+                        ("object", Want::Str),
+                        ("fields", Want::StrArray),
+                        ("attributes", Want::OptBool),
+                    ],
                 )
             }),
             other => Some((
@@ -515,8 +532,16 @@ impl Config {
                     "type names may hold letters, digits, _ and - only",
                 ));
             }
-            let fields: Vec<&str> = t.fields.iter().map(String::as_str).collect();
-            let et = ExportType::new(&t.object, &fields).map_err(|e| Error::config(field, e))?;
+            let mut et = match &t.fields {
+                RawFields::List(list) => {
+                    let fields: Vec<&str> = list.iter().map(String::as_str).collect();
+                    ExportType::new(&t.object, &fields)
+                }
+                RawFields::All(s) if s == "all" => ExportType::all_of(&t.object),
+                RawFields::All(_) => Err("fields must be an array of strings or 'all'".into()),
+            }
+            .map_err(|e| Error::config(field, e))?;
+            et.attributes = t.attributes.unwrap_or(true);
             export_types.insert(name, et);
         }
         let max_retries = bounded("maxRetries", raw.max_retries, 3.0, 0.0, 10.0)? as u32;
@@ -596,6 +621,13 @@ impl Config {
         };
         let bulk_threshold =
             bounded("bulkThreshold", raw.bulk_threshold, 50_000.0, 0.0, 1e12)? as u64;
+        let describe_ttl = Duration::from_millis(bounded(
+            "describeTtlMs",
+            raw.describe_ttl_ms,
+            600_000.0,
+            0.0,
+            86_400_000.0,
+        )? as u64);
         let bulk_deadline = Duration::from_millis(bounded(
             "bulkDeadlineMs",
             raw.bulk_deadline_ms,
@@ -641,6 +673,7 @@ impl Config {
             token_cache_ttl,
             server_flow,
             bulk_threshold,
+            describe_ttl,
             bulk_deadline,
             max_concurrent_requests_per_org,
             api_usage_ceiling,

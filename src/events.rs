@@ -90,6 +90,16 @@ pub enum Event {
         job_id: String,
         state: String,
     },
+    /// A sync's `fields: 'all'` list changed since its checkpoint (a field added, or removed or
+    /// hidden from the connected user).
+    SchemaChange {
+        connection: Connection,
+        org_id: Option<String>,
+        #[serde(rename = "type")]
+        type_name: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 pub trait EventSink: Send + Sync {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::salesforce::soql::ExportType;
 use crate::error::{Error, Result};
 use crate::net;
 use crate::oauth::binding::Binding;
@@ -81,10 +82,56 @@ pub struct AccessGrant {
 /// `sync` options as the host gives them (validated by `Forcelink::sync_run`).
 #[derive(Debug, Default)]
 pub struct SyncArgs {
+    /// The call's own fields (`'all'` or a list) in place of the export type's.
+    pub fields: Option<CallFields>,
     pub checkpoint: Option<String>,
     pub engine: Option<String>,
     pub batch_size: Option<f64>,
     pub lookback_ms: Option<f64>,
+}
+
+/// One field of `describe`: what forcelink knows of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribedField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub label: String,
+    /// The compound field this one is a component of (`BillingCity` → `BillingAddress`).
+    pub compound_parent: Option<String>,
+    pub filterable: bool,
+    pub nillable: bool,
+    pub updateable: bool,
+    /// A formula (or roll-up): its value can change without `SystemModstamp` moving.
+    pub calculated: bool,
+    /// Read by `fields: 'all'` (compound, base64 and deprecated fields are not).
+    pub exported: bool,
+}
+
+/// A call's `fields` option.
+#[derive(Debug, Clone)]
+pub enum CallFields {
+    /// `'all'`: every field the connected user can read (from describe).
+    All,
+    List(Vec<String>),
+}
+
+impl CallFields {
+    /// The export type with the call's fields; `true` when the list must be checked against
+    /// describe before the first query.
+    pub fn apply(&self, ty: &ExportType) -> Result<(ExportType, bool)> {
+        let mut out = match self {
+            CallFields::All => ExportType::all_of(ty.object.as_str()),
+            CallFields::List(list) => {
+                let names: Vec<&str> = list.iter().map(String::as_str).collect();
+                ExportType::new(ty.object.as_str(), &names)
+            }
+        }
+        .map_err(|e| Error::input("fields", e))?;
+        out.attributes = ty.attributes;
+        Ok((out, matches!(self, CallFields::List(_))))
+    }
 }
 
 /// Extra nonce retention for clock differences between processes sharing one store.
@@ -419,7 +466,8 @@ impl Forcelink {
     ) -> Result<PageResult> {
         let ty = self.cfg.export_type(type_name)?.clone();
         self.rest().check_usage_ceiling(key).await?;
-        self.exporter()
+        let mut r = self
+            .exporter()
             .page(
                 key,
                 type_name,
@@ -427,7 +475,11 @@ impl Forcelink {
                 normalize_page(page),
                 normalize_limit(limit),
             )
-            .await
+            .await?;
+        if !ty.attributes {
+            r.data_json = crate::salesforce::attributes::strip(&r.data_json);
+        }
+        Ok(r)
     }
 
     /// A cursor for `exportAll`; no request is made until its first `next`.
@@ -467,7 +519,8 @@ impl Forcelink {
                 return Err(Error::input("jobId", "must be a Bulk API job id"));
             }
         }
-        Ok(ExportCursor::new(key, ty, since, batch, engine, job_id))
+        let attributes = ty.attributes;
+        Ok(ExportCursor::new(key, ty, since, batch, engine, job_id).with_attributes(attributes))
     }
 
     /// `parallelism` (whole number 1–10, default 4) for REST exports.
@@ -500,7 +553,10 @@ impl Forcelink {
 
     /// A `sync` run; the checkpoint is verified here, before any request.
     pub fn sync_run(&self, key: &ConnKey, type_name: &str, o: SyncArgs) -> Result<SyncRun> {
-        let ty = self.cfg.export_type(type_name)?.clone();
+        let mut ty = self.cfg.export_type(type_name)?.clone();
+        if let Some(f) = &o.fields {
+            ty = f.apply(&ty)?.0;
+        }
         let batch = match o.batch_size {
             None => 2000,
             Some(b) if b.is_finite() && b.fract() == 0.0 && (1.0..=2000.0).contains(&b) => b as u32,
@@ -546,6 +602,43 @@ impl Forcelink {
             checkpoint: o.checkpoint,
         };
         SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
+    }
+
+    /// A call's `fields` on an `exportAll` / `exportStream` cursor.
+    pub fn with_call_fields(mut c: ExportCursor, f: &CallFields) -> Result<ExportCursor> {
+        let (ty, check) = f.apply(&c.ty)?;
+        c.ty = ty;
+        Ok(if check { c.with_checked_fields() } else { c })
+    }
+
+    /// The connected user's fields of an export type's object (or of an object named directly),
+    /// as forcelink reads them; cached per org like every describe.
+    pub async fn describe(&self, key: &ConnKey, type_name: &str) -> Result<Vec<DescribedField>> {
+        let object = match self.cfg.export_type(type_name) {
+            Ok(t) => t.object.as_str().to_string(),
+            Err(_) => type_name.to_string(),
+        };
+        if crate::salesforce::soql::SObjectName::parse(&object).is_err() {
+            return Err(Error::input(
+                "type",
+                "must be an export type or an sObject name",
+            ));
+        }
+        let d = self.describes.get(&self.rest(), key, &object).await?;
+        Ok(d.fields
+            .iter()
+            .map(|f| DescribedField {
+                name: f.name.clone(),
+                kind: f.kind.clone(),
+                label: f.label.clone(),
+                compound_parent: f.compound_field_name.clone(),
+                filterable: f.filterable,
+                nillable: f.nillable,
+                updateable: f.updateable,
+                calculated: f.calculated,
+                exported: f.skip().is_none(),
+            })
+            .collect())
     }
 
     pub async fn sync_next(&self, run: &mut SyncRun) -> Result<Option<Step>> {

@@ -95,6 +95,8 @@ pub fn check_fields(path: &str, obj: &Value, fields: &[(&str, Want)]) -> Option<
             (Want::Str | Want::StrArray, None) => Some((String::new(), "is required".into())),
             (Want::OptStr, None | Some(Value::Null | Value::String(_))) => None,
             (Want::OptBool, None | Some(Value::Null | Value::Bool(_))) => None,
+            // `fields: 'all'`
+            (Want::StrArray, Some(Value::String(s))) if s == "all" => None,
             (Want::StrArray, Some(Value::Array(a))) => {
                 a.iter().position(|x| !x.is_string()).map(|i| {
                     (
@@ -113,7 +115,7 @@ pub fn check_fields(path: &str, obj: &Value, fields: &[(&str, Want)]) -> Option<
             )),
             (Want::StrArray, Some(other)) => Some((
                 String::new(),
-                format!("must be an array of strings, not {}", kind(other)),
+                format!("must be an array of strings or 'all', not {}", kind(other)),
             )),
         };
         if let Some((suffix, reason)) = bad {

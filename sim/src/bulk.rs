@@ -280,6 +280,13 @@ pub async fn create(sim: &Arc<Sim>, body: &[u8], version: &str, user: u64) -> Re
     let Some(q) = s("query").filter(|q| !q.trim().is_empty()) else {
         return bad("INVALIDJOB", "The query field is required");
     };
+    // Bulk API cannot serialize compound (address, geolocation) fields as CSV.
+    if crate::schema::selects_compound(q) {
+        return bad(
+            "FUNCTIONALITY_NOT_ENABLED",
+            "Selecting compound data not supported in Bulk Query",
+        );
+    }
     let plan = match plan::compile(q) {
         Ok(p) => p,
         Err((code, msg)) => return bad(code, &msg),

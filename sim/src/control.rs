@@ -37,6 +37,8 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/purge", post(crate::mutate::purge_bin))
         .route("/__sim/truth", get(crate::mutate::truth))
         .route("/__sim/delete-range", post(delete_range))
+        .route("/__sim/fields/add", post(crate::schema::add))
+        .route("/__sim/fields/hide", post(crate::schema::hide))
         .merge(crate::pubsub::router())
 }
 

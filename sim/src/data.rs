@@ -65,6 +65,13 @@ pub enum F {
     AccType,
     Website,
     BillingCity,
+    BillingStreet,
+    BillingPostalCode,
+    BillingCountry,
+    Latitude,
+    Longitude,
+    /// A custom field added at runtime (`schema.rs`), by its index there.
+    Extra(u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,13 +145,20 @@ static NOTE_FIELDS: [FieldDef; 12] = audit_fields![
     fd("IsPrivate", F::IsPrivate, Ty::Bool),
     fd("Body", F::Body, Ty::Str),
 ];
-static ACCOUNT_FIELDS: [FieldDef; 14] = audit_fields![
+// BillingStreet…BillingCountry are the components of the compound `BillingAddress`, the two
+// `Location__…__s` of the geolocation `Location__c` (both compounds are described, see schema.rs).
+static ACCOUNT_FIELDS: [FieldDef; 19] = audit_fields![
     fd("Name", F::Name, Ty::Str),
     fd("Type", F::AccType, Ty::Str),
     fd("Industry", F::Industry, Ty::Str),
     fd("Phone", F::Phone, Ty::Str),
     fd("Website", F::Website, Ty::Str),
+    fd("BillingStreet", F::BillingStreet, Ty::Str),
     fd("BillingCity", F::BillingCity, Ty::Str),
+    fd("BillingPostalCode", F::BillingPostalCode, Ty::Str),
+    fd("BillingCountry", F::BillingCountry, Ty::Str),
+    fd("Location__Latitude__s", F::Latitude, Ty::Num),
+    fd("Location__Longitude__s", F::Longitude, Ty::Num),
 ];
 // Users have no OwnerId in Salesforce; listed without the audit macro.
 static USER_FIELDS: [FieldDef; 14] = [
@@ -240,6 +254,7 @@ impl Obj {
             .iter()
             .copied()
             .find(|f| f.name.eq_ignore_ascii_case(name))
+            .or_else(|| crate::schema::added(self, name))
     }
     pub fn rel(self, name: &str) -> Option<RelDef> {
         self.rels()
@@ -651,6 +666,15 @@ impl Data {
             (Obj::Account, F::Industry) => s(pick(INDUSTRIES, self.h(obj, idx, 13))),
             (Obj::Account, F::Website) => own(format!("https://www.{}", self.account_domain(idx))),
             (Obj::Account, F::BillingCity) => s(pick(CITIES, self.h(obj, idx, 14))),
+            (Obj::Account, F::BillingStreet) => {
+                own(format!("{} Market Street", self.h(obj, idx, 22) % 9000 + 100))
+            }
+            (Obj::Account, F::BillingPostalCode) => {
+                own(format!("{:05}", self.h(obj, idx, 23) % 100_000))
+            }
+            (Obj::Account, F::BillingCountry) => s("United States"),
+            (Obj::Account, F::Latitude) => Num((self.h(obj, idx, 24) % 180_000) as f64 / 1000.0 - 90.0),
+            (Obj::Account, F::Longitude) => Num((self.h(obj, idx, 25) % 360_000) as f64 / 1000.0 - 180.0),
             (Obj::Opportunity, F::Name) => {
                 let product = pick(PRODUCTS, self.h(obj, idx, 15));
                 match self.gen_parent(obj, idx, F::AccountId) {

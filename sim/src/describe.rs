@@ -29,6 +29,7 @@ pub enum DType {
     Boolean,
     Date,
     DateTime,
+    Double,
 }
 
 impl DType {
@@ -47,13 +48,14 @@ impl DType {
             DType::Boolean => "boolean",
             DType::Date => "date",
             DType::DateTime => "datetime",
+            DType::Double => "double",
         }
     }
 
     fn soap_type(self) -> &'static str {
         match self {
             DType::Id | DType::Reference => "tns:ID",
-            DType::Currency | DType::Percent => "xsd:double",
+            DType::Currency | DType::Percent | DType::Double => "xsd:double",
             DType::Boolean => "xsd:boolean",
             DType::Date => "xsd:date",
             DType::DateTime => "xsd:dateTime",
@@ -75,7 +77,7 @@ impl DType {
     }
 
     pub fn is_number(self) -> bool {
-        matches!(self, DType::Currency | DType::Percent)
+        matches!(self, DType::Currency | DType::Percent | DType::Double)
     }
 
     /// (precision, scale) as describe reports them.
@@ -83,6 +85,7 @@ impl DType {
         match self {
             DType::Currency => (18, 2),
             DType::Percent => (3, 0),
+            DType::Double => (18, 15),
             _ => (0, 0),
         }
     }
@@ -161,6 +164,11 @@ pub fn meta(obj: Obj, def: FieldDef) -> Meta {
         (Obj::Account, F::Phone) => rw(T::Phone, "Account Phone", 40),
         (Obj::Account, F::Website) => rw(T::Url, "Website", 255),
         (Obj::Account, F::BillingCity) => rw(T::String, "Billing City", 40),
+        (Obj::Account, F::BillingStreet) => rw(T::Textarea, "Billing Street", 255),
+        (Obj::Account, F::BillingPostalCode) => rw(T::String, "Billing Zip/Postal Code", 20),
+        (Obj::Account, F::BillingCountry) => rw(T::String, "Billing Country", 80),
+        (Obj::Account, F::Latitude) => rw(T::Double, "Location (Latitude)", 0),
+        (Obj::Account, F::Longitude) => rw(T::Double, "Location (Longitude)", 0),
         (Obj::User, F::Username) => req(T::String, "Username", 80),
         (Obj::User, F::Alias) => req(T::String, "Alias", 8),
         (Obj::User, F::Email) => req(T::Email, "Email", 128),
@@ -216,7 +224,8 @@ fn field_json(obj: Obj, m: &Meta) -> Value {
         .into_iter()
         .map(|v| json!({"active": true, "defaultValue": false, "label": v, "validFor": null, "value": v}))
         .collect();
-    let long_text = m.dtype == DType::Textarea;
+    // Only long text areas are unfilterable (BillingStreet is a short one).
+    let long_text = m.dtype == DType::Textarea && m.length > 255;
     json!({
         "name": m.def.name,
         "label": m.label,
@@ -237,6 +246,8 @@ fn field_json(obj: Obj, m: &Meta) -> Value {
         "custom": false,
         "calculated": false,
         "relationshipName": rel.map(|r| r.name),
+        "compoundFieldName": crate::schema::compound_of(obj, m.def.name),
+        "deprecatedAndHidden": false,
         "referenceTo": reference_to,
         "picklistValues": picklist_values,
     })
@@ -266,12 +277,48 @@ fn summary(obj: Obj, version: &str) -> Value {
     })
 }
 
-/// `GET /sobjects/<Type>/describe`.
-/// `text_fields` (`Object.Field`) are described as `string`: another org's schema.
-pub fn describe(obj: Obj, version: &str, text_fields: &[String]) -> Response {
+/// Describe-only fields: compounds (their components are queried) and a base64 field.
+fn extra_fields(obj: Obj) -> Vec<Value> {
+    let mut out: Vec<Value> = crate::schema::COMPOUNDS
+        .iter()
+        .filter(|(o, _, _)| *o == obj)
+        .map(|(_, name, kind)| {
+            json!({
+                "name": name, "label": name.trim_end_matches("__c"), "type": kind,
+                "soapType": if *kind == "address" { "urn:address" } else { "urn:location" },
+                "length": 0, "precision": 0, "scale": 0, "nillable": true, "createable": false,
+                "updateable": false, "defaultedOnCreate": false, "filterable": false,
+                "sortable": false, "idLookup": false, "unique": false, "externalId": false,
+                "custom": name.ends_with("__c"), "calculated": false, "relationshipName": null,
+                "referenceTo": [], "picklistValues": [], "compoundFieldName": null,
+                "deprecatedAndHidden": false,
+            })
+        })
+        .collect();
+    if obj == Obj::Account {
+        out.push(json!({
+            "name": "Logo__c", "label": "Logo", "type": "base64", "soapType": "xsd:base64Binary",
+            "length": 32_000_000, "precision": 0, "scale": 0, "nillable": true,
+            "createable": true, "updateable": true, "defaultedOnCreate": false,
+            "filterable": false, "sortable": false, "idLookup": false, "unique": false,
+            "externalId": false, "custom": true, "calculated": false, "relationshipName": null,
+            "referenceTo": [], "picklistValues": [], "compoundFieldName": null,
+            "deprecatedAndHidden": false,
+        }));
+    }
+    out
+}
+
+/// `GET /sobjects/<Type>/describe` as `user` sees it (field-level security leaves out the
+/// fields hidden from them). `text_fields` (`Object.Field`) are described as `string`: another
+/// org's schema.
+pub fn describe(obj: Obj, version: &str, text_fields: &[String], user: Option<u64>) -> Response {
     let mut v = summary(obj, version);
     if let Value::Object(m) = &mut v {
-        let fields: Vec<Value> = metas(obj)
+        let added = crate::schema::added_fields(obj);
+        let mut fields: Vec<Value> = metas(obj)
+            .chain(added.into_iter().map(|d| meta(obj, d)))
+            .filter(|meta| !crate::schema::is_hidden(obj, meta.def.name, user))
             .map(|meta| {
                 let mut f = field_json(obj, &meta);
                 if text_fields
@@ -281,9 +328,15 @@ pub fn describe(obj: Obj, version: &str, text_fields: &[String]) -> Response {
                     f["type"] = json!("string");
                     f["soapType"] = json!("xsd:string");
                 }
+                if matches!(meta.def.f, F::Extra(_)) {
+                    f["custom"] = json!(true);
+                }
                 f
             })
             .collect();
+        fields.extend(extra_fields(obj).into_iter().filter(|f| {
+            !crate::schema::is_hidden(obj, f["name"].as_str().unwrap_or_default(), user)
+        }));
         m.insert("fields".into(), Value::Array(fields));
         m.insert("childRelationships".into(), Value::Array(vec![]));
     }

@@ -32,6 +32,7 @@ pub mod pubsub;
 pub mod query;
 mod render;
 mod rest;
+mod schema;
 mod server;
 pub mod soql;
 mod state;

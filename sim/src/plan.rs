@@ -272,7 +272,7 @@ impl Resolver<'_> {
             hops.push(rel);
             cur = rel.target;
         }
-        let field = cur.field(last).ok_or_else(|| {
+        let field = cur.field(last).filter(|_| !crate::schema::is_hidden(cur, last, None)).ok_or_else(|| {
             SoqlError::at(
                 "INVALID_FIELD",
                 p.pos,

@@ -281,7 +281,12 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
                     .map(|(_, t)| t.trim())
                     .unwrap_or_default();
                 let second = lock(&sim.auth).session_org(token) == 1;
-                describe::describe(o, &version, if second { &sim.text_fields } else { &[] })
+                describe::describe(
+                    o,
+                    &version,
+                    if second { &sim.text_fields } else { &[] },
+                    Some(user),
+                )
             }
             Err(nf) => nf,
         },

@@ -14,7 +14,7 @@ use super::bytes::CountedBuffer;
 use super::error::Outcome;
 use super::ExportEngine;
 use crate::error::Error;
-use crate::salesforce::export::{Batch, ExportCursor};
+use crate::salesforce::export::{Batch, BatchForm, ExportCursor};
 use crate::salesforce::format;
 use crate::salesforce::soql::ExportType;
 use crate::service::Forcelink;
@@ -49,6 +49,8 @@ pub struct ExportProgress {
     pub engine: ExportEngine,
     /// The Bulk job, for a Bulk export (pass it back as `jobId` to resume).
     pub job_id: Option<String>,
+    /// The fields read, in column order (`fields: 'all'`: once resolved, before the first record).
+    pub fields: Option<Vec<String>>,
 }
 
 /// What `exportStream` writes.
@@ -65,7 +67,8 @@ pub struct NativeExportCursor {
     svc: Arc<Forcelink>,
     slot: Arc<tokio::sync::Mutex<Slot>>,
     cancel: watch::Sender<bool>,
-    ty: ExportType,
+    /// The export type, as resolved (`fields: 'all'` settles on the first batch).
+    ty: std::sync::Mutex<ExportType>,
     /// CSV: the header is out; `"json"`: the array is open.
     header_sent: AtomicBool,
     /// `"json"`: the array is closed (the next call answers `null`).
@@ -89,6 +92,7 @@ fn progress_of(c: &ExportCursor) -> ExportProgress {
             _ => ExportEngine::Auto,
         },
         job_id: c.job_id().map(str::to_string),
+        fields: c.fields(),
     }
 }
 
@@ -120,6 +124,18 @@ fn spawn_fetch(
     })
 }
 
+fn form_mismatch() -> Error {
+    Error::Internal("an export cursor is read in one format throughout".into())
+}
+
+/// A batch's records as a JSON array.
+fn json_array(b: Batch) -> Result<String, Error> {
+    match b.form {
+        BatchForm::JsonArray => Ok(b.json),
+        _ => Err(form_mismatch()),
+    }
+}
+
 impl NativeExportCursor {
     pub fn new(svc: Arc<Forcelink>, cursor: ExportCursor) -> Self {
         let (cancel, _) = watch::channel(false);
@@ -129,20 +145,25 @@ impl NativeExportCursor {
             svc,
             slot: Arc::new(tokio::sync::Mutex::new(Slot::Idle(cursor))),
             cancel,
-            ty,
+            ty: std::sync::Mutex::new(ty),
             header_sent: AtomicBool::new(false),
             json_closed: AtomicBool::new(false),
             last_progress,
         }
     }
 
-    async fn fetch(&self) -> Result<Fetched, Error> {
+    /// The next batch; a Bulk export writes it as `form` (a cursor is read one way throughout, so
+    /// the batch read ahead is in the same form).
+    async fn fetch(&self, form: BatchForm) -> Result<Fetched, Error> {
         if *self.cancel.borrow() {
             return Err(Error::Cancelled);
         }
         let mut slot = self.slot.lock().await;
         let task = match std::mem::replace(&mut *slot, Slot::Gone) {
-            Slot::Idle(c) => spawn_fetch(self.svc.clone(), c, self.cancel.subscribe()),
+            Slot::Idle(mut c) => {
+                c.set_bulk_form(form);
+                spawn_fetch(self.svc.clone(), c, self.cancel.subscribe())
+            }
             Slot::Busy(t) => t,
             Slot::Gone => return Err(Error::Cancelled),
         };
@@ -150,6 +171,11 @@ impl NativeExportCursor {
             .await
             .map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
         let progress = progress_of(&c);
+        if c.ty.all {
+            if let Ok(mut t) = self.ty.lock() {
+                t.clone_from(&c.ty);
+            }
+        }
         if let Ok(mut p) = self.last_progress.lock() {
             p.clone_from(&progress);
         }
@@ -168,7 +194,7 @@ impl NativeExportCursor {
     /// collection.
     async fn array_bytes(&self) -> Result<Option<CountedBuffer>, Error> {
         loop {
-            let f = self.fetch().await?;
+            let f = self.fetch(BatchForm::JsonArray).await?;
             let Some(b) = f.batch else {
                 if self.json_closed.swap(true, Ordering::AcqRel) {
                     return Ok(None);
@@ -177,7 +203,7 @@ impl NativeExportCursor {
                 let end: &[u8] = if opened { b"]" } else { b"[]" };
                 return Ok(Some(CountedBuffer(end.to_vec())));
             };
-            let text = format::ascii_json(b.json);
+            let text = format::ascii_json(json_array(b)?);
             let inner = match (text.find('['), text.rfind(']')) {
                 (Some(o), Some(c)) if o < c => text[o + 1..c].trim(),
                 _ => "",
@@ -207,11 +233,22 @@ impl NativeExportCursor {
                 "must be \"csv\", \"ndjson\" or \"json\"",
             ));
         }
-        let f = self.fetch().await?;
         let csv = format_name == "csv";
+        let guard = csv_formula_guard.unwrap_or(true);
+        let form = if csv {
+            BatchForm::CsvRows { guard }
+        } else {
+            BatchForm::Ndjson
+        };
+        let f = self.fetch(form).await?;
+        let ty = self
+            .ty
+            .lock()
+            .map(|t| t.clone())
+            .map_err(|_| Error::Internal("export type lock poisoned".into()))?;
         let header = || {
             if csv && !self.header_sent.swap(true, Ordering::AcqRel) {
-                format::csv_header(&self.ty)
+                format::csv_header(&ty)
             } else {
                 String::new()
             }
@@ -224,13 +261,22 @@ impl NativeExportCursor {
                 Some(CountedBuffer(h.into_bytes()))
             });
         };
-        let rows = b.rows()?;
-        let text = if csv {
-            let body = format::csv_rows_with(&self.ty, &rows, csv_formula_guard.unwrap_or(true))
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
-            header() + &body
-        } else {
-            format::ndjson_rows(&rows)
+        // A Bulk batch arrives already in the stream's form (rows written straight from Bulk's
+        // CSV); a REST batch is a JSON array split into records here.
+        let text = match b.form {
+            f if f == form && csv => header() + &b.json,
+            f if f == form => b.json,
+            BatchForm::JsonArray => {
+                let rows = b.rows()?;
+                if csv {
+                    let body = format::csv_rows_with(&ty, &rows, guard)
+                        .map_err(|e| Error::Unavailable(e.to_string()))?;
+                    header() + &body
+                } else {
+                    format::ndjson_rows(&rows)
+                }
+            }
+            _ => return Err(form_mismatch()),
         };
         Ok(Some(CountedBuffer(text.into_bytes())))
     }
@@ -241,11 +287,15 @@ impl NativeExportCursor {
     /// The next batch, or `null` at the end.
     #[napi(ts_return_type = "Promise<BatchText | null>")]
     pub async fn next_json(&self) -> Outcome<Option<BatchText>> {
-        Outcome(self.fetch().await.map(|f| {
-            f.batch.map(|b| BatchText {
-                records: format::ascii_json(b.json),
-                progress: f.progress,
-            })
+        Outcome(self.fetch(BatchForm::JsonArray).await.and_then(|f| {
+            f.batch
+                .map(|b| {
+                    Ok(BatchText {
+                        records: format::ascii_json(json_array(b)?),
+                        progress: f.progress,
+                    })
+                })
+                .transpose()
         }))
     }
 

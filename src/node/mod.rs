@@ -200,6 +200,53 @@ pub struct ExportArgs {
     pub job_id: Option<String>,
     pub parallelism: Option<f64>,
     pub ordered: Option<bool>,
+    /// Records keep Salesforce's `attributes` objects (default: the export type's, itself true).
+    pub attributes: Option<bool>,
+    /// `'all'` or a list of fields, in place of the export type's.
+    #[napi(ts_type = "'all' | string[]")]
+    pub fields: Option<napi::Either<String, Vec<String>>>,
+}
+
+fn call_fields(
+    f: Option<napi::Either<String, Vec<String>>>,
+) -> crate::Result<Option<crate::service::CallFields>> {
+    use crate::service::CallFields;
+    match f {
+        None => Ok(None),
+        Some(napi::Either::A(s)) if s == "all" => Ok(Some(CallFields::All)),
+        Some(napi::Either::A(_)) => Err(crate::Error::input(
+            "fields",
+            "must be 'all' or an array of field names",
+        )),
+        Some(napi::Either::B(list)) => Ok(Some(CallFields::List(list))),
+    }
+}
+
+/// `describe` arguments.
+#[napi(object, object_to_js = false)]
+pub struct DescribeArgs {
+    pub conn: ConnArgs,
+    /// An export type's name, or an sObject's.
+    #[napi(js_name = "type")]
+    pub type_name: String,
+}
+
+/// One field as forcelink reads it (`describe`).
+#[napi(object, object_from_js = false)]
+pub struct DescribedField {
+    pub name: String,
+    #[napi(js_name = "type")]
+    pub kind: String,
+    pub label: String,
+    /// The compound field this one is a component of (`BillingCity` → `BillingAddress`).
+    pub compound_parent: Option<String>,
+    pub filterable: bool,
+    pub nillable: bool,
+    pub updateable: bool,
+    /// A formula: its value can change without `SystemModstamp` moving.
+    pub calculated: bool,
+    /// Read by `fields: 'all'` (compound, base64 and deprecated fields are not).
+    pub exported: bool,
 }
 
 /// `sync` arguments.
@@ -214,6 +261,9 @@ pub struct SyncArgs {
     pub engine: Option<String>,
     pub batch_size: Option<f64>,
     pub lookback_ms: Option<f64>,
+    /// `'all'` or a list of fields, in place of the export type's.
+    #[napi(ts_type = "'all' | string[]")]
+    pub fields: Option<napi::Either<String, Vec<String>>>,
 }
 
 /// `createRecord` / `updateRecord` arguments. `fieldsJson` is the record body as JSON text.
@@ -388,6 +438,34 @@ impl NativeForcelink {
         )
     }
 
+    /// The connected user's fields of a type, as forcelink reads them (cached per org).
+    #[napi(ts_return_type = "Promise<Array<DescribedField>>")]
+    pub async fn describe(&self, args: DescribeArgs) -> Outcome<Vec<DescribedField>> {
+        Outcome(
+            async {
+                let list = self
+                    .inner
+                    .describe(&args.conn.key()?, &args.type_name)
+                    .await?;
+                Ok(list
+                    .into_iter()
+                    .map(|f| DescribedField {
+                        name: f.name,
+                        kind: f.kind,
+                        label: f.label,
+                        compound_parent: f.compound_parent,
+                        filterable: f.filterable,
+                        nillable: f.nillable,
+                        updateable: f.updateable,
+                        calculated: f.calculated,
+                        exported: f.exported,
+                    })
+                    .collect())
+            }
+            .await,
+        )
+    }
+
     /// Returns Salesforce's response body (JSON text) unchanged.
     #[napi(ts_return_type = "Promise<string>")]
     pub async fn query(&self, args: QueryArgs) -> Outcome<String> {
@@ -493,7 +571,13 @@ impl NativeForcelink {
                 args.job_id,
             )?;
             let k = crate::service::Forcelink::parallelism(args.parallelism)?;
-            let c = c.with_parallelism(k, args.ordered.unwrap_or(true));
+            let mut c = c.with_parallelism(k, args.ordered.unwrap_or(true));
+            if let Some(a) = args.attributes {
+                c = c.with_attributes(a);
+            }
+            if let Some(f) = call_fields(args.fields)? {
+                c = crate::service::Forcelink::with_call_fields(c, &f)?;
+            }
             Ok(NativeExportCursor::new(self.inner.clone(), c))
         })
     }
@@ -503,6 +587,7 @@ impl NativeForcelink {
     pub fn sync_cursor(&self, args: SyncArgs) -> Outcome<NativeSyncCursor> {
         outcome(|| {
             let opts = crate::service::SyncArgs {
+                fields: call_fields(args.fields)?,
                 checkpoint: args.checkpoint,
                 engine: args.engine,
                 batch_size: args.batch_size,

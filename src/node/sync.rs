@@ -28,8 +28,14 @@ fn step_json(s: Step) -> String {
         .collect();
     let deletes = serde_json::to_string(&deletes).unwrap_or_else(|_| "[]".into());
     let checkpoint = serde_json::to_string(&s.checkpoint).unwrap_or_else(|_| "null".into());
+    let meta = if s.meta.is_empty() {
+        String::new()
+    } else {
+        let m = serde_json::to_string(&s.meta).unwrap_or_else(|_| "{}".into());
+        format!(r#","meta":{}"#, format::ascii_json(m))
+    };
     format!(
-        r#"{{"upserts":{},"deletes":{},"checkpoint":{checkpoint}}}"#,
+        r#"{{"upserts":{},"deletes":{},"checkpoint":{checkpoint}{meta}}}"#,
         format::ascii_json(s.upserts_json),
         format::ascii_json(deletes)
     )

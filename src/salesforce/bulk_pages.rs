@@ -8,15 +8,13 @@
 use std::collections::VecDeque;
 use std::io::Write;
 
-use flate2::write::GzDecoder;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::error::{Error, Result};
-use crate::salesforce::bulk::RowPlan;
-use crate::salesforce::csv::CsvReader;
+use crate::salesforce::bulk::{RowPlan, RowSink};
+use crate::salesforce::csv::{CsvReader, Row};
 use crate::salesforce::rest::{Call, Rest};
 use crate::token::record::ConnKey;
+use flate2::write::GzDecoder;
+use serde::Deserialize;
 
 /// Pages downloading at once (Salesforce's "up to five" per `resultPages` answer).
 pub const PARALLEL_PAGES: usize = 5;
@@ -70,10 +68,13 @@ impl Page {
         Ok(())
     }
 
-    /// Takes a parsed row, if any (skipping the header and rows delivered before a reopen).
-    fn row(&mut self) -> Option<Vec<String>> {
+    /// Reads the next row into `row`, if any (skipping the header and rows delivered before a
+    /// reopen).
+    fn row(&mut self, row: &mut Row) -> bool {
         loop {
-            let row = self.reader.next_row()?;
+            if !self.reader.next_into(row) {
+                return false;
+            }
             if !self.header_seen {
                 self.header_seen = true;
                 continue;
@@ -83,7 +84,7 @@ impl Page {
                 continue;
             }
             self.rows += 1;
-            return Some(row);
+            return true;
         }
     }
 }
@@ -210,22 +211,23 @@ impl ResultPages {
         })
     }
 
-    /// Up to `batch` records; `None` when every page is read.
+    /// Up to `batch` records written into `out`; `None` when every page is read.
     pub async fn next(
         &mut self,
         rest: &Rest<'_>,
         key: &ConnKey,
         plan: &RowPlan,
         batch: usize,
-    ) -> Result<Option<Vec<Box<RawValue>>>> {
+        mut out: RowSink,
+    ) -> Result<Option<(String, usize)>> {
         let data_path = rest.cfg.data_path();
-        let mut out = Vec::with_capacity(batch.min(4096));
+        let mut row = Row::default();
         loop {
             for p in &mut self.active {
-                while let Some(row) = p.row() {
-                    out.push(plan.record(&data_path, &row)?);
-                    if out.len() >= batch {
-                        return Ok(Some(out));
+                while p.row(&mut row) {
+                    plan.write(&mut out, &data_path, &row)?;
+                    if out.count >= batch {
+                        return Ok(Some(out.finish()));
                     }
                 }
             }
@@ -250,7 +252,7 @@ impl ResultPages {
                 }
             }
             if self.active.is_empty() {
-                return Ok((!out.is_empty()).then_some(out));
+                return Ok((out.count > 0).then(|| out.finish()));
             }
             // The next chunk from whichever page has one (dropping a pending `chunk()` loses nothing).
             let (got, i, others) = futures_util::future::select_all(
@@ -268,16 +270,14 @@ impl ResultPages {
                         })?;
                         p.reader.push(&rest_bytes);
                     }
-                    while let Some(row) = p.row() {
-                        out.push(plan.record(&data_path, &row)?);
+                    while p.row(&mut row) {
+                        plan.write(&mut out, &data_path, &row)?;
                     }
-                    if let Some(row) = p.reader.finish() {
-                        if p.header_seen && !row.iter().all(String::is_empty) {
-                            if p.skip > 0 {
-                                p.skip -= 1;
-                            } else {
-                                out.push(plan.record(&data_path, &row)?);
-                            }
+                    if p.reader.finish_into(&mut row) && p.header_seen && !row.all_empty() {
+                        if p.skip > 0 {
+                            p.skip -= 1;
+                        } else {
+                            plan.write(&mut out, &data_path, &row)?;
                         }
                     }
                 }

@@ -25,68 +25,124 @@ impl CsvReader {
 
     /// The next complete row, if the buffer holds one.
     pub fn next_row(&mut self) -> Option<Vec<String>> {
+        let mut row = Row::default();
+        self.next_into(&mut row).then(|| row.to_vec())
+    }
+
+    /// The last row when the body ends without a newline.
+    pub fn finish(&mut self) -> Option<Vec<String>> {
+        let mut row = Row::default();
+        self.finish_into(&mut row).then(|| row.to_vec())
+    }
+
+    /// The next complete row into `row` (its buffers reused: no allocation per row or field).
+    pub fn next_into(&mut self, row: &mut Row) -> bool {
         let mut i = self.scanned.max(self.start);
         while i < self.buf.len() {
             match self.buf[i] {
                 b'"' => self.in_quotes = !self.in_quotes,
                 b'\n' if !self.in_quotes => {
-                    let row = split(&self.buf[self.start..i]);
+                    row.fill(&self.buf[self.start..i]);
                     self.start = i + 1;
                     self.scanned = self.start;
-                    return Some(row);
+                    return true;
                 }
                 _ => {}
             }
             i += 1;
         }
         self.scanned = i;
-        None
+        false
     }
 
-    /// The last row when the body ends without a newline.
-    pub fn finish(&mut self) -> Option<Vec<String>> {
+    /// The last row when the body ends without a newline; the reader is reset.
+    pub fn finish_into(&mut self, row: &mut Row) -> bool {
         let rest = &self.buf[self.start.min(self.buf.len())..];
-        let row = if rest.is_empty() {
-            None
-        } else {
-            Some(split(rest))
-        };
+        let some = !rest.is_empty();
+        if some {
+            row.fill(rest);
+        }
         *self = Self::default();
-        row
+        some
     }
 }
 
-fn split(line: &[u8]) -> Vec<String> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut out = Vec::new();
-    let mut field = Vec::new();
-    let mut quoted = false;
-    let mut i = 0;
-    while i < line.len() {
-        let c = line[i];
-        if quoted {
-            if c == b'"' {
-                if line.get(i + 1) == Some(&b'"') {
-                    field.push(b'"');
-                    i += 1;
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else if c == b'"' {
-            quoted = true;
-        } else if c == b',' {
-            out.push(String::from_utf8_lossy(&field).into_owned());
-            field.clear();
-        } else {
-            field.push(c);
-        }
-        i += 1;
+/// One row's fields, unquoted, in one text buffer (reused from row to row).
+#[derive(Default)]
+pub struct Row {
+    text: String,
+    /// Where each field ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Row {
+    pub fn len(&self) -> usize {
+        self.ends.len()
     }
-    out.push(String::from_utf8_lossy(&field).into_owned());
-    out
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i` (empty past the end).
+    pub fn get(&self, i: usize) -> &str {
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..end]
+    }
+
+    /// A blank line (every field empty).
+    pub fn all_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.get(i).to_string()).collect()
+    }
+
+    fn fill(&mut self, line: &[u8]) {
+        self.text.clear();
+        self.ends.clear();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Quotes and commas are ASCII, so every cut below falls on a character boundary; invalid
+        // UTF-8 (never sent by Salesforce) becomes U+FFFD as before.
+        let line = String::from_utf8_lossy(line);
+        let b = line.as_bytes();
+        let mut quoted = false;
+        // Start of the run of field text not yet copied.
+        let mut run = 0;
+        let mut i = 0;
+        while i < b.len() {
+            match (b[i], quoted) {
+                (b'"', true) => {
+                    self.text.push_str(&line[run..i]);
+                    if b.get(i + 1) == Some(&b'"') {
+                        self.text.push('"');
+                        i += 1;
+                    } else {
+                        quoted = false;
+                    }
+                    run = i + 1;
+                }
+                (b'"', false) => {
+                    self.text.push_str(&line[run..i]);
+                    quoted = true;
+                    run = i + 1;
+                }
+                (b',', false) => {
+                    self.text.push_str(&line[run..i]);
+                    self.ends.push(self.text.len());
+                    run = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.text.push_str(&line[run..]);
+        self.ends.push(self.text.len());
+    }
 }
 
 #[cfg(test)]

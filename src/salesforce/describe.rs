@@ -2,7 +2,7 @@
 //! typed values REST returns, and where relationships point.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 
@@ -28,6 +28,33 @@ pub struct FieldInfo {
     pub relationship_name: Option<String>,
     #[serde(default)]
     pub reference_to: Vec<String>,
+    #[serde(default)]
+    pub label: String,
+    /// Set on a compound field's components (`BillingCity` → `BillingAddress`).
+    #[serde(default)]
+    pub compound_field_name: Option<String>,
+    #[serde(default)]
+    pub filterable: bool,
+    #[serde(default)]
+    pub nillable: bool,
+    #[serde(default)]
+    pub updateable: bool,
+    #[serde(default)]
+    pub calculated: bool,
+    #[serde(default)]
+    pub deprecated_and_hidden: bool,
+}
+
+/// Why a described field is not exported by `fields: 'all'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// `address` / `location`: Bulk API 2.0 refuses them; their components are exported instead
+    /// (on both engines, so REST and Bulk records match field for field).
+    Compound,
+    /// `base64`: Bulk cannot return it, and REST answers a blob URL, not the content.
+    Base64,
+    /// Deprecated and hidden: not queryable.
+    Hidden,
 }
 
 /// How a CSV value becomes JSON.
@@ -56,7 +83,34 @@ impl Describe {
     }
 }
 
+impl Describe {
+    /// The fields `fields: 'all'` exports, in describe order: every field the connected user can
+    /// read (describe already leaves out fields field-level security hides), without compound,
+    /// base64 or deprecated fields.
+    pub fn all_fields(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.skip().is_none())
+            .map(|f| f.name.clone())
+            .collect()
+    }
+}
+
 impl FieldInfo {
+    pub fn skip(&self) -> Option<Skip> {
+        if self.deprecated_and_hidden {
+            Some(Skip::Hidden)
+        } else if self.kind.eq_ignore_ascii_case("address")
+            || self.kind.eq_ignore_ascii_case("location")
+        {
+            Some(Skip::Compound)
+        } else if self.kind.eq_ignore_ascii_case("base64") {
+            Some(Skip::Base64)
+        } else {
+            None
+        }
+    }
+
     pub fn value_kind(&self) -> ValueKind {
         match self.kind.as_str() {
             "double" | "currency" | "percent" | "int" | "long" => ValueKind::Number,
@@ -67,11 +121,9 @@ impl FieldInfo {
     }
 }
 
-/// How long a describe is trusted (an admin may change a field's type).
-const DESCRIBE_TTL: Duration = Duration::from_secs(10 * 60);
 const MAX_DESCRIBES: usize = 1_000;
 
-/// (org id, lower-cased object name)
+/// (org id and user, lower-cased object name): field-level security differs per user.
 type Slot = (String, String);
 
 /// Describes cached per org and object: two orgs' `Amount` fields need not share a type.
@@ -106,9 +158,16 @@ pub fn org_of(rec: &TokenRecord, key: &ConnKey) -> String {
 impl DescribeCache {
     pub async fn get(&self, rest: &Rest<'_>, key: &ConnKey, object: &str) -> Result<Arc<Describe>> {
         let rec = rest.tokens.current(key).await?;
-        let slot = (org_of(&rec, key), object.to_ascii_lowercase());
+        let user = rec
+            .token
+            .id
+            .as_deref()
+            .and_then(|id| id.rsplit('/').next())
+            .unwrap_or_default();
+        let who = format!("{}\u{0}{user}", org_of(&rec, key));
+        let slot = (who, object.to_ascii_lowercase());
         if let Some((d, at)) = self.0.lock().ok().and_then(|mut m| m.get(&slot).cloned()) {
-            if at.elapsed() < DESCRIBE_TTL {
+            if at.elapsed() < rest.cfg.describe_ttl {
                 return Ok(d);
             }
         }
@@ -118,7 +177,17 @@ impl DescribeCache {
             rest.cfg.data_path(),
             object.as_str()
         );
-        let body = rest.send(key, Call::get(&path)).await?.body;
+        let body = match rest.send(key, Call::get(&path)).await {
+            Ok(r) => r.body,
+            // Salesforce answers 404 NOT_FOUND for an object this org (or user) does not have.
+            Err(Error::Salesforce { http_status: 404, .. }) => {
+                return Err(Error::input(
+                    "type",
+                    format!("Salesforce does not know the object {}", object.as_str()),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         let d: Arc<Describe> = Arc::new(serde_json::from_slice(&body).map_err(|e| {
             Error::Unavailable(format!("unreadable describe for {}: {e}", object.as_str()))
         })?);
@@ -126,5 +195,61 @@ impl DescribeCache {
             m.put(slot, (d.clone(), Instant::now()));
         }
         Ok(d)
+    }
+}
+
+/// Resolves `fields: 'all'` from the connected user's describe, or checks a call's own field list
+/// against it (`check`), so an unknown type or field is `INVALID_INPUT` naming it before any query.
+pub async fn resolve_fields(
+    describes: &DescribeCache,
+    rest: &Rest<'_>,
+    key: &ConnKey,
+    ty: &mut crate::salesforce::soql::ExportType,
+    check: bool,
+) -> Result<()> {
+    if !ty.all && !check {
+        return Ok(());
+    }
+    let d = describes.get(rest, key, ty.object.as_str()).await?;
+    if ty.all {
+        return ty
+            .resolve(&d.all_fields())
+            .map_err(|e| Error::Unavailable(format!("unusable describe field: {e}")));
+    }
+    for f in &ty.fields {
+        let path = f.as_str();
+        let known = match path.split_once('.') {
+            None => d.field(path).is_some(),
+            Some((rel, _)) => d.relationship(rel).is_some(),
+        };
+        if !known {
+            return Err(Error::input(
+                "fields",
+                format!("{} has no field {path} for this user", d.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_fields_skip_compound_base64_and_hidden() {
+        let d: Describe = serde_json::from_str(
+            r#"{"name":"Account","fields":[
+                {"name":"Id","type":"id"},
+                {"name":"BillingAddress","type":"address"},
+                {"name":"BillingCity","type":"string","compoundFieldName":"BillingAddress"},
+                {"name":"Spot__c","type":"location"},
+                {"name":"Logo__c","type":"base64"},
+                {"name":"Old__c","type":"string","deprecatedAndHidden":true},
+                {"name":"Score__c","type":"double","calculated":true}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(d.all_fields(), ["Id", "BillingCity", "Score__c"]);
     }
 }

@@ -443,13 +443,45 @@ pub struct ExportCursor {
     ordered: bool,
     /// `apiUsageCeiling` is checked once, before the first request.
     ceiling_checked: bool,
+    /// Salesforce's `attributes` objects stay in the records (dropped here, before JS, when false).
+    attributes: bool,
+    /// The form Bulk batches are written in (REST batches are always JSON arrays).
+    bulk_form: BatchForm,
+    /// The field list is settled: `fields: 'all'` resolved, a call's own list checked.
+    fields_settled: bool,
+    /// A call's own field list, checked against describe before the first query.
+    check_fields: bool,
 }
 
 /// One batch of records: the JSON array text as Salesforce sent it (REST) or as rebuilt (Bulk),
-/// so the hot path never allocates per record.
+/// so the hot path never allocates per record. A Bulk export read for a byte stream writes its
+/// rows straight in the stream's form instead (`form`), never as JSON first.
 pub struct Batch {
+    /// The batch's text, in `form`.
     pub json: String,
     pub count: usize,
+    pub form: BatchForm,
+}
+
+/// What a batch's text holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchForm {
+    /// A JSON array of records.
+    JsonArray,
+    /// One JSON record per line.
+    Ndjson,
+    /// The export's CSV rows (no header), formula guard on or off.
+    CsvRows { guard: bool },
+}
+
+impl Batch {
+    pub fn array(json: String, count: usize) -> Self {
+        Self {
+            json,
+            count,
+            form: BatchForm::JsonArray,
+        }
+    }
 }
 
 impl Batch {
@@ -536,7 +568,34 @@ impl ExportCursor {
             parallelism: 1,
             ordered: true,
             ceiling_checked: false,
+            attributes: true,
+            bulk_form: BatchForm::JsonArray,
+            fields_settled: false,
+            check_fields: false,
         }
+    }
+
+    /// The call's own field list (checked against describe before the first query).
+    pub fn with_checked_fields(mut self) -> Self {
+        self.check_fields = true;
+        self
+    }
+
+    /// The fields this export reads, once settled (`fields: 'all'` resolves on the first `next`).
+    pub fn fields(&self) -> Option<Vec<String>> {
+        (!self.ty.all || self.fields_settled).then(|| self.ty.field_names())
+    }
+
+    /// Whether records keep Salesforce's `attributes` objects (default true).
+    pub fn with_attributes(mut self, attributes: bool) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// The form Bulk batches are written in: a byte stream asks for its own (NDJSON lines or CSV
+    /// rows) so Bulk's CSV goes to output bytes in one pass. Set before the first batch.
+    pub fn set_bulk_form(&mut self, form: BatchForm) {
+        self.bulk_form = form;
     }
 
     /// Reads a REST export over `parallelism` Id ranges at once (1 = today's single chain).
@@ -626,6 +685,17 @@ impl ExportCursor {
             rest.check_usage_ceiling(&self.key).await?;
             self.ceiling_checked = true;
         }
+        if !self.fields_settled {
+            crate::salesforce::describe::resolve_fields(
+                describes,
+                rest,
+                &self.key,
+                &mut self.ty,
+                self.check_fields,
+            )
+            .await?;
+            self.fields_settled = true;
+        }
         if let EngineState::Undecided = self.state {
             let count = Select::new(&self.ty).since(self.since.as_ref()).count();
             let body = rest
@@ -643,6 +713,7 @@ impl ExportCursor {
                 }
             };
         }
+        let is_bulk = matches!(self.state, EngineState::Bulk(_));
         let batch = match &mut self.state {
             EngineState::Bulk(b) => {
                 let got = b
@@ -653,13 +724,16 @@ impl ExportCursor {
                         &self.ty,
                         self.since.as_ref(),
                         self.batch_size as usize,
+                        self.bulk_form,
+                        self.attributes,
                     )
                     .await;
                 self.total = b.total;
                 match got? {
-                    Some(r) => Batch {
-                        count: r.len(),
-                        json: crate::salesforce::format::json_array(&r),
+                    Some((json, count)) => Batch {
+                        json,
+                        count,
+                        form: self.bulk_form,
                     },
                     None => {
                         self.finished = true;
@@ -723,12 +797,16 @@ impl ExportCursor {
                 if count == 0 && self.finished {
                     return Ok(None);
                 }
-                Batch { json, count }
+                Batch::array(json, count)
             }
             EngineState::Undecided => {
                 return Err(Error::Internal("export engine undecided".into()))
             }
         };
+        let mut batch = batch;
+        if !self.attributes && batch.form == BatchForm::JsonArray && !is_bulk {
+            batch.json = crate::salesforce::attributes::strip(&batch.json);
+        }
         self.fetched += batch.count as u64;
         Ok(Some(batch))
     }

@@ -26,7 +26,7 @@ fn lookup<'v>(rec: &'v Value, path: &str) -> Option<&'v Value> {
 /// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
+pub(crate) fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
     let text = match v {
         None | Some(Value::Null) => return,
         // Only text is guarded: a number (even a negative one) stays a number.

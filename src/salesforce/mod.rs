@@ -1,7 +1,9 @@
 //! Salesforce's REST API: the HTTP client, SOQL, the paginator and exports.
 
+pub mod attributes;
 pub mod bulk;
 pub mod bulk_pages;
+pub mod bulk_rows;
 pub mod csv;
 pub mod describe;
 pub mod export;

@@ -360,7 +360,7 @@ impl ParallelRest {
         };
         let Some(next) = next else {
             // Everything fit one page.
-            return Ok((count > 0).then_some(Batch { json, count }));
+            return Ok((count > 0).then_some(Batch::array(json, count)));
         };
         // A failed DESC query only costs the parallelism, never the export.
         let max_id = last.ok().and_then(|body| {
@@ -392,7 +392,7 @@ impl ParallelRest {
                 self.ranges.push_back(r)
             }
         }
-        Ok(Some(Batch { json, count }))
+        Ok(Some(Batch::array(json, count)))
     }
 
     fn unknown(&self) -> f64 {
@@ -455,7 +455,7 @@ impl ParallelRest {
         let b = batch as f64;
         let first = matches!(self.ranges[i].reading, Reading::NotStarted);
         let r = &mut self.ranges[i];
-        r.ready = Some(Batch { json, count });
+        r.ready = Some(Batch::array(json, count));
         r.reading = Reading::Chain(next.clone());
         if !first {
             return Ok(());

@@ -59,9 +59,38 @@ impl FieldPath {
 pub struct ExportType {
     pub object: SObjectName,
     pub fields: Vec<FieldPath>,
+    /// Records keep Salesforce's `attributes` objects (`exportTypes.<name>.attributes`, default
+    /// true; a call's `attributes` option overrides it).
+    pub attributes: bool,
+    /// `fields: 'all'`: `fields` is resolved from the connected user's describe before the first
+    /// query (until then it holds only `Id`).
+    pub all: bool,
 }
 
 impl ExportType {
+    /// `fields: 'all'` for an object.
+    pub fn all_of(object: &str) -> Result<Self, String> {
+        let mut t = Self::new(object, &["Id"])?;
+        t.all = true;
+        Ok(t)
+    }
+
+    /// Sets the field list `fields: 'all'` resolved to (`Id` first, whatever describe's order).
+    pub fn resolve(&mut self, names: &[String]) -> Result<(), String> {
+        let mut out = vec![FieldPath::parse("Id")?];
+        for n in names {
+            if !n.eq_ignore_ascii_case("Id") {
+                out.push(FieldPath::parse(n)?);
+            }
+        }
+        self.fields = out;
+        Ok(())
+    }
+
+    pub fn field_names(&self) -> Vec<String> {
+        self.fields.iter().map(|f| f.as_str().to_string()).collect()
+    }
+
     pub fn new(object: &str, fields: &[&str]) -> Result<Self, String> {
         let object = SObjectName::parse(object)?;
         if fields.is_empty() {
@@ -79,6 +108,8 @@ impl ExportType {
         Ok(Self {
             object,
             fields: out,
+            attributes: true,
+            all: false,
         })
     }
 

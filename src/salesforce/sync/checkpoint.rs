@@ -65,6 +65,9 @@ pub struct State {
     /// packed and base64url-encoded.
     #[serde(default)]
     pub seen: String,
+    /// `fields: 'all'`: the field list the rows so far were read with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -112,6 +115,10 @@ impl Sealer<'_> {
     }
 
     fn fields_tag(&self) -> String {
+        // `fields: 'all'` follows the org's schema: its list lives in the checkpoint instead.
+        if self.ty.all {
+            return tag(&[self.ty.object.as_str(), "\u{0}all"]);
+        }
         let fields: Vec<&str> = self.ty.fields.iter().map(|f| f.as_str()).collect();
         tag(&[self.ty.object.as_str(), &fields.join(",")])
     }

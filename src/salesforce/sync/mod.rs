@@ -48,6 +48,8 @@ pub struct Step {
     pub upserts: usize,
     pub deletes: Vec<Deleted>,
     pub checkpoint: String,
+    /// What the host should know about this step (`schemaChange`, `fields`); empty mostly.
+    pub meta: Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,21 @@ pub struct SyncOptions {
     pub lookback_ms: i64,
     pub engine: Engine,
     pub checkpoint: Option<String>,
+}
+
+/// A `fields: 'all'` list's change since the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Fields in `now` and not in `before`, and the other way round (case-insensitive).
+pub fn schema_change(before: &[String], now: &[String]) -> Option<SchemaChange> {
+    let has = |list: &[String], f: &String| list.iter().any(|x| x.eq_ignore_ascii_case(f));
+    let added: Vec<String> = now.iter().filter(|f| !has(before, f)).cloned().collect();
+    let removed: Vec<String> = before.iter().filter(|f| !has(now, f)).cloned().collect();
+    (!added.is_empty() || !removed.is_empty()).then_some(SchemaChange { added, removed })
 }
 
 enum Stage {
@@ -113,6 +130,10 @@ pub struct SyncRun {
     /// Records this run's walk read (alive or in the recycle bin): for those the walk's answer
     /// is current, so their delete-log entries need no existence check.
     walked: HashSet<String>,
+    /// `fields: 'all'`: the list this run reads (recorded in each checkpoint).
+    fields: Option<Vec<String>>,
+    /// Meta for the next step (a schema change is told once, on the run's first step).
+    pending_meta: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +229,8 @@ impl SyncRun {
             logged: Vec::new(),
             emitted_deletes: HashSet::new(),
             walked: HashSet::new(),
+            fields: None,
+            pending_meta: Map::new(),
             opts,
         })
     }
@@ -242,7 +265,56 @@ impl SyncRun {
             deletes_at: self.deletes_at,
             earliest: self.earliest,
             seen,
+            fields: self.fields.clone(),
         })
+    }
+
+    /// `fields: 'all'`: the list from the user's describe now, compared with the checkpoint's.
+    /// A resumed initial Bulk job keeps the list it was created with (its CSV has those columns);
+    /// the change is picked up by the next run's walk. A change never fails the run: new fields
+    /// are read from here on, gone ones are no longer asked for.
+    async fn settle_fields(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
+        if !self.opts.ty.all || self.fields.is_some() {
+            return Ok(());
+        }
+        let before = self.from.as_ref().and_then(|s| s.fields.clone());
+        let in_bulk = matches!(
+            self.from.as_ref().map(|s| &s.phase),
+            Some(Phase::Bulk { .. })
+        );
+        let now = match (&before, in_bulk) {
+            (Some(b), true) => b.clone(),
+            _ => {
+                let mut ty = self.opts.ty.clone();
+                crate::salesforce::describe::resolve_fields(describes, rest, &self.key, &mut ty, false)
+                    .await?;
+                ty.field_names()
+            }
+        };
+        if let Some(change) = before.as_deref().and_then(|b| schema_change(b, &now)) {
+            let rec = rest.tokens.current(&self.key).await?;
+            let org = crate::events::org_of(rec.token.id.as_deref());
+            rest.cfg.events.emit(|| crate::events::Event::SchemaChange {
+                connection: (&self.key).into(),
+                org_id: org.clone(),
+                type_name: self.opts.type_name.clone(),
+                added: change.added.clone(),
+                removed: change.removed.clone(),
+            });
+            self.pending_meta.insert(
+                "schemaChange".into(),
+                serde_json::json!({ "type": self.opts.type_name, "orgId": org, "added": change.added, "removed": change.removed }),
+            );
+        }
+        let mut names: Vec<&str> = now.iter().map(String::as_str).collect();
+        if !names.iter().any(|n| n.eq_ignore_ascii_case("SystemModstamp")) {
+            names.push("SystemModstamp");
+        }
+        self.shape = ExportType::new(self.opts.ty.object.as_str(), &names)
+            .map_err(|e| Error::Unavailable(format!("unusable describe: {e}")))?;
+        self.keeps_is_deleted = names.iter().any(|n| n.eq_ignore_ascii_case("IsDeleted"));
+        self.fields = Some(now);
+        Ok(())
     }
 
     fn remember(&mut self, ts: i64, id: u64, version: u64) {
@@ -284,7 +356,10 @@ impl SyncRun {
         loop {
             match &mut self.stage {
                 Stage::Done => return Ok(None),
-                Stage::Start => self.start(rest).await?,
+                Stage::Start => {
+                    self.settle_fields(rest, describes).await?;
+                    self.start(rest).await?
+                }
                 Stage::Bulk(cursor) => {
                     let got = match cursor.next(rest, describes).await {
                         // The interrupted initial sync's job is gone (Salesforce deletes them after
@@ -348,11 +423,16 @@ impl SyncRun {
         deletes: Vec<Deleted>,
         secret: &StateSecret,
     ) -> Result<Step> {
+        let mut meta = std::mem::take(&mut self.pending_meta);
+        if let Some(f) = &self.fields {
+            meta.insert("fields".into(), serde_json::json!(f));
+        }
         Ok(Step {
             upserts_json,
             upserts,
             deletes,
             checkpoint: self.checkpoint(secret)?,
+            meta,
         })
     }
 
@@ -376,6 +456,7 @@ impl SyncRun {
                 deletes_at,
                 earliest,
                 seen,
+                ..
             }) => {
                 self.deletes_at = deletes_at;
                 for (ts, id, v) in unpack_seen(&seen) {

@@ -1,0 +1,140 @@
+'use strict'
+// Issue 22: exports that know the schema. `fields: 'all'` reads every field the connected user can
+// see (describe, field-level security), compounds flattened into their components on both engines
+// (Bulk refuses compounds) and base64 left out, so REST and Bulk give the same records; the list is
+// known before the first record; a sync follows the schema as fields appear and disappear.
+const { Forcelink } = require('..')
+const { startSim, baseConfig, MapStore, connect } = require('./helpers')
+
+let sim, fl
+const alice = { accountId: 'schema', ownerId: 'alice' }
+const bob = { accountId: 'schema', ownerId: 'bob' }
+const exportTypes = {
+  accountsAll: { object: 'Account', fields: 'all', attributes: false },
+  nowhere: { object: 'Nowhere__c', fields: 'all' },
+}
+const events = []
+
+beforeAll(async () => {
+  sim = await startSim(['--contacts', '300', '--deals', '50'])
+  await sim.setConfig({ bulkJobMs: 30 })
+  fl = new Forcelink(baseConfig(sim, { store: new MapStore(), exportTypes, describeTtlMs: 0 }))
+  fl.on('schemaChange', (e) => events.push(e))
+  await connect(fl, alice.accountId, alice.ownerId)
+  await connect(fl, bob.accountId, bob.ownerId)
+}, 120000)
+afterAll(async () => {
+  await fl.close()
+  await sim.stop()
+})
+
+async function all(opts) {
+  const out = []
+  const progress = []
+  for await (const batch of fl.exportAll({ ...opts, onProgress: (p) => progress.push(p) })) out.push(...batch)
+  out.sort((a, b) => (a.Id < b.Id ? -1 : 1))
+  return { records: out, progress }
+}
+
+async function text(opts) {
+  const parts = []
+  for await (const c of fl.exportStream(opts)) parts.push(c)
+  return Buffer.concat(parts).toString('utf8')
+}
+
+test("fields: 'all' gives the same records from REST and Bulk: compounds as components, no base64", async () => {
+  const rest = await all({ ...alice, type: 'accountsAll', engine: 'rest' })
+  const bulk = await all({ ...alice, type: 'accountsAll', engine: 'bulk' })
+  expect(rest.records.length).toBeGreaterThan(0)
+  expect(bulk.records).toEqual(rest.records)
+  const keys = Object.keys(rest.records[0])
+  for (const f of ['Id', 'Name', 'BillingStreet', 'BillingCity', 'BillingPostalCode', 'Location__Latitude__s', 'SystemModstamp']) expect(keys).toContain(f)
+  for (const f of ['BillingAddress', 'Location__c', 'Logo__c', 'attributes']) expect(keys).not.toContain(f)
+  // The list is known with the first batch, in column order, and is the records' keys.
+  expect(rest.progress[0].fields).toEqual(keys)
+  expect(bulk.progress[0].fields).toEqual(keys)
+})
+
+test("each CSV header is the resolved list, REST and Bulk alike", async () => {
+  const { progress } = await all({ ...alice, type: 'accountsAll' })
+  const header = progress[0].fields.join(',')
+  for (const engine of ['rest', 'bulk']) {
+    const csv = await text({ ...alice, type: 'accountsAll', engine, format: 'csv' })
+    expect(csv.split('\n')[0]).toBe(header)
+  }
+})
+
+test("per call: fields: 'all' on a type with a fixed list, and a list of the call's own", async () => {
+  const { records, progress } = await all({ ...alice, type: 'contacts', fields: 'all', attributes: false })
+  expect(Object.keys(records[0])).toEqual(progress[0].fields)
+  expect(progress[0].fields).toContain('Email')
+  expect(progress[0].fields).toContain('SystemModstamp')
+  const own = await all({ ...alice, type: 'contacts', fields: ['LastName', 'Account.Name'], attributes: false })
+  expect(Object.keys(own.records[0])).toEqual(['LastName', 'Account'])
+})
+
+test('an unknown field or object is INVALID_INPUT naming it, before any query', async () => {
+  const err = await all({ ...alice, type: 'contacts', fields: ['LastName', 'Nope__c'] }).catch((e) => e)
+  expect(err).toMatchObject({ code: 'INVALID_INPUT', status: 400, field: 'fields' })
+  expect(err.message).toContain('Nope__c')
+  const gone = await all({ ...alice, type: 'nowhere' }).catch((e) => e)
+  expect(gone).toMatchObject({ code: 'INVALID_INPUT', field: 'type' })
+  expect(gone.message).toContain('Nowhere__c')
+  await expect(fl.exportAll({ ...alice, type: 'contacts', fields: 'everything' }).next()).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'fields' })
+})
+
+test("the simulator's Bulk refuses a compound field with Salesforce's error", async () => {
+  const err = await all({ ...alice, type: 'accountsAll', fields: ['Name', 'BillingAddress'], engine: 'bulk' }).catch((e) => e)
+  expect(err).toMatchObject({ code: 'SALESFORCE_ERROR', salesforceCode: 'FUNCTIONALITY_NOT_ENABLED' })
+  expect(err.message).toContain('Selecting compound data not supported in Bulk Query')
+})
+
+test('describe: the normalized field list, per user (field-level security)', async () => {
+  const conns = await sim.connections()
+  const fields = await fl.describe({ ...alice, type: 'accountsAll' })
+  const byName = Object.fromEntries(fields.map((f) => [f.name, f]))
+  expect(byName.BillingCity).toMatchObject({ type: 'string', label: 'Billing City', compoundParent: 'BillingAddress', filterable: true, nillable: true, updateable: true, exported: true })
+  expect(byName.BillingAddress).toMatchObject({ type: 'address', exported: false })
+  expect(byName.Logo__c).toMatchObject({ type: 'base64', exported: false })
+  expect(byName.Id).toMatchObject({ type: 'id', nillable: false, updateable: false })
+  // The same object named directly.
+  expect((await fl.describe({ ...alice, type: 'Account' })).map((f) => f.name)).toEqual(fields.map((f) => f.name))
+  await expect(fl.describe({ ...alice, type: 'Nowhere__c' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'type' })
+  // Website hidden from bob only: his export leaves it out, alice's keeps it.
+  const bobId = conns[conns.length - 1].userId
+  await sim.hideField('Account', 'Website', { user: bobId })
+  const bobs = await all({ ...bob, type: 'accountsAll' })
+  const alices = await all({ ...alice, type: 'accountsAll' })
+  expect(bobs.progress[0].fields).not.toContain('Website')
+  expect(alices.progress[0].fields).toContain('Website')
+  expect(Object.keys(bobs.records[0])).not.toContain('Website')
+  expect((await fl.describe({ ...bob, type: 'Account' })).map((f) => f.name)).not.toContain('Website')
+})
+
+async function syncRun(checkpoint) {
+  const steps = []
+  for await (const s of fl.sync({ ...alice, type: 'accountsAll', checkpoint, batchSize: 500 })) steps.push(s)
+  return steps
+}
+
+test('sync: a field added and one hidden between runs are reported, and never fail the sync', async () => {
+  const first = await syncRun()
+  const cp1 = first[first.length - 1].checkpoint
+  expect(first[0].meta.fields).toContain('Industry')
+  expect(first.some((s) => s.meta.schemaChange)).toBe(false)
+  events.length = 0
+  await sim.addField('Account', 'Tier__c')
+  await sim.hideField('Account', 'Industry')
+  const second = await syncRun(cp1)
+  expect(second[0].meta.schemaChange).toMatchObject({ type: 'accountsAll', added: ['Tier__c'], removed: ['Industry'] })
+  expect(second[0].meta.fields).toContain('Tier__c')
+  expect(second[0].meta.fields).not.toContain('Industry')
+  expect(events).toHaveLength(1)
+  expect(events[0]).toMatchObject({ connection: { accountId: 'schema', ownerId: 'alice' }, type: 'accountsAll', added: ['Tier__c'], removed: ['Industry'] })
+  expect(events[0].orgId).toBeTruthy()
+  for (const s of second) for (const r of s.upserts) expect(Object.keys(r)).not.toContain('Industry')
+  // The checkpoint after the change resumes cleanly and reports nothing new.
+  const third = await syncRun(second[second.length - 1].checkpoint)
+  expect(third.some((s) => s.meta && s.meta.schemaChange)).toBe(false)
+  expect(events).toHaveLength(1)
+})

@@ -1,0 +1,155 @@
+//! The org's schema as it changes at runtime: fields an admin adds (`/__sim/fields/add`) and
+//! field-level security hiding a field from one user or from everyone (`/__sim/fields/hide`).
+//! Process-wide (one simulator process serves one test file), read by describe and the query
+//! planner, which has no handle on the simulator's state.
+
+use std::sync::RwLock;
+
+use axum::extract::Json;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::data::{FieldDef, Obj, Ty, F};
+use crate::http;
+
+struct Hidden {
+    obj: Obj,
+    /// Lower-cased field name.
+    field: String,
+    /// `None`: hidden from every user.
+    user: Option<u64>,
+}
+
+static ADDED: RwLock<Vec<(Obj, &'static str)>> = RwLock::new(Vec::new());
+static HIDDEN: RwLock<Vec<Hidden>> = RwLock::new(Vec::new());
+/// Custom fields per object at most (each leaks its name once, for `&'static str` field defs).
+const MAX_ADDED: usize = 200;
+
+/// A field added at runtime: a text custom field, null on every record until written.
+pub fn added(obj: Obj, name: &str) -> Option<FieldDef> {
+    let list = ADDED.read().ok()?;
+    list.iter()
+        .enumerate()
+        .find(|(_, (o, n))| *o == obj && n.eq_ignore_ascii_case(name))
+        .map(|(i, (_, n))| FieldDef {
+            name: n,
+            f: F::Extra(i as u16),
+            ty: Ty::Str,
+        })
+}
+
+pub fn added_fields(obj: Obj) -> Vec<FieldDef> {
+    let Ok(list) = ADDED.read() else {
+        return Vec::new();
+    };
+    list.iter()
+        .enumerate()
+        .filter(|(_, (o, _))| *o == obj)
+        .map(|(i, (_, n))| FieldDef {
+            name: n,
+            f: F::Extra(i as u16),
+            ty: Ty::Str,
+        })
+        .collect()
+}
+
+/// Hidden from `user` (`None`: asks whether it is hidden from everyone).
+pub fn is_hidden(obj: Obj, field: &str, user: Option<u64>) -> bool {
+    let field = field.to_ascii_lowercase();
+    HIDDEN.read().is_ok_and(|h| {
+        h.iter().any(|x| {
+            x.obj == obj && x.field == field && (x.user.is_none() || (user.is_some() && x.user == user))
+        })
+    })
+}
+
+#[derive(Deserialize)]
+pub struct FieldBody {
+    #[serde(rename = "type")]
+    object: String,
+    field: String,
+    /// The user (`userId`, as `/__sim/connections` lists them) it is hidden from; none: everyone.
+    user: Option<String>,
+}
+
+fn bad(msg: &str) -> Response {
+    http::json_value(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
+}
+
+/// `POST /__sim/fields/add {type, field}`.
+pub async fn add(Json(b): Json<FieldBody>) -> Response {
+    let Some(obj) = Obj::from_name(&b.object) else {
+        return bad("unknown type");
+    };
+    let ok_name = b.field.ends_with("__c")
+        && b.field.len() <= 40
+        && b.field.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if !ok_name {
+        return bad("custom field names are letters, digits and _ ending in __c");
+    }
+    if obj.field(&b.field).is_some() {
+        return bad("field exists");
+    }
+    let Ok(mut list) = ADDED.write() else {
+        return bad("lock");
+    };
+    if list.len() >= MAX_ADDED {
+        return bad("too many fields");
+    }
+    list.push((obj, Box::leak(b.field.into_boxed_str())));
+    http::json_value(StatusCode::OK, &json!({ "added": true }))
+}
+
+/// `POST /__sim/fields/hide {type, field, user?}`.
+pub async fn hide(Json(b): Json<FieldBody>) -> Response {
+    let Some(obj) = Obj::from_name(&b.object) else {
+        return bad("unknown type");
+    };
+    let user = match b.user.as_deref() {
+        None => None,
+        Some(id) => match crate::data::parse_id(id) {
+            Some((Obj::User, idx)) => Some(idx),
+            _ => return bad("user must be a userId from /__sim/connections"),
+        },
+    };
+    let Ok(mut h) = HIDDEN.write() else {
+        return bad("lock");
+    };
+    h.push(Hidden {
+        obj,
+        field: b.field.to_ascii_lowercase(),
+        user,
+    });
+    http::json_value(StatusCode::OK, &json!({ "hidden": true }))
+}
+
+/// Compound fields describe lists but Bulk API 2.0 refuses: (object, name, describe type).
+pub const COMPOUNDS: [(Obj, &str, &str); 2] = [
+    (Obj::Account, "BillingAddress", "address"),
+    (Obj::Account, "Location__c", "location"),
+];
+
+/// The compound field a component belongs to.
+pub fn compound_of(obj: Obj, field: &str) -> Option<&'static str> {
+    match (obj, field) {
+        (
+            Obj::Account,
+            "BillingStreet" | "BillingCity" | "BillingPostalCode" | "BillingCountry",
+        ) => Some("BillingAddress"),
+        (Obj::Account, "Location__Latitude__s" | "Location__Longitude__s") => Some("Location__c"),
+        _ => None,
+    }
+}
+
+/// Whether a Bulk query selects a compound field (Salesforce refuses the job).
+pub fn selects_compound(query: &str) -> bool {
+    let lower = query.to_ascii_lowercase();
+    let select = lower
+        .split_once(" from ")
+        .map_or(lower.as_str(), |(s, _)| s);
+    select
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .any(|tok| COMPOUNDS.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(tok)))
+}
