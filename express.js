@@ -23,8 +23,11 @@ const SERVER_SIDE = { INTERNAL: 'Internal error', STORE_ERROR: 'Token store unav
  */
 const isForcelinkError = (e) => Boolean(e) && e.name === 'ForcelinkError' && typeof e.code === 'string' && Number.isInteger(e.status)
 
-const fail = (res, status, message, code) =>
-  res.status(status).json(code ? { success: false, errno: status, message, code } : { success: false, errno: status, message })
+const fail = (res, status, message, code, extra) =>
+  res.status(status).json(code ? { success: false, errno: status, message, code, ...extra } : { success: false, errno: status, message })
+
+// RECONNECT_REQUIRED tells the client why (the host can word its own prompt from it).
+const extraOf = (err) => (err.code === 'RECONNECT_REQUIRED' && err.reason ? { reason: err.reason } : undefined)
 
 /** A query parameter that must be one string: `undefined` when absent, `null` when repeated or nested. */
 function single(req, name) {
@@ -109,8 +112,8 @@ function createSalesforceController(forcelink, options = {}) {
     if (!isForcelinkError(err)) return next(err)
     if (onError) onError(err, req)
     const o = overrides[err.code]
-    if (o) return fail(res, o.status || err.status, o.message || err.message, err.code)
-    return fail(res, err.status, SERVER_SIDE[err.code] || err.message, err.code)
+    if (o) return fail(res, o.status || err.status, o.message || err.message, err.code, extraOf(err))
+    return fail(res, err.status, SERVER_SIDE[err.code] || err.message, err.code, extraOf(err))
   }
 
   // Unhandled rejections must reach `next` in Express 4 too.

@@ -59,6 +59,11 @@ class ForcelinkError extends Error {
     if (info.salesforceCode) this.salesforceCode = info.salesforceCode
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
+    // RECONNECT_REQUIRED: why, and ms since the last grant (null when unknown).
+    if (info.reason) this.reason = info.reason
+    if (this.code === 'RECONNECT_REQUIRED') this.idleMs = Number.isFinite(info.idleMs) ? info.idleMs : null
+    // UNSUPPORTED: the store method missing.
+    if (info.method) this.method = info.method
   }
 
   get [kForcelinkError]() {
@@ -94,7 +99,7 @@ function storeCause(message) {
 function convert(e) {
   if (e instanceof ForcelinkError) return e
   if (e !== null && typeof e === 'object' && typeof e.code === 'string' && Number.isInteger(e.status)) {
-    const info = { code: e.code, status: e.status, message: e.message, field: e.field, salesforceCode: e.salesforceCode, fields: e.fields }
+    const info = { code: e.code, status: e.status, message: e.message, field: e.field, salesforceCode: e.salesforceCode, fields: e.fields, reason: e.reason, idleMs: e.idleMs, method: e.method }
     const cause = info.code === 'STORE_ERROR' ? storeCause(e.message) : undefined
     return new ForcelinkError(info, cause === undefined ? undefined : { cause })
   }
@@ -133,7 +138,7 @@ function inputError(field, reason) {
 }
 
 const REQUIRED_STORE_METHODS = ['find', 'save', 'delete']
-const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce']
+const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce', 'listConnections']
 const UNSUPPORTED = '{"ok":true,"unsupported":true}'
 
 // Wraps a host TokenStore as one function native code calls: it never rejects, so a store that
@@ -274,7 +279,7 @@ function logLine(name, e) {
     case 'refresh':
       return ['info', `forcelink: access token refreshed${e.rotated ? ' (refresh token rotated)' : ''}${who(e)}${org} in ${e.durationMs} ms`]
     case 'reconnectRequired':
-      return ['warn', `forcelink: refresh token refused (invalid_grant), reconnect required${who(e)}${org}`]
+      return ['warn', `forcelink: refresh token refused (${e.reason}${e.idleMs === null || e.idleMs === undefined ? '' : `, idle ${Math.round(e.idleMs / 86_400_000)} days`}), reconnect required${who(e)}${org}`]
     case 'retry':
       return ['warn', `forcelink: retrying after ${e.status ? `HTTP ${e.status}` : e.reason} (attempt ${e.attempt}, in ${e.delayMs} ms)${who(e)}${org}`]
     case 'rateLimited':
@@ -669,6 +674,43 @@ class Forcelink extends EventEmitter {
   async updateRecord(opts) {
     const args = { conn: conn(opts), object: str(opts.object) ?? '', id: str(opts.id) ?? '', fieldsJson: JSON.stringify(opts.fields) }
     return plain(await call(() => this.#n.updateRecord(args)))
+  }
+
+  /**
+   * Refreshes every stored connection whose last token grant is older than `olderThanMs` (default
+   * 20 days), so Salesforce's refresh-token idle lifetime never ends it: `{ refreshed, skipped,
+   * failed: [{ connection, code, reason, message }] }`. At most `concurrency` (default 4) token
+   * requests at once, at most `limit` connections; `signal` stops it (CANCELLED). Needs the
+   * store's `listConnections` (UNSUPPORTED otherwise).
+   */
+  keepAlive(opts) {
+    opts = opts === undefined || opts === null ? {} : opts
+    if (typeof opts !== 'object') return Promise.reject(inputError('options', 'must be an object'))
+    return this.#guard(opts, async () => {
+      const numOpt = (k) => {
+        const v = opts[k]
+        if (v === undefined || v === null) return undefined
+        if (typeof v !== 'number') throw inputError(k, `must be a number, not ${kindOf(v)}`)
+        return v
+      }
+      const args = { olderThanMs: numOpt('olderThanMs'), concurrency: numOpt('concurrency'), limit: numOpt('limit') }
+      let sweep
+      try {
+        sweep = this.#n.keepAlive(args)
+      } catch (e) {
+        throw convert(e)
+      }
+      const signal = opts.signal
+      const onAbort = () => sweep.cancel()
+      if (signal) signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        return JSON.parse(await call(() => sweep.run()))
+      } catch (e) {
+        throw withReason(e, signal)
+      } finally {
+        if (signal) signal.removeEventListener('abort', onAbort)
+      }
+    })
   }
 
   /**

@@ -43,6 +43,7 @@ struct RawConfig {
     bulk_deadline_ms: Option<f64>,
     max_concurrent_requests_per_org: Option<f64>,
     api_usage_ceiling: Option<f64>,
+    refresh_ahead_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +266,8 @@ pub struct Config {
     pub max_concurrent_requests_per_org: u32,
     /// Refuse new exports when the org's last `api-usage` is at or above this share (None = off).
     pub api_usage_ceiling: Option<f64>,
+    /// `refreshAheadMs`: a JWT access token is refreshed this long before its `exp`.
+    pub refresh_ahead: Duration,
     /// Where events go (the binding sets it; none by default).
     pub events: crate::events::Events,
 }
@@ -620,6 +623,13 @@ impl Config {
                 ))
             }
         };
+        let refresh_ahead = Duration::from_millis(bounded(
+            "refreshAheadMs",
+            raw.refresh_ahead_ms,
+            60_000.0,
+            0.0,
+            3_600_000.0,
+        )? as u64);
         Ok(Self {
             client_id,
             client_secret,
@@ -644,6 +654,7 @@ impl Config {
             bulk_deadline,
             max_concurrent_requests_per_org,
             api_usage_ceiling,
+            refresh_ahead,
             events: Default::default(),
         })
     }
@@ -694,6 +705,7 @@ mod tests {
         assert_eq!(c.store_timeout, Duration::from_secs(10));
         assert_eq!(c.max_cached_connections, 10_000);
         assert_eq!(c.token_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.refresh_ahead, Duration::from_secs(60));
         assert!(c.lease_wait > crate::token::manager::RENEWED_LEASE_TTL);
     }
 

@@ -55,6 +55,9 @@ pub enum Event {
     ReconnectRequired {
         connection: Connection,
         org_id: Option<String>,
+        reason: crate::token::reason::ReconnectReason,
+        /// Ms since the connection's last grant; null when unknown.
+        idle_ms: Option<u64>,
     },
     /// A transient failure is retried after `delay_ms`.
     Retry {

@@ -124,6 +124,16 @@ impl Forcelink {
         &self.cfg
     }
 
+    /// One keep-alive sweep (`keepAlive`); `cancel` turning true stops it.
+    pub async fn keep_alive(
+        &self,
+        opts: crate::token::keepalive::KeepAliveOptions,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<crate::token::keepalive::KeepAliveReport> {
+        crate::token::keepalive::keep_alive(self.tokens.clone(), self.cfg.clone(), opts, cancel)
+            .await
+    }
+
     fn store(&self) -> &Arc<dyn TokenStore> {
         self.tokens.store()
     }
@@ -319,6 +329,8 @@ impl Forcelink {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            invalidated_reason: None,
+            refreshed_at: Some(crate::oauth::state::now_millis()),
             // A new connection outranks any record a stale refresher may still hold.
             version: Some(next_version(None)),
             extra: Default::default(),

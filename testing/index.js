@@ -268,6 +268,7 @@ const STATUS = {
   CANCELLED: 499,
   FULL_RESYNC_REQUIRED: 409,
   CLOSED: 503,
+  UNSUPPORTED: 501,
   INTERNAL: 500,
 }
 
@@ -306,6 +307,23 @@ class MemoryStore {
 
   async delete(accountId, ownerId) {
     return this.#docs.delete(MemoryStore.#key(accountId, ownerId))
+  }
+
+  /** keepAlive's listing: live connections granted before `refreshedBefore`, in key order. */
+  async listConnections({ refreshedBefore, after, limit }) {
+    const n = Math.max(1, Number(limit) || 500)
+    const [a, o] = Array.isArray(after) ? after : ['', '']
+    const live = [...this.#docs.values()]
+      .filter((d) => d.token_invalidated !== true && d.token && d.token.refresh_token)
+      .filter((d) => !(typeof d.refreshed_at === 'number' && d.refreshed_at >= refreshedBefore))
+      .filter((d) => d.account_id > a || (d.account_id === a && d.owner > o))
+      .sort((x, y) => (x.account_id < y.account_id ? -1 : x.account_id > y.account_id ? 1 : x.owner < y.owner ? -1 : x.owner > y.owner ? 1 : 0))
+    const page = live.slice(0, n)
+    const last = page[page.length - 1]
+    return {
+      connections: page.map((d) => ({ accountId: d.account_id, ownerId: d.owner })),
+      next: live.length > n && last ? [last.account_id, last.owner] : null,
+    }
   }
 
   async acquireLease(accountId, ownerId, ttlMs) {

@@ -259,6 +259,50 @@ pub struct OrgLimitInfo {
     pub max: f64,
 }
 
+/// `keepAlive` options (checked by the core: each mistake names its field).
+#[napi(object, object_to_js = false)]
+pub struct KeepAliveArgs {
+    /// Refresh connections whose last grant is older than this (default 20 days).
+    pub older_than_ms: Option<f64>,
+    /// Token requests at once (default 4).
+    pub concurrency: Option<f64>,
+    /// At most this many connections per sweep.
+    pub limit: Option<f64>,
+}
+
+/// One keep-alive sweep.
+#[napi]
+pub struct NativeKeepAlive {
+    svc: Arc<Forcelink>,
+    opts: crate::token::keepalive::KeepAliveOptions,
+    cancel: tokio::sync::watch::Sender<bool>,
+}
+
+#[napi]
+impl NativeKeepAlive {
+    /// Runs the sweep: `{ refreshed, skipped, failed: [{ connection, code, reason, message }] }`
+    /// as JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn run(&self) -> Outcome<String> {
+        Outcome(
+            async {
+                let r = self
+                    .svc
+                    .keep_alive(self.opts.clone(), self.cancel.subscribe())
+                    .await?;
+                serde_json::to_string(&r).map_err(|e| crate::Error::Internal(e.to_string()))
+            }
+            .await,
+        )
+    }
+
+    /// Stops the sweep: no connection starts after this; the refreshes under way finish.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+}
+
 #[napi]
 impl NativeForcelink {
     /// `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
@@ -535,6 +579,23 @@ impl NativeForcelink {
     #[napi]
     pub async fn close_store(&self) {
         self.inner.close_store().await;
+    }
+
+    /// A keep-alive sweep, ready to `run()` (and `cancel()`).
+    #[napi(catch_unwind)]
+    pub fn keep_alive(&self, args: KeepAliveArgs) -> Outcome<NativeKeepAlive> {
+        outcome(|| {
+            let opts = crate::token::keepalive::KeepAliveOptions::new(
+                args.older_than_ms,
+                args.concurrency,
+                args.limit,
+            )?;
+            Ok(NativeKeepAlive {
+                svc: self.inner.clone(),
+                opts,
+                cancel: tokio::sync::watch::channel(false).0,
+            })
+        })
     }
 
     /// This connection's org's last `Sforce-Limit-Info`, or `null` before any response.

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::token::record::{ConnKey, TokenRecord};
-use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
+use crate::token::store::{LeaseGrant, LeaseToken, ListPage, ListQuery, TokenStore};
 
 /// Weak: holding the store must not keep Node's event loop alive.
 pub type StoreCall = ThreadsafeFunction<
@@ -210,6 +210,17 @@ impl TokenStore for JsStore {
         .map(|_| ())
     }
 
+    async fn list_connections(&self, q: &ListQuery) -> Result<Option<ListPage>> {
+        let mut arg = json!({ "refreshedBefore": q.refreshed_before, "limit": q.limit });
+        if let Some(a) = &q.after {
+            arg["after"] = a.clone();
+        }
+        match self.invoke("listConnections", json!([arg])).await? {
+            None => Ok(None),
+            Some(v) => list_page(v).map(Some),
+        }
+    }
+
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
         match self
             .invoke("consumeNonce", json!([nonce, expires_at_ms]))
@@ -219,4 +230,32 @@ impl TokenStore for JsStore {
             Some(v) => Self::boolean("consumeNonce", v).map(Some),
         }
     }
+}
+
+/// `{ connections: [{ accountId, ownerId }], next }` as the host's store answered it.
+fn list_page(v: Value) -> Result<ListPage> {
+    let bad = |what: String| Error::store("listConnections", format!("listConnections must return {{ connections: [{{ accountId, ownerId }}], next }}: {what}"));
+    let Value::Object(mut o) = v else {
+        return Err(bad(format!("got {}", crate::shape::kind(&v))));
+    };
+    let Some(Value::Array(items)) = o.remove("connections") else {
+        return Err(bad("connections is not an array".into()));
+    };
+    let mut connections = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let field = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
+        match (field("accountId"), field("ownerId")) {
+            (Some(a), Some(u)) => connections.push((a, u)),
+            _ => {
+                return Err(bad(format!(
+                    "connections[{i}] needs string accountId and ownerId"
+                )))
+            }
+        }
+    }
+    let next = match o.remove("next") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(n),
+    };
+    Ok(ListPage { connections, next })
 }

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
-use crate::error::{Error, OAuthErrorCode, Result};
+use crate::error::{Error, Result};
+use crate::oauth::state::now_millis;
+use crate::token::reason::{safe_description, ReconnectReason};
 use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
@@ -366,7 +368,7 @@ impl Inner {
             }
             Some(r) if r.token_invalidated => {
                 self.forget(key);
-                Err(Error::ReconnectRequired)
+                Err(reconnect_for(&r))
             }
             Some(r) => {
                 // A token refreshed here but not yet saved is newer than what the store holds.
@@ -410,7 +412,10 @@ impl Inner {
             // Server flows have no refresh token: a new grant replaces the token.
             _ if key.is_server() => self.mint(key, expected).await,
             // A connection that cannot refresh is marked, so the next login starts a new flow.
-            Some(r) => self.invalidate(key, *r, expected).await,
+            Some(r) => {
+                let why = Error::reconnect(ReconnectReason::NoRefreshToken, r.idle_ms(now_millis()));
+                self.invalidate(key, *r, expected, why).await
+            }
             None => Err(Error::TokenNotFound),
         };
         if let Some(l) = lease {
@@ -496,7 +501,7 @@ impl Inner {
             if fresh.token_invalidated {
                 release(lease).await;
                 self.forget(key);
-                return Err(Error::ReconnectRequired);
+                return Err(reconnect_for(&fresh));
             }
             // Our unsaved token is newer than the store's: refresh from it, never from the
             // rotated-out one the store still holds.
@@ -566,6 +571,8 @@ impl Inner {
                 extra,
             },
             token_invalidated: false,
+            invalidated_reason: None,
+            refreshed_at: None,
             version: None,
             extra: Default::default(),
         };
@@ -580,7 +587,10 @@ impl Inner {
         expected: Option<u64>,
     ) -> Result<Arc<TokenRecord>> {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
-            return Err(Error::ReconnectRequired);
+            return Err(Error::reconnect(
+                ReconnectReason::NoRefreshToken,
+                rec.idle_ms(now_millis()),
+            ));
         };
         let started = Instant::now();
         let org = crate::events::org_of(rec.token.id.as_deref());
@@ -604,32 +614,44 @@ impl Inner {
                 }
                 out
             }
-            Err(Error::OAuth {
-                error: OAuthErrorCode::InvalidGrant,
-                ..
-            }) => {
+            Err(Error::OAuth { error, description }) => {
+                let Some(reason) = ReconnectReason::from_oauth(&error, &description) else {
+                    return Err(Error::OAuth { error, description });
+                };
+                let idle_ms = rec.idle_ms(now_millis());
                 self.cfg.events.emit(|| Event::ReconnectRequired {
                     connection: key.into(),
                     org_id: org,
+                    reason,
+                    idle_ms,
                 });
-                self.invalidate(key, rec, expected).await
+                let why = Error::ReconnectRequired {
+                    reason,
+                    idle_ms,
+                    description: Some(safe_description(&description)),
+                };
+                self.invalidate(key, rec, expected, why).await
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Saves `token_invalidated: true` (best effort) and answers RECONNECT_REQUIRED.
+    /// Saves `token_invalidated: true` with its reason (best effort) and answers `why`.
     async fn invalidate(
         &self,
         key: &ConnKey,
         mut rec: TokenRecord,
         expected: Option<u64>,
+        why: Error,
     ) -> Result<Arc<TokenRecord>> {
         self.forget(key);
         rec.token_invalidated = true;
+        if let Error::ReconnectRequired { reason, .. } = &why {
+            rec.invalidated_reason = Some(reason.as_str().to_string());
+        }
         rec.version = Some(next_version(expected));
         let _ = self.store.save(&rec, expected).await;
-        Err(Error::ReconnectRequired)
+        Err(why)
     }
 
     /// Saves a refreshed record if the store still holds `expected`. A lost race adopts the
@@ -664,9 +686,9 @@ impl Inner {
     async fn adopt_winner(&self, key: &ConnKey) -> Result<Arc<TokenRecord>> {
         match self.store.find(key).await? {
             Some(w) if !w.token_invalidated => Ok(self.remember(key, w)),
-            Some(_) => {
+            Some(w) => {
                 self.forget(key);
-                Err(Error::ReconnectRequired)
+                Err(reconnect_for(&w))
             }
             None => {
                 self.forget(key);
@@ -748,10 +770,16 @@ impl Inner {
     }
 }
 
+/// RECONNECT_REQUIRED for a record stored as invalidated, with its stored reason.
+fn reconnect_for(rec: &TokenRecord) -> Error {
+    Error::reconnect(rec.reason(), rec.idle_ms(now_millis()))
+}
+
 /// Applies a refresh response: new access token, issued_at, instance_url; the refresh token only
 /// changes when Salesforce rotated it.
 pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Result<()> {
     rec.token.access_token = tr.access_token;
+    rec.refreshed_at = Some(crate::oauth::state::now_millis());
     if let Some(rt) = tr.refresh_token {
         rec.token.refresh_token = Some(rt);
     }

@@ -162,6 +162,12 @@ pub struct TokenRecord {
     pub token: TokenData,
     #[serde(default, deserialize_with = "null_as_false")]
     pub token_invalidated: bool,
+    /// Why the connection was invalidated (a `ReconnectReason`), beside `token_invalidated`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_str")]
+    pub invalidated_reason: Option<String>,
+    /// Ms since the epoch of the last successful token grant; absent on older records (unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_ms")]
+    pub refreshed_at: Option<i64>,
     /// Fencing: grows on every write, so a conditional save can tell a newer record from ours.
     #[serde(
         default,
@@ -182,6 +188,23 @@ fn lenient_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Optio
     })
 }
 
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    })
+}
+
+/// A number of ms (a `Date` stored by a JS host arrives as a number too); anything else is unknown.
+fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        _ => None,
+    })
+}
+
 /// The version a write gives a record replacing `prev`: strictly greater, and time-based so that a
 /// fresh connection outranks any record a stale writer may still hold.
 pub fn next_version(prev: Option<u64>) -> u64 {
@@ -193,6 +216,18 @@ impl TokenRecord {
     /// The stored version (0 for records written before versions existed).
     pub fn stored_version(&self) -> u64 {
         self.version.unwrap_or(0)
+    }
+
+    /// Time since the last grant, None when unknown.
+    pub fn idle_ms(&self, now_ms: i64) -> Option<u64> {
+        self.refreshed_at.map(|t| now_ms.saturating_sub(t).max(0) as u64)
+    }
+
+    /// Why the stored record was invalidated (`other` for records that do not say).
+    pub fn reason(&self) -> crate::token::reason::ReconnectReason {
+        crate::token::reason::ReconnectReason::parse(
+            self.invalidated_reason.as_deref().unwrap_or("other"),
+        )
     }
 
     pub fn key(&self) -> Result<ConnKey> {
