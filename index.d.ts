@@ -25,6 +25,10 @@ export interface TokenRecord {
     [extra: string]: unknown
   }
   token_invalidated?: boolean
+  /** Why the connection was invalidated, beside `token_invalidated`. */
+  invalidated_reason?: ReconnectReason
+  /** Ms since the epoch of the last successful token grant; absent on older records (unknown). */
+  refreshed_at?: number
   /** Grows on every write (fencing for conditional saves); absent on incumbent records (= 0). */
   version?: number
   [extra: string]: unknown
@@ -42,8 +46,35 @@ export interface StoredTokenRecord {
   owner?: unknown
   token?: unknown
   token_invalidated?: unknown
+  invalidated_reason?: unknown
+  refreshed_at?: unknown
   version?: unknown
 }
+
+/** `listConnections` arguments. */
+export interface ListConnectionsQuery {
+  /** Ms since the epoch: only records whose `refreshed_at` is older (a missing one counts as old). */
+  refreshedBefore: number
+  /** The previous page's `next` (absent on the first page): the store's own cursor, opaque to forcelink. */
+  after?: unknown
+  limit: number
+}
+
+/** One page of `listConnections`, in `(account_id, owner)` order; `next` is null on the last page. */
+export interface ListConnectionsPage {
+  connections: { accountId: string; ownerId: string }[]
+  next: unknown
+}
+
+/** Why a connection needs its user to connect again. */
+export type ReconnectReason =
+  | 'expired_or_revoked'
+  | 'user_inactive'
+  | 'org_inactive'
+  | 'policy_blocked'
+  | 'app_blocked'
+  | 'no_refresh_token'
+  | 'other'
 
 /** Where the host keeps connections (TokenStore contract v2). Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
@@ -63,6 +94,11 @@ export interface TokenStore {
   releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<unknown>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
+  /**
+   * For `keepAlive`: connections not invalidated, holding a refresh token, last granted before
+   * `refreshedBefore`, keyset-paged on `(account_id, owner)`.
+   */
+  listConnections?(query: ListConnectionsQuery): MaybePromise<ListConnectionsPage>
 }
 
 export interface ExportTypeConfig {
@@ -131,6 +167,25 @@ export interface ForcelinkConfig {
    * `api-usage` is at or above it. Default off.
    */
   apiUsageCeiling?: number
+  /** A JWT-based access token is refreshed this long before its `exp` (default 60000). */
+  refreshAheadMs?: number
+}
+
+/** `keepAlive` options. */
+export interface KeepAliveOptions extends WithSignal {
+  /** Refresh connections last granted longer ago than this (default 20 days). */
+  olderThanMs?: number
+  /** Token requests at once, 1–64 (default 4). */
+  concurrency?: number
+  /** At most this many connections per sweep. */
+  limit?: number
+}
+
+/** What a `keepAlive` sweep did. */
+export interface KeepAliveResult {
+  refreshed: number
+  skipped: number
+  failed: { connection: EventConnection; code: ErrorCode; reason: ReconnectReason | null; message: string }[]
 }
 
 type Id = string | number | { toString(): string }
@@ -235,6 +290,7 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'CLOSED'
   | 'FULL_RESYNC_REQUIRED'
+  | 'UNSUPPORTED'
   | 'INTERNAL'
 
 /** What `new ForcelinkError(…)` takes (hosts rarely build one; a test double might). */
@@ -245,6 +301,9 @@ export interface ForcelinkErrorInit {
   salesforceCode?: string
   fields?: string[]
   field?: string
+  reason?: ReconnectReason
+  idleMs?: number | null
+  method?: string
 }
 
 /**
@@ -263,6 +322,12 @@ export declare class ForcelinkError extends Error {
   fields?: string[]
   /** The config or input field at fault. */
   field?: string
+  /** RECONNECT_REQUIRED: why the user must connect again. */
+  reason?: ReconnectReason
+  /** RECONNECT_REQUIRED: ms since the connection's last token grant; null when unknown. */
+  idleMs?: number | null
+  /** UNSUPPORTED: the TokenStore method that is missing. */
+  method?: string
 }
 
 export interface Logger {
@@ -277,7 +342,7 @@ export type EventConnection = { accountId: string; ownerId: string } | { connect
 
 export interface ForcelinkEvents {
   refresh: { connection: EventConnection; orgId: string | null; rotated: boolean; durationMs: number }
-  reconnectRequired: { connection: EventConnection; orgId: string | null }
+  reconnectRequired: { connection: EventConnection; orgId: string | null; reason: ReconnectReason; idleMs: number | null }
   retry: { connection: EventConnection; orgId: string | null; status: number | null; attempt: number; delayMs: number; reason: string }
   rateLimited: { connection: EventConnection; orgId: string | null }
   apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
@@ -348,6 +413,11 @@ export declare class Forcelink extends EventEmitter {
   createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
   /** Updates a record's fields. */
   updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
+  /**
+   * Refreshes connections idle longer than `olderThanMs` through the normal refresh path, so
+   * Salesforce's refresh-token idle lifetime never ends them. Needs the store's `listConnections`.
+   */
+  keepAlive(opts?: KeepAliveOptions): Promise<KeepAliveResult>
   /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
   limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): binding.OrgLimitInfo | null
   /** The last org seen by this instance. */

@@ -37,6 +37,8 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/purge", post(crate::mutate::purge_bin))
         .route("/__sim/truth", get(crate::mutate::truth))
         .route("/__sim/delete-range", post(delete_range))
+        .route("/__sim/clock", get(clock).post(advance_clock))
+        .route("/__sim/refuse-refresh", post(refuse_refresh))
 }
 
 fn ok(v: Value) -> Response {
@@ -87,7 +89,8 @@ async fn index() -> Response {
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
         "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
-        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range"
+        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range",
+        "GET|POST /__sim/clock", "POST /__sim/refuse-refresh"
     ]}))
 }
 
@@ -108,6 +111,49 @@ async fn expire_access(State(sim): S, req: Request) -> Response {
     let one = m.get("accessToken").and_then(Value::as_str);
     let n = lock(&sim.auth).expire_access(one);
     ok(json!({ "expired": n }))
+}
+
+fn clock_json(sim: &Sim) -> Value {
+    let a = lock(&sim.auth);
+    json!({ "nowMs": a.now_ms(), "offsetMs": a.clock_offset_ms })
+}
+
+async fn clock(State(sim): S) -> Response {
+    ok(clock_json(&sim))
+}
+
+/// `{ "advanceMs": n }`: the org's clock (token lifetimes) jumps forward.
+async fn advance_clock(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let ms = match u64_field(&m, "advanceMs") {
+        Ok(Some(v)) if v <= 100 * 365 * 86_400_000 => v as i64,
+        Ok(_) => return bad("advanceMs must be a whole number of milliseconds"),
+        Err(r) => return r,
+    };
+    lock(&sim.auth).clock_offset_ms += ms;
+    ok(clock_json(&sim))
+}
+
+/// `{ "reason": "user_inactive" | "org_inactive" | "ip_restricted" | "login_hours" | "app_blocked" | null }`:
+/// every refresh grant is refused that way until cleared with null.
+async fn refuse_refresh(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let refusal = match m.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match crate::tokens::Refusal::parse(s) {
+            Some(r) => Some(r),
+            None => return bad("reason must be user_inactive, org_inactive, ip_restricted, login_hours, app_blocked or null"),
+        },
+        Some(_) => return bad("reason must be a string or null"),
+    };
+    lock(&sim.auth).refusal = refusal;
+    ok(json!({ "reason": m.get("reason").cloned().unwrap_or(Value::Null) }))
 }
 
 async fn revoke_refresh(State(sim): S) -> Response {
@@ -161,6 +207,33 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let idle_ttl = match u64_field(&m, "refreshTokenIdleTtlMs") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let jwt_access = match bool_field(&m, "jwtAccessTokens") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // `accessTokenSigningKey: { privateKeyPem, publicJwk, kid? }` signs JWT access tokens.
+    let signer = match m.get("accessTokenSigningKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(k)) => {
+            let pem = k.get("privateKeyPem").and_then(Value::as_str).unwrap_or("");
+            let Ok(key) = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()) else {
+                return bad("accessTokenSigningKey.privateKeyPem must be an RSA private key PEM");
+            };
+            let Some(jwk) = k.get("publicJwk").filter(|j| j.get("n").is_some() && j.get("e").is_some()) else {
+                return bad("accessTokenSigningKey.publicJwk must be the public key as a JWK (kty, n, e)");
+            };
+            let kid = k.get("kid").and_then(Value::as_str).unwrap_or("sim-access-1").to_string();
+            Some(crate::tokens::AccessSigner { key, kid, jwk: jwk.clone() })
+        }
+        Some(_) => return bad("accessTokenSigningKey must be an object"),
+    };
+    if jwt_access == Some(true) && signer.is_none() && lock(&sim.auth).signer.is_none() {
+        return bad("jwtAccessTokens needs accessTokenSigningKey");
+    }
     // JWT settings are validated before anything is applied.
     let users = match m.get("jwtUsers") {
         None => None,
@@ -195,6 +268,33 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         Some(1) | Some(2) => lock(&sim.auth).next_org = org.unwrap_or(1) as usize - 1,
         Some(_) => return bad("connectOrg must be 1 or 2"),
         None => {}
+    }
+    {
+        let mut a = lock(&sim.auth);
+        if let Some(v) = idle_ttl {
+            // 0 turns the idle lifetime off.
+            a.refresh_idle_ttl_ms = (v > 0).then_some(v as i64);
+        }
+        if let Some(sg) = signer {
+            if a.signer.is_some() {
+                a.signer = Some(sg);
+            } else {
+                a.pending_signer = Some(sg);
+            }
+        }
+        match jwt_access {
+            Some(true) => {
+                if let Some(sg) = a.pending_signer.take() {
+                    a.signer = Some(sg);
+                }
+            }
+            Some(false) => {
+                if let Some(sg) = a.signer.take() {
+                    a.pending_signer = Some(sg);
+                }
+            }
+            None => {}
+        }
     }
     if let Some(v) = access_ttl {
         // 0 turns expiry off.
