@@ -210,17 +210,25 @@ impl TokenManager {
     }
 
     /// A connection usable for REST: it has an instance URL (records written by the incumbent do
-    /// not, so they get one refresh first).
+    /// not, so they get one refresh first) and no JWT access token about to expire (refreshed
+    /// ahead of its `exp`, on the single-flight path).
     pub async fn usable(&self, key: &ConnKey) -> Result<Arc<TokenRecord>> {
         let rec = match self.current(key).await {
             // A server-to-server connection is minted on first use: no user needs to be asked.
             Err(Error::TokenNotFound) if key.is_server() => return self.refresh(key, "").await,
             other => other?,
         };
-        if rec.token.instance_url.is_some() {
+        if rec.token.instance_url.is_some() && !self.expiring(&rec) {
             return Ok(rec);
         }
         self.refresh(key, rec.token.access_token.expose()).await
+    }
+
+    /// A JWT access token within `refreshAheadMs` of its `exp` (opaque tokens never are).
+    fn expiring(&self, rec: &TokenRecord) -> bool {
+        crate::token::jwt_exp::expires_at_ms(rec.token.access_token.expose()).is_some_and(|exp| {
+            exp.saturating_sub(self.inner.cfg.refresh_ahead.as_millis() as i64) <= now_millis()
+        })
     }
 
     /// Refreshes the connection unless someone already replaced `stale_access` (then returns
