@@ -23,7 +23,7 @@ function loadPg() {
 // A record keepAlive may refresh (the same text in the partial index and the query, so the planner
 // matches them), and its last grant time (null when unknown: counts as old).
 const LIVE = `(record->>'token_invalidated') IS DISTINCT FROM 'true' AND (record->'token'->>'refresh_token') IS NOT NULL`
-const REFRESHED_AT = `CASE WHEN jsonb_typeof(record->'refreshed_at') = 'number' THEN (record->>'refreshed_at')::numeric END`
+const REFRESHED_AT = `COALESCE(CASE WHEN jsonb_typeof(record->'refreshed_at') = 'number' THEN (record->>'refreshed_at')::numeric END, 0)`
 
 class PostgresStore {
   /**
@@ -139,7 +139,7 @@ class PostgresStore {
     const n = Math.max(1, Math.min(Number(limit) || 500, 10_000))
     const r = await this.#q(
       `SELECT account_id, owner FROM ${this.t.tokens}
-       WHERE ${LIVE} AND (account_id, owner) > ($1, $2) AND COALESCE(${REFRESHED_AT}, 0) < $3
+       WHERE ${LIVE} AND (account_id, owner) > ($1, $2) AND ${REFRESHED_AT} < $3
        ORDER BY account_id, owner LIMIT $4`,
       [a, o, Number(refreshedBefore), n + 1],
     )

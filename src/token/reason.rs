@@ -131,7 +131,7 @@ mod tests {
         use ReconnectReason::*;
         assert_eq!(grant("expired access/refresh token"), Some(ExpiredOrRevoked));
         assert_eq!(grant("inactive user"), Some(UserInactive));
-        assert_eq!(grant("inactive organization"), Some(Other));
+        assert_eq!(grant("inactive organization"), Some(OrgInactive));
         assert_eq!(grant("organization is locked"), Some(OrgInactive));
         assert_eq!(grant("ip restricted"), Some(PolicyBlocked));
         assert_eq!(grant("login hours restricted"), Some(PolicyBlocked));

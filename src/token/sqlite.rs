@@ -389,6 +389,80 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn list_connections_pages_live_idle_records_and_migrates_old_tables() {
+        let path = tmp("list");
+        // A table from before keepAlive, holding an incumbent-shaped record.
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE forcelink_tokens (account_id TEXT NOT NULL, owner TEXT NOT NULL, record TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (account_id, owner));",
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO forcelink_tokens VALUES ('old', 'u1', ?1, 0)",
+                params![r#"{"account_id":"old","owner":"u1","token":{"access_token":"x","refresh_token":"r"}}"#],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path, None).unwrap();
+        let live = |a: &str, at: Option<i64>| {
+            let mut r = record(a);
+            r.token.refresh_token = Some(crate::secret::RefreshToken::new("5Aep"));
+            r.refreshed_at = at;
+            r
+        };
+        for (i, a) in ["c", "a", "e", "b", "d"].iter().enumerate() {
+            s.save(&live(a, Some(100 + i as i64)), None).await.unwrap();
+        }
+        s.save(&live("fresh", Some(10_000)), None).await.unwrap();
+        s.save(&record("no-refresh-token"), None).await.unwrap();
+        let mut dead = live("dead", Some(1));
+        dead.token_invalidated = true;
+        s.save(&dead, None).await.unwrap();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let q = ListQuery {
+                refreshed_before: 1_000,
+                after: after.take(),
+                limit: 2,
+            };
+            let page = s.list_connections(&q).await.unwrap().unwrap();
+            assert!(page.connections.len() <= 2);
+            seen.extend(page.connections.into_iter().map(|(a, _)| a));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["a", "b", "c", "d", "e", "old"]);
+        // The listing reads the index, not the table.
+        let plan = s
+            .with_conn("plan", |c| {
+                c.query_row(
+                    "EXPLAIN QUERY PLAN SELECT account_id, owner FROM forcelink_tokens INDEXED BY forcelink_tokens_keepalive
+                     WHERE live = 1 AND (account_id, owner) > ('', '') AND (refreshed_at IS NULL OR refreshed_at < 5)
+                     ORDER BY account_id, owner LIMIT 3",
+                    [],
+                    |r| r.get::<_, String>(3),
+                )
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("COVERING INDEX forcelink_tokens_keepalive"), "{plan}");
+        let bad = ListQuery {
+            refreshed_before: 1,
+            after: Some(serde_json::json!({"not": "ours"})),
+            limit: 2,
+        };
+        assert_eq!(s.list_connections(&bad).await.unwrap_err().code(), "INVALID_INPUT");
+        drop(s);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+
+    #[tokio::test]
     async fn close_checkpoints_and_later_calls_fail() {
         let path = tmp("close");
         let s = SqliteStore::open(&path, None).unwrap();
