@@ -124,6 +124,7 @@ impl TimedStore {
                 op: op.to_string(),
                 message: e.to_string(),
                 timed_out,
+                connection: None,
             });
         }
         r
