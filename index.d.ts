@@ -29,8 +29,11 @@ export interface TokenRecord {
   invalidated_reason?: ReconnectReason
   /** Ms since the epoch of the last successful token grant; absent on older records (unknown). */
   refreshed_at?: number
-  /** Grows on every write (fencing for conditional saves); absent on incumbent records (= 0). */
-  version?: number
+  /**
+   * Grows on every write (fencing for conditional saves); absent or null on incumbent records
+   * (= 0). A finite non-negative integer; a string of digits (`pg` bigint) is accepted.
+   */
+  version?: number | string | null
   [extra: string]: unknown
 }
 
@@ -76,15 +79,27 @@ export type ReconnectReason =
   | 'no_refresh_token'
   | 'other'
 
+/** What a save answers: a boolean, or a driver result read as "written" when its count is > 0. */
+export type SaveResult =
+  | boolean
+  | { matchedCount: number | string }
+  | { modifiedCount: number | string }
+  | { rowCount: number | string | null }
+  | { affectedRows: number | string }
+  | { changes: number | string }
+  | void
+
 /** Where the host keeps connections (TokenStore contract v2). Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
   find(accountId: string, ownerId: string): MaybePromise<TokenRecord | StoredTokenRecord | null | undefined>
   /**
    * Upsert keyed by `account_id` + `owner`. With `expectedVersion`, write only if the stored
-   * record exists and its `version` (0 when absent) equals it, else resolve `false`; any other
-   * value counts as written.
+   * record exists and its `version` (0 when absent or null) equals it, and resolve whether it
+   * wrote: `true`/`false`, or a driver result forcelink reads (`{ matchedCount }`,
+   * `{ modifiedCount }`, `{ rowCount }`, `{ affectedRows }`, `{ changes }`: written when > 0).
+   * Any other answer to a conditional save is a `STORE_ERROR`. Without options the answer is ignored.
    */
-  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<unknown>
+  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<SaveResult>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
   /** Cross-process refresh lease (works with no record): a lease token, or null while another holds it. */
   acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<string | null>
@@ -144,6 +159,11 @@ export interface ForcelinkConfig {
   leaseWaitMs?: number
   /** Every TokenStore call must settle within this (default 10000) or the call fails with STORE_ERROR. */
   storeTimeoutMs?: number
+  /**
+   * How long `close()` waits for refreshes in flight (including those started by export and sync
+   * cursors) and for saving rotated tokens not saved yet (default 10000).
+   */
+  closeTimeoutMs?: number
   /** The in-memory token cache keeps at most this many connections, least recently used go first (default 10000). */
   maxCachedConnections?: number
   /** Cached connections are re-read from the store at least this often (default 60000). */
@@ -328,6 +348,8 @@ export declare class ForcelinkError extends Error {
   idleMs?: number | null
   /** UNSUPPORTED: the TokenStore method that is missing. */
   method?: string
+  /** On a rejected `close()`: the connections whose rotated token could not be saved. */
+  connections?: EventConnection[]
 }
 
 export interface Logger {
@@ -346,7 +368,8 @@ export interface ForcelinkEvents {
   retry: { connection: EventConnection; orgId: string | null; status: number | null; attempt: number; delayMs: number; reason: string }
   rateLimited: { connection: EventConnection; orgId: string | null }
   apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
-  storeError: { op: string; message: string; timedOut: boolean }
+  /** `connection` is set for a rotated token `close()` could not save (`op: 'close'`). */
+  storeError: { op: string; message: string; timedOut: boolean; connection?: EventConnection }
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
 }
 
@@ -364,8 +387,11 @@ export declare class Forcelink extends EventEmitter {
   /** How long a login state (and its browser binding) lives, in seconds. */
   readonly stateTtlSeconds: number
   /**
-   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight, closes the embedded SQLite store, and refuses later calls with `CLOSED`. Idempotent.
+   * Refuses later calls with `CLOSED`, cancels running exports and syncs, waits for the calls in
+   * flight, then (bounded by `closeTimeoutMs`) for every refresh in flight and for saving rotated
+   * tokens not saved yet, and only then closes the embedded SQLite store. Rejects with
+   * `STORE_ERROR` naming the connections whose rotated token could not be saved (each also gets a
+   * `storeError` event). Idempotent.
    */
   close(): Promise<void>
   /** `await using fl = new Forcelink(...)`. */

@@ -302,6 +302,10 @@ class Forcelink extends EventEmitter {
   /** @type {any} */
   #logger = null
   #closed = false
+  /** @type {Promise<void> | null} */
+  #closing = null
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #keepAlive = null
   #inflight = new Set()
   #cursors = new Set()
 
@@ -364,7 +368,10 @@ class Forcelink extends EventEmitter {
     if (signal && signal.aborted) return Promise.reject(cancelledError(signal))
     const inner = Promise.resolve().then(fn)
     this.#inflight.add(inner)
-    const done = () => this.#inflight.delete(inner)
+    const done = () => {
+      this.#inflight.delete(inner)
+      this.#holdWhileBusy()
+    }
     inner.then(done, done)
     if (!signal) return inner
     return new Promise((resolve, reject) => {
@@ -420,27 +427,83 @@ class Forcelink extends EventEmitter {
       throw closedError()
     }
     this.#cursors.add(cursor)
-    return () => this.#cursors.delete(cursor)
+    return () => {
+      this.#cursors.delete(cursor)
+      this.#holdWhileBusy()
+    }
+  }
+
+  // A refresh can outlive the call that started it, and a rotated token may wait for its save:
+  // Node must not exit under them (a lost rotated token loses the connection). A referenced
+  // timer keeps the process alive while the core reports either.
+  #holdWhileBusy() {
+    if (this.#keepAlive) return
+    let busy = false
+    try {
+      busy = this.#n.busy()
+    } catch (_) {
+      /* never breaks a call */
+    }
+    if (!busy) return
+    this.#keepAlive = setInterval(() => {
+      let still = false
+      try {
+        still = this.#n.busy()
+      } catch (_) {
+        /* stop holding */
+      }
+      if (!still) this.#releaseKeepAlive()
+    }, 50)
+  }
+
+  #releaseKeepAlive() {
+    if (this.#keepAlive) clearInterval(this.#keepAlive)
+    this.#keepAlive = null
   }
 
   /**
-   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight to settle, closes the embedded store, and refuses later calls with `CLOSED`.
-   * Idempotent.
+   * Refuses later calls with `CLOSED`, cancels running exports and syncs, waits for the calls in
+   * flight, then (bounded by `closeTimeoutMs`) for every refresh in flight, including those
+   * started by export and sync cursors, and for the saves of rotated tokens not saved yet; only
+   * then closes the embedded store. Rejects with STORE_ERROR naming the connections whose rotated
+   * token could not be saved (each also reported as a `storeError` event). Idempotent.
    */
-  async close() {
-    if (!this.#closed) {
+  close() {
+    if (!this.#closing) {
       this.#closed = true
-      try {
-        this.#n.close()
-      } catch (_) {
-        /* closing never fails */
-      }
-      for (const c of this.#cursors) c.close()
+      this.#closing = this.#shutdown()
     }
+    return this.#closing
+  }
+
+  async #shutdown() {
+    for (const c of this.#cursors) c.close()
     await Promise.allSettled([...this.#inflight])
+    /** @type {Array<Record<string, string>>} */
+    let unsaved = []
+    try {
+      unsaved = await this.#n.drain()
+    } catch (_) {
+      /* draining never fails */
+    }
+    try {
+      this.#n.close()
+    } catch (_) {
+      /* closing never fails */
+    }
     // Then the embedded store's SQLite connection (a host's store is the host's to close).
     await this.#n.closeStore()
+    this.#releaseKeepAlive()
+    if (unsaved.length > 0) {
+      const names = unsaved.map((c) => (c.connectionId ? `connection ${c.connectionId}` : `account ${c.accountId} / owner ${c.ownerId}`))
+      const err = new ForcelinkError({
+        code: 'STORE_ERROR',
+        status: 500,
+        message: `close(): the refreshed token of ${names.join(', ')} could not be saved within closeTimeoutMs; ${unsaved.length === 1 ? 'that connection' : 'those connections'} may need to be connected again`,
+      })
+      Object.defineProperty(err, 'connections', { value: unsaved, enumerable: true })
+      throw err
+    }
   }
 
   /** `await using fl = new Forcelink(...)` closes it at the end of the scope. */

@@ -35,6 +35,7 @@ struct RawConfig {
     max_retries: Option<f64>,
     lease_wait_ms: Option<f64>,
     store_timeout_ms: Option<f64>,
+    close_timeout_ms: Option<f64>,
     max_cached_connections: Option<f64>,
     token_cache_ttl_ms: Option<f64>,
     jwt_bearer: Option<RawJwtBearer>,
@@ -253,6 +254,8 @@ pub struct Config {
     pub lease_wait: Duration,
     /// Every TokenStore call settles within this or fails with STORE_ERROR.
     pub store_timeout: Duration,
+    /// How long `close()` waits for refreshes in flight and unsaved tokens.
+    pub close_timeout: Duration,
     /// The in-memory token cache holds at most this many connections (least recently used go).
     pub max_cached_connections: usize,
     /// A cached connection is re-read from the store at least this often.
@@ -530,6 +533,13 @@ impl Config {
             50.0,
             120_000.0,
         )? as u64);
+        let close_timeout = Duration::from_millis(bounded(
+            "closeTimeoutMs",
+            raw.close_timeout_ms,
+            10_000.0,
+            0.0,
+            600_000.0,
+        )? as u64);
         // By default a waiter outlasts a live holder's token request and a crashed holder's lease.
         let default_wait = (crate::token::manager::RENEWED_LEASE_TTL + http_timeout + store_timeout)
             .as_millis()
@@ -647,6 +657,7 @@ impl Config {
             max_retries,
             lease_wait,
             store_timeout,
+            close_timeout,
             max_cached_connections,
             token_cache_ttl,
             server_flow,

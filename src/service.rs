@@ -357,8 +357,11 @@ impl Forcelink {
     /// starts or writes the record back afterwards.
     pub async fn disconnect(&self, key: &ConnKey) -> Result<bool> {
         let key = key.clone();
-        let _closing = self.tokens.close(&key).await;
-        let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
+        // The lease is held (and renewed) for the whole revoke, so no other process rotates the
+        // token meanwhile; the token revoked is the newest this process knows.
+        let closing = self.tokens.close(&key).await;
+        let stored = self.store().find(&key).await?;
+        let rec = closing.newest(stored).ok_or(Error::TokenNotFound)?;
         let org = crate::events::org_of(rec.token.id.as_deref());
         let oauth = self.oauth().for_conn(&key, org.as_deref());
         let revoked = match &rec.token.refresh_token {
@@ -593,6 +596,17 @@ impl Forcelink {
     /// Stops background work (retried saves of rotated tokens). In-flight calls finish.
     pub fn shutdown(&self) {
         self.tokens.shutdown();
+    }
+
+    /// Waits (bounded by `closeTimeoutMs`) for refreshes in flight and saves what is unsaved;
+    /// answers the connections whose rotated token could not be saved.
+    pub async fn drain(&self) -> Vec<ConnKey> {
+        self.tokens.drain(self.cfg.close_timeout).await
+    }
+
+    /// Whether a refresh or an unsaved token exists.
+    pub fn busy(&self) -> bool {
+        self.tokens.busy()
     }
 
     /// Closes the store's open resources (the embedded SQLite connection); called by `close()`

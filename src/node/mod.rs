@@ -568,10 +568,30 @@ impl NativeForcelink {
         })
     }
 
-    /// Stops background work; the JS layer refuses later calls with CLOSED.
+    /// Stops background work at once (retried saves); `drain` is the orderly way. The JS layer
+    /// refuses later calls with CLOSED.
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.shutdown();
+    }
+
+    /// Waits (bounded by `closeTimeoutMs`) for every refresh in flight and saves the rotated
+    /// tokens not saved yet, then stops background work. Resolves the connections whose token
+    /// could not be saved (each reported as a `storeError` event too).
+    #[napi(ts_return_type = "Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>")]
+    pub async fn drain(&self) -> Vec<serde_json::Value> {
+        self.inner
+            .drain()
+            .await
+            .iter()
+            .filter_map(|k| serde_json::to_value(crate::events::Connection::from(k)).ok())
+            .collect()
+    }
+
+    /// Whether a refresh or a rotated token not saved yet exists (the host keeps Node alive).
+    #[napi(catch_unwind)]
+    pub fn busy(&self) -> bool {
+        self.inner.busy()
     }
 
     /// Closes the embedded store's SQLite connection; the JS layer calls it once the calls in

@@ -90,6 +90,52 @@ impl JsStore {
     }
 }
 
+/// Driver results a conditional save may answer instead of a boolean, checked in this order:
+/// MongoDB `updateOne` (`matchedCount`, `modifiedCount`), `pg` (`rowCount`), mysql2
+/// (`affectedRows`), better-sqlite3 (`changes`). Written when the count is above 0.
+const SAVE_COUNTS: [&str; 5] = [
+    "matchedCount",
+    "modifiedCount",
+    "rowCount",
+    "affectedRows",
+    "changes",
+];
+
+fn count_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether a conditional save wrote. Anything but a boolean or a documented driver result is a
+/// STORE_ERROR: read loosely it would turn fencing off (or drop a rotated token).
+pub(crate) fn conditional_save_answer(v: Value) -> Result<bool> {
+    let contract = "save with expectedVersion must resolve true (written) or false (the stored \
+                    version differs), or a driver result with matchedCount, modifiedCount, \
+                    rowCount, affectedRows or changes";
+    match &v {
+        Value::Bool(b) => return Ok(*b),
+        Value::Object(o) => {
+            for k in SAVE_COUNTS {
+                if let Some(c) = o.get(k) {
+                    return count_of(c).map(|n| n > 0).ok_or_else(|| {
+                        Error::store("save", format!("{contract}; {k} is not a count"))
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    Err(Error::store(
+        "save",
+        format!("{contract}, got {}", crate::shape::kind(&v)),
+    ))
+}
+
 #[async_trait]
 impl TokenStore for JsStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
@@ -118,11 +164,12 @@ impl TokenStore for JsStore {
             None => json!([rec]),
             Some(v) => json!([rec, { "expectedVersion": v }]),
         };
-        // Only an explicit `false` means "another writer got there first".
-        Ok(!matches!(
-            Self::required("save", self.invoke("save", args).await?)?,
-            Value::Bool(false)
-        ))
+        let answer = Self::required("save", self.invoke("save", args).await?)?;
+        match expected_version {
+            // An unconditional upsert: what it answers is not needed.
+            None => Ok(true),
+            Some(_) => conditional_save_answer(answer),
+        }
     }
 
     async fn delete(&self, key: &ConnKey) -> Result<bool> {

@@ -79,13 +79,26 @@ impl<'a> OAuthClient<'a> {
     }
 
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
+        let tr = self.refresh_unverified(refresh_token).await?;
+        self.verify(&tr)?;
+        Ok(tr)
+    }
+
+    /// A refresh-token grant whose answer is not checked yet: with rotation the token sent is
+    /// retired once Salesforce accepted it, so the caller saves the answer before `verify`.
+    pub async fn refresh_unverified(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
         let form = [
             ("grant_type", "refresh_token"),
             ("client_id", self.cfg.client_id.as_str()),
             ("client_secret", self.cfg.client_secret.expose()),
             ("refresh_token", refresh_token.expose()),
         ];
-        self.token_request(&form).await
+        self.token_request_unverified(&form).await
+    }
+
+    /// Checks a token response's signature (see `check_signature`).
+    pub fn verify(&self, tr: &TokenResponse) -> Result<()> {
+        self.check_signature(tr)
     }
 
     /// Mints a token with the configured server-to-server grant.
@@ -118,6 +131,12 @@ impl<'a> OAuthClient<'a> {
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse> {
+        let tr = self.token_request_unverified(form).await?;
+        self.check_signature(&tr)?;
+        Ok(tr)
+    }
+
+    async fn token_request_unverified(&self, form: &[(&str, &str)]) -> Result<TokenResponse> {
         let url = self.cfg.login_url.join("/services/oauth2/token");
         let resp = self.send(&url, form).await?;
         let status = resp.status().as_u16();
@@ -129,7 +148,6 @@ impl<'a> OAuthClient<'a> {
             let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
                 Error::Unavailable("the token endpoint answered with an unreadable body".into())
             })?;
-            self.check_signature(&tr)?;
             return Ok(tr);
         }
         match serde_json::from_slice::<OAuthErrorBody>(&body) {

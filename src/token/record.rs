@@ -172,20 +172,46 @@ pub struct TokenRecord {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_version"
+        deserialize_with = "strict_version"
     )]
     pub version: Option<u64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn lenient_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        _ => None,
-    })
+/// `version` is a finite non-negative integer; a numeric string (PostgreSQL `bigint` through `pg`)
+/// is accepted and normalised. Anything else is refused: read as 0 it would make every fenced
+/// save lose and a rotated token be discarded.
+fn strict_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    use serde::de::Error as _;
+    let bad = |what: &str| {
+        D::Error::custom(format!(
+            "version must be a non-negative integer (or a string of digits), not {what}"
+        ))
+    };
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) => Ok(Some(v)),
+            None => match n.as_f64() {
+                Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => {
+                    Ok(Some(f as u64))
+                }
+                _ => Err(bad("a fraction or a negative number")),
+            },
+        },
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) {
+                t.parse()
+                    .map(Some)
+                    .map_err(|_| bad("an out-of-range string"))
+            } else {
+                Err(bad("a non-numeric string"))
+            }
+        }
+        Some(other) => Err(bad(crate::shape::kind(&other))),
+    }
 }
 
 fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {

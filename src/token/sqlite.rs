@@ -170,6 +170,25 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` inside a write transaction with `now` read once the write lock is held: waiting for
+/// the connection or for another process's write (busy timeout) never eats into a lease.
+fn in_write<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection, i64) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    match f(c, now_millis()) {
+        Ok(v) => {
+            c.execute_batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
@@ -251,16 +270,15 @@ impl TokenStore for SqliteStore {
         let (a, o) = (key.account_id().to_string(), key.owner().to_string());
         let token = format!("{}-{:032x}", self.holder, rand::random::<u128>());
         let t = token.clone();
-        let now = now_millis();
         let got = self
             .with_conn("acquireLease", move |c| {
                 // Take the lease if nobody holds it or it expired; no record needs to exist.
-                c.execute(
+                in_write(c, |c, now| c.execute(
                     "INSERT INTO forcelink_leases (account_id, owner, holder, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (account_id, owner) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
                      WHERE forcelink_leases.expires_at <= ?5",
                     params![a, o, t, now + ttl_ms as i64, now],
-                )
+                ))
                 .map(|n| n == 1)
             })
             .await?;
@@ -286,13 +304,12 @@ impl TokenStore for SqliteStore {
             key.owner().to_string(),
             lease.as_str().to_string(),
         );
-        let now = now_millis();
         let kept = self
             .with_conn("renewLease", move |c| {
-                c.execute(
+                in_write(c, |c, now| c.execute(
                     "UPDATE forcelink_leases SET expires_at = ?4 WHERE account_id = ?1 AND owner = ?2 AND holder = ?3 AND expires_at > ?5",
                     params![a, o, t, now + ttl_ms as i64, now],
-                )
+                ))
                 .map(|n| n == 1)
             })
             .await?;

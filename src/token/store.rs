@@ -157,25 +157,31 @@ impl TimedStore {
     ) -> Result<T> {
         let (r, timed_out) = match tokio::time::timeout(self.limit, f).await {
             Ok(r) => (r, false),
-            Err(_) => (
-                Err(Error::store(
-                    op,
-                    format!(
-                        "did not settle within {} ms (storeTimeoutMs)",
-                        self.limit.as_millis()
-                    ),
-                )),
-                true,
-            ),
+            Err(_) => (Err(self.timeout_error(op)), true),
         };
-        if let Err(e) = &r {
+        self.report(op, &r, timed_out);
+        r
+    }
+
+    fn timeout_error(&self, op: &'static str) -> Error {
+        Error::store(
+            op,
+            format!(
+                "did not settle within {} ms (storeTimeoutMs)",
+                self.limit.as_millis()
+            ),
+        )
+    }
+
+    fn report<T>(&self, op: &'static str, r: &Result<T>, timed_out: bool) {
+        if let Err(e) = r {
             self.events.emit(|| crate::events::Event::StoreError {
                 op: op.to_string(),
                 message: e.to_string(),
                 timed_out,
+                connection: None,
             });
         }
-        r
     }
 }
 
@@ -191,9 +197,27 @@ impl TokenStore for TimedStore {
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         self.bound("delete", self.inner.delete(key)).await
     }
+    /// A lease granted after the call timed out is a lease nobody knows about: the call runs on
+    /// in the background and whatever it returns is released (best effort).
     async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
-        self.bound("acquireLease", self.inner.acquire_lease(key, ttl_ms))
-            .await
+        let (inner, k) = (self.inner.clone(), key.clone());
+        let mut call = tokio::spawn(async move { inner.acquire_lease(&k, ttl_ms).await });
+        let limit = self.limit;
+        let (r, timed_out) = match tokio::time::timeout(limit, &mut call).await {
+            Ok(Ok(r)) => (r, false),
+            Ok(Err(_)) => (Err(Error::store("acquireLease", "the call failed")), false),
+            Err(_) => {
+                let (inner, k) = (self.inner.clone(), key.clone());
+                tokio::spawn(async move {
+                    if let Ok(Ok(LeaseGrant::Held(l))) = call.await {
+                        let _ = tokio::time::timeout(limit, inner.release_lease(&k, &l)).await;
+                    }
+                });
+                (Err(self.timeout_error("acquireLease")), true)
+            }
+        };
+        self.report("acquireLease", &r, timed_out);
+        r
     }
     async fn can_renew_lease(&self) -> bool {
         self.bound("renewLease", async {
