@@ -1,7 +1,7 @@
 'use strict'
 // The short chaos run (npm run chaos is the long one): processes SIGKILLed every 2 s while they
 // refresh rotating tokens through a shared store. Needs Debian's `postgresql` package (.ci/run).
-const { runChaos } = require('./support/chaos')
+const { runChaos, runKeepAliveChaos } = require('./support/chaos')
 
 test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplained reuse, no slow call', async (store) => {
   // Paced (thinkMs) so that it leaves the CPU to the test files Jest runs beside it.
@@ -11,5 +11,12 @@ test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplain
   expect(r.calls).toBeGreaterThan(100)
   expect(r.latencyMs.max).toBeLessThanOrEqual(20_000)
   expect(r.errorRate).toBeLessThanOrEqual(0.001)
+  expect(r.pass).toBe(true)
+})
+
+test.each(['sqlite', 'postgres'])('keepAlive chaos on %s: idle lifetimes pass, two processes, one token request per connection per sweep', async (store) => {
+  const r = await runKeepAliveChaos({ store, connections: 12, sweeps: 3 })
+  expect(r).toMatchObject({ reconnectRequired: 0, failed: 0, processErrors: 0, reuses: 0, finalCodes: { OK: 12 } })
+  expect(r.tokenRequestsPerSweep).toEqual([12, 12, 12])
   expect(r.pass).toBe(true)
 })

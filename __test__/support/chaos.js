@@ -219,4 +219,128 @@ async function runChaos(o) {
   }
 }
 
-module.exports = { runChaos }
+const DAY = 86_400_000
+
+/** Runs one keepAlive sweep in a child process; resolves its result line. */
+function sweepIn(args) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'chaos-keepalive-worker.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()))
+      } catch (_) {
+        resolve({ error: 'NO_RESULT', message: out.slice(0, 500) })
+      }
+    })
+  })
+}
+
+/**
+ * The keep-alive phase: the simulator's clock passes several refresh-token idle lifetimes (30 days)
+ * in steps of 20 days while two processes run keepAlive over the same store at each step. Pass:
+ * no RECONNECT_REQUIRED, exactly one token request per connection per sweep, and every connection
+ * still works at the end.
+ * @param {object} o
+ * @param {'sqlite'|'postgres'} o.store
+ * @param {number} [o.connections]
+ * @param {number} [o.sweeps]
+ * @param {number} [o.concurrency] keepAlive concurrency in each process
+ * @param {number} [o.tokenDelayMs] simulator token endpoint delay (widens the overlap)
+ */
+async function runKeepAliveChaos(o) {
+  const opt = { connections: 20, sweeps: 3, concurrency: 4, tokenDelayMs: 20, ...o }
+  const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
+  const killSim = () => sim.child.kill('SIGKILL')
+  process.once('exit', killSim)
+  let pg = null
+  let setupStore
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-chaos-ka-'))
+  const cfg = {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
+    stateSecret: 'chaos-state-secret-0123456789abcdef-XYZ',
+    loginUrl: sim.loginUrl,
+    allowedForwardOrigins: ['https://app.example.com'],
+    httpTimeoutMs: 10_000,
+  }
+  try {
+    if (opt.store === 'postgres') {
+      pg = await startPostgres()
+      const { PostgresStore } = require('../../stores/postgres')
+      setupStore = new PostgresStore({ connectionString: pg.connectionString, max: 2 })
+    } else {
+      cfg.storePath = path.join(tmp, 'keepalive.db')
+    }
+    await sim.setConfig({ rotation: true, refreshTokenIdleTtlMs: 30 * DAY, apiLimit: 1_000_000_000_000 })
+    const setup = new Forcelink({ ...cfg, store: setupStore })
+    const conns = Array.from({ length: opt.connections }, (_, i) => ({ accountId: `ka-acc-${String(i).padStart(5, '0')}`, ownerId: 'ka-user' }))
+    for (const c of conns) await connectOne(setup, c)
+    await setup.close()
+    await sim.setConfig({ tokenDelayMs: opt.tokenDelayMs })
+    const sweeps = []
+    const t0 = Date.now()
+    for (let i = 0; i < opt.sweeps; i++) {
+      await sim.control('clock', { advanceMs: 20 * DAY })
+      await sim.resetCounts()
+      const cutoff = Date.now()
+      await new Promise((r) => setTimeout(r, 5)) // every grant from here on is at or after the cutoff
+      const args = { cfg, pg: pg && pg.connectionString, cutoff, concurrency: opt.concurrency }
+      const results = await Promise.all([sweepIn(args), sweepIn(args)])
+      const counts = await sim.counts()
+      sweeps.push({ results, tokenRequests: counts.token.refresh_token })
+    }
+    const elapsedMs = Date.now() - t0
+    // Past one more idle lifetime from the first connect, every connection must still work.
+    await sim.control('clock', { advanceMs: 20 * DAY })
+    await sim.control('expire-access-tokens', {})
+    const check = new Forcelink({ ...cfg, store: setupStore })
+    const finalCodes = {}
+    for (const c of conns) {
+      const code = await check.query({ ...c, soql: SOQL }).then(
+        () => 'OK',
+        (e) => e.code,
+      )
+      finalCodes[code] = (finalCodes[code] || 0) + 1
+    }
+    await check.close()
+    const reuses = await sim.control('reuses')
+    const failed = sweeps.flatMap((s) => s.results.flatMap((r) => r.failed || []))
+    const errors = sweeps.flatMap((s) => s.results.filter((r) => r.error))
+    const report = {
+      phase: 'keepAlive',
+      store: opt.store,
+      connections: opt.connections,
+      sweeps: opt.sweeps,
+      virtualDays: 20 * (opt.sweeps + 1),
+      durationS: Math.round(elapsedMs / 100) / 10,
+      tokenRequestsPerSweep: sweeps.map((s) => s.tokenRequests),
+      refreshedPerSweep: sweeps.map((s) => s.results.reduce((n, r) => n + (r.refreshed || 0), 0)),
+      failed: failed.length,
+      processErrors: errors.length,
+      reconnectRequired: failed.filter((f) => f.code === 'RECONNECT_REQUIRED').length + (finalCodes.RECONNECT_REQUIRED || 0),
+      finalCodes,
+      reuses: reuses.count,
+    }
+    report.pass =
+      report.reconnectRequired === 0 &&
+      report.failed === 0 &&
+      report.processErrors === 0 &&
+      report.reuses === 0 &&
+      report.tokenRequestsPerSweep.every((n) => n === opt.connections) &&
+      finalCodes.OK === opt.connections
+    return report
+  } finally {
+    if (setupStore) await setupStore.close().catch(() => {})
+    await sim.stop()
+    process.removeListener('exit', killSim)
+    if (pg) pg.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+module.exports = { runChaos, runKeepAliveChaos }
