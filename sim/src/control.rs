@@ -39,6 +39,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/delete-range", post(delete_range))
         .route("/__sim/clock", get(clock).post(advance_clock))
         .route("/__sim/refuse-refresh", post(refuse_refresh))
+        .route("/__sim/mint-connections", post(mint_connections))
 }
 
 fn ok(v: Value) -> Response {
@@ -90,7 +91,7 @@ async fn index() -> Response {
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
         "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
         "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range",
-        "GET|POST /__sim/clock", "POST /__sim/refuse-refresh"
+        "GET|POST /__sim/clock", "POST /__sim/refuse-refresh", "POST /__sim/mint-connections"
     ]}))
 }
 
@@ -154,6 +155,34 @@ async fn refuse_refresh(State(sim): S, req: Request) -> Response {
     };
     lock(&sim.auth).refusal = refusal;
     ok(json!({ "reason": m.get("reason").cloned().unwrap_or(Value::Null) }))
+}
+
+/// `{ "count": n }` (at most 10,000 per call): opens n connections as if n users had connected
+/// (for benchmarks that need many stored connections): their tokens and ids.
+async fn mint_connections(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let count = match u64_field(&m, "count") {
+        Ok(Some(n)) if (1..=10_000).contains(&n) => n,
+        Ok(_) => return bad("count must be a whole number from 1 to 10000"),
+        Err(r) => return r,
+    };
+    let id_base = format!("{}/id/", sim.login_url);
+    let mut auth = lock(&sim.auth);
+    let out: Vec<Value> = (0..count)
+        .map(|_| {
+            let i = auth.open(crate::oauth::DEFAULT_SCOPE, false, true);
+            json!({
+                "accessToken": i.access_token,
+                "refreshToken": i.refresh_token,
+                "id": format!("{id_base}{}/{}", crate::tokens::org_id(i.org), i.user_id),
+                "instanceUrl": sim.instance_url,
+            })
+        })
+        .collect();
+    ok(json!({ "connections": out }))
 }
 
 async fn revoke_refresh(State(sim): S) -> Response {
