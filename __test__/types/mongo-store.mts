@@ -5,7 +5,8 @@ import mongoose from 'mongoose'
 
 const Key = mongoose.model<TokenRecord>('SalesforceKey', new mongoose.Schema({
   account_id: String, owner: String, token: Object, token_invalidated: Boolean, version: Number,
-}, { collection: 'integrations.salesforce.key' }))
+  invalidated_reason: String, refreshed_at: Number,
+}, { collection: 'integrations.salesforce.key' }).index({ account_id: 1, owner: 1, refreshed_at: 1 }))
 const Lease = mongoose.model<{ _id: string; token: string; until: Date }>('SalesforceLease',
   new mongoose.Schema({ _id: String, token: String, until: Date }))
 const Nonce = mongoose.model<{ _id: string; expires: Date }>('SalesforceNonce',
@@ -48,6 +49,24 @@ export const mongoStore: TokenStore = {
   },
   releaseLease: async (a, o, token) => {
     await Lease.deleteOne({ _id: leaseId(a, o), token })
+  },
+  // keepAlive: live connections granted before `refreshedBefore` (or never stamped), keyset-paged.
+  listConnections: async ({ refreshedBefore, after, limit }) => {
+    const [a, o] = Array.isArray(after) ? after.map(String) : ['', '']
+    const docs = await Key.find({
+      token_invalidated: { $ne: true },
+      'token.refresh_token': { $type: 'string' },
+      $and: [
+        { $or: [{ refreshed_at: { $lt: refreshedBefore } }, { refreshed_at: null }] },
+        { $or: [{ account_id: { $gt: a } }, { account_id: a, owner: { $gt: o } }] },
+      ],
+    }, { account_id: 1, owner: 1 }).sort({ account_id: 1, owner: 1 }).limit(limit + 1).lean()
+    const page = docs.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      connections: page.map((d) => ({ accountId: d.account_id, ownerId: d.owner })),
+      next: docs.length > limit && last ? [last.account_id, last.owner] : null,
+    }
   },
   consumeNonce: (nonce, expiresAtMs) =>
     Nonce.create({ _id: nonce, expires: new Date(expiresAtMs) }).then(

@@ -602,7 +602,7 @@ impl NativeForcelink {
     }
 
     /// A keep-alive sweep, ready to `run()` (and `cancel()`).
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "NativeKeepAlive")]
     pub fn keep_alive(&self, args: KeepAliveArgs) -> Outcome<NativeKeepAlive> {
         outcome(|| {
             let opts = crate::token::keepalive::KeepAliveOptions::new(
