@@ -256,7 +256,8 @@ mod tests {
         let w = serde_json::to_value(rr.to_wire()).unwrap();
         assert_eq!(w["reason"], "expired_or_revoked");
         assert_eq!(w["idleMs"], 5);
-        let unknown = serde_json::to_value(Error::reconnect(ReconnectReason::Other, None).to_wire()).unwrap();
+        let unknown =
+            serde_json::to_value(Error::reconnect(ReconnectReason::Other, None).to_wire()).unwrap();
         assert!(unknown["idleMs"].is_null() && unknown.get("idleMs").is_some());
         assert_eq!(
             Error::InvalidType.to_string(),

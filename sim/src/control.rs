@@ -252,11 +252,24 @@ async fn set_config(State(sim): S, req: Request) -> Response {
             let Ok(key) = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()) else {
                 return bad("accessTokenSigningKey.privateKeyPem must be an RSA private key PEM");
             };
-            let Some(jwk) = k.get("publicJwk").filter(|j| j.get("n").is_some() && j.get("e").is_some()) else {
-                return bad("accessTokenSigningKey.publicJwk must be the public key as a JWK (kty, n, e)");
+            let Some(jwk) = k
+                .get("publicJwk")
+                .filter(|j| j.get("n").is_some() && j.get("e").is_some())
+            else {
+                return bad(
+                    "accessTokenSigningKey.publicJwk must be the public key as a JWK (kty, n, e)",
+                );
             };
-            let kid = k.get("kid").and_then(Value::as_str).unwrap_or("sim-access-1").to_string();
-            Some(crate::tokens::AccessSigner { key, kid, jwk: jwk.clone() })
+            let kid = k
+                .get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or("sim-access-1")
+                .to_string();
+            Some(crate::tokens::AccessSigner {
+                key,
+                kid,
+                jwk: jwk.clone(),
+            })
         }
         Some(_) => return bad("accessTokenSigningKey must be an object"),
     };

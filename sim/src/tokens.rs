@@ -127,7 +127,10 @@ impl Refusal {
             Self::OrgInactive => ("inactive_org", "inactive organization"),
             Self::IpRestricted => ("invalid_grant", "ip restricted"),
             Self::LoginHours => ("invalid_grant", "login hours restricted"),
-            Self::AppBlocked => ("invalid_app_access", "user is not admin approved to access this app"),
+            Self::AppBlocked => (
+                "invalid_app_access",
+                "user is not admin approved to access this app",
+            ),
         }
     }
 }
@@ -577,7 +580,10 @@ mod tests {
         s.clock_offset_ms += 900;
         assert!(s.refresh(&rt, false, true).is_ok());
         s.clock_offset_ms += 900;
-        assert!(s.refresh(&rt, false, true).is_ok(), "a refresh restarts the idle clock");
+        assert!(
+            s.refresh(&rt, false, true).is_ok(),
+            "a refresh restarts the idle clock"
+        );
         s.clock_offset_ms += 1_000;
         assert!(s.refresh(&rt, false, true).is_err());
         assert!(s.refresh(&rt, false, true).is_err(), "gone for good");

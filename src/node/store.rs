@@ -103,9 +103,11 @@ const SAVE_COUNTS: [&str; 5] = [
 
 fn count_of(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -281,7 +283,9 @@ impl TokenStore for JsStore {
 
 /// `{ connections: [{ accountId, ownerId }], next }` as the host's store answered it.
 fn list_page(v: Value) -> Result<ListPage> {
-    let bad = |what: String| Error::store("listConnections", format!("listConnections must return {{ connections: [{{ accountId, ownerId }}], next }}: {what}"));
+    let bad = |what: String| {
+        Error::store("listConnections", format!("listConnections must return {{ connections: [{{ accountId, ownerId }}], next }}: {what}"))
+    };
     let Value::Object(mut o) = v else {
         return Err(bad(format!("got {}", crate::shape::kind(&v))));
     };

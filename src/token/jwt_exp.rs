@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn reads_exp_of_a_jwt() {
-        let t = jwt(r#"{"alg":"RS256","typ":"JWT"}"#, r#"{"exp":1700000000,"sub":"x"}"#);
+        let t = jwt(
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            r#"{"exp":1700000000,"sub":"x"}"#,
+        );
         assert_eq!(expires_at_ms(&t), Some(1_700_000_000_000));
     }
 
@@ -53,10 +56,22 @@ mod tests {
     fn opaque_and_malformed_tokens_have_no_expiry() {
         assert_eq!(expires_at_ms("00D5g000004XYZa!AQ.abc_def"), None);
         assert_eq!(expires_at_ms("a.b.c"), None);
-        assert_eq!(expires_at_ms(&jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"x"}"#)), None);
-        assert_eq!(expires_at_ms(&jwt(r#"{"alg":"RS256"}"#, r#"{"exp":"soon"}"#)), None);
-        assert_eq!(expires_at_ms(&jwt(r#"{"typ":"JWT"}"#, r#"{"exp":1}"#)), None);
+        assert_eq!(
+            expires_at_ms(&jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"x"}"#)),
+            None
+        );
+        assert_eq!(
+            expires_at_ms(&jwt(r#"{"alg":"RS256"}"#, r#"{"exp":"soon"}"#)),
+            None
+        );
+        assert_eq!(
+            expires_at_ms(&jwt(r#"{"typ":"JWT"}"#, r#"{"exp":1}"#)),
+            None
+        );
         assert_eq!(expires_at_ms(&jwt("not json", r#"{"exp":1}"#)), None);
-        assert_eq!(expires_at_ms(&format!("{}.x", jwt(r#"{"alg":"RS256"}"#, r#"{"exp":1}"#))), None);
+        assert_eq!(
+            expires_at_ms(&format!("{}.x", jwt(r#"{"alg":"RS256"}"#, r#"{"exp":1}"#))),
+            None
+        );
     }
 }

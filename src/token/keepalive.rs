@@ -115,7 +115,10 @@ pub async fn keep_alive(
         if cancelled(&cancel) {
             break;
         }
-        let room = opts.limit.map(|l| l.saturating_sub(seen)).unwrap_or(u64::MAX);
+        let room = opts
+            .limit
+            .map(|l| l.saturating_sub(seen))
+            .unwrap_or(u64::MAX);
         if room == 0 {
             break;
         }

@@ -24,12 +24,12 @@ use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
 use crate::error::{Error, Result};
-use crate::oauth::state::now_millis;
-use crate::token::reason::{safe_description, ReconnectReason};
 use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
 use crate::oauth::client::{OAuthClient, TokenResponse};
+use crate::oauth::state::now_millis;
+use crate::token::reason::{safe_description, ReconnectReason};
 use crate::token::record::{next_version, ConnKey, TokenData, TokenRecord};
 use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
@@ -521,7 +521,8 @@ impl Inner {
             _ if key.is_server() => self.mint(key, expected).await,
             // A connection that cannot refresh is marked, so the next login starts a new flow.
             Some(r) => {
-                let why = Error::reconnect(ReconnectReason::NoRefreshToken, r.idle_ms(now_millis()));
+                let why =
+                    Error::reconnect(ReconnectReason::NoRefreshToken, r.idle_ms(now_millis()));
                 self.invalidate(key, *r, expected, why).await
             }
             None => Err(Error::TokenNotFound),

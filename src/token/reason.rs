@@ -71,19 +71,61 @@ impl ReconnectReason {
                 _ => None,
             },
             OAuthErrorCode::InvalidAppAccess => Some(Self::AppBlocked),
-            OAuthErrorCode::InvalidGrant => Some(if has(&["inactive user", "user is inactive", "user inactive", "frozen"]) {
-                Self::UserInactive
-            } else if has(&["inactive org", "org is inactive", "organization is inactive", "org inactive", "organization is locked", "org is locked", "suspended", "closed org"]) {
-                Self::OrgInactive
-            } else if has(&["ip restricted", "ip range", "restricted ip", "login hours", "outside of login", "not allowed to login at this time", "login restricted"]) {
-                Self::PolicyBlocked
-            } else if has(&["app blocked", "app is blocked", "application is blocked", "app not installed", "not installed", "uninstalled", "hasn't approved", "has not approved", "not approved", "app access", "blocked"]) {
-                Self::AppBlocked
-            } else if has(&["expired access/refresh token", "expired", "revoked", "invalid refresh token", "token invalid"]) {
-                Self::ExpiredOrRevoked
-            } else {
-                Self::Other
-            }),
+            OAuthErrorCode::InvalidGrant => Some(
+                if has(&[
+                    "inactive user",
+                    "user is inactive",
+                    "user inactive",
+                    "frozen",
+                ]) {
+                    Self::UserInactive
+                } else if has(&[
+                    "inactive org",
+                    "org is inactive",
+                    "organization is inactive",
+                    "org inactive",
+                    "organization is locked",
+                    "org is locked",
+                    "suspended",
+                    "closed org",
+                ]) {
+                    Self::OrgInactive
+                } else if has(&[
+                    "ip restricted",
+                    "ip range",
+                    "restricted ip",
+                    "login hours",
+                    "outside of login",
+                    "not allowed to login at this time",
+                    "login restricted",
+                ]) {
+                    Self::PolicyBlocked
+                } else if has(&[
+                    "app blocked",
+                    "app is blocked",
+                    "application is blocked",
+                    "app not installed",
+                    "not installed",
+                    "uninstalled",
+                    "hasn't approved",
+                    "has not approved",
+                    "not approved",
+                    "app access",
+                    "blocked",
+                ]) {
+                    Self::AppBlocked
+                } else if has(&[
+                    "expired access/refresh token",
+                    "expired",
+                    "revoked",
+                    "invalid refresh token",
+                    "token invalid",
+                ]) {
+                    Self::ExpiredOrRevoked
+                } else {
+                    Self::Other
+                },
+            ),
             _ => None,
         }
     }
@@ -129,19 +171,37 @@ mod tests {
     #[test]
     fn documented_answers_map_to_reasons() {
         use ReconnectReason::*;
-        assert_eq!(grant("expired access/refresh token"), Some(ExpiredOrRevoked));
+        assert_eq!(
+            grant("expired access/refresh token"),
+            Some(ExpiredOrRevoked)
+        );
         assert_eq!(grant("inactive user"), Some(UserInactive));
         assert_eq!(grant("inactive organization"), Some(OrgInactive));
         assert_eq!(grant("organization is locked"), Some(OrgInactive));
         assert_eq!(grant("ip restricted"), Some(PolicyBlocked));
         assert_eq!(grant("login hours restricted"), Some(PolicyBlocked));
-        assert_eq!(grant("user hasn't approved this consumer"), Some(AppBlocked));
+        assert_eq!(
+            grant("user hasn't approved this consumer"),
+            Some(AppBlocked)
+        );
         assert_eq!(grant("something new"), Some(Other));
         let other = |c: &str| OAuthErrorCode::parse(c);
-        assert_eq!(ReconnectReason::from_oauth(&other("inactive_user"), ""), Some(UserInactive));
-        assert_eq!(ReconnectReason::from_oauth(&other("inactive_org"), ""), Some(OrgInactive));
-        assert_eq!(ReconnectReason::from_oauth(&other("invalid_app_access"), ""), Some(AppBlocked));
-        assert_eq!(ReconnectReason::from_oauth(&other("invalid_client"), "x"), None);
+        assert_eq!(
+            ReconnectReason::from_oauth(&other("inactive_user"), ""),
+            Some(UserInactive)
+        );
+        assert_eq!(
+            ReconnectReason::from_oauth(&other("inactive_org"), ""),
+            Some(OrgInactive)
+        );
+        assert_eq!(
+            ReconnectReason::from_oauth(&other("invalid_app_access"), ""),
+            Some(AppBlocked)
+        );
+        assert_eq!(
+            ReconnectReason::from_oauth(&other("invalid_client"), "x"),
+            None
+        );
         for r in ReconnectReason::ALL {
             assert_eq!(ReconnectReason::parse(r.as_str()), r);
         }
@@ -153,6 +213,9 @@ mod tests {
         let d = safe_description("bad token 5Aep861abcdefghijklmnopqrstuvwxyz.0123== here");
         assert_eq!(d, "bad token *** here");
         assert!(safe_description(&"x ".repeat(500)).chars().count() <= MAX_DESCRIPTION);
-        assert_eq!(safe_description("expired access/refresh token"), "expired access/refresh token");
+        assert_eq!(
+            safe_description("expired access/refresh token"),
+            "expired access/refresh token"
+        );
     }
 }

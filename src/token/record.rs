@@ -163,10 +163,18 @@ pub struct TokenRecord {
     #[serde(default, deserialize_with = "null_as_false")]
     pub token_invalidated: bool,
     /// Why the connection was invalidated (a `ReconnectReason`), beside `token_invalidated`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_str")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_str"
+    )]
     pub invalidated_reason: Option<String>,
     /// Ms since the epoch of the last successful token grant; absent on older records (unknown).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_ms")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_ms"
+    )]
     pub refreshed_at: Option<i64>,
     /// Fencing: grows on every write, so a conditional save can tell a newer record from ours.
     #[serde(
@@ -246,7 +254,8 @@ impl TokenRecord {
 
     /// Time since the last grant, None when unknown.
     pub fn idle_ms(&self, now_ms: i64) -> Option<u64> {
-        self.refreshed_at.map(|t| now_ms.saturating_sub(t).max(0) as u64)
+        self.refreshed_at
+            .map(|t| now_ms.saturating_sub(t).max(0) as u64)
     }
 
     /// Why the stored record was invalidated (`other` for records that do not say).

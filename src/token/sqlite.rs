@@ -466,13 +466,19 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(plan.contains("COVERING INDEX forcelink_tokens_keepalive"), "{plan}");
+        assert!(
+            plan.contains("COVERING INDEX forcelink_tokens_keepalive"),
+            "{plan}"
+        );
         let bad = ListQuery {
             refreshed_before: 1,
             after: Some(serde_json::json!({"not": "ours"})),
             limit: 2,
         };
-        assert_eq!(s.list_connections(&bad).await.unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(
+            s.list_connections(&bad).await.unwrap_err().code(),
+            "INVALID_INPUT"
+        );
         drop(s);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
