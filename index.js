@@ -308,6 +308,7 @@ class Forcelink extends EventEmitter {
   #keepAlive = null
   #inflight = new Set()
   #cursors = new Set()
+  #sweeps = new Set()
 
   constructor(config) {
     super()
@@ -478,6 +479,8 @@ class Forcelink extends EventEmitter {
 
   async #shutdown() {
     for (const c of this.#cursors) c.close()
+    // A keepAlive sweep starts no further refresh; the ones under way finish (awaited below).
+    for (const s of this.#sweeps) s.cancel()
     await Promise.allSettled([...this.#inflight])
     /** @type {Array<Record<string, string>>} */
     let unsaved = []
@@ -766,11 +769,13 @@ class Forcelink extends EventEmitter {
       const signal = opts.signal
       const onAbort = () => sweep.cancel()
       if (signal) signal.addEventListener('abort', onAbort, { once: true })
+      this.#sweeps.add(sweep)
       try {
         return JSON.parse(await call(() => sweep.run()))
       } catch (e) {
         throw withReason(e, signal)
       } finally {
+        this.#sweeps.delete(sweep)
         if (signal) signal.removeEventListener('abort', onAbort)
       }
     })

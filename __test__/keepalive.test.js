@@ -288,3 +288,20 @@ test('a refresh token rotated by an outside writer is adopted; the rotated-out o
   expect(reuses.count).toBe(0)
   expect(store.records()[0].token_invalidated).toBe(false)
 })
+
+test('close() stops a running sweep (CANCELLED) and waits for the refreshes under way', async () => {
+  const store = new MemoryStore()
+  const fl = new Forcelink(sim.forcelinkConfig({ store }))
+  for (let i = 0; i < 5; i++) await connectForTest(fl, { accountId: `close-${i}`, ownerId: 'u' })
+  await sim.control.setConfig({ tokenDelayMs: 200 })
+  try {
+    const p = fl.keepAlive({ olderThanMs: 0, concurrency: 1 })
+    await new Promise((r) => setTimeout(r, 50))
+    await fl.close()
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' })
+    // The refresh that was under way was saved: nothing is left invalidated.
+    expect(store.records().every((d) => d.token_invalidated === false)).toBe(true)
+  } finally {
+    await sim.control.setConfig({ tokenDelayMs: 0 })
+  }
+})

@@ -127,6 +127,7 @@ pub async fn keep_alive(
             after: after.take(),
             limit: PAGE_SIZE.min(room.min(u32::MAX as u64) as u32),
         };
+        let given = q.after.clone();
         let page = match tokens.store().list_connections(&q).await? {
             Some(p) => p,
             None => {
@@ -159,7 +160,16 @@ pub async fn keep_alive(
             });
         }
         match page.next {
-            Some(n) if !n.is_null() => after = Some(n),
+            Some(n) if !n.is_null() => {
+                // A store that answers the cursor it was given would loop forever.
+                if given.as_ref() == Some(&n) {
+                    return Err(Error::store(
+                        "listConnections",
+                        "returned the same next as the after it was given (the cursor must advance)",
+                    ));
+                }
+                after = Some(n);
+            }
             _ => break,
         }
     }
