@@ -534,7 +534,9 @@ impl NativeForcelink {
     /// Waits (bounded by `closeTimeoutMs`) for every refresh in flight and saves the rotated
     /// tokens not saved yet, then stops background work. Resolves the connections whose token
     /// could not be saved (each reported as a `storeError` event too).
-    #[napi(ts_return_type = "Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>")]
+    #[napi(
+        ts_return_type = "Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>"
+    )]
     pub async fn drain(&self) -> Vec<serde_json::Value> {
         self.inner
             .drain()
