@@ -164,6 +164,11 @@ export interface ForcelinkConfig {
    * cursors) and for saving rotated tokens not saved yet (default 10000).
    */
   closeTimeoutMs?: number
+  /**
+   * Refuse callbacks whose state was issued without a browser binding (`bindBrowser: false`),
+   * so no flow can skip the login-CSRF check (default false).
+   */
+  requireBrowserBinding?: boolean
   /** The in-memory token cache keeps at most this many connections, least recently used go first (default 10000). */
   maxCachedConnections?: number
   /** Cached connections are re-read from the store at least this often (default 60000). */

@@ -36,6 +36,7 @@ struct RawConfig {
     lease_wait_ms: Option<f64>,
     store_timeout_ms: Option<f64>,
     close_timeout_ms: Option<f64>,
+    require_browser_binding: Option<bool>,
     max_cached_connections: Option<f64>,
     token_cache_ttl_ms: Option<f64>,
     jwt_bearer: Option<RawJwtBearer>,
@@ -256,6 +257,8 @@ pub struct Config {
     pub store_timeout: Duration,
     /// How long `close()` waits for refreshes in flight and unsaved tokens.
     pub close_timeout: Duration,
+    /// Refuse callbacks whose state was issued without a browser binding (`bindBrowser: false`).
+    pub require_browser_binding: bool,
     /// The in-memory token cache holds at most this many connections (least recently used go).
     pub max_cached_connections: usize,
     /// A cached connection is re-read from the store at least this often.
@@ -658,6 +661,7 @@ impl Config {
             lease_wait,
             store_timeout,
             close_timeout,
+            require_browser_binding: raw.require_browser_binding.unwrap_or(false),
             max_cached_connections,
             token_cache_ttl,
             server_flow,

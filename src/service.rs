@@ -225,6 +225,11 @@ impl Forcelink {
     /// The callback must come from the browser (and, when the host knows it, the user) that
     /// started the flow. Checked before the nonce is spent and before Salesforce is called.
     fn check_origin_of(&self, claims: &StateClaims, p: &CallbackParams) -> Result<()> {
+        if claims.bh.is_none() && self.cfg.require_browser_binding {
+            return Err(Error::InvalidState {
+                reason: "issued without a browser binding (requireBrowserBinding)",
+            });
+        }
         if let Some(bh) = &claims.bh {
             let ok = p
                 .binding

@@ -8,6 +8,12 @@
 // it was never seen again (whoever received it never committed it) and a kill landed between the
 // request being sent and the store commit; every other reuse, and every RECONNECT_REQUIRED not
 // explained by such a loss, fails the run.
+//
+// Store-fault phases (`phase`, no SIGKILL, so no reuse and no RECONNECT_REQUIRED is acceptable):
+// - `renew-stall`: lease renewals stall past the lease (injected in the store, test builds only);
+// - `save-fail`: conditional saves of refreshed tokens fail;
+// - `sigstop`: a process is SIGSTOPped for longer than the lease, then SIGCONTed;
+// - `close`: processes are asked to stop (SIGTERM: `close()` with calls in flight) and replaced.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -46,6 +52,7 @@ async function connectOne(fl, c) {
  * @param {number} [o.tokenDelayMs] simulator token endpoint delay
  * @param {number} [o.killEveryMs]
  * @param {number} [o.thinkMs] pause between one loop's calls (0: flat out)
+ * @param {'kill'|'renew-stall'|'save-fail'|'sigstop'|'close'} [o.phase] what goes wrong (default kill)
  * @param {(s: string) => void} [o.log]
  */
 async function runChaos(o) {
@@ -58,9 +65,12 @@ async function runChaos(o) {
     tokenDelayMs: 400,
     killEveryMs: 2_000,
     thinkMs: 0,
+    phase: 'kill',
+    stopMs: 6_500, // longer than the 5 s lease
     log: () => {},
     ...o,
   }
+  const storeFaults = { 'renew-stall': { renewStallRate: 0.3, renewStallMs: 7_000 }, 'save-fail': { saveFailRate: 0.3 } }[opt.phase]
   const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
   const workers = new Set()
   const killSim = () => {
@@ -112,7 +122,8 @@ async function runChaos(o) {
     let started = 0
     const startWorker = () => {
       const args = JSON.stringify({ cfg, pg: pg && pg.connectionString, conns, concurrency: opt.concurrency, soql: SOQL, thinkMs: opt.thinkMs })
-      const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const env = storeFaults ? { ...process.env, FORCELINK_TEST_STORE_FAULTS: JSON.stringify(storeFaults) } : process.env
+      const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'], env })
       started++
       workers.add(child)
       child.once('exit', () => workers.delete(child))
@@ -134,14 +145,27 @@ async function runChaos(o) {
     }
     for (let i = 0; i < opt.procs; i++) startWorker()
     const t0 = Date.now()
+    const stops = []
+    const closes = []
     while (Date.now() - t0 < opt.durationMs) {
       await new Promise((r) => setTimeout(r, opt.killEveryMs))
       const list = [...workers]
       if (list.length === 0) break
       const victim = list[Math.floor(Math.random() * list.length)]
-      kills.push(Date.now())
-      victim.kill('SIGKILL')
-      startWorker()
+      if (opt.phase === 'kill') {
+        kills.push(Date.now())
+        victim.kill('SIGKILL')
+        startWorker()
+      } else if (opt.phase === 'sigstop') {
+        stops.push(Date.now())
+        victim.kill('SIGSTOP')
+        await new Promise((r) => setTimeout(r, opt.stopMs))
+        victim.kill('SIGCONT')
+      } else if (opt.phase === 'close') {
+        closes.push(Date.now())
+        victim.kill('SIGTERM') // close() while its calls are in flight
+        startWorker()
+      }
     }
     // Let the survivors finish their calls.
     await Promise.all(
@@ -201,8 +225,13 @@ async function runChaos(o) {
       reusesOther: avoidable.length,
       latencyMs: { p50: pct(ms, 50), p99: pct(ms, 99), max: ms.length ? ms[ms.length - 1] : 0 },
     }
+    report.phase = opt.phase
+    report.stops = stops.length
+    report.closes = closes.length
     report.pass =
-      report.calls > 0 &&
+      opt.phase !== 'kill'
+        ? report.calls > 0 && report.reuses === 0 && report.reconnectRequired === 0 && !errors.CLOSE_FAILED
+        : report.calls > 0 &&
       report.reconnectRequiredUnexplained === 0 &&
       report.reusesOther === 0 &&
       report.latencyMs.max <= 20_000 &&

@@ -342,6 +342,23 @@ impl NativeForcelink {
             ))),
             None => None,
         };
+        #[cfg(feature = "test-hooks")]
+        let store = match test_hooks::store_faults::from_env() {
+            Some(f) => {
+                let base: Arc<dyn TokenStore> = match store {
+                    Some(s) => s,
+                    None => Arc::new(
+                        crate::token::sqlite::SqliteStore::open(
+                            &cfg.store_path,
+                            cfg.encryption_key.as_ref(),
+                        )
+                        .map_err(|e| thrown(&env, &e))?,
+                    ),
+                };
+                Some(test_hooks::store_faults::wrap(base, f))
+            }
+            None => store,
+        };
         let inner = Forcelink::new(cfg, store).map_err(|e| thrown(&env, &e))?;
         Ok(Self {
             inner: Arc::new(inner),

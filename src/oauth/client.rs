@@ -140,9 +140,10 @@ impl<'a> OAuthClient<'a> {
         let url = self.cfg.login_url.join("/services/oauth2/token");
         let resp = self.send(&url, form).await?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
+        let deadline = tokio::time::Instant::now() + self.cfg.http_timeout;
+        let body = net::until(deadline, resp.bytes())
             .await
+            .ok_or_else(|| self.timed_out())?
             .map_err(|e| Error::Unavailable(net::describe(e)))?;
         if status == 200 {
             let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
@@ -191,14 +192,19 @@ impl<'a> OAuthClient<'a> {
         loop {
             attempt += 1;
             let last = attempt > self.cfg.max_retries;
-            match self
+            // The bound is enforced by `until` (stall-tolerant), not by reqwest's own timeout.
+            let request = self
                 .http
                 .post(url)
                 .header("Accept", "application/json")
                 .form(form)
-                .send()
-                .await
-            {
+                .timeout(net::BACKSTOP)
+                .send();
+            let deadline = tokio::time::Instant::now() + self.cfg.http_timeout;
+            let Some(sent) = net::until(deadline, request).await else {
+                return Err(self.timed_out());
+            };
+            match sent {
                 Ok(r) if r.status().as_u16() == 503 && !last => {
                     self.pause(attempt, Some(503), "503 from the OAuth endpoint")
                         .await
@@ -218,6 +224,13 @@ impl<'a> OAuthClient<'a> {
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
         }
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::Unavailable(format!(
+            "timed out: the OAuth endpoint did not answer within {} ms (httpTimeoutMs)",
+            self.cfg.http_timeout.as_millis()
+        ))
     }
 
     /// Sleeps the retry backoff, telling the host first (as REST retries do).
