@@ -128,13 +128,18 @@ pub async fn keep_alive(
             limit: PAGE_SIZE.min(room.min(u32::MAX as u64) as u32),
         };
         let given = q.after.clone();
-        let page = match tokens.store().list_connections(&q).await? {
-            Some(p) => p,
-            None => {
+        let page = match tokens.store().list_connections(&q).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
                 return Err(Error::Unsupported {
                     method: "listConnections",
                     operation: "keepAlive",
                 })
+            }
+            Err(e) => {
+                // The refreshes already started finish first (their waiters are not dropped).
+                while running.join_next().await.is_some() {}
+                return Err(e);
             }
         };
         for (account_id, owner) in page.connections {
@@ -163,6 +168,7 @@ pub async fn keep_alive(
             Some(n) if !n.is_null() => {
                 // A store that answers the cursor it was given would loop forever.
                 if given.as_ref() == Some(&n) {
+                    while running.join_next().await.is_some() {}
                     return Err(Error::store(
                         "listConnections",
                         "returned the same next as the after it was given (the cursor must advance)",
