@@ -95,7 +95,7 @@ export declare class NativeForcelink {
    */
   closeStore(): Promise<void>
   /** A keep-alive sweep, ready to `run()` (and `cancel()`). */
-  keepAlive(args: KeepAliveArgs): Outcome<NativeKeepAlive>
+  keepAlive(args: KeepAliveArgs): NativeKeepAlive
   /** This connection's org's last `Sforce-Limit-Info`, or `null` before any response. */
   limitInfoFor(args: ConnArgs): OrgLimitInfo | null
 }
