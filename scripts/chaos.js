@@ -119,6 +119,8 @@ function writeKeepAlive(reports) {
     `|---|${reports.map(() => '---').join('|')}|`,
     row('connections × sweeps (virtual days)', (r) => `${r.connections} × ${r.sweeps} (${r.virtualDays})`),
     row('token requests per sweep', (r) => r.tokenRequestsPerSweep.join(', ')),
+    // Both processes count a connection the other refreshed while they waited on its lease.
+    row('connections handled by both processes per sweep (overlap)', (r) => r.refreshedPerSweep.map((n) => n - r.connections).join(', ')),
     row('RECONNECT_REQUIRED / failed / reuses', (r) => `${r.reconnectRequired} / ${r.failed} / ${r.reuses}`),
     row('connections working at the end', (r) => `${r.finalCodes.OK || 0} of ${r.connections}`),
     row('wall time of the sweeps', (r) => `${r.durationS} s`),
