@@ -60,8 +60,10 @@ class ForcelinkError extends Error {
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
     // RECONNECT_REQUIRED: why, and ms since the last grant (null when unknown).
-    if (info.reason) this.reason = info.reason
-    if (this.code === 'RECONNECT_REQUIRED') this.idleMs = Number.isFinite(info.idleMs) ? info.idleMs : null
+    if (this.code === 'RECONNECT_REQUIRED') {
+      this.reason = info.reason || 'other'
+      this.idleMs = Number.isFinite(info.idleMs) ? info.idleMs : null
+    }
     // UNSUPPORTED: the store method missing.
     if (info.method) this.method = info.method
   }

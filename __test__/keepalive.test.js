@@ -305,3 +305,10 @@ test('close() stops a running sweep (CANCELLED) and waits for the refreshes unde
     await sim.control.setConfig({ tokenDelayMs: 0 })
   }
 })
+
+test('a ForcelinkError for RECONNECT_REQUIRED always has reason and idleMs (test doubles too)', () => {
+  const { forcelinkError } = require('../testing')
+  expect(forcelinkError('RECONNECT_REQUIRED')).toMatchObject({ reason: 'other', idleMs: null })
+  expect(forcelinkError('RECONNECT_REQUIRED', { reason: 'user_inactive', idleMs: 5 })).toMatchObject({ reason: 'user_inactive', idleMs: 5 })
+  expect(forcelinkError('TOKEN_NOT_FOUND').reason).toBeUndefined()
+})
