@@ -231,6 +231,32 @@ test('a retained replay id resumes after it; an expired one is replayid.corrupte
   c3.close()
 })
 
+test('replay retention runs on the virtual clock: 72 hours later a replay id is corrupted', async () => {
+  const { c, accessToken } = await client(sim)
+  const first = collect(c, (cb) => c.subscribe('/data/NoteChangeEvent', cb, 10))
+  await control('pubsub', { keepaliveMs: 50 })
+  expect(await first.until(() => first.keepalives > 0)).toBe(true)
+  const parent = (await rest(sim, accessToken, 'POST', '/sobjects/Contact/', { LastName: 'Parent' })).id
+  await rest(sim, accessToken, 'POST', '/sobjects/Note/', { Title: 'kept', ParentId: parent })
+  expect(await first.until(() => first.events.length >= 1)).toBe(true)
+  await first.close()
+  const replayId = first.events[0].replayId
+
+  await control('clock', { advanceMs: 71 * 3600 * 1000 })
+  const { c: c2 } = await client(sim)
+  const kept = collect(c2, (cb) => c2.subscribeFromReplayId('/data/NoteChangeEvent', cb, 10, replayId))
+  expect(await kept.until(() => kept.keepalives > 0)).toBe(true)
+  expect(kept.errors).toEqual([])
+  await kept.close()
+
+  await control('clock', { advanceMs: 2 * 3600 * 1000 })
+  const { c: c3 } = await client(sim)
+  const gone = collect(c3, (cb) => c3.subscribeFromReplayId('/data/NoteChangeEvent', cb, 10, replayId))
+  expect(await gone.until(() => gone.errors.length > 0)).toBe(true)
+  expect(gone.errors[0].metadata.get('error-code')).toEqual(['sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted'])
+  c3.close()
+})
+
 test('an expired token ends an open stream with UNAUTHENTICATED; a stall silences keepalives', async () => {
   const { c } = await client(sim)
   const got = collect(c, (cb) => c.subscribe('/data/OpportunityChangeEvent', cb, 10))

@@ -1,12 +1,13 @@
 'use strict'
 // npm run chaos [-- --store sqlite|postgres|both] [--procs P] [--concurrency C] [--seconds S] [--write]
+//   [--phase all|kill|keepalive] [--ka-connections N] [--ka-sweeps S]
 // Runs the chaos harness (__test__/support/chaos.js, shared with the chaos test) and exits non-zero unless every run passes;
 // --write puts the figures in BENCHMARKS.md (its chaos section).
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execSync } = require('node:child_process')
-const { runChaos } = require('../__test__/support/chaos')
+const { runChaos, runKeepAliveChaos } = require('../__test__/support/chaos')
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`)
@@ -26,16 +27,31 @@ async function main() {
     connections: Number(arg('connections', 3)),
     tokenDelayMs: Number(arg('token-delay-ms', 1000)),
   }
+  const phase = arg('phase', 'all')
   let ok = true
   const reports = []
+  const kaReports = []
   for (const store of stores) {
-    process.stderr.write(`chaos: ${store}, ${opts.procs} processes × ${opts.concurrency} calls, ${opts.durationMs / 1000} s\n`)
-    const r = await runChaos({ ...opts, store })
-    console.log(JSON.stringify(r, null, 2))
-    reports.push(r)
-    ok = ok && r.pass
+    if (phase === 'all' || phase === 'kill') {
+      process.stderr.write(`chaos: ${store}, ${opts.procs} processes × ${opts.concurrency} calls, ${opts.durationMs / 1000} s\n`)
+      const r = await runChaos({ ...opts, store })
+      console.log(JSON.stringify(r, null, 2))
+      reports.push(r)
+      ok = ok && r.pass
+    }
+    if (phase === 'all' || phase === 'keepalive') {
+      const ka = { connections: Number(arg('ka-connections', 200)), sweeps: Number(arg('ka-sweeps', 4)) }
+      process.stderr.write(`chaos keepAlive: ${store}, ${ka.connections} connections, ${ka.sweeps} sweeps of 20 virtual days, 2 processes\n`)
+      const r = await runKeepAliveChaos({ ...ka, store })
+      console.log(JSON.stringify(r, null, 2))
+      kaReports.push(r)
+      ok = ok && r.pass
+    }
   }
-  if (process.argv.includes('--write')) write(reports)
+  if (process.argv.includes('--write')) {
+    if (reports.length) write(reports)
+    if (kaReports.length) writeKeepAlive(kaReports)
+  }
   process.exit(ok ? 0 : 1)
 }
 
@@ -82,6 +98,41 @@ function write(reports) {
   const re = /<!-- chaos:start -->[\s\S]*<!-- chaos:end -->\n?/
   fs.writeFileSync(file, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}`)
 }
+function writeKeepAlive(reports) {
+  const file = path.join(__dirname, '..', 'BENCHMARKS.md')
+  let commit = ''
+  try {
+    commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+  } catch (_) {
+    // not a git checkout
+  }
+  const row = (label, f) => `| ${label} | ${reports.map(f).join(' | ')} |`
+  const section = [
+    '<!-- chaos-keepalive:start -->',
+    '## Chaos run: keepAlive through idle lifetimes (issue 20)',
+    '',
+    `Written by \`npm run chaos -- --phase keepalive --write\` on ${new Date().toISOString().slice(0, 10)} (commit ${commit}, ${os.cpus().length} cores, Node ${process.version}, debug builds). ` +
+      `The simulator's refresh-token idle lifetime is 30 days, rotation on; its clock jumps 20 days before each sweep, and two processes run \`keepAlive\` over the same store at once. ` +
+      'Pass: no RECONNECT_REQUIRED, no failure, no rotated-token reuse, exactly one token request per connection per sweep, and every connection still works 20 days after the last sweep.',
+    '',
+    `|  | ${reports.map((r) => (r.store === 'sqlite' ? 'SQLite (shared file)' : 'PostgreSQL (forcelink/stores/postgres)')).join(' | ')} |`,
+    `|---|${reports.map(() => '---').join('|')}|`,
+    row('connections × sweeps (virtual days)', (r) => `${r.connections} × ${r.sweeps} (${r.virtualDays})`),
+    row('token requests per sweep', (r) => r.tokenRequestsPerSweep.join(', ')),
+    // Both processes count a connection the other refreshed while they waited on its lease.
+    row('connections handled by both processes per sweep (overlap)', (r) => r.refreshedPerSweep.map((n) => n - r.connections).join(', ')),
+    row('RECONNECT_REQUIRED / failed / reuses', (r) => `${r.reconnectRequired} / ${r.failed} / ${r.reuses}`),
+    row('connections working at the end', (r) => `${r.finalCodes.OK || 0} of ${r.connections}`),
+    row('wall time of the sweeps', (r) => `${r.durationS} s`),
+    row('result', (r) => (r.pass ? '**pass**' : '**FAIL**')),
+    '<!-- chaos-keepalive:end -->',
+    '',
+  ].join('\n')
+  const old = fs.readFileSync(file, 'utf8')
+  const re = /<!-- chaos-keepalive:start -->[\s\S]*<!-- chaos-keepalive:end -->\n?/
+  fs.writeFileSync(file, re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}`)
+}
+
 main().catch((e) => {
   console.error(e)
   process.exit(1)

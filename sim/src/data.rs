@@ -666,15 +666,20 @@ impl Data {
             (Obj::Account, F::Industry) => s(pick(INDUSTRIES, self.h(obj, idx, 13))),
             (Obj::Account, F::Website) => own(format!("https://www.{}", self.account_domain(idx))),
             (Obj::Account, F::BillingCity) => s(pick(CITIES, self.h(obj, idx, 14))),
-            (Obj::Account, F::BillingStreet) => {
-                own(format!("{} Market Street", self.h(obj, idx, 22) % 9000 + 100))
-            }
+            (Obj::Account, F::BillingStreet) => own(format!(
+                "{} Market Street",
+                self.h(obj, idx, 22) % 9000 + 100
+            )),
             (Obj::Account, F::BillingPostalCode) => {
                 own(format!("{:05}", self.h(obj, idx, 23) % 100_000))
             }
             (Obj::Account, F::BillingCountry) => s("United States"),
-            (Obj::Account, F::Latitude) => Num((self.h(obj, idx, 24) % 180_000) as f64 / 1000.0 - 90.0),
-            (Obj::Account, F::Longitude) => Num((self.h(obj, idx, 25) % 360_000) as f64 / 1000.0 - 180.0),
+            (Obj::Account, F::Latitude) => {
+                Num((self.h(obj, idx, 24) % 180_000) as f64 / 1000.0 - 90.0)
+            }
+            (Obj::Account, F::Longitude) => {
+                Num((self.h(obj, idx, 25) % 360_000) as f64 / 1000.0 - 180.0)
+            }
             (Obj::Opportunity, F::Name) => {
                 let product = pick(PRODUCTS, self.h(obj, idx, 15));
                 match self.gen_parent(obj, idx, F::AccountId) {

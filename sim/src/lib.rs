@@ -166,6 +166,7 @@ fn login_router(sim: Arc<Sim>, host: Host) -> Router {
             axum::routing::post(oauth::decision),
         )
         .route("/services/oauth2/token", axum::routing::post(oauth::token))
+        .route("/id/keys", get(oauth::keys))
         .route(
             "/services/oauth2/revoke",
             get(oauth::revoke).post(oauth::revoke),

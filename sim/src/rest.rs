@@ -179,6 +179,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         return http::limit_exceeded();
     }
     let Some(user) = session_user(sim, &parts.headers) else {
+        crate::state::bump(&sim.counts.invalid_session);
         return http::invalid_session();
     };
     if matches!(r, Route::Unknown) {

@@ -60,7 +60,9 @@ pub fn is_hidden(obj: Obj, field: &str, user: Option<u64>) -> bool {
     let field = field.to_ascii_lowercase();
     HIDDEN.read().is_ok_and(|h| {
         h.iter().any(|x| {
-            x.obj == obj && x.field == field && (x.user.is_none() || (user.is_some() && x.user == user))
+            x.obj == obj
+                && x.field == field
+                && (x.user.is_none() || (user.is_some() && x.user == user))
         })
     })
 }
@@ -85,7 +87,9 @@ pub async fn add(Json(b): Json<FieldBody>) -> Response {
     };
     let ok_name = b.field.ends_with("__c")
         && b.field.len() <= 40
-        && b.field.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+        && b.field
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_');
     if !ok_name {
         return bad("custom field names are letters, digits and _ ending in __c");
     }
@@ -151,5 +155,9 @@ pub fn selects_compound(query: &str) -> bool {
         .map_or(lower.as_str(), |(s, _)| s);
     select
         .split(|c: char| c == ',' || c.is_whitespace())
-        .any(|tok| COMPOUNDS.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(tok)))
+        .any(|tok| {
+            COMPOUNDS
+                .iter()
+                .any(|(_, n, _)| n.eq_ignore_ascii_case(tok))
+        })
 }

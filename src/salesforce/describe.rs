@@ -180,7 +180,9 @@ impl DescribeCache {
         let body = match rest.send(key, Call::get(&path)).await {
             Ok(r) => r.body,
             // Salesforce answers 404 NOT_FOUND for an object this org (or user) does not have.
-            Err(Error::Salesforce { http_status: 404, .. }) => {
+            Err(Error::Salesforce {
+                http_status: 404, ..
+            }) => {
                 return Err(Error::input(
                     "type",
                     format!("Salesforce does not know the object {}", object.as_str()),

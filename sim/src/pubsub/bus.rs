@@ -55,8 +55,10 @@ pub struct Bus {
     pub resets: watch::Sender<u64>,
     pub retention_ms: AtomicI64,
     pub keepalive_ms: AtomicU64,
-    /// Streams send nothing until this instant (ms since epoch, sim clock).
+    /// Streams send nothing until this instant (ms since epoch, real time).
     pub stall_until: AtomicI64,
+    /// The org's virtual clock (`/__sim/clock`) minus real time: retention counts on it.
+    pub clock_offset_ms: AtomicI64,
 }
 
 /// Where a subscription starts.
@@ -75,6 +77,7 @@ impl Default for Bus {
             retention_ms: AtomicI64::new(DEFAULT_RETENTION_MS),
             keepalive_ms: AtomicU64::new(DEFAULT_KEEPALIVE_MS),
             stall_until: AtomicI64::new(0),
+            clock_offset_ms: AtomicI64::new(0),
         }
     }
 }
@@ -144,6 +147,11 @@ fn kind_name(k: ChangeKind) -> &'static str {
 }
 
 impl Bus {
+    /// Now on the org's clock.
+    pub fn now(&self) -> i64 {
+        time::now_ms() + self.clock_offset_ms.load(Relaxed)
+    }
+
     /// Publishes the queued changes of `d` as events. `txn`: they were one transaction (one
     /// transactionKey; alike consecutive changes become one multi-record event).
     pub fn flush(&self, d: &mut Data, txn: bool) {
@@ -151,7 +159,7 @@ impl Bus {
             return;
         }
         let changes = std::mem::take(&mut Arc::make_mut(&mut d.overlay).outbox);
-        let now = time::now_ms();
+        let now = self.now();
         let mut log = lock(&self.log);
         let mut groups: Vec<(Change, Vec<u64>)> = Vec::new();
         for c in changes {
@@ -261,7 +269,7 @@ impl Bus {
         log.events.clear();
     }
 
-    /// Drops every event committed before `before` (ms, sim clock): as if retention passed.
+    /// Drops every event published before `before` (ms, the org's clock): as if retention passed.
     pub fn expire_before(&self, before: i64) -> usize {
         let mut log = lock(&self.log);
         let mut n = 0;
@@ -278,13 +286,16 @@ impl Bus {
     /// retained replay id (`replayid.corrupted`).
     pub fn start_after(&self, start: &Start) -> Option<u64> {
         let mut log = lock(&self.log);
-        log.prune(time::now_ms(), self.retention_ms.load(Relaxed));
+        log.prune(self.now(), self.retention_ms.load(Relaxed));
         match start {
             Start::Latest => Some(log.last),
             Start::Earliest => Some(log.dropped_through),
             Start::After(bytes) => {
                 let r = u64::from_be_bytes(<[u8; 8]>::try_from(bytes.as_slice()).ok()?);
-                (r >= log.dropped_through && r <= log.last).then_some(r)
+                // The event named must itself still be retained (as on Salesforce), not only
+                // the ones after it.
+                let retained = r > log.dropped_through || (r == 0 && log.dropped_through == 0);
+                (retained && r <= log.last).then_some(r)
             }
         }
     }
@@ -294,7 +305,7 @@ impl Bus {
     /// fell behind the retention window.
     pub fn read(&self, obj: Obj, pos: u64, max: usize) -> Option<(Vec<ConsumerEvent>, u64)> {
         let mut log = lock(&self.log);
-        log.prune(time::now_ms(), self.retention_ms.load(Relaxed));
+        log.prune(self.now(), self.retention_ms.load(Relaxed));
         if pos < log.dropped_through {
             return None;
         }

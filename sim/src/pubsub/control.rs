@@ -150,7 +150,7 @@ async fn expire(State(sim): S, req: Request) -> Response {
     };
     match num(&m, "olderThanMs") {
         Ok(ms) => {
-            let before = time::now_ms() - ms.unwrap_or(0) as i64 + 1;
+            let before = sim.bus.now() - ms.unwrap_or(0) as i64 + 1;
             let n = sim.bus.expire_before(before);
             http::json_value(StatusCode::OK, &json!({ "expired": n }))
         }

@@ -286,8 +286,10 @@ impl SyncRun {
             (Some(b), true) => b.clone(),
             _ => {
                 let mut ty = self.opts.ty.clone();
-                crate::salesforce::describe::resolve_fields(describes, rest, &self.key, &mut ty, false)
-                    .await?;
+                crate::salesforce::describe::resolve_fields(
+                    describes, rest, &self.key, &mut ty, false,
+                )
+                .await?;
                 ty.field_names()
             }
         };
@@ -307,7 +309,10 @@ impl SyncRun {
             );
         }
         let mut names: Vec<&str> = now.iter().map(String::as_str).collect();
-        if !names.iter().any(|n| n.eq_ignore_ascii_case("SystemModstamp")) {
+        if !names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("SystemModstamp"))
+        {
             names.push("SystemModstamp");
         }
         self.shape = ExportType::new(self.opts.ty.object.as_str(), &names)
