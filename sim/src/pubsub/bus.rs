@@ -339,3 +339,54 @@ impl Bus {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deletes(bus: &Bus, d: &mut Data, ids: std::ops::Range<u64>, txn: bool) {
+        for i in ids {
+            crate::mutate::delete(d, Obj::Contact, i, 1_000);
+        }
+        bus.flush(d, txn);
+    }
+
+    #[test]
+    fn a_transaction_of_alike_deletes_is_one_multi_record_event() {
+        let (bus, mut d) = (Bus::default(), Data::new(1, 20, 0, 0));
+        deletes(&bus, &mut d, 0..3, true);
+        deletes(&bus, &mut d, 3..5, false);
+        let (events, pos) = bus.read(Obj::Contact, 0, 100).unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(pos, 3);
+        assert!(d.overlay.outbox.is_empty());
+        // Another object's subscriber passes over them.
+        assert_eq!(bus.read(Obj::Account, 0, 100).unwrap(), (Vec::new(), 3));
+    }
+
+    #[test]
+    fn overflow_swallows_changes_into_one_event_and_gaps_keep_them() {
+        let (bus, mut d) = (Bus::default(), Data::new(1, 20, 0, 0));
+        bus.overflow(Obj::Contact, 3);
+        deletes(&bus, &mut d, 0..3, false);
+        assert_eq!(bus.read(Obj::Contact, 0, 100).unwrap().0.len(), 1);
+        bus.gap(Obj::Contact, 2);
+        deletes(&bus, &mut d, 3..5, false);
+        assert_eq!(bus.read(Obj::Contact, 0, 100).unwrap().0.len(), 3);
+    }
+
+    #[test]
+    fn replay_ids_past_retention_are_refused() {
+        let (bus, mut d) = (Bus::default(), Data::new(1, 20, 0, 0));
+        deletes(&bus, &mut d, 0..2, false);
+        assert_eq!(bus.start_after(&Start::After(replay_bytes(1))), Some(1));
+        assert_eq!(bus.start_after(&Start::After(vec![1, 2])), None);
+        assert_eq!(bus.start_after(&Start::After(replay_bytes(9))), None);
+        bus.clock_offset_ms
+            .store(DEFAULT_RETENTION_MS + 1_000, Relaxed);
+        assert_eq!(bus.start_after(&Start::After(replay_bytes(1))), None);
+        assert_eq!(bus.start_after(&Start::Latest), Some(2));
+        assert_eq!(bus.start_after(&Start::Earliest), Some(2));
+        assert!(bus.read(Obj::Contact, 0, 100).is_none());
+    }
+}

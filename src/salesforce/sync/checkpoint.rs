@@ -243,6 +243,7 @@ mod tests {
             deletes_at: 1_700_000_000_000,
             earliest: 1_600_000_000_000,
             seen: pack_seen([(1, 2, 3), (4, 5, 6)].into_iter()),
+            fields: None,
         }
     }
 
