@@ -60,6 +60,8 @@ export declare class NativeForcelink {
   disconnect(args: ConnArgs): Promise<DisconnectResult>
   /** A valid access token, refreshed when needed (or when `forceRefresh`). */
   getAccessToken(args: TokenArgs): Promise<AccessToken>
+  /** The connected user's fields of a type, as forcelink reads them (cached per org). */
+  describe(args: DescribeArgs): Promise<Array<DescribedField>>
   /** Returns Salesforce's response body (JSON text) unchanged. */
   query(args: QueryArgs): Promise<string>
   /** Returns Salesforce's response body (JSON text) unchanged. */
@@ -167,6 +169,29 @@ export interface ConnArgs {
   connectionId?: string
 }
 
+/** `describe` arguments. */
+export interface DescribeArgs {
+  conn: ConnArgs
+  /** An export type's name, or an sObject's. */
+  type: string
+}
+
+/** One field as forcelink reads it (`describe`). */
+export interface DescribedField {
+  name: string
+  type: string
+  label: string
+  /** The compound field this one is a component of (`BillingCity` → `BillingAddress`). */
+  compoundParent?: string
+  filterable: boolean
+  nillable: boolean
+  updateable: boolean
+  /** A formula: its value can change without `SystemModstamp` moving. */
+  calculated: boolean
+  /** Read by `fields: 'all'` (compound, base64 and deprecated fields are not). */
+  exported: boolean
+}
+
 /** What `disconnect` answers. */
 export interface DisconnectResult {
   /** Salesforce confirmed the revocation. */
@@ -187,6 +212,8 @@ export interface ExportArgs {
   ordered?: boolean
   /** Records keep Salesforce's `attributes` objects (default: the export type's, itself true). */
   attributes?: boolean
+  /** `'all'` or a list of fields, in place of the export type's. */
+  fields?: 'all' | string[]
 }
 
 /** How an export reads Salesforce. */
@@ -205,6 +232,8 @@ export interface ExportProgress {
   engine: ExportEngine
   /** The Bulk job, for a Bulk export (pass it back as `jobId` to resume). */
   jobId?: string
+  /** The fields read, in column order (`fields: 'all'`: once resolved, before the first record). */
+  fields?: Array<string>
 }
 
 /** `keepAlive` options (checked by the core: each mistake names its field). */
@@ -312,6 +341,8 @@ export interface SyncArgs {
   engine?: ExportEngine
   batchSize?: number
   lookbackMs?: number
+  /** `'all'` or a list of fields, in place of the export type's. */
+  fields?: 'all' | string[]
 }
 
 /** `getAccessToken` arguments. */
