@@ -208,7 +208,7 @@ function fieldsOption(f) {
 }
 
 function progressOf(p) {
-  /** @type {{ fetched: number, total: number | null, engine: import('./binding').ExportEngine, jobId?: string }} */
+  /** @type {{ fetched: number, total: number | null, engine: import('./binding').ExportEngine, jobId?: string, fields?: string[] }} */
   const out = { fetched: p.fetched, total: p.total ?? null, engine: p.engine }
   if (p.jobId !== undefined && p.jobId !== null) out.jobId = p.jobId
   if (p.fields !== undefined && p.fields !== null) out.fields = p.fields
