@@ -22,7 +22,7 @@ pub const DEFAULT_RETENTION_MS: i64 = 72 * 3_600_000;
 /// An idle stream gets an empty response (a keepalive) this often (Salesforce: within 270 s).
 pub const DEFAULT_KEEPALIVE_MS: u64 = 270_000;
 /// Events kept at most (older ones are dropped, as if past retention).
-const MAX_EVENTS: usize = 500_000;
+const MAX_EVENTS: usize = 200_000;
 
 /// One stored event.
 pub struct Entry {
