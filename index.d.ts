@@ -303,6 +303,17 @@ export type SyncOptions = Connection & {
   batchSize?: number
   /** How far before the checkpoint changes are re-read (late commits), default 300000 (5 min). */
   lookbackMs?: number
+  /**
+   * After each window, `SELECT COUNT()` over it must equal the records read for it; a mismatch
+   * re-reads the window once, then reports `verifyMismatch` (event and step `meta`). Default false.
+   */
+  verify?: boolean
+  /**
+   * Formula fields change without `SystemModstamp` moving: with a period in ms (e.g. `86_400_000`),
+   * every live record is re-read (REST, in Id order) once per period when the fields include a
+   * formula, and comes out as an upsert. Default off.
+   */
+  formulaRefresh?: number
   /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
   fields?: 'all' | string[]
   signal?: AbortSignal
@@ -318,7 +329,21 @@ export interface SyncStep<R = SalesforceRecord> {
   meta?: {
     fields?: string[]
     schemaChange?: { type: string; orgId: string | null; added: string[]; removed: string[] }
+    /** The API budget ended the run: resume from `checkpoint` later. */
+    done?: false
+    reason?: 'api_budget'
+    /** `verify`: a window re-read after its count disagreed, and one that still disagrees. */
+    reread?: VerifyWindow
+    verifyMismatch?: VerifyWindow
   }
+}
+
+/** A sync window checked by `verify`: its bounds, `COUNT()` and the records read. */
+export interface VerifyWindow {
+  from: string
+  to: string
+  expected: number
+  received: number
 }
 
 export type ErrorCode =
@@ -402,6 +427,8 @@ export interface ForcelinkEvents {
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
   /** A `fields: 'all'` sync found fields added, or removed/hidden, since its checkpoint. */
   schemaChange: { connection: EventConnection; orgId: string | null; type: string; added: string[]; removed: string[] }
+  /** `sync({ verify: true })`: a window's count still disagreed after one re-read. */
+  verifyMismatch: { connection: EventConnection; orgId: string | null; type: string; from: string; to: string; expected: number; received: number }
 }
 
 /** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */

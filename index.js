@@ -275,7 +275,7 @@ function checkJson(v, field) {
 }
 
 const LOG_METHODS = ['debug', 'info', 'warn', 'error']
-const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob', 'schemaChange']
+const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob', 'schemaChange', 'verifyMismatch']
 
 function who(e) {
   const c = e.connection
@@ -301,6 +301,8 @@ function logLine(name, e) {
       return ['error', `forcelink: token store ${e.op} ${e.timedOut ? 'timed out' : 'failed'}`]
     case 'bulkJob':
       return ['info', `forcelink: Bulk job ${e.jobId} ${e.state}${who(e)}${org}`]
+    case 'verifyMismatch':
+      return ['warn', `forcelink: ${e.type} window ${e.from}..${e.to} counts ${e.expected} records, ${e.received} read after a re-read${who(e)}${org}`]
     case 'schemaChange':
       return ['info', `forcelink: ${e.type} fields changed (added ${(e.added || []).join(', ') || 'none'}; removed ${(e.removed || []).join(', ') || 'none'})${who(e)}${org}`]
     default:
@@ -745,7 +747,11 @@ class Forcelink extends EventEmitter {
       batchSize: num(opts.batchSize),
       lookbackMs: num(opts.lookbackMs),
       fields: fieldsOption(opts.fields),
+      verify: opts.verify === undefined || opts.verify === null ? undefined : opts.verify,
+      formulaRefresh: num(opts.formulaRefresh),
     }
+    if (opts.formulaRefresh !== undefined && opts.formulaRefresh !== null && args.formulaRefresh === undefined) throw inputError('formulaRefresh', 'must be a duration in milliseconds, from 0 to a year')
+    if (args.verify !== undefined && typeof args.verify !== 'boolean') throw inputError('verify', 'must be a boolean')
     if (this.#closed) throw closedError()
     const signal = checkSignal(opts.signal)
     let cursor

@@ -138,3 +138,29 @@ test('sync: a field added and one hidden between runs are reported, and never fa
   expect(third.some((s) => s.meta && s.meta.schemaChange)).toBe(false)
   expect(events).toHaveLength(1)
 })
+
+test('formulaRefresh: a formula whose value changed without a SystemModstamp move comes out as an upsert', async () => {
+  const run = async (opts) => {
+    const steps = []
+    for await (const s of fl.sync({ ...alice, type: 'contacts', fields: 'all', engine: 'rest', ...opts })) steps.push(s)
+    return steps
+  }
+  const first = await run({ formulaRefresh: 1 })
+  const cp = first[first.length - 1].checkpoint
+  const contact = first.flatMap((s) => s.upserts).find((r) => r.AccountId && r.Account_Industry__c)
+  // (Industry itself is hidden from everyone by the drift test; the formula still reads it.)
+  const next = contact.Account_Industry__c === 'Technology' ? 'Finance' : 'Technology'
+  await fl.updateRecord({ ...alice, object: 'Account', id: contact.AccountId, fields: { Industry: next } })
+  // Salesforce's clock (the Date header) counts whole seconds.
+  await new Promise((r) => setTimeout(r, 1100))
+  // Without the option the contact is not seen to change: its SystemModstamp did not move.
+  const plain = await run({ checkpoint: cp })
+  expect(plain.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)).toBeUndefined()
+  const refreshed = await run({ checkpoint: cp, formulaRefresh: 1 })
+  const again = refreshed.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)
+  expect(again).toMatchObject({ Id: contact.Id, Account_Industry__c: next })
+  // Within the period nothing is re-read.
+  const quiet = await run({ checkpoint: refreshed[refreshed.length - 1].checkpoint, formulaRefresh: 86_400_000 })
+  expect(quiet.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)).toBeUndefined()
+  await expect(run({ formulaRefresh: 'daily' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'formulaRefresh' })
+})

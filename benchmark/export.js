@@ -5,6 +5,8 @@
 // field of the last record, so nothing can be optimised away): what differs is how the bytes become
 // records in the host process.
 //   forcelink         exportAll: REST query + queryMore in Rust, each batch handed to JS as JSON text
+//   forcelink-noattrs exportAll({ attributes: false }): the same, Salesforce's `attributes` dropped in Rust
+//   forcelink-serial  exportAll({ parallelism: 1 }): one nextRecordsUrl chain
 //   forcelink-ndjson  exportStream({format:'ndjson'}): download bytes written in Rust, no JS objects
 //   forcelink-csv     exportStream({format:'csv'})
 //   forcelink-ndjson-gc  (memory run only) NDJSON with global.gc() every 5 batches: a diagnostic
@@ -47,19 +49,24 @@ const forcelinkStream = (format, gcEvery = 0) => ({
   },
 })
 
-const contenders = {
-  forcelink: {
-    setup: (ctx) => peers.forcelink(ctx.sim),
-    async run({ fl, conn }, ctx) {
-      let n = 0
-      for await (const batch of fl.exportAll({ ...conn, type: TYPE })) {
-        n += batch.length
-        touch(batch[batch.length - 1])
-      }
-      check(ctx, n)
-      return { records: n, sink }
-    },
+const forcelinkAll = (opts) => ({
+  setup: (ctx) => peers.forcelink(ctx.sim),
+  async run({ fl, conn }, ctx) {
+    let n = 0
+    for await (const batch of fl.exportAll({ ...conn, type: TYPE, ...opts })) {
+      n += batch.length
+      touch(batch[batch.length - 1])
+    }
+    check(ctx, n)
+    return { records: n, sink }
   },
+})
+
+const contenders = {
+  forcelink: forcelinkAll({}),
+  // Issue 21: records without Salesforce's `attributes` (dropped in Rust), and the single chain.
+  'forcelink-noattrs': forcelinkAll({ attributes: false }),
+  'forcelink-serial': forcelinkAll({ parallelism: 1 }),
   'forcelink-ndjson': forcelinkStream('ndjson'),
   'forcelink-csv': forcelinkStream('csv'),
   // Diagnostic for the memory run: the same NDJSON stream with a full GC every 5 batches (needs

@@ -25,8 +25,52 @@ function meter() {
   }
 }
 
+/** The sim's contact Id at index `i` (`0035g00` + 8 base62 digits + `AAK`, byte order = index
+ *  order), so the limit client knows its range boundaries without asking (the best case). */
+function contactId(i) {
+  const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+  let d = ''
+  for (let k = 0, v = i; k < 8; k++, v = Math.floor(v / 62)) d = B62[v % 62] + d
+  return `0035g00${d}AAK`
+}
+
+/** The physical limit of a K-way REST export: K loops of bare `fetch` + `JSON.parse`, each over
+ *  one of K equal Id ranges (the records forcelink's K ranges cover), following its own
+ *  `nextRecordsUrl` chain; same fields, same 2,000-record batches; nothing else. */
+async function limitRun(tok, k, total) {
+  const headers = { authorization: `Bearer ${tok.access_token}`, 'sforce-query-options': 'batchSize=2000' }
+  const fields = 'Name, Account.Name, Title, Phone, Email, Owner.Alias'
+  const loop = async (r) => {
+    const lo = r === 0 ? null : contactId(Math.floor((r * total) / k))
+    const hi = r === k - 1 ? null : contactId(Math.floor(((r + 1) * total) / k))
+    const where = [lo && `Id >= '${lo}'`, hi && `Id < '${hi}'`].filter(Boolean).join(' AND ')
+    const soql = `SELECT ${fields} FROM Contact${where ? ` WHERE ${where}` : ''} ORDER BY Id`
+    let url = `${tok.instance_url}/services/data/v62.0/query?q=${encodeURIComponent(soql)}`
+    let n = 0
+    for (;;) {
+      const res = await fetch(url, { headers })
+      if (!res.ok) throw new Error(`limit: ${res.status} ${await res.text()}`)
+      const page = JSON.parse(await res.text())
+      n += page.records.length
+      if (page.done || !page.nextRecordsUrl) return n
+      url = tok.instance_url + page.nextRecordsUrl
+    }
+  }
+  const counts = await Promise.all(Array.from({ length: k }, (_, r) => loop(r)))
+  return counts.reduce((a, b) => a + b, 0)
+}
+
 async function child(urls, task) {
   const sim = { ...urls, ...controlClient(urls) }
+  if (task.kind === 'limit') {
+    const tok = await peers.raw(sim)
+    await sim.resetCounts()
+    const m = meter()
+    const records = await limitRun(tok, task.k, task.total)
+    const used = m()
+    const c = await sim.counts()
+    return { records, ...used, apiCalls: c.query + c.queryMore, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  }
   if (task.kind === 'rest') {
     let run
     if (task.client === 'jsforce') {
@@ -64,10 +108,16 @@ async function child(urls, task) {
     await sim.resetCounts()
     const m = meter()
     let n = 0
-    for await (const b of fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk' })) n += b.length
+    let bytes = 0
+    if (task.format) {
+      // Bytes only: the CSV passthrough (or NDJSON), counted, never parsed.
+      for await (const chunk of fl.exportStream({ ...conn, type: 'contacts', engine: 'bulk', format: task.format, onProgress: (p) => (n = p.fetched) })) bytes += chunk.length
+    } else {
+      for await (const b of fl.exportAll({ ...conn, type: 'contacts', engine: 'bulk', ...task.opts })) n += b.length
+    }
     const used = m()
     const c = await sim.counts()
-    return { records: n, ...used, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+    return { records: n, bytes, ...used, bulkCalls: c.bulk, peakRssMB: process.resourceUsage().maxRSS / 1024 }
   }
   // The Express server for the no-limit page: this process serves, the parent downloads.
   const express = require('express')
@@ -160,6 +210,14 @@ async function main() {
       out.rest.push({ name, latencyMs: 150, parallelism: client === 'jsforce' ? null : opts.parallelism ?? 4, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${restN} records in ${Math.round(r.wallMs)} ms, ${r.apiCalls} calls`)
     }
+    // Issue 21: the physical limit for each K measured above, in the same run.
+    out.limit = []
+    for (const k of [4, 8, 1]) {
+      const simCpu0 = procCpuMs(sim.child.pid)
+      const r = await runChild(sim.urls, { kind: 'limit', k, total: restN })
+      out.limit.push({ name: `limit: ${k} × bare fetch + JSON.parse over ${k} Id ranges`, latencyMs: 150, parallelism: k, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
+      console.error(`[latency] limit K=${k}: ${r.records} records in ${Math.round(r.wallMs)} ms, ${r.apiCalls} calls`)
+    }
   } finally {
     await sim.stop()
   }
@@ -168,13 +226,16 @@ async function main() {
   if (only.has('bulk')) {
   sim = await startSim(['--contacts', String(bulkN), '--latency-ms', '100', '--bulk-job-ms', '0'])
   try {
-    for (const [name, apiVersion] of [
-      ['Bulk resultPages (API 62.0, 5 pages at once, gzip)', null],
-      ['Bulk sequential locators (API 57.0)', '57.0'],
+    for (const [name, apiVersion, format, opts] of [
+      ['Bulk resultPages (API 62.0, 5 pages at once, gzip)', null, null, {}],
+      ['Bulk sequential locators (API 57.0)', '57.0', null, {}],
+      ['Bulk resultPages exportStream CSV (bytes, passthrough)', null, 'csv', {}],
+      ['Bulk resultPages exportStream NDJSON (bytes)', null, 'ndjson', {}],
+      ['Bulk resultPages exportAll attributes: false', null, null, { attributes: false }],
     ]) {
       const simCpu0 = procCpuMs(sim.child.pid)
-      const r = await runChild(sim.urls, { kind: 'bulk', apiVersion })
-      out.bulk.push({ name, latencyMs: 100, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
+      const r = await runChild(sim.urls, { kind: 'bulk', apiVersion, format, opts })
+      out.bulk.push({ name, latencyMs: 100, format, ...r, simCpuMs: procCpuMs(sim.child.pid) - simCpu0 })
       console.error(`[latency] ${name}: ${r.records} records in ${Math.round(r.wallMs)} ms`)
     }
   } finally {

@@ -27,6 +27,8 @@ function controlClient(urls) {
     clearFaults: () => control('faults', undefined, 'DELETE'),
     seed: (s) => control('seed', s),
     connections: () => control('connections'),
+    /** The next `times` (default 1) query pages with records each lose their first one (disagreeing with COUNT()). */
+    dropNextRecord: (times) => control('fields/drop-next-record', { times: times === undefined ? 1 : times }),
     /** An admin adds a text custom field (`Name__c`) to `type`: null on every record until written. */
     addField: (type, field) => control('fields/add', { type, field }),
     /** Field-level security hides `field` from user `opts.user` (a `userId` of `connections()`), or from everyone. */

@@ -106,6 +106,18 @@ pub enum Event {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// `sync({ verify: true })`: a window's `SELECT COUNT()` still disagreed with the records read
+    /// for it after one re-read.
+    VerifyMismatch {
+        connection: Connection,
+        org_id: Option<String>,
+        #[serde(rename = "type")]
+        type_name: String,
+        from: String,
+        to: String,
+        expected: u64,
+        received: u64,
+    },
 }
 
 pub trait EventSink: Send + Sync {

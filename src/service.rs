@@ -84,6 +84,10 @@ pub struct AccessGrant {
 pub struct SyncArgs {
     /// The call's own fields (`'all'` or a list) in place of the export type's.
     pub fields: Option<CallFields>,
+    /// Each window's `SELECT COUNT()` is checked against the records read for it.
+    pub verify: bool,
+    /// Formula fields are re-read for every record at most once per this many ms.
+    pub formula_refresh: Option<f64>,
     pub checkpoint: Option<String>,
     pub engine: Option<String>,
     pub batch_size: Option<f64>,
@@ -607,6 +611,22 @@ impl Forcelink {
             None => Engine::Auto,
             e => Engine::parse(e)?,
         };
+        let formula_refresh = match o.formula_refresh {
+            None => None,
+            Some(ms)
+                if ms.is_finite()
+                    && ms.fract() == 0.0
+                    && (0.0..=31_622_400_000.0).contains(&ms) =>
+            {
+                Some(ms as i64)
+            }
+            Some(_) => {
+                return Err(Error::input(
+                    "formulaRefresh",
+                    "must be a duration in milliseconds, from 0 to a year",
+                ))
+            }
+        };
         if o.checkpoint.as_deref().is_some_and(|c| c.trim().is_empty()) {
             return Err(Error::input(
                 "checkpoint",
@@ -620,6 +640,8 @@ impl Forcelink {
             lookback_ms,
             engine,
             checkpoint: o.checkpoint,
+            verify: o.verify,
+            formula_refresh,
         };
         SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
     }

@@ -33,7 +33,7 @@ const fmt = (r) =>
 
 /** 1. Full export of 100,000 contacts. */
 async function exportSuite({ sim, child, rounds: n, cpuProf, log }) {
-  const contenders = ['forcelink', 'forcelink-ndjson', 'forcelink-csv', 'jsforce', 'incumbent', 'floor']
+  const contenders = ['forcelink', 'forcelink-noattrs', 'forcelink-serial', 'forcelink-ndjson', 'forcelink-csv', 'jsforce', 'incumbent', 'floor']
   const runs = await rounds(n || 3, contenders, async (c, r) => {
     const opts = { expected: c === 'incumbent' ? undefined : EXPORT_RECORDS }
     const res = await child.runTask({ module: 'export', contender: c, sim: sim.urls, simPid: sim.child.pid, opts }, { profile: cpuProf && r === 0 })

@@ -42,6 +42,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/clock", get(clock).post(advance_clock))
         .route("/__sim/refuse-refresh", post(refuse_refresh))
         .route("/__sim/mint-connections", post(mint_connections))
+        .route(
+            "/__sim/fields/drop-next-record",
+            post(crate::schema::drop_next),
+        )
         .merge(crate::pubsub::router())
 }
 

@@ -70,6 +70,9 @@ pub enum F {
     BillingCountry,
     Latitude,
     Longitude,
+    /// Contact formula `Account_Industry__c`: its account's Industry (changes with the account,
+    /// without the contact's SystemModstamp moving).
+    AccountIndustry,
     /// A custom field added at runtime (`schema.rs`), by its index there.
     Extra(u16),
 }
@@ -119,7 +122,7 @@ macro_rules! audit_fields {
     };
 }
 
-static CONTACT_FIELDS: [FieldDef; 15] = audit_fields![
+static CONTACT_FIELDS: [FieldDef; 16] = audit_fields![
     fd("AccountId", F::AccountId, Ty::Ref(Obj::Account)),
     fd("LastName", F::LastName, Ty::Str),
     fd("FirstName", F::FirstName, Ty::Str),
@@ -127,6 +130,7 @@ static CONTACT_FIELDS: [FieldDef; 15] = audit_fields![
     fd("Title", F::Title, Ty::Str),
     fd("Phone", F::Phone, Ty::Str),
     fd("Email", F::Email, Ty::Str),
+    fd("Account_Industry__c", F::AccountIndustry, Ty::Str),
 ];
 static OPP_FIELDS: [FieldDef; 17] = audit_fields![
     fd("AccountId", F::AccountId, Ty::Ref(Obj::Account)),
@@ -509,6 +513,12 @@ impl Data {
     /// Field value after writes: a created record's stored fields, or a generated record
     /// with its updated fields laid over it.
     pub fn value(&self, obj: Obj, idx: u64, f: F) -> Value {
+        if obj == Obj::Contact && f == F::AccountIndustry {
+            return match self.value(obj, idx, F::AccountId) {
+                Value::Id(Obj::Account, a) => self.value(Obj::Account, a, F::Industry),
+                _ => Value::Null,
+            };
+        }
         if !self.overlay.is_empty() {
             let ov = self.overlay.obj(obj);
             if f == F::IsDeleted && obj.def(F::IsDeleted).is_some() {

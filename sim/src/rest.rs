@@ -407,6 +407,7 @@ async fn run_query(sim: &Arc<Sim>, q: String, batch: u64, version: &str, all: bo
 fn query_response(sim: &Sim, out: Option<Result<Vec<u8>, plan::QueryFailure>>) -> Response {
     match out {
         Some(Ok(body)) => {
+            let body = crate::schema::maybe_drop(body);
             // Parsed only when the per-record cost is on.
             let per_1000 = sim
                 .settings

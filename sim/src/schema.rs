@@ -3,6 +3,7 @@
 //! Process-wide (one simulator process serves one test file), read by describe and the query
 //! planner, which has no handle on the simulator's state.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::RwLock;
 
 use axum::extract::Json;
@@ -160,4 +161,42 @@ pub fn selects_compound(query: &str) -> bool {
                 .iter()
                 .any(|(_, n, _)| n.eq_ignore_ascii_case(tok))
         })
+}
+
+/// Fault: the next `times` query pages with several records each lose their first one (a page that
+/// disagrees with `SELECT COUNT()` over the same filter).
+static DROP_NEXT: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Deserialize)]
+pub struct DropBody {
+    times: Option<u32>,
+}
+
+/// `POST /__sim/fields/drop-next-record {times?}` (default once).
+pub async fn drop_next(Json(b): Json<DropBody>) -> Response {
+    DROP_NEXT.store(b.times.unwrap_or(1).min(1000), Ordering::SeqCst);
+    http::json_value(StatusCode::OK, &json!({ "armed": true }))
+}
+
+/// A query page's body, with its first record dropped when the fault is armed.
+pub fn maybe_drop(body: Vec<u8>) -> Vec<u8> {
+    if DROP_NEXT.load(Ordering::SeqCst) == 0 {
+        return body;
+    }
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let Some(recs) = v.get_mut("records").and_then(|r| r.as_array_mut()) else {
+        return body;
+    };
+    // Pages of one record (a probe such as `LIMIT 1`) are left alone.
+    if recs.len() < 2
+        || DROP_NEXT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+    {
+        return body;
+    }
+    recs.remove(0);
+    serde_json::to_vec(&v).unwrap_or(body)
 }

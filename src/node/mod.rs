@@ -261,6 +261,10 @@ pub struct SyncArgs {
     pub engine: Option<String>,
     pub batch_size: Option<f64>,
     pub lookback_ms: Option<f64>,
+    /// After each window, `SELECT COUNT()` over it must equal the records read (one re-read).
+    pub verify: Option<bool>,
+    /// Formula fields are re-read for every record at most once per this many ms (default off).
+    pub formula_refresh: Option<f64>,
     /// `'all'` or a list of fields, in place of the export type's.
     #[napi(ts_type = "'all' | string[]")]
     pub fields: Option<napi::Either<String, Vec<String>>>,
@@ -649,6 +653,8 @@ impl NativeForcelink {
         outcome(|| {
             let opts = crate::service::SyncArgs {
                 fields: call_fields(args.fields)?,
+                verify: args.verify.unwrap_or(false),
+                formula_refresh: args.formula_refresh,
                 checkpoint: args.checkpoint,
                 engine: args.engine,
                 batch_size: args.batch_size,

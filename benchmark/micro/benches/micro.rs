@@ -11,7 +11,7 @@ use forcelink::salesforce::format;
 use forcelink::salesforce::paginate::{normalize_limit, normalize_page, paginate};
 use forcelink::salesforce::soql::{ExportType, Select};
 use forcelink::secret::StateSecret;
-use forcelink_microbench::{contact_batch, one_pass, query_body};
+use forcelink_microbench::{bulk_csv, contact_batch, contact_describes, one_pass, query_body};
 
 fn paginator(c: &mut Criterion) {
     let mut g = c.benchmark_group("paginate");
@@ -213,5 +213,96 @@ fn formats(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, paginator, soql, state, formats);
+/// A Bulk results page of 2,000 contacts to output text (issue 21): the conversion before (rows as
+/// `Vec<String>`, a `serde_json::Value` tree per record, serialised) and now (fields into one
+/// reused buffer, JSON or CSV text written from the column plan resolved once per job).
+fn bulk_rows(c: &mut Criterion) {
+    use forcelink::salesforce::bulk::{RowPlan, RowSink};
+    use forcelink::salesforce::csv::{CsvReader, Row};
+    use forcelink::salesforce::export::BatchForm;
+    let ty = ExportType::new(
+        "Contact",
+        &[
+            "Name",
+            "Account.Name",
+            "Title",
+            "Phone",
+            "Email",
+            "Owner.Alias",
+        ],
+    )
+    .unwrap();
+    let plan = RowPlan::from_describes(&ty, &contact_describes()).unwrap();
+    let csv = bulk_csv(2000);
+    let dp = "/services/data/v62.0";
+    let before = || {
+        let mut r = CsvReader::default();
+        r.push(csv.as_bytes());
+        let mut out = Vec::with_capacity(2000);
+        r.next_row();
+        while let Some(row) = r.next_row() {
+            out.push(plan.record(dp, &row).unwrap());
+        }
+        format::json_array(&out)
+    };
+    let now = |form: BatchForm, attributes: bool| {
+        let mut r = CsvReader::default();
+        r.push(csv.as_bytes());
+        let mut row = Row::default();
+        let mut sink = RowSink::new(form, attributes, 2000 * 200);
+        r.next_into(&mut row);
+        while r.next_into(&mut row) {
+            plan.write(&mut sink, dp, &row).unwrap();
+        }
+        sink.finish()
+    };
+    // The same bytes both ways; and the REST batch of the same contacts is the same records.
+    assert_eq!(now(BatchForm::JsonArray, true).0, before());
+    let rest: Vec<serde_json::Value> =
+        serde_json::from_str(&format::json_array(&contact_batch(2000))).unwrap();
+    let bulk: Vec<serde_json::Value> = serde_json::from_str(&before()).unwrap();
+    assert_eq!(rest, bulk);
+    let mut g = c.benchmark_group("bulk_2000");
+    g.throughput(Throughput::Elements(2000));
+    g.sample_size(20);
+    g.bench_function(
+        "CSV rows → JSON records, before (Value tree per record)",
+        |b| b.iter(before),
+    );
+    g.bench_function(
+        "CSV rows → JSON records, now (written from the plan)",
+        |b| b.iter(|| now(BatchForm::JsonArray, true)),
+    );
+    g.bench_function("CSV rows → JSON records without attributes", |b| {
+        b.iter(|| now(BatchForm::JsonArray, false))
+    });
+    g.bench_function("CSV rows → NDJSON lines", |b| {
+        b.iter(|| now(BatchForm::Ndjson, true))
+    });
+    g.bench_function("CSV rows → export CSV rows (formula guard)", |b| {
+        b.iter(|| now(BatchForm::CsvRows { guard: true }, true))
+    });
+    g.bench_function(
+        "CSV rows → export CSV, before (Value tree, then csv_rows)",
+        |b| {
+            b.iter(|| {
+                let mut r = CsvReader::default();
+                r.push(csv.as_bytes());
+                let mut out = Vec::with_capacity(2000);
+                r.next_row();
+                while let Some(row) = r.next_row() {
+                    out.push(plan.record(dp, &row).unwrap());
+                }
+                format::csv_rows(&ty, &out).unwrap()
+            })
+        },
+    );
+    let rest_text = format::json_array(&contact_batch(2000));
+    g.bench_function("REST batch: drop attributes (attributes: false)", |b| {
+        b.iter(|| forcelink::salesforce::attributes::strip(black_box(&rest_text)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, paginator, soql, state, formats, bulk_rows);
 criterion_main!(benches);

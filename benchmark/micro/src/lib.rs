@@ -76,3 +76,56 @@ pub fn one_pass(body: &str) -> (usize, &str) {
     let close = end + body[end..].find(']').expect("array end");
     (page.records.len(), &body[open..=close])
 }
+
+/// The describes a Bulk export of the benchmark's contacts resolves its columns with.
+pub fn contact_describes() -> Vec<std::sync::Arc<forcelink::salesforce::describe::Describe>> {
+    let d =
+        |v: serde_json::Value| std::sync::Arc::new(serde_json::from_value(v).expect("describe"));
+    vec![
+        d(serde_json::json!({"name": "Contact", "fields": [
+            {"name": "Id", "type": "id"}, {"name": "Name", "type": "string"},
+            {"name": "Title", "type": "string"}, {"name": "Phone", "type": "phone"},
+            {"name": "Email", "type": "email"},
+            {"name": "AccountId", "type": "reference", "relationshipName": "Account", "referenceTo": ["Account"]},
+            {"name": "OwnerId", "type": "reference", "relationshipName": "Owner", "referenceTo": ["User"]},
+        ]})),
+        d(serde_json::json!({"name": "Account", "fields": [
+            {"name": "Id", "type": "id"}, {"name": "Name", "type": "string"},
+        ]})),
+        d(serde_json::json!({"name": "User", "fields": [
+            {"name": "Id", "type": "id"}, {"name": "Alias", "type": "string"},
+        ]})),
+    ]
+}
+
+/// `n` contacts as a Bulk results page sends them (the plan's columns: Id, Name, Account.Id,
+/// Account.Name, Title, Phone, Email, Owner.Id, Owner.Alias), the same values as `contact_batch`.
+pub fn bulk_csv(n: usize) -> String {
+    let q = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out =
+        String::from("Id,Name,Account.Id,Account.Name,Title,Phone,Email,Owner.Id,Owner.Alias\n");
+    for i in 0..n {
+        let (f, l) = (FIRST[i % 8], LAST[(i / 8) % 8]);
+        let (acct_id, acct) = if i % 5 == 0 {
+            (String::new(), String::new())
+        } else {
+            (format!("0015g{i:013}AAK"), format!("Acme {i}"))
+        };
+        out.push_str(&format!(
+            "0035g{i:013}AAK,{},{acct_id},{acct},{},(206) 555-{p:04},{fl}.{ll}@mail.example.org,0055g0000000000AAK,bjohnso{o}\n",
+            q(&format!("{f} {l}")),
+            q(TITLES[i % 4]),
+            p = i % 10_000,
+            fl = f.to_lowercase(),
+            ll = l.to_lowercase().replace('\'', ""),
+            o = i % 10,
+        ));
+    }
+    out
+}

@@ -68,6 +68,12 @@ pub struct State {
     /// `fields: 'all'`: the field list the rows so far were read with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+    /// `formulaRefresh`: Salesforce time (ms) of the last complete re-read of formula fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula_at: Option<i64>,
+    /// A formula re-read under way: records up to this Id have been re-read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula_after: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -244,6 +250,8 @@ mod tests {
             earliest: 1_600_000_000_000,
             seen: pack_seen([(1, 2, 3), (4, 5, 6)].into_iter()),
             fields: None,
+            formula_at: None,
+            formula_after: None,
         }
     }
 

@@ -66,6 +66,11 @@ pub struct SyncOptions {
     pub lookback_ms: i64,
     pub engine: Engine,
     pub checkpoint: Option<String>,
+    /// After each window, `SELECT COUNT()` over it must equal the records read for it.
+    pub verify: bool,
+    /// `formulaRefresh` (ms): every record is re-read once per period when the fields include
+    /// formulas, whose values change without `SystemModstamp` moving.
+    pub formula_refresh: Option<i64>,
 }
 
 /// A `fields: 'all'` list's change since the checkpoint.
@@ -73,6 +78,18 @@ pub struct SyncOptions {
 pub struct SchemaChange {
     pub added: Vec<String>,
     pub removed: Vec<String>,
+}
+
+/// The API budget is spent: the org refused a request (`REQUEST_LIMIT_EXCEEDED`), or its usage
+/// is at `apiUsageCeiling`. A concurrency refusal is not (it is retried by the governor).
+fn is_budget(e: &Error) -> bool {
+    matches!(e, Error::RateLimited { .. })
+        && !crate::salesforce::governor::is_concurrency_refusal(e)
+}
+
+fn budget_meta(meta: &mut Map<String, Value>) {
+    meta.insert("done".into(), Value::Bool(false));
+    meta.insert("reason".into(), Value::String("api_budget".into()));
 }
 
 /// Fields in `now` and not in `before`, and the other way round (case-insensitive).
@@ -87,6 +104,8 @@ enum Stage {
     Start,
     Bulk(Box<ExportCursor>),
     Walk,
+    /// `formulaRefresh`: every live record again, in Id order.
+    Formula,
     Deletes,
     Done,
 }
@@ -134,6 +153,18 @@ pub struct SyncRun {
     fields: Option<Vec<String>>,
     /// Meta for the next step (a schema change is told once, on the run's first step).
     pending_meta: Map<String, Value>,
+    /// A step has been delivered in this run.
+    stepped: bool,
+    /// `verify`: where the window being read began, the rows read in it, and whether this is
+    /// its one re-read.
+    win_start: Option<Pos>,
+    win_rows: u64,
+    rereading: bool,
+    /// `formulaRefresh`: the fields include formulas; the last complete re-read; a re-read's
+    /// position.
+    has_formulas: bool,
+    formula_at: Option<i64>,
+    formula_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +262,13 @@ impl SyncRun {
             walked: HashSet::new(),
             fields: None,
             pending_meta: Map::new(),
+            stepped: false,
+            win_start: None,
+            win_rows: 0,
+            rereading: false,
+            has_formulas: false,
+            formula_at: None,
+            formula_after: None,
             opts,
         })
     }
@@ -266,6 +304,8 @@ impl SyncRun {
             earliest: self.earliest,
             seen,
             fields: self.fields.clone(),
+            formula_at: self.formula_at,
+            formula_after: self.formula_after.clone(),
         })
     }
 
@@ -274,6 +314,77 @@ impl SyncRun {
     /// the change is picked up by the next run's walk. A change never fails the run: new fields
     /// are read from here on, gone ones are no longer asked for.
     async fn settle_fields(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
+        if let Some(from) = &self.from {
+            self.formula_at = from.formula_at;
+            self.formula_after = from.formula_after.clone();
+        }
+        self.settle_list(rest, describes).await?;
+        if self.opts.formula_refresh.is_some() {
+            let d = describes
+                .get(rest, &self.key, self.shape.object.as_str())
+                .await?;
+            self.has_formulas = self
+                .shape
+                .fields
+                .iter()
+                .any(|f| d.field(f.as_str()).is_some_and(|i| i.calculated));
+        }
+        Ok(())
+    }
+
+    /// Whether this run re-reads formula values (one is under way, or the period is over).
+    fn formula_due(&self) -> bool {
+        match self.opts.formula_refresh {
+            Some(period) if self.has_formulas => {
+                self.formula_after.is_some()
+                    || self
+                        .formula_at
+                        .is_none_or(|t| self.end.saturating_sub(t) >= period)
+            }
+            _ => false,
+        }
+    }
+
+    /// One page of the formula re-read: live records after the last Id, as upserts.
+    async fn formula_page(
+        &mut self,
+        rest: &Rest<'_>,
+        secret: &StateSecret,
+    ) -> Result<Option<Step>> {
+        let after = match &self.formula_after {
+            Some(id) => format!(" WHERE Id > {}", Literal::Str(id.clone())),
+            None => String::new(),
+        };
+        let soql = format!(
+            "SELECT {} FROM {}{after} ORDER BY Id ASC LIMIT {}",
+            self.shape.select_list(),
+            self.shape.object.as_str(),
+            self.opts.batch
+        );
+        let body = rest
+            .get(&self.key, &query_path(rest.cfg, &soql), None)
+            .await?;
+        let page = QueryPage::parse(&body)?;
+        let rows = page.rows()?;
+        let last = rows
+            .last()
+            .and_then(|r| crate::salesforce::export::record_id(r));
+        if (rows.len() as u32) < self.opts.batch || last.is_none() {
+            self.formula_after = None;
+            self.formula_at = Some(self.end);
+            self.stage = Stage::Deletes;
+        } else {
+            self.formula_after = last;
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let n = rows.len();
+        let json = crate::salesforce::format::json_array(&rows);
+        self.step(json, n, Vec::new(), secret).map(Some)
+    }
+
+    async fn settle_list(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
         if !self.opts.ty.all || self.fields.is_some() {
             return Ok(());
         }
@@ -352,18 +463,81 @@ impl SyncRun {
     }
 
     /// The next step, or `None` once the run has caught up.
+    ///
+    /// The API budget (`apiUsageCeiling`, or the org's own limit answering
+    /// `REQUEST_LIMIT_EXCEEDED`) ends the run as a success: the step just delivered (or an empty
+    /// one) carries `meta: { done: false, reason: 'api_budget' }` and a checkpoint to resume from.
     pub async fn next(
         &mut self,
         rest: &Rest<'_>,
         describes: &DescribeCache,
         secret: &StateSecret,
     ) -> Result<Option<Step>> {
+        let got = self.next_step(rest, describes, secret).await;
+        match got {
+            Ok(Some(mut step)) => {
+                self.stepped = true;
+                if !matches!(self.stage, Stage::Done)
+                    && rest.check_usage_ceiling(&self.key).await.is_err()
+                {
+                    budget_meta(&mut step.meta);
+                    self.stage = Stage::Done;
+                }
+                Ok(Some(step))
+            }
+            Err(e) if is_budget(&e) && (self.stepped || self.opts.checkpoint.is_some()) => {
+                // Nothing of the failed step was delivered: the position is the last step's.
+                let checkpoint = if self.from.is_some()
+                    || (!self.stepped && matches!(self.stage, Stage::Start))
+                {
+                    self.opts.checkpoint.clone().unwrap_or_default()
+                } else {
+                    self.checkpoint(secret)?
+                };
+                self.stage = Stage::Done;
+                self.stepped = true;
+                let mut meta = std::mem::take(&mut self.pending_meta);
+                budget_meta(&mut meta);
+                Ok(Some(Step {
+                    upserts_json: "[]".into(),
+                    upserts: 0,
+                    deletes: Vec::new(),
+                    checkpoint,
+                    meta,
+                }))
+            }
+            other => other,
+        }
+    }
+
+    async fn next_step(
+        &mut self,
+        rest: &Rest<'_>,
+        describes: &DescribeCache,
+        secret: &StateSecret,
+    ) -> Result<Option<Step>> {
+        if matches!(self.stage, Stage::Done) {
+            return Ok(None);
+        }
+        if !self.stepped {
+            rest.check_usage_ceiling(&self.key).await?;
+        }
         loop {
             match &mut self.stage {
                 Stage::Done => return Ok(None),
                 Stage::Start => {
                     self.settle_fields(rest, describes).await?;
-                    self.start(rest).await?
+                    let initial = self.from.is_none();
+                    self.start(rest).await?;
+                    if initial && self.opts.formula_refresh.is_some() {
+                        // The initial sync reads every formula's value as of its start
+                        // (Salesforce's clock, as the walk's).
+                        self.formula_at = Some(if self.end > 0 {
+                            self.end
+                        } else {
+                            crate::oauth::state::now_millis()
+                        });
+                    }
                 }
                 Stage::Bulk(cursor) => {
                     let got = match cursor.next(rest, describes).await {
@@ -413,6 +587,11 @@ impl SyncRun {
                 }
                 Stage::Walk => {
                     if let Some(step) = self.walk_page(rest, secret).await? {
+                        return Ok(Some(step));
+                    }
+                }
+                Stage::Formula => {
+                    if let Some(step) = self.formula_page(rest, secret).await? {
                         return Ok(Some(step));
                     }
                 }
@@ -642,8 +821,74 @@ impl SyncRun {
         ))
     }
 
+    /// `SELECT COUNT()` over a window, with the walk's own filter (recycle bin included).
+    async fn count_window(&self, rest: &Rest<'_>, start: &Pos, hi: i64) -> Result<u64> {
+        let ts = literal(start.ts)?;
+        let keyset = match &start.id {
+            None => format!("SystemModstamp > {ts}"),
+            Some(id) => format!(
+                "SystemModstamp >= {ts} AND (SystemModstamp > {ts} OR Id > {})",
+                Literal::Str(id.clone())
+            ),
+        };
+        let soql = format!(
+            "SELECT COUNT() FROM {} WHERE {keyset} AND SystemModstamp <= {}",
+            self.shape.object.as_str(),
+            literal(hi)?
+        );
+        let body = rest
+            .get(&self.key, &self.query_all_path(rest, &soql), None)
+            .await?;
+        Ok(QueryPage::parse(&body)?.total_size)
+    }
+
+    /// `verify`: a window read through is counted. A mismatch re-reads it once (rows this run
+    /// delivered are not delivered again); a second mismatch is reported, never an error.
+    /// Returns true when the window is to be read again.
+    async fn verify_window(&mut self, rest: &Rest<'_>, hi: i64) -> Result<bool> {
+        let Some(start) = self.win_start.take() else {
+            return Ok(false);
+        };
+        let received = std::mem::take(&mut self.win_rows);
+        let expected = self.count_window(rest, &start, hi).await?;
+        let window = serde_json::json!({
+            "from": literal(start.ts)?, "to": literal(hi)?, "expected": expected, "received": received,
+        });
+        if expected == received {
+            self.rereading = false;
+            return Ok(false);
+        }
+        if !self.rereading {
+            self.rereading = true;
+            self.pending_meta.insert("reread".into(), window);
+            self.pos = start;
+            return Ok(true);
+        }
+        self.rereading = false;
+        let rec = rest.tokens.current(&self.key).await?;
+        let org = crate::events::org_of(rec.token.id.as_deref());
+        let (from, to) = (literal(start.ts)?, literal(hi)?);
+        rest.cfg
+            .events
+            .emit(|| crate::events::Event::VerifyMismatch {
+                connection: (&self.key).into(),
+                org_id: org.clone(),
+                type_name: self.opts.type_name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                expected,
+                received,
+            });
+        self.pending_meta.insert("verifyMismatch".into(), window);
+        Ok(false)
+    }
+
     /// One page of the walk; `None` when it read nothing new (the caller keeps going).
     async fn walk_page(&mut self, rest: &Rest<'_>, secret: &StateSecret) -> Result<Option<Step>> {
+        if self.opts.verify && self.win_start.is_none() {
+            self.win_start = Some(self.pos.clone());
+            self.win_rows = 0;
+        }
         let hi = self.end.min(self.pos.ts.saturating_add(self.window));
         let soql = self.page_soql(hi)?;
         let body = match rest
@@ -660,6 +905,7 @@ impl SyncRun {
         };
         let page = QueryPage::parse(&body)?;
         let rows = page.rows()?;
+        self.win_rows += rows.len() as u64;
         let full = rows.len() as u32 >= self.opts.batch;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
@@ -692,7 +938,8 @@ impl SyncRun {
             };
             let (idh, vh) = (id_hash("record", &id), version_hash(ts, raw.get()));
             self.pos = row_pos.clone();
-            let already = self.was_delivered(&row_pos, idh, vh);
+            let already = self.was_delivered(&row_pos, idh, vh)
+                || (self.rereading && self.latest.get(&idh) == Some(&vh));
             if self.walked.len() < MAX_LOGGED_DELETES {
                 self.walked.insert(id.clone());
             }
@@ -710,17 +957,23 @@ impl SyncRun {
                 upserts.push(Value::Object(rec));
             }
         }
-        if !full {
+        if !full && self.opts.verify && self.verify_window(rest, hi).await? {
+            // Read the window again (the position went back to its start).
+        } else if !full {
             // The window is read through: everything up to `hi` is in.
             self.pos = Pos { ts: hi, id: None };
             if (rows.len() as u32) < self.opts.batch / 4 {
                 self.window = self.window.saturating_mul(2).min(MAX_WINDOW_MS);
             }
             if hi >= self.end {
-                self.stage = Stage::Deletes;
+                self.stage = if self.formula_due() {
+                    Stage::Formula
+                } else {
+                    Stage::Deletes
+                };
             }
         }
-        if upserts.is_empty() && deletes.is_empty() {
+        if upserts.is_empty() && deletes.is_empty() && self.pending_meta.is_empty() {
             return Ok(None);
         }
         let n = upserts.len();
@@ -830,6 +1083,22 @@ fn same_id(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn schema_change_is_case_insensitive_and_two_sided() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            schema_change(&v(&["Id", "Name"]), &v(&["id", "NAME"])),
+            None
+        );
+        assert_eq!(
+            schema_change(&v(&["Id", "Industry"]), &v(&["Id", "Tier__c"])),
+            Some(SchemaChange {
+                added: v(&["Tier__c"]),
+                removed: v(&["Industry"])
+            })
+        );
+    }
+
     fn run(fields: &[&str]) -> SyncRun {
         let opts = SyncOptions {
             type_name: "contacts".into(),
@@ -838,6 +1107,8 @@ mod tests {
             lookback_ms: DEFAULT_LOOKBACK_MS,
             engine: Engine::Rest,
             checkpoint: None,
+            verify: false,
+            formula_refresh: None,
         };
         SyncRun::new(
             ConnKey::new("a", "u").unwrap(),
