@@ -249,9 +249,9 @@ impl TokenManager {
 
     /// A JWT access token within `refreshAheadMs` of its `exp` (opaque tokens never are).
     fn expiring(&self, rec: &TokenRecord) -> bool {
-        crate::token::jwt_exp::expires_at_ms(rec.token.access_token.expose()).is_some_and(|exp| {
-            exp.saturating_sub(self.inner.cfg.refresh_ahead.as_millis() as i64) <= now_millis()
-        })
+        let ahead = self.inner.cfg.refresh_ahead.as_millis() as i64;
+        crate::token::jwt_exp::refresh_due_at_ms(rec.token.access_token.expose(), ahead)
+            .is_some_and(|due| due <= now_millis())
     }
 
     /// Refreshes the connection unless someone already replaced `stale_access` (then returns
