@@ -705,6 +705,9 @@ impl Inner {
             return Err(Error::ReconnectRequired);
         };
         let started = Instant::now();
+        // The version of the record whose refresh token is sent: our own unsaved record when
+        // there is one (then newer than `expected`, the store's).
+        let from = rec.version;
         let org = crate::events::org_of(rec.token.id.as_deref());
         let client = OAuthClient::new(&self.cfg, &self.http);
         let client = client.for_conn(key, org.as_deref());
@@ -717,7 +720,7 @@ impl Inner {
                 let problem = apply_refresh(&mut rec, tr).or(problem);
                 let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose())
                     != Some(refresh_token.expose());
-                let saved = self.commit(key, rec, expected).await?;
+                let saved = self.commit_from(key, rec, expected, from).await?;
                 if let Some(p) = problem {
                     return Err(p);
                 }
@@ -774,11 +777,39 @@ impl Inner {
     async fn commit(
         self: &Arc<Self>,
         key: &ConnKey,
-        mut rec: TokenRecord,
+        rec: TokenRecord,
         expected: Option<u64>,
     ) -> Result<Arc<TokenRecord>> {
-        rec.version = Some(next_version(expected));
-        match self.store.save(&rec, expected).await {
+        self.commit_from(key, rec, expected, expected).await
+    }
+
+    /// `commit` for a record refreshed from version `from`. When the fence lost to that very
+    /// version (our own unsaved record, saved in the background meanwhile), ours is its successor
+    /// and replaces it: adopting it would bring back the refresh token just rotated out.
+    async fn commit_from(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        mut expected: Option<u64>,
+        from: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
+        let mut retried = false;
+        rec.version = Some(next_version(expected.max(from)));
+        let saved = loop {
+            match self.store.save(&rec, expected).await {
+                Ok(false) if !retried && from.is_some() && from != expected => {
+                    retried = true;
+                    match self.store.find(key).await {
+                        Ok(Some(w)) if w.version == from && !w.token_invalidated => {
+                            expected = from;
+                        }
+                        _ => break Ok(false),
+                    }
+                }
+                other => break other,
+            }
+        };
+        match saved {
             Ok(true) => Ok(self.remember(key, rec)),
             Ok(false) => self.adopt_winner(key).await,
             Err(_) => {
