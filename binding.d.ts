@@ -76,8 +76,19 @@ export declare class NativeForcelink {
   syncCursor(args: SyncArgs): NativeSyncCursor
   /** The last `Sforce-Limit-Info` this instance saw, or `null` before any response. */
   limitInfo(): LimitInfo | null
-  /** Stops background work; the JS layer refuses later calls with CLOSED. */
+  /**
+   * Stops background work at once (retried saves); `drain` is the orderly way. The JS layer
+   * refuses later calls with CLOSED.
+   */
   close(): void
+  /**
+   * Waits (bounded by `closeTimeoutMs`) for every refresh in flight and saves the rotated
+   * tokens not saved yet, then stops background work. Resolves the connections whose token
+   * could not be saved (each reported as a `storeError` event too).
+   */
+  drain(): Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>
+  /** Whether a refresh or a rotated token not saved yet exists (the host keeps Node alive). */
+  busy(): boolean
   /**
    * Closes the embedded store's SQLite connection; the JS layer calls it once the calls in
    * flight have settled.
