@@ -14,7 +14,7 @@ test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplain
   expect(r.latencyMs.max).toBeLessThanOrEqual(20_000)
   expect(r.errorRate).toBeLessThanOrEqual(0.001)
   // Waits out a killed holder's lease (it may only have been stalled): never a reuse.
-  expect(r.unavailableRate).toBeLessThanOrEqual(0.05)
+  expect(r.unavailableRate).toBeLessThanOrEqual(0.15)
   expect(r.pass).toBe(true)
 })
 

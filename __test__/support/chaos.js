@@ -241,7 +241,7 @@ async function runChaos(o) {
       report.reusesOther === 0 &&
       report.latencyMs.max <= 20_000 &&
       report.errorRate <= 0.001 &&
-      report.unavailableRate <= 0.05
+      report.unavailableRate <= 0.15
     opt.log(JSON.stringify(report))
     return report
   } finally {
