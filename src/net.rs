@@ -86,19 +86,6 @@ pub fn describe(e: reqwest::Error) -> String {
     format!("{kind} ({detail})")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_bounded() {
-        for a in 1..20 {
-            let d = backoff(a);
-            assert!(d <= Duration::from_millis(2000) && d >= Duration::from_millis(50));
-        }
-    }
-}
-
 /// How long a request that outlived its deadline is still polled: long enough for an answer that
 /// already arrived while the process was stalled (GC pause, event-loop stall, SIGSTOP) to be read.
 const STALL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -116,5 +103,18 @@ pub async fn until<F: std::future::Future>(
     match tokio::time::timeout_at(deadline, &mut fut).await {
         Ok(v) => Some(v),
         Err(_) => tokio::time::timeout(STALL_GRACE, &mut fut).await.ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        for a in 1..20 {
+            let d = backoff(a);
+            assert!(d <= Duration::from_millis(2000) && d >= Duration::from_millis(50));
+        }
     }
 }
