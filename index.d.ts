@@ -163,7 +163,7 @@ export interface ForcelinkConfig {
   exportTypes?: Record<string, ExportTypeConfig>
   /** Retries for transient failures (default 3). */
   maxRetries?: number
-  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). */
+  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). A holder whose token request is in flight keeps its lease for the longest a refresh can take. */
   leaseWaitMs?: number
   /** Every TokenStore call must settle within this (default 10000) or the call fails with STORE_ERROR. */
   storeTimeoutMs?: number

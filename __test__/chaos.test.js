@@ -13,6 +13,8 @@ test.each(['sqlite', 'postgres'])('chaos on %s: no lost connection, no unexplain
   expect(r.calls).toBeGreaterThan(100)
   expect(r.latencyMs.max).toBeLessThanOrEqual(20_000)
   expect(r.errorRate).toBeLessThanOrEqual(0.001)
+  // Waits out a killed holder's lease (it may only have been stalled): never a reuse.
+  expect(r.unavailableRate).toBeLessThanOrEqual(0.15)
   expect(r.pass).toBe(true)
 })
 
@@ -27,7 +29,7 @@ describe.each(['sqlite', 'postgres'])('store faults on %s', (store) => {
   test.each(PHASES)('%s: zero reuses, zero RECONNECT_REQUIRED', async (phase, extra) => {
     const r = await runChaos({ store, phase, procs: 2, concurrency: 3, tokenDelayMs: 300, accessTtlMs: 1_000, thinkMs: 25, ...extra })
     expect(r).toMatchObject({ reuses: 0, reconnectRequired: 0 })
-    expect(r.calls).toBeGreaterThan(20)
+    expect(r.calls).toBeGreaterThan(10)
     if (phase === 'sigstop') expect(r.stops).toBeGreaterThanOrEqual(1)
     if (phase === 'close') expect(r.closes).toBeGreaterThanOrEqual(2)
     expect(r.errorsByCode.CLOSE_FAILED).toBeUndefined()

@@ -216,7 +216,7 @@ describe('reasons', () => {
 describe('JWT-based access tokens', () => {
   let jsim
   beforeAll(async () => {
-    jsim = await startSimulator({ contacts: 3, deals: 0, notes: 0, jwtAccessTokens: true, accessTokenTtlMs: 3000 })
+    jsim = await startSimulator({ contacts: 3, deals: 0, notes: 0, jwtAccessTokens: true, accessTokenTtlMs: 4000 })
   })
   afterAll(() => jsim.close())
 
@@ -237,10 +237,11 @@ describe('JWT-based access tokens', () => {
   })
 
   test('refreshed ahead of exp on the single-flight path: zero 401s', async () => {
-    const fl = new Forcelink(jsim.forcelinkConfig({ refreshAheadMs: 2000 }))
+    const fl = new Forcelink(jsim.forcelinkConfig({ refreshAheadMs: 1500 }))
     open.push(fl)
     await connectForTest(fl, { accountId: 'j', ownerId: 'u' })
-    await new Promise((r) => setTimeout(r, 1200)) // now within 2 s of the 3 s exp
+    // exp is whole seconds, 3 to 4 s away: 2.8 s later every copy is within 1.5 s of it.
+    await new Promise((r) => setTimeout(r, 2800))
     await jsim.control.resetCounts()
     const results = await Promise.all(Array.from({ length: 10 }, () => fl.query({ accountId: 'j', ownerId: 'u', soql: SOQL })))
     expect(results.every((r) => r.records.length === 1)).toBe(true)
@@ -252,16 +253,26 @@ describe('JWT-based access tokens', () => {
   test('opaque tokens behave as today (no refresh before a 401)', async () => {
     await jsim.control.useJwtAccessTokens(false)
     try {
-      const fl = new Forcelink(jsim.forcelinkConfig({ refreshAheadMs: 2000 }))
+      const fl = new Forcelink(jsim.forcelinkConfig({ refreshAheadMs: 1500 }))
       open.push(fl)
       await connectForTest(fl, { accountId: 'o', ownerId: 'u' })
-      await new Promise((r) => setTimeout(r, 1200))
+      await new Promise((r) => setTimeout(r, 2800))
       await jsim.control.resetCounts()
       await fl.query({ accountId: 'o', ownerId: 'u', soql: SOQL })
       expect((await jsim.control.counts()).token.refresh_token).toBe(0)
     } finally {
       await jsim.control.useJwtAccessTokens(true)
     }
+  })
+
+  test('a token whose whole life is shorter than refreshAheadMs is not refreshed on every call', async () => {
+    const fl = new Forcelink(jsim.forcelinkConfig({ refreshAheadMs: 60_000 }))
+    open.push(fl)
+    await connectForTest(fl, { accountId: 's', ownerId: 'u' })
+    await jsim.control.resetCounts()
+    for (let i = 0; i < 5; i++) await fl.query({ accountId: 's', ownerId: 'u', soql: SOQL })
+    // Not in the first half of its 4 s life: no refresh yet.
+    expect((await jsim.control.counts()).token.refresh_token).toBe(0)
   })
 
   test('refreshAheadMs is checked', () => {

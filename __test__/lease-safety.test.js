@@ -298,3 +298,24 @@ test('8. an acquireLease answered after storeTimeoutMs is released', async () =>
   await fl.getAccessToken({ ...c, forceRefresh: true })
   await fl.close()
 })
+
+test('Node stays alive while a rotated token waits for its save, then exits on its own', async () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const { spawn } = require('node:child_process')
+  const store = new SharedStore()
+  const { fl, c } = await connected(store)
+  await fl.close()
+  const file = tmpDb('pending').replace(/\.db$/, '.json')
+  fs.writeFileSync(file, JSON.stringify(Object.fromEntries([...store.docs.values()].map((d) => [`${d.account_id}/${d.owner}`, d]))))
+  const before = JSON.parse(fs.readFileSync(file, 'utf8'))[`${c.accountId}/${c.ownerId}`].token.refresh_token
+  const cfg = baseConfig(sim, { storePath: tmpDb('pw') })
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'pending-save-worker.js'), JSON.stringify({ cfg, conn: c, file, failMs: 700 })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const code = await new Promise((r) => child.once('exit', r))
+  expect(out).toContain('refreshed')
+  expect(code).toBe(0)
+  const after = JSON.parse(fs.readFileSync(file, 'utf8'))[`${c.accountId}/${c.ownerId}`].token.refresh_token
+  expect(after).not.toBe(before)
+})

@@ -26,6 +26,7 @@ async function loop(fl) {
       await fl.query({ ...conns[i], soql })
     } catch (e) {
       code = e.code || 'UNKNOWN'
+      if (process.env.CHAOS_DEBUG && code !== 'SALESFORCE_UNAVAILABLE') process.stderr.write(`${code}: ${e.message}\n`)
     }
     if (stopping && code === 'CLOSED') break
     process.stdout.write(`${JSON.stringify({ conn: i, ms: Date.now() - t0, code, at: Date.now() })}\n`)

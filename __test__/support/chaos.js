@@ -201,7 +201,11 @@ async function runChaos(o) {
     const errors = {}
     for (const c of calls) if (c.code !== 'OK') errors[c.code] = (errors[c.code] || 0) + 1
     const explainedReconnects = reconnectRequired.length - unexplained.length
-    const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects
+    // A SIGKILLed holder keeps its lease for the longest a refresh can take (it may have been
+    // stalled, not dead, and its token request may be at Salesforce): the others wait, then get
+    // SALESFORCE_UNAVAILABLE rather than risk a reuse. Counted apart from the other errors.
+    const unavailable = errors.SALESFORCE_UNAVAILABLE || 0
+    const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects - unavailable
     const ms = calls.map((c) => c.ms).sort((a, b) => a - b)
     // A token lives accessTtlMs from issue and its successor arrives about tokenDelayMs after the
     // first 401, so each connection expires about once per (TTL + delay).
@@ -216,6 +220,7 @@ async function runChaos(o) {
       calls: calls.length,
       errorsByCode: errors,
       errorRate: calls.length ? errorCount / calls.length : 0,
+      unavailableRate: calls.length ? unavailable / calls.length : 0,
       reconnectRequired: reconnectRequired.length,
       reconnectRequiredUnexplained: unexplained.length,
       tokenRequests: counts.token.refresh_token,
@@ -235,7 +240,8 @@ async function runChaos(o) {
       report.reconnectRequiredUnexplained === 0 &&
       report.reusesOther === 0 &&
       report.latencyMs.max <= 20_000 &&
-      report.errorRate <= 0.001
+      report.errorRate <= 0.001 &&
+      report.unavailableRate <= 0.15
     opt.log(JSON.stringify(report))
     return report
   } finally {

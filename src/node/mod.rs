@@ -9,6 +9,8 @@ mod error;
 mod events;
 mod probe;
 mod store;
+#[cfg(feature = "test-hooks")]
+mod store_faults;
 mod sync;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -397,7 +399,7 @@ impl NativeForcelink {
             None => None,
         };
         #[cfg(feature = "test-hooks")]
-        let store = match test_hooks::store_faults::from_env() {
+        let store = match store_faults::from_env() {
             Some(f) => {
                 let base: Arc<dyn TokenStore> = match store {
                     Some(s) => s,
@@ -409,7 +411,7 @@ impl NativeForcelink {
                         .map_err(|e| thrown(&env, &e))?,
                     ),
                 };
-                Some(test_hooks::store_faults::wrap(base, f))
+                Some(store_faults::wrap(base, f))
             }
             None => store,
         };

@@ -45,7 +45,14 @@ pub struct OAuthClient<'a> {
     pub http: &'a reqwest::Client,
     /// The connection (and its org, when known) the requests are for: named in `retry` events.
     pub who: Option<(&'a ConnKey, Option<&'a str>)>,
+    /// Asked before every attempt; `false` stops the request unsent (a lease that could not be
+    /// renewed: the token must not be presented).
+    pub before_send: Option<&'a SendGuard>,
 }
+
+/// A check run before each attempt of a request (see `OAuthClient::guarded`).
+pub type SendGuard =
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync;
 
 impl<'a> OAuthClient<'a> {
     pub fn new(cfg: &'a Config, http: &'a reqwest::Client) -> Self {
@@ -53,7 +60,14 @@ impl<'a> OAuthClient<'a> {
             cfg,
             http,
             who: None,
+            before_send: None,
         }
+    }
+
+    /// Runs `guard` before each attempt; when it answers `false` nothing is sent.
+    pub fn guarded(mut self, guard: &'a SendGuard) -> Self {
+        self.before_send = Some(guard);
+        self
     }
 
     /// Names the connection these requests are for, so their retries are reported.
@@ -192,6 +206,14 @@ impl<'a> OAuthClient<'a> {
         loop {
             attempt += 1;
             let last = attempt > self.cfg.max_retries;
+            if let Some(guard) = self.before_send {
+                if !guard().await {
+                    return Err(Error::Unavailable(
+                        "the refresh lease could not be renewed; the refresh token was not sent"
+                            .into(),
+                    ));
+                }
+            }
             // The bound is enforced by `until` (stall-tolerant), not by reqwest's own timeout.
             let request = self
                 .http

@@ -7,8 +7,8 @@
 //!   rotation a dropped answer loses the connection.
 //! - Across processes the store's lease keeps one refresh per expiry. Salesforce's token endpoint
 //!   cannot check a fence, so the lease guards the request itself: it is renewed immediately
-//!   before the refresh token is sent, for the longest a refresh can take (`refresh_bound`), and
-//!   no token is sent without it. A conditional save on the record's `version` then stops a
+//!   before every attempt to send the refresh token, for as long as that attempt and its commit
+//!   can take (`request_lease`), kept there while it runs, and no token is sent without it. A conditional save on the record's `version` then stops a
 //!   holder whose lease was lost from overwriting a newer token.
 //! - Commit first, validate after: a grant Salesforce accepted is saved before any later check
 //!   (signature, instance_url) can fail.
@@ -64,6 +64,13 @@ pub fn check_instance_url(s: &str) -> Result<String> {
 pub fn refresh_bound(cfg: &Config) -> Duration {
     let attempts = cfg.max_retries + 1;
     cfg.http_timeout * attempts + Duration::from_secs(2) * cfg.max_retries + cfg.store_timeout * 4
+}
+
+/// The lease a token request is sent under: one attempt (answer and body, each within
+/// `httpTimeoutMs`, plus the stall grace) and the store calls that commit its answer. Renewed to
+/// this immediately before every attempt, and kept there while the request runs.
+pub fn request_lease(cfg: &Config) -> Duration {
+    cfg.http_timeout * 2 + Duration::from_secs(1) + cfg.store_timeout * 2
 }
 
 #[derive(Clone)]
@@ -249,9 +256,9 @@ impl TokenManager {
 
     /// A JWT access token within `refreshAheadMs` of its `exp` (opaque tokens never are).
     fn expiring(&self, rec: &TokenRecord) -> bool {
-        crate::token::jwt_exp::expires_at_ms(rec.token.access_token.expose()).is_some_and(|exp| {
-            exp.saturating_sub(self.inner.cfg.refresh_ahead.as_millis() as i64) <= now_millis()
-        })
+        let ahead = self.inner.cfg.refresh_ahead.as_millis() as i64;
+        crate::token::jwt_exp::refresh_due_at_ms(rec.token.access_token.expose(), ahead)
+            .is_some_and(|due| due <= now_millis())
     }
 
     /// Refreshes the connection unless someone already replaced `stale_access` (then returns
@@ -502,23 +509,26 @@ impl Inner {
                 lease,
             } => (rec, expected, lease),
         };
-        // The lease guards the request, not only the save: renewed now for the longest a
-        // refresh can take, and no token is sent without it.
+        // The lease guards the request, not only the save: renewed immediately before every
+        // attempt for as long as that attempt and its commit can take (`request_lease`), and
+        // kept there while the request runs; no token is sent without it.
         let mut renewal = None;
+        let mut guard: Option<Box<crate::oauth::client::SendGuard>> = None;
         if let (Some(l), true) = (&lease, ttl == RENEWED_LEASE_TTL) {
-            let bound = refresh_bound(&self.cfg);
-            if !self.renew(key, l, bound).await {
-                let _ = self.store.release_lease(key, l).await;
-                return Err(Error::Unavailable(
-                    "the refresh lease could not be renewed; the refresh token was not sent".into(),
-                ));
-            }
+            let bound = request_lease(&self.cfg);
+            let (inner, k, l2) = (self.clone(), key.clone(), l.clone());
+            guard = Some(Box::new(move || {
+                let (inner, k, l2) = (inner.clone(), k.clone(), l2.clone());
+                Box::pin(async move { inner.renew(&k, &l2, bound).await })
+            }));
             renewal = Some(self.renew_while_running(key, l.clone(), bound));
         }
         let out = match rec {
-            Some(r) if r.token.refresh_token.is_some() => self.do_refresh(key, *r, expected).await,
+            Some(r) if r.token.refresh_token.is_some() => {
+                self.do_refresh(key, *r, expected, guard.as_deref()).await
+            }
             // Server flows have no refresh token: a new grant replaces the token.
-            _ if key.is_server() => self.mint(key, expected).await,
+            _ if key.is_server() => self.mint(key, expected, guard.as_deref()).await,
             // A connection that cannot refresh is marked, so the next login starts a new flow.
             Some(r) => {
                 let why =
@@ -672,11 +682,13 @@ impl Inner {
         self: &Arc<Self>,
         key: &ConnKey,
         expected: Option<u64>,
+        guard: Option<&crate::oauth::client::SendGuard>,
     ) -> Result<Arc<TokenRecord>> {
-        let tr = OAuthClient::new(&self.cfg, &self.http)
-            .for_conn(key, None)
-            .server_grant()
-            .await?;
+        let mut client = OAuthClient::new(&self.cfg, &self.http).for_conn(key, None);
+        if let Some(g) = guard {
+            client = client.guarded(g);
+        }
+        let tr = client.server_grant().await?;
         let mut extra = serde_json::Map::new();
         extra.insert(
             "grant".into(),
@@ -716,6 +728,7 @@ impl Inner {
         key: &ConnKey,
         mut rec: TokenRecord,
         expected: Option<u64>,
+        guard: Option<&crate::oauth::client::SendGuard>,
     ) -> Result<Arc<TokenRecord>> {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
             return Err(Error::reconnect(
@@ -724,9 +737,14 @@ impl Inner {
             ));
         };
         let started = Instant::now();
+        // The version of the record whose refresh token is sent: our own unsaved record when
+        // there is one (then newer than `expected`, the store's).
+        let from = rec.version;
         let org = crate::events::org_of(rec.token.id.as_deref());
-        let client = OAuthClient::new(&self.cfg, &self.http);
-        let client = client.for_conn(key, org.as_deref());
+        let mut client = OAuthClient::new(&self.cfg, &self.http).for_conn(key, org.as_deref());
+        if let Some(g) = guard {
+            client = client.guarded(g);
+        }
         match client.refresh_unverified(&refresh_token).await {
             Ok(tr) => {
                 // Commit first, validate after: Salesforce has accepted the grant (and with
@@ -736,7 +754,7 @@ impl Inner {
                 let problem = apply_refresh(&mut rec, tr).or(problem);
                 let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose())
                     != Some(refresh_token.expose());
-                let saved = self.commit(key, rec, expected).await?;
+                let saved = self.commit_from(key, rec, expected, from).await?;
                 if let Some(p) = problem {
                     return Err(p);
                 }
@@ -812,11 +830,39 @@ impl Inner {
     async fn commit(
         self: &Arc<Self>,
         key: &ConnKey,
-        mut rec: TokenRecord,
+        rec: TokenRecord,
         expected: Option<u64>,
     ) -> Result<Arc<TokenRecord>> {
-        rec.version = Some(next_version(expected));
-        match self.store.save(&rec, expected).await {
+        self.commit_from(key, rec, expected, expected).await
+    }
+
+    /// `commit` for a record refreshed from version `from`. When the fence lost to that very
+    /// version (our own unsaved record, saved in the background meanwhile), ours is its successor
+    /// and replaces it: adopting it would bring back the refresh token just rotated out.
+    async fn commit_from(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        mut expected: Option<u64>,
+        from: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
+        let mut retried = false;
+        rec.version = Some(next_version(expected.max(from)));
+        let saved = loop {
+            match self.store.save(&rec, expected).await {
+                Ok(false) if !retried && from.is_some() && from != expected => {
+                    retried = true;
+                    match self.store.find(key).await {
+                        Ok(Some(w)) if w.version == from && !w.token_invalidated => {
+                            expected = from;
+                        }
+                        _ => break Ok(false),
+                    }
+                }
+                other => break other,
+            }
+        };
+        match saved {
             Ok(true) => Ok(self.remember(key, rec)),
             Ok(false) => self.adopt_winner(key).await,
             Err(_) => {

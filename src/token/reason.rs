@@ -76,6 +76,9 @@ impl ReconnectReason {
                     "inactive user",
                     "user is inactive",
                     "user inactive",
+                    "inactive_user",
+                    "user is deactivated",
+                    "user deactivated",
                     "frozen",
                 ]) {
                     Self::UserInactive
@@ -86,8 +89,13 @@ impl ReconnectReason {
                     "org inactive",
                     "organization is locked",
                     "org is locked",
+                    "organization locked",
+                    "org locked",
+                    "administratively locked",
+                    "inactive_org",
                     "suspended",
                     "closed org",
+                    "organization is closed",
                 ]) {
                     Self::OrgInactive
                 } else if has(&[
@@ -97,7 +105,9 @@ impl ReconnectReason {
                     "login hours",
                     "outside of login",
                     "not allowed to login at this time",
+                    "not allowed to log in at this time",
                     "login restricted",
+                    "ip address",
                 ]) {
                     Self::PolicyBlocked
                 } else if has(&[
@@ -110,7 +120,10 @@ impl ReconnectReason {
                     "hasn't approved",
                     "has not approved",
                     "not approved",
+                    "admin approved",
                     "app access",
+                    "access this app",
+                    "app_blocked",
                     "blocked",
                 ]) {
                     Self::AppBlocked
@@ -185,6 +198,20 @@ mod tests {
             Some(AppBlocked)
         );
         assert_eq!(grant("something new"), Some(Other));
+        assert_eq!(grant("authentication failure"), Some(Other));
+        assert_eq!(
+            grant("user is not admin approved to access this app"),
+            Some(AppBlocked)
+        );
+        assert_eq!(grant("OAUTH_APP_BLOCKED"), Some(AppBlocked));
+        assert_eq!(
+            grant("organization administratively locked"),
+            Some(OrgInactive)
+        );
+        assert_eq!(
+            grant("IP restricted or invalid login hours"),
+            Some(PolicyBlocked)
+        );
         let other = |c: &str| OAuthErrorCode::parse(c);
         assert_eq!(
             ReconnectReason::from_oauth(&other("inactive_user"), ""),

@@ -192,14 +192,17 @@ pub struct TokenRecord {
 /// save lose and a rotated token be discarded.
 fn strict_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
     use serde::de::Error as _;
-    let bad = |what: &str| {
-        D::Error::custom(format!(
-            "version must be a non-negative integer (or a string of digits), not {what}"
-        ))
-    };
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
+    let v = Option::<Value>::deserialize(d)?.unwrap_or(Value::Null);
+    parse_version(&v).map_err(D::Error::custom)
+}
+
+/// The reason names the kind of value, never the value.
+fn parse_version(v: &Value) -> std::result::Result<Option<u64>, String> {
+    let bad =
+        |what: &str| format!("must be a non-negative integer (or a string of digits), not {what}");
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_u64() {
             Some(v) => Ok(Some(v)),
             None => match n.as_f64() {
                 Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => {
@@ -208,7 +211,7 @@ fn strict_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option
                 _ => Err(bad("a fraction or a negative number")),
             },
         },
-        Some(Value::String(s)) => {
+        Value::String(s) => {
             let t = s.trim();
             if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) {
                 t.parse()
@@ -218,7 +221,7 @@ fn strict_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option
                 Err(bad("a non-numeric string"))
             }
         }
-        Some(other) => Err(bad(crate::shape::kind(&other))),
+        other => Err(bad(crate::shape::kind(other))),
     }
 }
 
@@ -303,6 +306,9 @@ impl TokenRecord {
             ("id", Want::OptStr),
             ("scope", Want::OptStr),
         ];
+        if let Some(Err(reason)) = v.get("version").map(parse_version) {
+            return Err(shape("version".into(), reason));
+        }
         match v.get("token") {
             None => return Err(shape("token".into(), "is required".into())),
             Some(t) => {
@@ -404,6 +410,37 @@ mod tests {
                 text.contains("must be") || text.contains("is required"),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn version_is_a_finite_integer_or_digits() {
+        let rec = |v: Value| {
+            TokenRecord::from_store_json(json!({
+                "account_id": "a", "owner": "o", "token": { "access_token": "x" }, "version": v
+            }))
+        };
+        assert_eq!(rec(json!(7)).unwrap().version, Some(7));
+        assert_eq!(rec(json!(7.0)).unwrap().version, Some(7));
+        assert_eq!(
+            rec(json!("1765000000000")).unwrap().version,
+            Some(1_765_000_000_000)
+        );
+        assert_eq!(rec(Value::Null).unwrap().version, None);
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("abc"),
+            json!(""),
+            json!(true),
+            json!({}),
+        ] {
+            match rec(bad.clone()) {
+                Err(Error::Store { message, .. }) => {
+                    assert!(message.contains("version"), "{message}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

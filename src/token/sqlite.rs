@@ -177,13 +177,13 @@ fn in_write<T>(
     f: impl FnOnce(&Connection, i64) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
     c.execute_batch("BEGIN IMMEDIATE")?;
-    match f(c, now_millis()) {
-        Ok(v) => {
-            c.execute_batch("COMMIT")?;
-            Ok(v)
-        }
+    // Never leave the shared connection inside a transaction, whatever fails.
+    match f(c, now_millis()).and_then(|v| c.execute_batch("COMMIT").map(|_| v)) {
+        Ok(v) => Ok(v),
         Err(e) => {
-            let _ = c.execute_batch("ROLLBACK");
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
             Err(e)
         }
     }
