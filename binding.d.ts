@@ -78,15 +78,39 @@ export declare class NativeForcelink {
   syncCursor(args: SyncArgs): NativeSyncCursor
   /** The last `Sforce-Limit-Info` this instance saw, or `null` before any response. */
   limitInfo(): LimitInfo | null
-  /** Stops background work; the JS layer refuses later calls with CLOSED. */
+  /**
+   * Stops background work at once (retried saves); `drain` is the orderly way. The JS layer
+   * refuses later calls with CLOSED.
+   */
   close(): void
+  /**
+   * Waits (bounded by `closeTimeoutMs`) for every refresh in flight and saves the rotated
+   * tokens not saved yet, then stops background work. Resolves the connections whose token
+   * could not be saved (each reported as a `storeError` event too).
+   */
+  drain(): Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>
+  /** Whether a refresh or a rotated token not saved yet exists (the host keeps Node alive). */
+  busy(): boolean
   /**
    * Closes the embedded store's SQLite connection; the JS layer calls it once the calls in
    * flight have settled.
    */
   closeStore(): Promise<void>
+  /** A keep-alive sweep, ready to `run()` (and `cancel()`). */
+  keepAlive(args: KeepAliveArgs): NativeKeepAlive
   /** This connection's org's last `Sforce-Limit-Info`, or `null` before any response. */
   limitInfoFor(args: ConnArgs): OrgLimitInfo | null
+}
+
+/** One keep-alive sweep. */
+export declare class NativeKeepAlive {
+  /**
+   * Runs the sweep: `{ refreshed, skipped, failed: [{ connection, code, reason, message }] }`
+   * as JSON text.
+   */
+  run(): Promise<string>
+  /** Stops the sweep: no connection starts after this; the refreshes under way finish. */
+  cancel(): void
 }
 
 export declare class NativeSyncCursor {
@@ -210,6 +234,16 @@ export interface ExportProgress {
   jobId?: string
   /** `fields: 'all'`: the fields read, in column order (resolved before the first record). */
   fields?: Array<string>
+}
+
+/** `keepAlive` options (checked by the core: each mistake names its field). */
+export interface KeepAliveArgs {
+  /** Refresh connections whose last grant is older than this (default 20 days). */
+  olderThanMs?: number
+  /** Token requests at once (default 4). */
+  concurrency?: number
+  /** At most this many connections per sweep. */
+  limit?: number
 }
 
 /** The latest `Sforce-Limit-Info` seen. */

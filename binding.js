@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.BoundaryProbe = nativeBinding.BoundaryProbe
 module.exports.NativeExportCursor = nativeBinding.NativeExportCursor
 module.exports.NativeForcelink = nativeBinding.NativeForcelink
+module.exports.NativeKeepAlive = nativeBinding.NativeKeepAlive
 module.exports.NativeSyncCursor = nativeBinding.NativeSyncCursor
 module.exports.ExportEngine = nativeBinding.ExportEngine
 module.exports.ExportFormat = nativeBinding.ExportFormat

@@ -1,4 +1,4 @@
-import type { Forcelink, ForcelinkError } from './index'
+import type { Forcelink, ForcelinkError, ReconnectReason } from './index'
 
 // No import from 'express': these types fit Express 4 and 5 (and their @types) alike, and
 // `forcelink/express` type-checks whether or not the host installed @types/express.
@@ -62,12 +62,14 @@ export interface SalesforceController {
   exportData: SalesforceHandler
 }
 
-/** Error bodies: `{ success: false, errno, message, code? }`. */
+/** Error bodies: `{ success: false, errno, message, code?, reason? }`. */
 export interface SalesforceErrorBody {
   success: false
   errno: number
   message: string
   code?: string
+  /** 401 `RECONNECT_REQUIRED`: why the user must connect again. */
+  reason?: ReconnectReason
 }
 
 export declare function createSalesforceController<Req = SalesforceRequest>(

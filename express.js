@@ -23,8 +23,11 @@ const SERVER_SIDE = { INTERNAL: 'Internal error', STORE_ERROR: 'Token store unav
  */
 const isForcelinkError = (e) => Boolean(e) && e.name === 'ForcelinkError' && typeof e.code === 'string' && Number.isInteger(e.status)
 
-const fail = (res, status, message, code) =>
-  res.status(status).json(code ? { success: false, errno: status, message, code } : { success: false, errno: status, message })
+const fail = (res, status, message, code, extra) =>
+  res.status(status).json(code ? { success: false, errno: status, message, code, ...extra } : { success: false, errno: status, message })
+
+// RECONNECT_REQUIRED tells the client why (the host can word its own prompt from it).
+const extraOf = (err) => (err.code === 'RECONNECT_REQUIRED' && err.reason ? { reason: err.reason } : undefined)
 
 /** A query parameter that must be one string: `undefined` when absent, `null` when repeated or nested. */
 function single(req, name) {
@@ -66,7 +69,10 @@ function createSalesforceController(forcelink, options = {}) {
   const onError = typeof options.onError === 'function' ? options.onError : null
   // Browser binding (login CSRF): on unless the host opts out, which README explains is unsafe.
   const bindBrowser = options.bindBrowser !== false
-  const cookieName = options.cookieName === undefined ? 'forcelink_oauth' : options.cookieName
+  // Over https the default cookie is `__Host-forcelink_oauth` (Secure, Path=/, no Domain), so a
+  // sibling subdomain cannot plant one; plain http (local development) keeps `forcelink_oauth`.
+  const customName = options.cookieName !== undefined
+  const cookieName = customName ? options.cookieName : 'forcelink_oauth'
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     throw new TypeError('createSalesforceController: cookieName must be a cookie name token')
   }
@@ -90,10 +96,16 @@ function createSalesforceController(forcelink, options = {}) {
     (options.cookiePath || `${req.baseUrl || ''}/auth/callback`).replace(/[^A-Za-z0-9\-._~/%!$&'()*+=:@]/g, (c) => encodeURIComponent(c))
   const ttl = Number.isInteger(forcelink.stateTtlSeconds) ? forcelink.stateTtlSeconds : 3600
 
+  const secureReq = (req) => forceSecure || req.secure === true
+  const nameFor = (req) => (customName || !secureReq(req) ? cookieName : '__Host-forcelink_oauth')
+
   function setBinding(req, res, value, maxAge) {
-    const attrs = [`${cookieName}=${value}`, `Path=${callbackPath(req)}`, `Max-Age=${maxAge}`, 'HttpOnly', 'SameSite=Lax']
+    const name = nameFor(req)
+    // A `__Host-` cookie must be Secure with Path=/ (browsers refuse it otherwise).
+    const path = secureReq(req) && name.startsWith('__Host-') ? '/' : callbackPath(req)
+    const attrs = [`${name}=${value}`, `Path=${path}`, `Max-Age=${maxAge}`, 'HttpOnly', 'SameSite=Lax']
     if (maxAge === 0) attrs.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT')
-    if (forceSecure || req.secure) attrs.push('Secure')
+    if (secureReq(req)) attrs.push('Secure')
     res.append('Set-Cookie', attrs.join('; '))
   }
 
@@ -109,8 +121,8 @@ function createSalesforceController(forcelink, options = {}) {
     if (!isForcelinkError(err)) return next(err)
     if (onError) onError(err, req)
     const o = overrides[err.code]
-    if (o) return fail(res, o.status || err.status, o.message || err.message, err.code)
-    return fail(res, err.status, SERVER_SIDE[err.code] || err.message, err.code)
+    if (o) return fail(res, o.status || err.status, o.message || err.message, err.code, extraOf(err))
+    return fail(res, err.status, SERVER_SIDE[err.code] || err.message, err.code, extraOf(err))
   }
 
   // Unhandled rejections must reach `next` in Express 4 too.
@@ -146,7 +158,7 @@ function createSalesforceController(forcelink, options = {}) {
       if (v === null) return badParam(res, name)
       p[key] = v
     }
-    if (bindBrowser) p.binding = readCookie(req, cookieName)
+    if (bindBrowser) p.binding = readCookie(req, nameFor(req))
     // A host that knows its user on the callback too: the flow must be that user's.
     let who
     try {

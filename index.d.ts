@@ -25,8 +25,15 @@ export interface TokenRecord {
     [extra: string]: unknown
   }
   token_invalidated?: boolean
-  /** Grows on every write (fencing for conditional saves); absent on incumbent records (= 0). */
-  version?: number
+  /** Why the connection was invalidated, beside `token_invalidated`. */
+  invalidated_reason?: ReconnectReason
+  /** Ms since the epoch of the last successful token grant; absent on older records (unknown). */
+  refreshed_at?: number
+  /**
+   * Grows on every write (fencing for conditional saves); absent or null on incumbent records
+   * (= 0). A finite non-negative integer; a string of digits (`pg` bigint) is accepted.
+   */
+  version?: number | string | null
   [extra: string]: unknown
 }
 
@@ -42,18 +49,57 @@ export interface StoredTokenRecord {
   owner?: unknown
   token?: unknown
   token_invalidated?: unknown
+  invalidated_reason?: unknown
+  refreshed_at?: unknown
   version?: unknown
 }
+
+/** `listConnections` arguments. */
+export interface ListConnectionsQuery {
+  /** Ms since the epoch: only records whose `refreshed_at` is older (a missing one counts as old). */
+  refreshedBefore: number
+  /** The previous page's `next` (absent on the first page): the store's own cursor, opaque to forcelink. */
+  after?: unknown
+  limit: number
+}
+
+/** One page of `listConnections`, in `(account_id, owner)` order; `next` is null on the last page. */
+export interface ListConnectionsPage {
+  connections: { accountId: string; ownerId: string }[]
+  next: unknown
+}
+
+/** Why a connection needs its user to connect again. */
+export type ReconnectReason =
+  | 'expired_or_revoked'
+  | 'user_inactive'
+  | 'org_inactive'
+  | 'policy_blocked'
+  | 'app_blocked'
+  | 'no_refresh_token'
+  | 'other'
+
+/** What a save answers: a boolean, or a driver result read as "written" when its count is > 0. */
+export type SaveResult =
+  | boolean
+  | { matchedCount: number | string }
+  | { modifiedCount: number | string }
+  | { rowCount: number | string | null }
+  | { affectedRows: number | string }
+  | { changes: number | string }
+  | void
 
 /** Where the host keeps connections (TokenStore contract v2). Each method may return a value, a Promise or a thenable. */
 export interface TokenStore {
   find(accountId: string, ownerId: string): MaybePromise<TokenRecord | StoredTokenRecord | null | undefined>
   /**
    * Upsert keyed by `account_id` + `owner`. With `expectedVersion`, write only if the stored
-   * record exists and its `version` (0 when absent) equals it, else resolve `false`; any other
-   * value counts as written.
+   * record exists and its `version` (0 when absent or null) equals it, and resolve whether it
+   * wrote: `true`/`false`, or a driver result forcelink reads (`{ matchedCount }`,
+   * `{ modifiedCount }`, `{ rowCount }`, `{ affectedRows }`, `{ changes }`: written when > 0).
+   * Any other answer to a conditional save is a `STORE_ERROR`. Without options the answer is ignored.
    */
-  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<unknown>
+  save(record: TokenRecord, options?: { expectedVersion: number }): MaybePromise<SaveResult>
   delete(accountId: string, ownerId: string): MaybePromise<boolean>
   /** Cross-process refresh lease (works with no record): a lease token, or null while another holds it. */
   acquireLease?(accountId: string, ownerId: string, ttlMs: number): MaybePromise<string | null>
@@ -63,6 +109,11 @@ export interface TokenStore {
   releaseLease?(accountId: string, ownerId: string, leaseToken: string): MaybePromise<unknown>
   /** Single use of OAuth state across processes: true the first time only. */
   consumeNonce?(nonce: string, expiresAtMs: number): MaybePromise<boolean>
+  /**
+   * For `keepAlive`: connections not invalidated, holding a refresh token, last granted before
+   * `refreshedBefore`, keyset-paged on `(account_id, owner)`.
+   */
+  listConnections?(query: ListConnectionsQuery): MaybePromise<ListConnectionsPage>
 }
 
 export interface ExportTypeConfig {
@@ -112,10 +163,20 @@ export interface ForcelinkConfig {
   exportTypes?: Record<string, ExportTypeConfig>
   /** Retries for transient failures (default 3). */
   maxRetries?: number
-  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). */
+  /** How long to wait for another process's refresh lease (default: lease TTL 5 s + httpTimeoutMs + storeTimeoutMs). A holder whose token request is in flight keeps its lease for the longest a refresh can take. */
   leaseWaitMs?: number
   /** Every TokenStore call must settle within this (default 10000) or the call fails with STORE_ERROR. */
   storeTimeoutMs?: number
+  /**
+   * How long `close()` waits for refreshes in flight (including those started by export and sync
+   * cursors) and for saving rotated tokens not saved yet (default 10000).
+   */
+  closeTimeoutMs?: number
+  /**
+   * Refuse callbacks whose state was issued without a browser binding (`bindBrowser: false`),
+   * so no flow can skip the login-CSRF check (default false).
+   */
+  requireBrowserBinding?: boolean
   /** The in-memory token cache keeps at most this many connections, least recently used go first (default 10000). */
   maxCachedConnections?: number
   /** Cached connections are re-read from the store at least this often (default 60000). */
@@ -141,6 +202,25 @@ export interface ForcelinkConfig {
    * `api-usage` is at or above it. Default off.
    */
   apiUsageCeiling?: number
+  /** A JWT-based access token is refreshed this long before its `exp` (default 60000). */
+  refreshAheadMs?: number
+}
+
+/** `keepAlive` options. */
+export interface KeepAliveOptions extends WithSignal {
+  /** Refresh connections last granted longer ago than this (default 20 days). */
+  olderThanMs?: number
+  /** Token requests at once, 1–64 (default 4). */
+  concurrency?: number
+  /** At most this many connections per sweep. */
+  limit?: number
+}
+
+/** What a `keepAlive` sweep did. */
+export interface KeepAliveResult {
+  refreshed: number
+  skipped: number
+  failed: { connection: EventConnection; code: ErrorCode; reason: ReconnectReason | null; message: string }[]
 }
 
 type Id = string | number | { toString(): string }
@@ -284,6 +364,7 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'CLOSED'
   | 'FULL_RESYNC_REQUIRED'
+  | 'UNSUPPORTED'
   | 'INTERNAL'
 
 /** What `new ForcelinkError(…)` takes (hosts rarely build one; a test double might). */
@@ -294,6 +375,9 @@ export interface ForcelinkErrorInit {
   salesforceCode?: string
   fields?: string[]
   field?: string
+  reason?: ReconnectReason
+  idleMs?: number | null
+  method?: string
 }
 
 /**
@@ -312,6 +396,14 @@ export declare class ForcelinkError extends Error {
   fields?: string[]
   /** The config or input field at fault. */
   field?: string
+  /** RECONNECT_REQUIRED: why the user must connect again. */
+  reason?: ReconnectReason
+  /** RECONNECT_REQUIRED: ms since the connection's last token grant; null when unknown. */
+  idleMs?: number | null
+  /** UNSUPPORTED: the TokenStore method that is missing. */
+  method?: string
+  /** On a rejected `close()`: the connections whose rotated token could not be saved. */
+  connections?: EventConnection[]
 }
 
 export interface Logger {
@@ -326,11 +418,12 @@ export type EventConnection = { accountId: string; ownerId: string } | { connect
 
 export interface ForcelinkEvents {
   refresh: { connection: EventConnection; orgId: string | null; rotated: boolean; durationMs: number }
-  reconnectRequired: { connection: EventConnection; orgId: string | null }
+  reconnectRequired: { connection: EventConnection; orgId: string | null; reason: ReconnectReason; idleMs: number | null }
   retry: { connection: EventConnection; orgId: string | null; status: number | null; attempt: number; delayMs: number; reason: string }
   rateLimited: { connection: EventConnection; orgId: string | null }
   apiUsage: { connection: EventConnection; orgId: string | null; used: number; max: number }
-  storeError: { op: string; message: string; timedOut: boolean }
+  /** `connection` is set for a rotated token `close()` could not save (`op: 'close'`). */
+  storeError: { op: string; message: string; timedOut: boolean; connection?: EventConnection }
   bulkJob: { connection: EventConnection; orgId: string | null; jobId: string; state: string }
   /** A `fields: 'all'` sync found fields added, or removed/hidden, since its checkpoint. */
   schemaChange: { connection: EventConnection; orgId: string | null; type: string; added: string[]; removed: string[] }
@@ -352,8 +445,11 @@ export declare class Forcelink extends EventEmitter {
   /** How long a login state (and its browser binding) lives, in seconds. */
   readonly stateTtlSeconds: number
   /**
-   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight, closes the embedded SQLite store, and refuses later calls with `CLOSED`. Idempotent.
+   * Refuses later calls with `CLOSED`, cancels running exports and syncs, waits for the calls in
+   * flight, then (bounded by `closeTimeoutMs`) for every refresh in flight and for saving rotated
+   * tokens not saved yet, and only then closes the embedded SQLite store. Rejects with
+   * `STORE_ERROR` naming the connections whose rotated token could not be saved (each also gets a
+   * `storeError` event). Idempotent.
    */
   close(): Promise<void>
   /** `await using fl = new Forcelink(...)`. */
@@ -403,6 +499,11 @@ export declare class Forcelink extends EventEmitter {
   createRecord(opts: Connection & { object: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
   /** Updates a record's fields. */
   updateRecord(opts: Connection & { object: string; id: string; fields: Record<string, unknown> } & WithSignal): Promise<binding.RecordId>
+  /**
+   * Refreshes connections idle longer than `olderThanMs` through the normal refresh path, so
+   * Salesforce's refresh-token idle lifetime never ends them. Needs the store's `listConnections`.
+   */
+  keepAlive(opts?: KeepAliveOptions): Promise<KeepAliveResult>
   /** This connection's org's latest `Sforce-Limit-Info`, or null before any response. */
   limitInfo(conn: { accountId: string; ownerId: string } | { connectionId: string }): binding.OrgLimitInfo | null
   /** The last org seen by this instance. */

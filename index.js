@@ -59,6 +59,13 @@ class ForcelinkError extends Error {
     if (info.salesforceCode) this.salesforceCode = info.salesforceCode
     if (info.fields) this.fields = info.fields
     if (info.field) this.field = info.field
+    // RECONNECT_REQUIRED: why, and ms since the last grant (null when unknown).
+    if (this.code === 'RECONNECT_REQUIRED') {
+      this.reason = info.reason || 'other'
+      this.idleMs = Number.isFinite(info.idleMs) ? info.idleMs : null
+    }
+    // UNSUPPORTED: the store method missing.
+    if (info.method) this.method = info.method
   }
 
   get [kForcelinkError]() {
@@ -94,7 +101,7 @@ function storeCause(message) {
 function convert(e) {
   if (e instanceof ForcelinkError) return e
   if (e !== null && typeof e === 'object' && typeof e.code === 'string' && Number.isInteger(e.status)) {
-    const info = { code: e.code, status: e.status, message: e.message, field: e.field, salesforceCode: e.salesforceCode, fields: e.fields }
+    const info = { code: e.code, status: e.status, message: e.message, field: e.field, salesforceCode: e.salesforceCode, fields: e.fields, reason: e.reason, idleMs: e.idleMs, method: e.method }
     const cause = info.code === 'STORE_ERROR' ? storeCause(e.message) : undefined
     return new ForcelinkError(info, cause === undefined ? undefined : { cause })
   }
@@ -133,7 +140,7 @@ function inputError(field, reason) {
 }
 
 const REQUIRED_STORE_METHODS = ['find', 'save', 'delete']
-const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce']
+const OPTIONAL_STORE_METHODS = ['acquireLease', 'renewLease', 'releaseLease', 'consumeNonce', 'listConnections']
 const UNSUPPORTED = '{"ok":true,"unsupported":true}'
 
 // Wraps a host TokenStore as one function native code calls: it never rejects, so a store that
@@ -283,7 +290,7 @@ function logLine(name, e) {
     case 'refresh':
       return ['info', `forcelink: access token refreshed${e.rotated ? ' (refresh token rotated)' : ''}${who(e)}${org} in ${e.durationMs} ms`]
     case 'reconnectRequired':
-      return ['warn', `forcelink: refresh token refused (invalid_grant), reconnect required${who(e)}${org}`]
+      return ['warn', `forcelink: refresh token refused (${e.reason}${e.idleMs === null || e.idleMs === undefined ? '' : `, idle ${Math.round(e.idleMs / 86_400_000)} days`}), reconnect required${who(e)}${org}`]
     case 'retry':
       return ['warn', `forcelink: retrying after ${e.status ? `HTTP ${e.status}` : e.reason} (attempt ${e.attempt}, in ${e.delayMs} ms)${who(e)}${org}`]
     case 'rateLimited':
@@ -310,8 +317,13 @@ class Forcelink extends EventEmitter {
   /** @type {any} */
   #logger = null
   #closed = false
+  /** @type {Promise<void> | null} */
+  #closing = null
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #keepAlive = null
   #inflight = new Set()
   #cursors = new Set()
+  #sweeps = new Set()
 
   constructor(config) {
     super()
@@ -372,7 +384,10 @@ class Forcelink extends EventEmitter {
     if (signal && signal.aborted) return Promise.reject(cancelledError(signal))
     const inner = Promise.resolve().then(fn)
     this.#inflight.add(inner)
-    const done = () => this.#inflight.delete(inner)
+    const done = () => {
+      this.#inflight.delete(inner)
+      this.#holdWhileBusy()
+    }
     inner.then(done, done)
     if (!signal) return inner
     return new Promise((resolve, reject) => {
@@ -428,27 +443,85 @@ class Forcelink extends EventEmitter {
       throw closedError()
     }
     this.#cursors.add(cursor)
-    return () => this.#cursors.delete(cursor)
+    return () => {
+      this.#cursors.delete(cursor)
+      this.#holdWhileBusy()
+    }
+  }
+
+  // A refresh can outlive the call that started it, and a rotated token may wait for its save:
+  // Node must not exit under them (a lost rotated token loses the connection). A referenced
+  // timer keeps the process alive while the core reports either.
+  #holdWhileBusy() {
+    if (this.#keepAlive) return
+    let busy = false
+    try {
+      busy = this.#n.busy()
+    } catch (_) {
+      /* never breaks a call */
+    }
+    if (!busy) return
+    this.#keepAlive = setInterval(() => {
+      let still = false
+      try {
+        still = this.#n.busy()
+      } catch (_) {
+        /* stop holding */
+      }
+      if (!still) this.#releaseKeepAlive()
+    }, 50)
+  }
+
+  #releaseKeepAlive() {
+    if (this.#keepAlive) clearInterval(this.#keepAlive)
+    this.#keepAlive = null
   }
 
   /**
-   * Stops background work (retried saves), cancels running exports and syncs, waits for the calls
-   * in flight to settle, closes the embedded store, and refuses later calls with `CLOSED`.
-   * Idempotent.
+   * Refuses later calls with `CLOSED`, cancels running exports and syncs, waits for the calls in
+   * flight, then (bounded by `closeTimeoutMs`) for every refresh in flight, including those
+   * started by export and sync cursors, and for the saves of rotated tokens not saved yet; only
+   * then closes the embedded store. Rejects with STORE_ERROR naming the connections whose rotated
+   * token could not be saved (each also reported as a `storeError` event). Idempotent.
    */
-  async close() {
-    if (!this.#closed) {
+  close() {
+    if (!this.#closing) {
       this.#closed = true
-      try {
-        this.#n.close()
-      } catch (_) {
-        /* closing never fails */
-      }
-      for (const c of this.#cursors) c.close()
+      this.#closing = this.#shutdown()
     }
+    return this.#closing
+  }
+
+  async #shutdown() {
+    for (const c of this.#cursors) c.close()
+    // A keepAlive sweep starts no further refresh; the ones under way finish (awaited below).
+    for (const s of this.#sweeps) s.cancel()
     await Promise.allSettled([...this.#inflight])
+    /** @type {Array<Record<string, string>>} */
+    let unsaved = []
+    try {
+      unsaved = await this.#n.drain()
+    } catch (_) {
+      /* draining never fails */
+    }
+    try {
+      this.#n.close()
+    } catch (_) {
+      /* closing never fails */
+    }
     // Then the embedded store's SQLite connection (a host's store is the host's to close).
     await this.#n.closeStore()
+    this.#releaseKeepAlive()
+    if (unsaved.length > 0) {
+      const names = unsaved.map((c) => (c.connectionId ? `connection ${c.connectionId}` : `account ${c.accountId} / owner ${c.ownerId}`))
+      const err = new ForcelinkError({
+        code: 'STORE_ERROR',
+        status: 500,
+        message: `close(): the refreshed token of ${names.join(', ')} could not be saved within closeTimeoutMs; ${unsaved.length === 1 ? 'that connection' : 'those connections'} may need to be connected again`,
+      })
+      Object.defineProperty(err, 'connections', { value: unsaved, enumerable: true })
+      throw err
+    }
   }
 
   /** `await using fl = new Forcelink(...)` closes it at the end of the scope. */
@@ -700,6 +773,45 @@ class Forcelink extends EventEmitter {
   async updateRecord(opts) {
     const args = { conn: conn(opts), object: str(opts.object) ?? '', id: str(opts.id) ?? '', fieldsJson: JSON.stringify(opts.fields) }
     return plain(await call(() => this.#n.updateRecord(args)))
+  }
+
+  /**
+   * Refreshes every stored connection whose last token grant is older than `olderThanMs` (default
+   * 20 days), so Salesforce's refresh-token idle lifetime never ends it: `{ refreshed, skipped,
+   * failed: [{ connection, code, reason, message }] }`. At most `concurrency` (default 4) token
+   * requests at once, at most `limit` connections; `signal` stops it (CANCELLED). Needs the
+   * store's `listConnections` (UNSUPPORTED otherwise).
+   */
+  keepAlive(opts) {
+    opts = opts === undefined || opts === null ? {} : opts
+    if (typeof opts !== 'object') return Promise.reject(inputError('options', 'must be an object'))
+    return this.#guard(opts, async () => {
+      const numOpt = (k) => {
+        const v = opts[k]
+        if (v === undefined || v === null) return undefined
+        if (typeof v !== 'number') throw inputError(k, `must be a number, not ${kindOf(v)}`)
+        return v
+      }
+      const args = { olderThanMs: numOpt('olderThanMs'), concurrency: numOpt('concurrency'), limit: numOpt('limit') }
+      let sweep
+      try {
+        sweep = this.#n.keepAlive(args)
+      } catch (e) {
+        throw convert(e)
+      }
+      const signal = opts.signal
+      const onAbort = () => sweep.cancel()
+      if (signal) signal.addEventListener('abort', onAbort, { once: true })
+      this.#sweeps.add(sweep)
+      try {
+        return JSON.parse(await call(() => sweep.run()))
+      } catch (e) {
+        throw withReason(e, signal)
+      } finally {
+        this.#sweeps.delete(sweep)
+        if (signal) signal.removeEventListener('abort', onAbort)
+      }
+    })
   }
 
   /**

@@ -55,6 +55,7 @@ class MapStore {
   async save(rec) {
     this.check('save')
     this.docs.set(this.key(rec.account_id, rec.owner), structuredClone(rec))
+    return true
   }
   async delete(a, o) {
     this.check('delete')

@@ -73,3 +73,40 @@ test('connect, refresh with rotation, disconnect through the PostgreSQL store', 
   expect(await store.find(c.accountId, c.ownerId)).toBeNull()
   await sim.setConfig({ rotation: false })
 })
+
+test('listConnections: one indexed statement per page, live idle records in key order', async () => {
+  const s = open({ tablePrefix: 'keepalive' })
+  const live = (a, at) => ({ account_id: a, owner: 'o', token: { access_token: 'x', refresh_token: 'r' }, refreshed_at: at, version: 1 })
+  for (const a of ['c', 'a', 'e', 'b', 'd']) await s.save(live(a, 100))
+  await s.save({ account_id: 'old', owner: 'o', token: { access_token: 'x', refresh_token: 'r' } }) // incumbent: no refreshed_at
+  await s.save(live('fresh', 10_000))
+  await s.save({ account_id: 'none', owner: 'o', token: { access_token: 'x' }, refreshed_at: 1 })
+  await s.save({ ...live('dead', 1), token_invalidated: true })
+  const seen = []
+  let after
+  for (;;) {
+    const page = await s.listConnections({ refreshedBefore: 1000, after, limit: 2 })
+    expect(page.connections.length).toBeLessThanOrEqual(2)
+    seen.push(...page.connections.map((c) => c.accountId))
+    if (page.next === null) break
+    after = page.next
+  }
+  expect(seen).toEqual(['a', 'b', 'c', 'd', 'e', 'old'])
+  // The listing's partial index exists beside the table (EXPLAIN on 100,000 rows: BENCHMARKS.md).
+  const idx = await s.pool.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'keepalive_tokens_keepalive'`)
+  expect(idx.rows[0].indexdef).toContain('WHERE')
+})
+
+test('keepAlive through the PostgreSQL store', async () => {
+  const store = open({ tablePrefix: 'keepalive_flow' })
+  const fl = new Forcelink(baseConfig(sim, { store }))
+  try {
+    await connect(fl, 'ka1', 'u')
+    await connect(fl, 'ka2', 'u')
+    expect(await fl.keepAlive()).toEqual({ refreshed: 0, skipped: 0, failed: [] })
+    expect(await fl.keepAlive({ olderThanMs: 0 })).toEqual({ refreshed: 2, skipped: 0, failed: [] })
+    expect((await store.find('ka1', 'u')).refreshed_at).toBeGreaterThan(Date.now() - 60_000)
+  } finally {
+    await fl.close()
+  }
+})

@@ -128,7 +128,7 @@ describe('store failures', () => {
     class SyncStore {
       constructor() { this.m = new Map() }
       find(a, o) { return this.m.get(`${a}/${o}`) || null }
-      save(r) { this.m.set(`${r.account_id}/${r.owner}`, r) }
+      save(r) { this.m.set(`${r.account_id}/${r.owner}`, r); return true }
       delete(a, o) { return this.m.delete(`${a}/${o}`) }
     }
     const fl = new Forcelink(baseConfig(sim, { store: new SyncStore() }))

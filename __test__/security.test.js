@@ -192,9 +192,26 @@ describe('Express: the forcelink_oauth cookie', () => {
     expect(r.status).toBe(302)
     const line = cookieLine(r)
     expect(line).toMatch(/^forcelink_oauth=[A-Za-z0-9_-]{43}; Path=\/sf\/auth\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/)
-    // Over https (behind a trusted proxy) it is Secure as well.
+    // Over https (behind a trusted proxy) it is `__Host-forcelink_oauth`: Secure, Path=/, no
+    // Domain, so a sibling subdomain cannot plant one; the callback reads that name only.
     const s = await browser().get('/auth/login?forward_url=/back', { account: 'c1', headers: { 'x-forwarded-proto': 'https' } })
-    expect(cookieLine(s)).toMatch(/; HttpOnly; SameSite=Lax; Secure$/)
+    const host = s.headers.getSetCookie().find((c) => c.startsWith('__Host-forcelink_oauth='))
+    expect(host).toMatch(/^__Host-forcelink_oauth=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/)
+    expect(cookieLine(s)).toBeUndefined()
+    const value = host.split(';')[0].split('=')[1]
+    const q = await authorize(s.headers.get('location'))
+    const cb = `/auth/callback?${new URLSearchParams(q)}`
+    // A planted plain `forcelink_oauth` (a sibling subdomain can set that one) is not read.
+    const planted = await fetch(base + cb, { redirect: 'manual', headers: { 'x-forwarded-proto': 'https', cookie: `forcelink_oauth=${value}` } })
+    expect(planted.status).toBe(400)
+  })
+
+  test('requireBrowserBinding refuses states issued without a binding', async () => {
+    const strict = new Forcelink(baseConfig(sim, { store: new MapStore(), requireBrowserBinding: true }))
+    const start = await strict.beginLogin({ accountId: 'rb', ownerId: 'u', forwardUrl: '/back', bindBrowser: false })
+    const q = await authorize(start.redirectUrl)
+    await expect(strict.handleCallback({ code: q.code, state: q.state })).rejects.toMatchObject({ code: 'INVALID_STATE' })
+    await strict.close()
   })
 
   test('cookieSecure, cookieName and the mount path are honoured', async () => {

@@ -193,10 +193,14 @@ main().catch((e) => {
   process.exit(1)
 })
 
-// The chaos run's section (written by `npm run chaos -- --write`) survives a benchmark rewrite.
+// The chaos runs' sections (`npm run chaos -- --write`) and the keepAlive benchmark's
+// (`node benchmark/keepalive.js --write`) survive a benchmark rewrite.
 function writeBenchmarks(text) {
   const file = path.join(ROOT, 'BENCHMARKS.md')
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
-  const m = old.match(/<!-- chaos:start -->[\s\S]*<!-- chaos:end -->\n?/)
-  fs.writeFileSync(file, m ? `${text.trimEnd()}\n\n${m[0]}` : text)
+  const kept = ['chaos', 'chaos-keepalive', 'keepalive']
+    .map((name) => old.match(new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->\\n?`)))
+    .filter(Boolean)
+    .map((m) => m[0].trimEnd())
+  fs.writeFileSync(file, kept.length ? `${text.trimEnd()}\n\n${kept.join('\n\n')}\n` : text)
 }

@@ -39,10 +39,24 @@ process.once('exit', () => {
 })
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(0))
 
+// Against a real org: the External Client App settings forcelink relies on (README "External Client Apps").
+const EXTERNAL_CLIENT_APP_CHECKLIST = [
+  'External Client App settings for forcelink (Setup > External Client App Manager):',
+  `  - Callback URL: exactly SALESFORCE_REDIRECT_URI (${env.SALESFORCE_REDIRECT_URI || 'unset'})`,
+  '  - OAuth scopes: api, id, refresh_token (and web with the default scopes)',
+  '  - Require PKCE: on; Require secret for Web Server Flow: on',
+  '  - Refresh token rotation: on (each refresh stores the new token)',
+  '  - Refresh token policy: expire if not used for 30 days -> run fl.keepAlive() daily (olderThanMs 20 days)',
+  '  - JWT-based access tokens: optional (forcelink refreshes refreshAheadMs, 60 s, before exp)',
+  '  - IP relaxation / login hours: refusals come back as RECONNECT_REQUIRED with reason policy_blocked',
+  '  - JWT bearer (server-to-server only): upload the certificate of jwtBearer.privateKeyPem',
+]
+
 async function main() {
   ensureNative()
   let forcelinkConfig
   if (real) {
+    process.stderr.write(`${EXTERNAL_CLIENT_APP_CHECKLIST.join('\n')}\n`)
     forcelinkConfig = {
       clientId: env.SALESFORCE_CLIENT_ID,
       clientSecret: env.SALESFORCE_CLIENT_SECRET,

@@ -35,6 +35,8 @@ struct RawConfig {
     max_retries: Option<f64>,
     lease_wait_ms: Option<f64>,
     store_timeout_ms: Option<f64>,
+    close_timeout_ms: Option<f64>,
+    require_browser_binding: Option<bool>,
     max_cached_connections: Option<f64>,
     token_cache_ttl_ms: Option<f64>,
     jwt_bearer: Option<RawJwtBearer>,
@@ -44,6 +46,7 @@ struct RawConfig {
     bulk_deadline_ms: Option<f64>,
     max_concurrent_requests_per_org: Option<f64>,
     api_usage_ceiling: Option<f64>,
+    refresh_ahead_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +265,10 @@ pub struct Config {
     pub lease_wait: Duration,
     /// Every TokenStore call settles within this or fails with STORE_ERROR.
     pub store_timeout: Duration,
+    /// How long `close()` waits for refreshes in flight and unsaved tokens.
+    pub close_timeout: Duration,
+    /// Refuse callbacks whose state was issued without a browser binding (`bindBrowser: false`).
+    pub require_browser_binding: bool,
     /// The in-memory token cache holds at most this many connections (least recently used go).
     pub max_cached_connections: usize,
     /// A cached connection is re-read from the store at least this often.
@@ -278,6 +285,8 @@ pub struct Config {
     pub max_concurrent_requests_per_org: u32,
     /// Refuse new exports when the org's last `api-usage` is at or above this share (None = off).
     pub api_usage_ceiling: Option<f64>,
+    /// `refreshAheadMs`: a JWT access token is refreshed this long before its `exp`.
+    pub refresh_ahead: Duration,
     /// Where events go (the binding sets it; none by default).
     pub events: crate::events::Events,
 }
@@ -552,6 +561,13 @@ impl Config {
             50.0,
             120_000.0,
         )? as u64);
+        let close_timeout = Duration::from_millis(bounded(
+            "closeTimeoutMs",
+            raw.close_timeout_ms,
+            10_000.0,
+            0.0,
+            600_000.0,
+        )? as u64);
         // By default a waiter outlasts a live holder's token request and a crashed holder's lease.
         let default_wait = (crate::token::manager::RENEWED_LEASE_TTL + http_timeout + store_timeout)
             .as_millis()
@@ -652,6 +668,13 @@ impl Config {
                 ))
             }
         };
+        let refresh_ahead = Duration::from_millis(bounded(
+            "refreshAheadMs",
+            raw.refresh_ahead_ms,
+            60_000.0,
+            0.0,
+            3_600_000.0,
+        )? as u64);
         Ok(Self {
             client_id,
             client_secret,
@@ -669,6 +692,8 @@ impl Config {
             max_retries,
             lease_wait,
             store_timeout,
+            close_timeout,
+            require_browser_binding: raw.require_browser_binding.unwrap_or(false),
             max_cached_connections,
             token_cache_ttl,
             server_flow,
@@ -677,6 +702,7 @@ impl Config {
             bulk_deadline,
             max_concurrent_requests_per_org,
             api_usage_ceiling,
+            refresh_ahead,
             events: Default::default(),
         })
     }
@@ -727,6 +753,7 @@ mod tests {
         assert_eq!(c.store_timeout, Duration::from_secs(10));
         assert_eq!(c.max_cached_connections, 10_000);
         assert_eq!(c.token_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.refresh_ahead, Duration::from_secs(60));
         assert!(c.lease_wait > crate::token::manager::RENEWED_LEASE_TTL);
     }
 

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 pub use crate::oauth::error::OAuthErrorCode;
+pub use crate::token::reason::ReconnectReason;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,9 +33,22 @@ pub enum Error {
     TokenNotFound,
 
     #[error(
-        "Salesforce no longer accepts this connection's refresh token; the user must connect again"
+        "Salesforce no longer accepts this connection's refresh token; the user must connect again ({reason}{})",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
     )]
-    ReconnectRequired,
+    ReconnectRequired {
+        reason: ReconnectReason,
+        /// Time since the connection's last token grant; None when unknown.
+        idle_ms: Option<u64>,
+        /// Salesforce's `error_description`, bounded and scrubbed (`safe_description`).
+        description: Option<String>,
+    },
+
+    #[error("the token store does not implement {method}, which {operation} needs")]
+    Unsupported {
+        method: &'static str,
+        operation: &'static str,
+    },
 
     #[error("token store {op} failed: {message}")]
     Store { op: &'static str, message: String },
@@ -94,6 +108,15 @@ impl Error {
         }
     }
 
+    /// RECONNECT_REQUIRED for a connection whose store record (or refresh) says why.
+    pub fn reconnect(reason: ReconnectReason, idle_ms: Option<u64>) -> Self {
+        Error::ReconnectRequired {
+            reason,
+            idle_ms,
+            description: None,
+        }
+    }
+
     /// Stable machine-readable code, documented in README.
     pub fn code(&self) -> &'static str {
         match self {
@@ -104,7 +127,8 @@ impl Error {
             Error::AuthNotInitiated => "AUTH_NOT_INITIATED",
             Error::InvalidState { .. } => "INVALID_STATE",
             Error::TokenNotFound => "TOKEN_NOT_FOUND",
-            Error::ReconnectRequired => "RECONNECT_REQUIRED",
+            Error::ReconnectRequired { .. } => "RECONNECT_REQUIRED",
+            Error::Unsupported { .. } => "UNSUPPORTED",
             Error::Store { .. } => "STORE_ERROR",
             Error::InvalidType => "INVALID_TYPE",
             Error::OAuth { .. } => "OAUTH_ERROR",
@@ -128,7 +152,8 @@ impl Error {
             | Error::InvalidState { .. }
             | Error::InvalidType => 400,
             Error::TokenNotFound => 404,
-            Error::ReconnectRequired => 401,
+            Error::ReconnectRequired { .. } => 401,
+            Error::Unsupported { .. } => 501,
             Error::Store { .. } => 500,
             Error::OAuth { .. } => 502,
             // A query Salesforce rejects as malformed is the caller's mistake; anything else from
@@ -167,6 +192,18 @@ impl Error {
                 Error::Salesforce { fields, .. } if !fields.is_empty() => Some(fields),
                 _ => None,
             },
+            reason: match self {
+                Error::ReconnectRequired { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            },
+            idle_ms: match self {
+                Error::ReconnectRequired { idle_ms, .. } => Some(*idle_ms),
+                _ => None,
+            },
+            method: match self {
+                Error::Unsupported { method, .. } => Some(method),
+                _ => None,
+            },
             field: match self {
                 Error::ConfigInvalid { field, .. } | Error::InvalidInput { field, .. } => {
                     Some(field)
@@ -189,6 +226,15 @@ pub struct WireError<'a> {
     pub fields: Option<&'a Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a String>,
+    /// RECONNECT_REQUIRED: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// RECONNECT_REQUIRED: ms since the last grant (`Some(None)`: unknown, sent as null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_ms: Option<Option<u64>>,
+    /// UNSUPPORTED: the store method that is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -205,7 +251,14 @@ mod tests {
     fn codes_and_statuses_are_stable() {
         assert_eq!(Error::TokenNotFound.code(), "TOKEN_NOT_FOUND");
         assert_eq!(Error::TokenNotFound.status(), 404);
-        assert_eq!(Error::ReconnectRequired.status(), 401);
+        let rr = Error::reconnect(ReconnectReason::ExpiredOrRevoked, Some(5));
+        assert_eq!(rr.status(), 401);
+        let w = serde_json::to_value(rr.to_wire()).unwrap();
+        assert_eq!(w["reason"], "expired_or_revoked");
+        assert_eq!(w["idleMs"], 5);
+        let unknown =
+            serde_json::to_value(Error::reconnect(ReconnectReason::Other, None).to_wire()).unwrap();
+        assert!(unknown["idleMs"].is_null() && unknown.get("idleMs").is_some());
         assert_eq!(
             Error::InvalidType.to_string(),
             "Please provide valid type. Example contacts and deals"

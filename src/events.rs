@@ -55,6 +55,9 @@ pub enum Event {
     ReconnectRequired {
         connection: Connection,
         org_id: Option<String>,
+        reason: crate::token::reason::ReconnectReason,
+        /// Ms since the connection's last grant; null when unknown.
+        idle_ms: Option<u64>,
     },
     /// A transient failure is retried after `delay_ms`.
     Retry {
@@ -82,6 +85,9 @@ pub enum Event {
         op: String,
         message: String,
         timed_out: bool,
+        /// Set when the failure concerns one connection (a rotated token `close()` could not save).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connection: Option<Connection>,
     },
     /// A Bulk API 2.0 job changed state.
     BulkJob {

@@ -86,6 +86,26 @@ pub fn describe(e: reqwest::Error) -> String {
     format!("{kind} ({detail})")
 }
 
+/// How long a request that outlived its deadline is still polled: long enough for an answer that
+/// already arrived while the process was stalled (GC pause, event-loop stall, SIGSTOP) to be read.
+const STALL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+/// The per-request reqwest timeout where `until` enforces the bound itself: only a backstop.
+pub const BACKSTOP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Runs `fut` until `deadline`. Past it the future gets a short grace before it is dropped: an
+/// answer Salesforce already sent (a rotated token) is read rather than reported as a timeout just
+/// because this process was stopped while it arrived. `None` when it did not complete.
+pub async fn until<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::pin!(fut);
+    match tokio::time::timeout_at(deadline, &mut fut).await {
+        Ok(v) => Some(v),
+        Err(_) => tokio::time::timeout(STALL_GRACE, &mut fut).await.ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,6 +175,16 @@ impl Forcelink {
         &self.cfg
     }
 
+    /// One keep-alive sweep (`keepAlive`); `cancel` turning true stops it.
+    pub async fn keep_alive(
+        &self,
+        opts: crate::token::keepalive::KeepAliveOptions,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<crate::token::keepalive::KeepAliveReport> {
+        crate::token::keepalive::keep_alive(self.tokens.clone(), self.cfg.clone(), opts, cancel)
+            .await
+    }
+
     fn store(&self) -> &Arc<dyn TokenStore> {
         self.tokens.store()
     }
@@ -266,6 +276,11 @@ impl Forcelink {
     /// The callback must come from the browser (and, when the host knows it, the user) that
     /// started the flow. Checked before the nonce is spent and before Salesforce is called.
     fn check_origin_of(&self, claims: &StateClaims, p: &CallbackParams) -> Result<()> {
+        if claims.bh.is_none() && self.cfg.require_browser_binding {
+            return Err(Error::InvalidState {
+                reason: "issued without a browser binding (requireBrowserBinding)",
+            });
+        }
         if let Some(bh) = &claims.bh {
             let ok = p
                 .binding
@@ -370,6 +385,8 @@ impl Forcelink {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            invalidated_reason: None,
+            refreshed_at: Some(crate::oauth::state::now_millis()),
             // A new connection outranks any record a stale refresher may still hold.
             version: Some(next_version(None)),
             extra: Default::default(),
@@ -396,8 +413,11 @@ impl Forcelink {
     /// starts or writes the record back afterwards.
     pub async fn disconnect(&self, key: &ConnKey) -> Result<bool> {
         let key = key.clone();
-        let _closing = self.tokens.close(&key).await;
-        let rec = self.store().find(&key).await?.ok_or(Error::TokenNotFound)?;
+        // The lease is held (and renewed) for the whole revoke, so no other process rotates the
+        // token meanwhile; the token revoked is the newest this process knows.
+        let closing = self.tokens.close(&key).await;
+        let stored = self.store().find(&key).await?;
+        let rec = closing.newest(stored).ok_or(Error::TokenNotFound)?;
         let org = crate::events::org_of(rec.token.id.as_deref());
         let oauth = self.oauth().for_conn(&key, org.as_deref());
         let revoked = match &rec.token.refresh_token {
@@ -696,6 +716,17 @@ impl Forcelink {
     /// Stops background work (retried saves of rotated tokens). In-flight calls finish.
     pub fn shutdown(&self) {
         self.tokens.shutdown();
+    }
+
+    /// Waits (bounded by `closeTimeoutMs`) for refreshes in flight and saves what is unsaved;
+    /// answers the connections whose rotated token could not be saved.
+    pub async fn drain(&self) -> Vec<ConnKey> {
+        self.tokens.drain(self.cfg.close_timeout).await
+    }
+
+    /// Whether a refresh or an unsaved token exists.
+    pub fn busy(&self) -> bool {
+        self.tokens.busy()
     }
 
     /// Closes the store's open resources (the embedded SQLite connection); called by `close()`

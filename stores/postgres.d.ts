@@ -1,4 +1,4 @@
-import type { TokenRecord, TokenStore } from '../index'
+import type { ListConnectionsPage, ListConnectionsQuery, TokenRecord, TokenStore } from '../index'
 
 export interface PostgresStoreOptions {
   /** A `pg` Pool (or anything with `query(text, params)`); without it one is created. */
@@ -14,7 +14,7 @@ export interface PostgresStoreOptions {
 /** TokenStore contract v2 over PostgreSQL: single-statement leases, fenced saves and nonces. */
 export declare class PostgresStore implements TokenStore {
   constructor(options?: PostgresStoreOptions)
-  /** The CREATE TABLE statements run on first use. */
+  /** The CREATE TABLE (and keepAlive index) statements run on first use. */
   schema(): string[]
   find(accountId: string, ownerId: string): Promise<TokenRecord | null>
   save(record: TokenRecord, options?: { expectedVersion: number }): Promise<boolean>
@@ -23,5 +23,7 @@ export declare class PostgresStore implements TokenStore {
   renewLease(accountId: string, ownerId: string, leaseToken: string, ttlMs: number): Promise<boolean>
   releaseLease(accountId: string, ownerId: string, leaseToken: string): Promise<void>
   consumeNonce(nonce: string, expiresAtMs: number): Promise<boolean>
+  /** keepAlive's listing: one indexed statement per page (`next`: the last key of the page). */
+  listConnections(query: ListConnectionsQuery): Promise<ListConnectionsPage>
   close(): Promise<void>
 }

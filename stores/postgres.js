@@ -20,6 +20,11 @@ function loadPg() {
   }
 }
 
+// A record keepAlive may refresh (the same text in the partial index and the query, so the planner
+// matches them), and its last grant time (null when unknown: counts as old).
+const LIVE = `(record->>'token_invalidated') IS DISTINCT FROM 'true' AND (record->'token'->>'refresh_token') IS NOT NULL`
+const REFRESHED_AT = `COALESCE(CASE WHEN jsonb_typeof(record->'refreshed_at') = 'number' THEN (record->>'refreshed_at')::numeric END, 0)`
+
 class PostgresStore {
   /**
    * @param {object} [opts]
@@ -62,6 +67,8 @@ class PostgresStore {
          account_id text NOT NULL, owner text NOT NULL, lease_token text NOT NULL,
          expires_at timestamptz NOT NULL, PRIMARY KEY (account_id, owner))`,
       `CREATE TABLE IF NOT EXISTS ${nonces} (nonce text PRIMARY KEY, expires_at timestamptz NOT NULL)`,
+      // keepAlive's listConnections: live connections in key order, the grant time in the index.
+      `CREATE INDEX IF NOT EXISTS ${tokens}_keepalive ON ${tokens} (account_id, owner, (${REFRESHED_AT})) WHERE ${LIVE}`,
     ]
   }
 
@@ -121,6 +128,27 @@ class PostgresStore {
   async delete(accountId, ownerId) {
     const r = await this.#q(`DELETE FROM ${this.t.tokens} WHERE account_id = $1 AND owner = $2`, [accountId, ownerId])
     return r.rowCount > 0
+  }
+
+  /**
+   * Connections last granted before `refreshedBefore` (ms since the epoch), in key order after
+   * `after` (the previous page's `next`): one indexed statement per page.
+   */
+  async listConnections({ refreshedBefore, after, limit }) {
+    const [a, o] = Array.isArray(after) && after.length === 2 ? after.map(String) : ['', '']
+    const n = Math.max(1, Math.min(Number(limit) || 500, 10_000))
+    const r = await this.#q(
+      `SELECT account_id, owner FROM ${this.t.tokens}
+       WHERE ${LIVE} AND (account_id, owner) > ($1, $2) AND ${REFRESHED_AT} < $3
+       ORDER BY account_id, owner LIMIT $4`,
+      [a, o, Number(refreshedBefore), n + 1],
+    )
+    const rows = r.rows.slice(0, n)
+    const last = rows[rows.length - 1]
+    return {
+      connections: rows.map((x) => ({ accountId: x.account_id, ownerId: x.owner })),
+      next: r.rows.length > n && last ? [last.account_id, last.owner] : null,
+    }
   }
 
   async acquireLease(accountId, ownerId, ttlMs) {

@@ -1,4 +1,4 @@
-import type { Forcelink, ForcelinkError, ErrorCode, TokenRecord, TokenStore } from '..'
+import type { Forcelink, ForcelinkError, ErrorCode, ListConnectionsPage, ListConnectionsQuery, TokenRecord, TokenStore } from '..'
 
 export interface SimulatorOptions {
   /** Generated records (defaults 50, 20, 10), or exactly these records (their fields, e.g. `{ LastName: 'Lovelace' }`). */
@@ -13,10 +13,18 @@ export interface SimulatorOptions {
   consent?: boolean
   /** Delay before every REST call. */
   latencyMs?: number
+  /** A refresh token unused this long dies (Salesforce's idle lifetime, on the simulator's clock). */
+  refreshTokenIdleTtlMs?: number
+  /** Access tokens die this long after issue (on the simulator's clock). */
+  accessTokenTtlMs?: number
+  /** Access tokens are RS256 JWTs with `exp` (key at the login host's `/id/keys`). */
+  jwtAccessTokens?: boolean
   clientId?: string
   clientSecret?: string
   /** The registered callback (default `http://localhost:3000/forcelink/callback`). */
   redirectUri?: string
+  /** Serve the Pub/Sub API over TLS under a throwaway CA (`pubsubCaPath`); default plaintext HTTP/2. */
+  pubsubTls?: boolean
 }
 
 export interface FailOptions {
@@ -41,6 +49,8 @@ export interface SimulatorCounts {
   create: number
   update: number
   bulk: number
+  /** REST calls answered 401 INVALID_SESSION_ID. */
+  invalidSession: number
   [k: string]: unknown
 }
 
@@ -52,8 +62,16 @@ export interface SimulatorControl {
   setLatency(ms: number): Promise<unknown>
   /** Any `/__sim/config` field (see the simulator's README). */
   setConfig(config: Record<string, unknown>): Promise<unknown>
+  /** Token requests by grant, REST calls, 401s (`invalidSession`), … */
   counts(): Promise<SimulatorCounts>
   resetCounts(): Promise<unknown>
+  /** Moves the simulated org's clock forward: access TTL, refresh-token idle lifetime and JWT `exp` follow it. */
+  advanceClock(ms: number): Promise<{ nowMs: number; offsetMs: number }>
+  clock(): Promise<{ nowMs: number; offsetMs: number }>
+  /** Refuses every refresh grant as Salesforce does for that reason; null clears it. */
+  refuseRefresh(reason: 'user_inactive' | 'org_inactive' | 'ip_restricted' | 'login_hours' | 'app_blocked' | null): Promise<unknown>
+  /** Access tokens become RS256 JWTs with `exp` (true) or opaque again (false). */
+  useJwtAccessTokens(on?: boolean): Promise<unknown>
   /** Creates records of an export type or sObject over the REST API (counted): their Ids. */
   insert(type: string, records: Record<string, unknown>[]): Promise<string[]>
   /** Every live record of an export type (`contacts`, `deals`, `notes`) or sObject, all fields. */
@@ -64,6 +82,10 @@ export interface Simulator {
   loginUrl: string
   instanceUrl: string
   myDomainUrl: string
+  /** The Pub/Sub API (gRPC, Change Data Capture): `http://127.0.0.1:N`, or `https://localhost:N` with `pubsubTls`. */
+  pubsubUrl: string
+  /** With `pubsubTls`: the PEM file of the throwaway CA that signed the listener's certificate. */
+  pubsubCaPath?: string
   clientId: string
   clientSecret: string
   redirectUris: string[]
@@ -100,6 +122,7 @@ export declare class MemoryStore implements TokenStore {
   renewLease(accountId: string, ownerId: string, leaseToken: string, ttlMs: number): Promise<boolean>
   releaseLease(accountId: string, ownerId: string, leaseToken: string): Promise<void>
   consumeNonce(nonce: string, expiresAtMs: number): Promise<boolean>
+  listConnections(query: ListConnectionsQuery): Promise<ListConnectionsPage>
   readonly size: number
   records(): TokenRecord[]
 }

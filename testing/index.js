@@ -7,7 +7,7 @@
 // --detectOpenHandles to report.
 const fs = require('node:fs')
 const path = require('node:path')
-const { randomBytes, randomUUID } = require('node:crypto')
+const { generateKeyPairSync, randomBytes, randomUUID } = require('node:crypto')
 const { spawn } = require('node:child_process')
 const readline = require('node:readline')
 const { ForcelinkError } = require('..')
@@ -87,8 +87,32 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
     clearFailures: () => call('faults', undefined, 'DELETE'),
     setLatency: (ms) => call('config', { latencyMs: Number(ms) }),
     setConfig: (c) => call('config', c),
+    /** Token requests by grant (`token.refresh_token`, …), REST calls, 401s (`invalidSession`), … */
     counts: () => call('counts'),
     resetCounts: () => call('counts/reset', {}),
+    /** Moves the org's clock forward (token lifetimes: access TTL, refresh-token idle lifetime, JWT `exp`). */
+    advanceClock: (ms) => {
+      if (!Number.isInteger(ms) || ms < 0) throw new TypeError('advanceClock(ms): ms must be a non-negative integer')
+      return call('clock', { advanceMs: ms })
+    },
+    /** The org's clock: `{ nowMs, offsetMs }`. */
+    clock: () => call('clock'),
+    /**
+     * Every refresh grant is refused as Salesforce does for `reason` ('user_inactive',
+     * 'org_inactive', 'ip_restricted', 'login_hours', 'app_blocked'); null clears it.
+     */
+    refuseRefresh: (reason) => call('refuse-refresh', { reason: reason ?? null }),
+    /** Access tokens become RS256 JWTs with `exp` (key at `/id/keys`), or opaque again. */
+    useJwtAccessTokens: async (on = true) => {
+      if (!on) return call('config', { jwtAccessTokens: false })
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const accessTokenSigningKey = {
+        privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        publicJwk: publicKey.export({ format: 'jwk' }),
+        kid: `sim-${randomUUID().slice(0, 8)}`,
+      }
+      return call('config', { jwtAccessTokens: true, accessTokenSigningKey })
+    },
     /** Creates records of `type` (an export type or an sObject name) over the REST API: their Ids. */
     insert: async (type, records) => {
       const object = TYPES[type] || String(type)
@@ -130,7 +154,8 @@ function controlApi(loginUrl, myDomainUrl, clientId, clientSecret) {
 /**
  * Starts the simulator on 127.0.0.1 (free ports). `options`: `contacts`, `deals`, `notes` (a count,
  * or an array of records' fields to seed exactly), `seed`,
- * `rotation`, `consent`, `latencyMs`, `clientId`, `clientSecret`, `redirectUri`.
+ * `rotation`, `consent`, `latencyMs`, `clientId`, `clientSecret`, `redirectUri`, `pubsubTls` (serve the
+ * Pub/Sub API over TLS under a throwaway CA, whose PEM path is `pubsubCaPath`; else plaintext HTTP/2).
  */
 async function startSimulator(options = {}) {
   const clientId = options.clientId || `sim-client-${randomUUID()}`
@@ -151,6 +176,7 @@ async function startSimulator(options = {}) {
   }
   if (options.rotation) args.push('--rotation')
   if (options.consent) args.push('--consent')
+  if (options.pubsubTls) args.push('--pubsub-tls')
 
   const child = spawn(simulatorBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true })
   let stderr = ''
@@ -194,12 +220,26 @@ async function startSimulator(options = {}) {
     throw e
   }
   if (options.latencyMs) await control.setLatency(options.latencyMs)
+  try {
+    const cfg = {}
+    if (options.refreshTokenIdleTtlMs !== undefined) cfg.refreshTokenIdleTtlMs = options.refreshTokenIdleTtlMs
+    if (options.accessTokenTtlMs !== undefined) cfg.accessTokenTtlMs = options.accessTokenTtlMs
+    if (Object.keys(cfg).length) await control.setConfig(cfg)
+    if (options.jwtAccessTokens) await control.useJwtAccessTokens(true)
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw e
+  }
 
   let closing = null
   return {
     loginUrl: urls.loginUrl,
     instanceUrl: urls.instanceUrl,
     myDomainUrl: urls.myDomainUrl,
+    /** The Pub/Sub API (gRPC): `http://127.0.0.1:N` (plaintext HTTP/2), or `https://localhost:N` with `pubsubTls`. */
+    pubsubUrl: urls.pubsubUrl,
+    /** With `pubsubTls`: the throwaway CA's PEM file; else undefined. */
+    pubsubCaPath: urls.pubsubCaPath || undefined,
     clientId,
     clientSecret,
     redirectUris: [redirectUri],
@@ -268,6 +308,7 @@ const STATUS = {
   CANCELLED: 499,
   FULL_RESYNC_REQUIRED: 409,
   CLOSED: 503,
+  UNSUPPORTED: 501,
   INTERNAL: 500,
 }
 
@@ -306,6 +347,23 @@ class MemoryStore {
 
   async delete(accountId, ownerId) {
     return this.#docs.delete(MemoryStore.#key(accountId, ownerId))
+  }
+
+  /** keepAlive's listing: live connections granted before `refreshedBefore`, in key order. */
+  async listConnections({ refreshedBefore, after, limit }) {
+    const n = Math.max(1, Number(limit) || 500)
+    const [a, o] = Array.isArray(after) ? after : ['', '']
+    const live = [...this.#docs.values()]
+      .filter((d) => d.token_invalidated !== true && d.token && d.token.refresh_token)
+      .filter((d) => !(typeof d.refreshed_at === 'number' && d.refreshed_at >= refreshedBefore))
+      .filter((d) => d.account_id > a || (d.account_id === a && d.owner > o))
+      .sort((x, y) => (x.account_id < y.account_id ? -1 : x.account_id > y.account_id ? 1 : x.owner < y.owner ? -1 : x.owner > y.owner ? 1 : 0))
+    const page = live.slice(0, n)
+    const last = page[page.length - 1]
+    return {
+      connections: page.map((d) => ({ accountId: d.account_id, ownerId: d.owner })),
+      next: live.length > n && last ? [last.account_id, last.owner] : null,
+    }
   }
 
   async acquireLease(accountId, ownerId, ttlMs) {

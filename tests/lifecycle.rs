@@ -1,5 +1,6 @@
 //! Token lifecycle edges in the core, against the in-process simulator: a rotated token whose
-//! save fails is kept and re-saved, a refresh outlives its cancelled caller, disconnect wins.
+//! save fails is kept and re-saved (and flushed, or named, by drain), a refresh outlives its
+//! cancelled caller, disconnect wins.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -125,5 +126,36 @@ async fn a_refresh_outlives_its_cancelled_caller_and_disconnect_wins() {
         fl.get_access_token(&key, false).await,
         Err(Error::TokenNotFound)
     ));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_saves_unsaved_tokens_and_names_what_it_could_not() {
+    let sim = sim().await;
+    let store = Arc::new(FlakyStore::default());
+    let cfg = common::config(
+        &sim,
+        json!({ "storeTimeoutMs": 500, "closeTimeoutMs": 400 }),
+    );
+    let fl = Forcelink::new(cfg, Some(store.clone())).unwrap();
+    let key = ConnKey::new("a", "u").unwrap();
+    connect(&fl, key.account_id(), key.owner()).await;
+    let before = stored_refresh(&store, &key);
+    // Every save fails: the rotated token lives only in memory, and drain says so.
+    store.fail_saves.store(1_000, Ordering::SeqCst);
+    fl.get_access_token(&key, true).await.unwrap();
+    assert!(fl.busy());
+    assert_eq!(stored_refresh(&store, &key), before);
+    // The store comes back: drain flushes it before answering.
+    store.fail_saves.store(0, Ordering::SeqCst);
+    assert!(fl.drain().await.is_empty());
+    assert_ne!(stored_refresh(&store, &key), before);
+    assert!(!fl.busy());
+    assert_eq!(control(&sim, "reuses", None).await["count"], 0);
+
+    // It does not come back: drain gives up after closeTimeoutMs and names the connection.
+    store.fail_saves.store(1_000, Ordering::SeqCst);
+    fl.get_access_token(&key, true).await.unwrap();
+    assert_eq!(fl.drain().await, vec![key.clone()]);
     sim.shutdown().await;
 }

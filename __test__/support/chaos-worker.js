@@ -5,8 +5,16 @@ const { Forcelink } = require('../..')
 
 const { cfg, pg, conns, concurrency, soql, thinkMs } = JSON.parse(process.argv[2])
 let stopping = false
+/** @type {Promise<unknown> | null} */
+let closing = null
+let fl
 process.on('SIGTERM', () => {
   stopping = true
+  // close() with calls in flight: it must save every rotated token before the store closes.
+  if (fl) closing = fl.close().then(
+    () => null,
+    (e) => e,
+  )
 })
 
 async function loop(fl) {
@@ -18,7 +26,9 @@ async function loop(fl) {
       await fl.query({ ...conns[i], soql })
     } catch (e) {
       code = e.code || 'UNKNOWN'
+      if (process.env.CHAOS_DEBUG && code !== 'SALESFORCE_UNAVAILABLE') process.stderr.write(`${code}: ${e.message}\n`)
     }
+    if (stopping && code === 'CLOSED') break
     process.stdout.write(`${JSON.stringify({ conn: i, ms: Date.now() - t0, code, at: Date.now() })}\n`)
     if (thinkMs) await new Promise((r) => setTimeout(r, thinkMs))
   }
@@ -30,8 +40,10 @@ async function main() {
     const { PostgresStore } = require('../../stores/postgres')
     store = new PostgresStore({ connectionString: pg, max: 4 })
   }
-  const fl = new Forcelink({ ...cfg, store })
+  fl = new Forcelink({ ...cfg, store })
   await Promise.all(Array.from({ length: concurrency }, () => loop(fl)))
+  const err = await (closing || fl.close().then(() => null, (e) => e))
+  if (err) process.stdout.write(`${JSON.stringify({ conn: -1, ms: 0, code: 'CLOSE_FAILED', at: Date.now() })}\n`)
   if (store) await store.close()
   process.exit(0)
 }

@@ -8,6 +8,12 @@
 // it was never seen again (whoever received it never committed it) and a kill landed between the
 // request being sent and the store commit; every other reuse, and every RECONNECT_REQUIRED not
 // explained by such a loss, fails the run.
+//
+// Store-fault phases (`phase`, no SIGKILL, so no reuse and no RECONNECT_REQUIRED is acceptable):
+// - `renew-stall`: lease renewals stall past the lease (injected in the store, test builds only);
+// - `save-fail`: conditional saves of refreshed tokens fail;
+// - `sigstop`: a process is SIGSTOPped for longer than the lease, then SIGCONTed;
+// - `close`: processes are asked to stop (SIGTERM: `close()` with calls in flight) and replaced.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -46,6 +52,7 @@ async function connectOne(fl, c) {
  * @param {number} [o.tokenDelayMs] simulator token endpoint delay
  * @param {number} [o.killEveryMs]
  * @param {number} [o.thinkMs] pause between one loop's calls (0: flat out)
+ * @param {'kill'|'renew-stall'|'save-fail'|'sigstop'|'close'} [o.phase] what goes wrong (default kill)
  * @param {(s: string) => void} [o.log]
  */
 async function runChaos(o) {
@@ -58,9 +65,12 @@ async function runChaos(o) {
     tokenDelayMs: 400,
     killEveryMs: 2_000,
     thinkMs: 0,
+    phase: 'kill',
+    stopMs: 6_500, // longer than the 5 s lease
     log: () => {},
     ...o,
   }
+  const storeFaults = { 'renew-stall': { renewStallRate: 0.3, renewStallMs: 7_000 }, 'save-fail': { saveFailRate: 0.3 } }[opt.phase]
   const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
   const workers = new Set()
   const killSim = () => {
@@ -112,7 +122,8 @@ async function runChaos(o) {
     let started = 0
     const startWorker = () => {
       const args = JSON.stringify({ cfg, pg: pg && pg.connectionString, conns, concurrency: opt.concurrency, soql: SOQL, thinkMs: opt.thinkMs })
-      const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const env = storeFaults ? { ...process.env, FORCELINK_TEST_STORE_FAULTS: JSON.stringify(storeFaults) } : process.env
+      const child = spawn(process.execPath, [path.join(__dirname, 'chaos-worker.js'), args], { stdio: ['ignore', 'pipe', 'inherit'], env })
       started++
       workers.add(child)
       child.once('exit', () => workers.delete(child))
@@ -134,14 +145,27 @@ async function runChaos(o) {
     }
     for (let i = 0; i < opt.procs; i++) startWorker()
     const t0 = Date.now()
+    const stops = []
+    const closes = []
     while (Date.now() - t0 < opt.durationMs) {
       await new Promise((r) => setTimeout(r, opt.killEveryMs))
       const list = [...workers]
       if (list.length === 0) break
       const victim = list[Math.floor(Math.random() * list.length)]
-      kills.push(Date.now())
-      victim.kill('SIGKILL')
-      startWorker()
+      if (opt.phase === 'kill') {
+        kills.push(Date.now())
+        victim.kill('SIGKILL')
+        startWorker()
+      } else if (opt.phase === 'sigstop') {
+        stops.push(Date.now())
+        victim.kill('SIGSTOP')
+        await new Promise((r) => setTimeout(r, opt.stopMs))
+        victim.kill('SIGCONT')
+      } else if (opt.phase === 'close') {
+        closes.push(Date.now())
+        victim.kill('SIGTERM') // close() while its calls are in flight
+        startWorker()
+      }
     }
     // Let the survivors finish their calls.
     await Promise.all(
@@ -177,7 +201,11 @@ async function runChaos(o) {
     const errors = {}
     for (const c of calls) if (c.code !== 'OK') errors[c.code] = (errors[c.code] || 0) + 1
     const explainedReconnects = reconnectRequired.length - unexplained.length
-    const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects
+    // A SIGKILLed holder keeps its lease for the longest a refresh can take (it may have been
+    // stalled, not dead, and its token request may be at Salesforce): the others wait, then get
+    // SALESFORCE_UNAVAILABLE rather than risk a reuse. Counted apart from the other errors.
+    const unavailable = errors.SALESFORCE_UNAVAILABLE || 0
+    const errorCount = calls.length - calls.filter((c) => c.code === 'OK').length - explainedReconnects - unavailable
     const ms = calls.map((c) => c.ms).sort((a, b) => a - b)
     // A token lives accessTtlMs from issue and its successor arrives about tokenDelayMs after the
     // first 401, so each connection expires about once per (TTL + delay).
@@ -192,6 +220,7 @@ async function runChaos(o) {
       calls: calls.length,
       errorsByCode: errors,
       errorRate: calls.length ? errorCount / calls.length : 0,
+      unavailableRate: calls.length ? unavailable / calls.length : 0,
       reconnectRequired: reconnectRequired.length,
       reconnectRequiredUnexplained: unexplained.length,
       tokenRequests: counts.token.refresh_token,
@@ -201,12 +230,18 @@ async function runChaos(o) {
       reusesOther: avoidable.length,
       latencyMs: { p50: pct(ms, 50), p99: pct(ms, 99), max: ms.length ? ms[ms.length - 1] : 0 },
     }
+    report.phase = opt.phase
+    report.stops = stops.length
+    report.closes = closes.length
     report.pass =
-      report.calls > 0 &&
+      opt.phase !== 'kill'
+        ? report.calls > 0 && report.reuses === 0 && report.reconnectRequired === 0 && !errors.CLOSE_FAILED
+        : report.calls > 0 &&
       report.reconnectRequiredUnexplained === 0 &&
       report.reusesOther === 0 &&
       report.latencyMs.max <= 20_000 &&
-      report.errorRate <= 0.001
+      report.errorRate <= 0.001 &&
+      report.unavailableRate <= 0.15
     opt.log(JSON.stringify(report))
     return report
   } finally {
@@ -219,4 +254,128 @@ async function runChaos(o) {
   }
 }
 
-module.exports = { runChaos }
+const DAY = 86_400_000
+
+/** Runs one keepAlive sweep in a child process; resolves its result line. */
+function sweepIn(args) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'chaos-keepalive-worker.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()))
+      } catch (_) {
+        resolve({ error: 'NO_RESULT', message: out.slice(0, 500) })
+      }
+    })
+  })
+}
+
+/**
+ * The keep-alive phase: the simulator's clock passes several refresh-token idle lifetimes (30 days)
+ * in steps of 20 days while two processes run keepAlive over the same store at each step. Pass:
+ * no RECONNECT_REQUIRED, exactly one token request per connection per sweep, and every connection
+ * still works at the end.
+ * @param {object} o
+ * @param {'sqlite'|'postgres'} o.store
+ * @param {number} [o.connections]
+ * @param {number} [o.sweeps]
+ * @param {number} [o.concurrency] keepAlive concurrency in each process
+ * @param {number} [o.tokenDelayMs] simulator token endpoint delay (widens the overlap)
+ */
+async function runKeepAliveChaos(o) {
+  const opt = { connections: 20, sweeps: 3, concurrency: 4, tokenDelayMs: 20, ...o }
+  const sim = await spawnSim(simBinary(), ['--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET, '--redirect-uri', REDIRECT_URI])
+  const killSim = () => sim.child.kill('SIGKILL')
+  process.once('exit', killSim)
+  let pg = null
+  let setupStore
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-chaos-ka-'))
+  const cfg = {
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
+    stateSecret: 'chaos-state-secret-0123456789abcdef-XYZ',
+    loginUrl: sim.loginUrl,
+    allowedForwardOrigins: ['https://app.example.com'],
+    httpTimeoutMs: 10_000,
+  }
+  try {
+    if (opt.store === 'postgres') {
+      pg = await startPostgres()
+      const { PostgresStore } = require('../../stores/postgres')
+      setupStore = new PostgresStore({ connectionString: pg.connectionString, max: 2 })
+    } else {
+      cfg.storePath = path.join(tmp, 'keepalive.db')
+    }
+    await sim.setConfig({ rotation: true, refreshTokenIdleTtlMs: 30 * DAY, apiLimit: 1_000_000_000_000 })
+    const setup = new Forcelink({ ...cfg, store: setupStore })
+    const conns = Array.from({ length: opt.connections }, (_, i) => ({ accountId: `ka-acc-${String(i).padStart(5, '0')}`, ownerId: 'ka-user' }))
+    for (const c of conns) await connectOne(setup, c)
+    await setup.close()
+    await sim.setConfig({ tokenDelayMs: opt.tokenDelayMs })
+    const sweeps = []
+    const t0 = Date.now()
+    for (let i = 0; i < opt.sweeps; i++) {
+      await sim.control('clock', { advanceMs: 20 * DAY })
+      await sim.resetCounts()
+      const cutoff = Date.now()
+      await new Promise((r) => setTimeout(r, 5)) // every grant from here on is at or after the cutoff
+      const args = { cfg, pg: pg && pg.connectionString, cutoff, concurrency: opt.concurrency }
+      const results = await Promise.all([sweepIn(args), sweepIn(args)])
+      const counts = await sim.counts()
+      sweeps.push({ results, tokenRequests: counts.token.refresh_token })
+    }
+    const elapsedMs = Date.now() - t0
+    // Past one more idle lifetime from the first connect, every connection must still work.
+    await sim.control('clock', { advanceMs: 20 * DAY })
+    await sim.control('expire-access-tokens', {})
+    const check = new Forcelink({ ...cfg, store: setupStore })
+    const finalCodes = {}
+    for (const c of conns) {
+      const code = await check.query({ ...c, soql: SOQL }).then(
+        () => 'OK',
+        (e) => e.code,
+      )
+      finalCodes[code] = (finalCodes[code] || 0) + 1
+    }
+    await check.close()
+    const reuses = await sim.control('reuses')
+    const failed = sweeps.flatMap((s) => s.results.flatMap((r) => r.failed || []))
+    const errors = sweeps.flatMap((s) => s.results.filter((r) => r.error))
+    const report = {
+      phase: 'keepAlive',
+      store: opt.store,
+      connections: opt.connections,
+      sweeps: opt.sweeps,
+      virtualDays: 20 * (opt.sweeps + 1),
+      durationS: Math.round(elapsedMs / 100) / 10,
+      tokenRequestsPerSweep: sweeps.map((s) => s.tokenRequests),
+      refreshedPerSweep: sweeps.map((s) => s.results.reduce((n, r) => n + (r.refreshed || 0), 0)),
+      failed: failed.length,
+      processErrors: errors.length,
+      reconnectRequired: failed.filter((f) => f.code === 'RECONNECT_REQUIRED').length + (finalCodes.RECONNECT_REQUIRED || 0),
+      finalCodes,
+      reuses: reuses.count,
+    }
+    report.pass =
+      report.reconnectRequired === 0 &&
+      report.failed === 0 &&
+      report.processErrors === 0 &&
+      report.reuses === 0 &&
+      report.tokenRequestsPerSweep.every((n) => n === opt.connections) &&
+      finalCodes.OK === opt.connections
+    return report
+  } finally {
+    if (setupStore) await setupStore.close().catch(() => {})
+    await sim.stop()
+    process.removeListener('exit', killSim)
+    if (pg) pg.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+module.exports = { runChaos, runKeepAliveChaos }

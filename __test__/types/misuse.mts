@@ -56,6 +56,7 @@ try {
       case 'CANCELLED':
       case 'CLOSED':
       case 'FULL_RESYNC_REQUIRED':
+      case 'UNSUPPORTED':
       case 'INTERNAL':
         break
       default: {

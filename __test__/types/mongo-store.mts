@@ -3,9 +3,15 @@ import { randomUUID } from 'node:crypto'
 import type { TokenRecord, TokenStore } from 'forcelink'
 import mongoose from 'mongoose'
 
-const Key = mongoose.model<TokenRecord>('SalesforceKey', new mongoose.Schema({
+const keySchema = new mongoose.Schema({
   account_id: String, owner: String, token: Object, token_invalidated: Boolean, version: Number,
-}, { collection: 'integrations.salesforce.key' }))
+  invalidated_reason: String, refreshed_at: Number,
+}, { collection: 'integrations.salesforce.key' })
+// One record per connection, whatever races: the fence and the upsert rely on it.
+keySchema.index({ account_id: 1, owner: 1 }, { unique: true })
+// keepAlive's listConnections walks records in key order, filtered on the grant time.
+keySchema.index({ account_id: 1, owner: 1, refreshed_at: 1 })
+const Key = mongoose.model<TokenRecord>('SalesforceKey', keySchema)
 const Lease = mongoose.model<{ _id: string; token: string; until: Date }>('SalesforceLease',
   new mongoose.Schema({ _id: String, token: String, until: Date }))
 const Nonce = mongoose.model<{ _id: string; expires: Date }>('SalesforceNonce',
@@ -22,8 +28,9 @@ export const mongoStore: TokenStore = {
       return true
     }
     const v = opts.expectedVersion
-    const same = v === 0 ? { $or: [{ version: 0 }, { version: { $exists: false } }] } : { version: v }
-    return (await Key.updateOne({ ...key, ...same }, { $set: r })).matchedCount === 1
+    // `{ version: null }` matches a missing field and an explicit null (incumbent records).
+    const same = v === 0 ? { $or: [{ version: 0 }, { version: null }] } : { version: v }
+    return Key.updateOne({ ...key, ...same }, { $set: r }) // { matchedCount } is read as the answer
   },
   delete: async (a, o) => (await Key.deleteOne({ account_id: a, owner: o })).deletedCount > 0,
   acquireLease: async (a, o, ttlMs) => {
@@ -48,6 +55,24 @@ export const mongoStore: TokenStore = {
   },
   releaseLease: async (a, o, token) => {
     await Lease.deleteOne({ _id: leaseId(a, o), token })
+  },
+  // keepAlive: live connections granted before `refreshedBefore` (or never stamped), keyset-paged.
+  listConnections: async ({ refreshedBefore, after, limit }) => {
+    const [a, o] = Array.isArray(after) ? after.map(String) : ['', '']
+    const docs = await Key.find({
+      token_invalidated: { $ne: true },
+      'token.refresh_token': { $type: 'string' },
+      $and: [
+        { $or: [{ refreshed_at: { $lt: refreshedBefore } }, { refreshed_at: null }] },
+        { $or: [{ account_id: { $gt: a } }, { account_id: a, owner: { $gt: o } }] },
+      ],
+    }, { account_id: 1, owner: 1 }).sort({ account_id: 1, owner: 1 }).limit(limit + 1).lean()
+    const page = docs.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      connections: page.map((d) => ({ accountId: d.account_id, ownerId: d.owner })),
+      next: docs.length > limit && last ? [last.account_id, last.owner] : null,
+    }
   },
   consumeNonce: (nonce, expiresAtMs) =>
     Nonce.create({ _id: nonce, expires: new Date(expiresAtMs) }).then(

@@ -45,8 +45,10 @@ async function quickStart() {
 
   // The stored record's shape.
   const account_id = accountId, owner = ownerId, access_token = 'a', refresh_token = 'r', issued_at = '1', instance_url = 'u', id = 'i', scope = 's', token_invalidated = false, version = 3
+  /** @type {import('forcelink').ReconnectReason} */ const invalidated_reason = 'other'
+  const refreshed_at = Date.now()
   /** @type {import('forcelink').TokenRecord} */
-  const record = { account_id, owner, token: { access_token, refresh_token, issued_at, instance_url, id, scope }, token_invalidated, version }
+  const record = { account_id, owner, token: { access_token, refresh_token, issued_at, instance_url, id, scope }, token_invalidated, invalidated_reason, refreshed_at, version }
 
   // Export types.
   new Forcelink({
@@ -72,6 +74,31 @@ async function quickStart() {
     await fl.updateRecord({ accountId, ownerId, object: 'Contact', id, fields: { Title: 'Analyst' } })
   }
   return [redirectUrl, alreadyConnected, back, data, pagination, accessToken, instanceUrl, record]
+}
+
+/**
+ * README "Keeping connections alive".
+ * @param {import('forcelink').Forcelink} fl
+ * @param {{ info(o: object, m: string): void, error(o: unknown, m: string): void }} logger
+ * @param {(c: import('forcelink').EventConnection, r: string | null) => void} notifyUser
+ */
+function keepAliveSnippet(fl, logger, notifyUser) {
+  // Once a day is plenty: each connection gets one token request every ~20 days.
+  const DAY = 24 * 60 * 60 * 1000
+  const ac = new AbortController()
+  const sweep = async () => {
+    try {
+      const r = await fl.keepAlive({ signal: ac.signal }) // olderThanMs: 20 days, concurrency: 4
+      logger.info({ ...r, failed: r.failed.length }, 'salesforce keepAlive')
+      for (const f of r.failed) if (f.code === 'RECONNECT_REQUIRED') notifyUser(f.connection, f.reason)
+    } catch (/** @type {any} */ e) {
+      if (e.code !== 'CANCELLED') logger.error(e, 'salesforce keepAlive failed')
+    }
+  }
+  const timer = setInterval(sweep, DAY)
+  timer.unref()
+  // on shutdown: ac.abort(); clearInterval(timer)
+  return { ac, timer }
 }
 
 function postgresSnippet() {
@@ -131,4 +158,4 @@ function hostMountSnippet() {
   app.use('/v1/integrations/salesforce', salesforceRouter(forcelink, { express }))
 }
 
-module.exports = { quickStart, postgresSnippet, syncSnippet, hostMountSnippet }
+module.exports = { quickStart, keepAliveSnippet, postgresSnippet, syncSnippet, hostMountSnippet }

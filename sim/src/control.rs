@@ -39,10 +39,14 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/delete-range", post(delete_range))
         .route("/__sim/fields/add", post(crate::schema::add))
         .route("/__sim/fields/hide", post(crate::schema::hide))
+        .route("/__sim/clock", get(clock).post(advance_clock))
+        .route("/__sim/refuse-refresh", post(refuse_refresh))
+        .route("/__sim/mint-connections", post(mint_connections))
         .route(
             "/__sim/fields/drop-next-record",
             post(crate::schema::drop_next),
         )
+        .merge(crate::pubsub::router())
 }
 
 fn ok(v: Value) -> Response {
@@ -93,7 +97,10 @@ async fn index() -> Response {
         "GET /__sim/counts", "POST /__sim/counts/reset", "POST /__sim/expire-access-tokens",
         "POST /__sim/revoke-refresh-tokens", "GET|POST /__sim/config", "GET|POST|DELETE /__sim/faults",
         "GET /__sim/connections", "GET|POST /__sim/seed", "GET /__sim/jobs", "GET /__sim/reuses",
-        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range"
+        "POST /__sim/mutate", "POST /__sim/purge", "GET /__sim/truth", "POST /__sim/delete-range",
+        "GET|POST /__sim/clock", "POST /__sim/refuse-refresh", "POST /__sim/mint-connections",
+        "GET|POST /__sim/pubsub", "POST /__sim/pubsub/gap", "POST /__sim/pubsub/overflow",
+        "POST /__sim/pubsub/reset", "POST /__sim/pubsub/stall", "POST /__sim/pubsub/expire"
     ]}))
 }
 
@@ -114,6 +121,81 @@ async fn expire_access(State(sim): S, req: Request) -> Response {
     let one = m.get("accessToken").and_then(Value::as_str);
     let n = lock(&sim.auth).expire_access(one);
     ok(json!({ "expired": n }))
+}
+
+fn clock_json(sim: &Sim) -> Value {
+    let a = lock(&sim.auth);
+    json!({ "nowMs": a.now_ms(), "offsetMs": a.clock_offset_ms })
+}
+
+async fn clock(State(sim): S) -> Response {
+    ok(clock_json(&sim))
+}
+
+/// `{ "advanceMs": n }`: the org's clock (token lifetimes) jumps forward.
+async fn advance_clock(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let ms = match u64_field(&m, "advanceMs") {
+        Ok(Some(v)) if v <= 100 * 365 * 86_400_000 => v as i64,
+        Ok(_) => return bad("advanceMs must be a whole number of milliseconds"),
+        Err(r) => return r,
+    };
+    lock(&sim.auth).clock_offset_ms += ms;
+    // Stored change events age on the same clock (replay retention).
+    sim.bus
+        .clock_offset_ms
+        .fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    ok(clock_json(&sim))
+}
+
+/// `{ "reason": "user_inactive" | "org_inactive" | "ip_restricted" | "login_hours" | "app_blocked" | null }`:
+/// every refresh grant is refused that way until cleared with null.
+async fn refuse_refresh(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let refusal = match m.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match crate::tokens::Refusal::parse(s) {
+            Some(r) => Some(r),
+            None => return bad("reason must be user_inactive, org_inactive, ip_restricted, login_hours, app_blocked or null"),
+        },
+        Some(_) => return bad("reason must be a string or null"),
+    };
+    lock(&sim.auth).refusal = refusal;
+    ok(json!({ "reason": m.get("reason").cloned().unwrap_or(Value::Null) }))
+}
+
+/// `{ "count": n }` (at most 10,000 per call): opens n connections as if n users had connected
+/// (for benchmarks that need many stored connections): their tokens and ids.
+async fn mint_connections(State(sim): S, req: Request) -> Response {
+    let m = match body_json(req).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let count = match u64_field(&m, "count") {
+        Ok(Some(n)) if (1..=10_000).contains(&n) => n,
+        Ok(_) => return bad("count must be a whole number from 1 to 10000"),
+        Err(r) => return r,
+    };
+    let id_base = format!("{}/id/", sim.login_url);
+    let mut auth = lock(&sim.auth);
+    let out: Vec<Value> = (0..count)
+        .map(|_| {
+            let i = auth.open(crate::oauth::DEFAULT_SCOPE, false, true);
+            json!({
+                "accessToken": i.access_token,
+                "refreshToken": i.refresh_token,
+                "id": format!("{id_base}{}/{}", crate::tokens::org_id(i.org), i.user_id),
+                "instanceUrl": sim.instance_url,
+            })
+        })
+        .collect();
+    ok(json!({ "connections": out }))
 }
 
 async fn revoke_refresh(State(sim): S) -> Response {
@@ -167,6 +249,46 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let idle_ttl = match u64_field(&m, "refreshTokenIdleTtlMs") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let jwt_access = match bool_field(&m, "jwtAccessTokens") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // `accessTokenSigningKey: { privateKeyPem, publicJwk, kid? }` signs JWT access tokens.
+    let signer = match m.get("accessTokenSigningKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(k)) => {
+            let pem = k.get("privateKeyPem").and_then(Value::as_str).unwrap_or("");
+            let Ok(key) = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()) else {
+                return bad("accessTokenSigningKey.privateKeyPem must be an RSA private key PEM");
+            };
+            let Some(jwk) = k
+                .get("publicJwk")
+                .filter(|j| j.get("n").is_some() && j.get("e").is_some())
+            else {
+                return bad(
+                    "accessTokenSigningKey.publicJwk must be the public key as a JWK (kty, n, e)",
+                );
+            };
+            let kid = k
+                .get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or("sim-access-1")
+                .to_string();
+            Some(crate::tokens::AccessSigner {
+                key,
+                kid,
+                jwk: jwk.clone(),
+            })
+        }
+        Some(_) => return bad("accessTokenSigningKey must be an object"),
+    };
+    if jwt_access == Some(true) && signer.is_none() && lock(&sim.auth).signer.is_none() {
+        return bad("jwtAccessTokens needs accessTokenSigningKey");
+    }
     // JWT settings are validated before anything is applied.
     let users = match m.get("jwtUsers") {
         None => None,
@@ -201,6 +323,33 @@ async fn set_config(State(sim): S, req: Request) -> Response {
         Some(1) | Some(2) => lock(&sim.auth).next_org = org.unwrap_or(1) as usize - 1,
         Some(_) => return bad("connectOrg must be 1 or 2"),
         None => {}
+    }
+    {
+        let mut a = lock(&sim.auth);
+        if let Some(v) = idle_ttl {
+            // 0 turns the idle lifetime off.
+            a.refresh_idle_ttl_ms = (v > 0).then_some(v as i64);
+        }
+        if let Some(sg) = signer {
+            if a.signer.is_some() {
+                a.signer = Some(sg);
+            } else {
+                a.pending_signer = Some(sg);
+            }
+        }
+        match jwt_access {
+            Some(true) => {
+                if let Some(sg) = a.pending_signer.take() {
+                    a.signer = Some(sg);
+                }
+            }
+            Some(false) => {
+                if let Some(sg) = a.signer.take() {
+                    a.pending_signer = Some(sg);
+                }
+            }
+            None => {}
+        }
     }
     if let Some(v) = access_ttl {
         // 0 turns expiry off.
@@ -330,6 +479,8 @@ async fn delete_range(State(sim): S, req: Request) -> Response {
     for idx in from..to {
         crate::mutate::delete(&mut d, obj, idx, at);
     }
+    // One transaction: its deletes become multi-record change events.
+    sim.bus.flush(&mut d, true);
     ok(json!({ "deleted": to.saturating_sub(from) }))
 }
 
@@ -365,5 +516,6 @@ async fn seed(State(sim): S, req: Request) -> Response {
         d.seed = vals[3].unwrap_or(d.seed);
         d.overlay = Default::default();
     }
+    sim.bus.forget();
     ok(seed_json(&sim))
 }

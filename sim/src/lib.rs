@@ -28,6 +28,7 @@ mod oauth;
 pub mod overlay;
 mod pace;
 pub mod plan;
+pub mod pubsub;
 pub mod query;
 mod render;
 mod rest;
@@ -89,6 +90,10 @@ pub struct SimConfig {
     /// The second org's `Object.Field`s whose describe says `string` (default `Opportunity.Amount`):
     /// connections made while `/__sim/config {"connectOrg": 2}` belong to that org.
     pub text_fields: Vec<String>,
+    /// Pub/Sub API listener port (0 = random).
+    pub pubsub_port: u16,
+    /// Pub/Sub API over TLS under a throwaway CA (else plaintext HTTP/2).
+    pub pubsub_tls: bool,
 }
 
 impl Default for SimConfig {
@@ -114,6 +119,8 @@ impl Default for SimConfig {
             concurrent_limit: 0,
             api_limit: state::DEFAULT_API_LIMIT,
             text_fields: vec!["Opportunity.Amount".into()],
+            pubsub_port: 0,
+            pubsub_tls: false,
         }
     }
 }
@@ -126,6 +133,10 @@ pub struct SimHandle {
     pub my_domain_url: String,
     /// `{login_url}/__sim` (also served on the instance host).
     pub control_url: String,
+    /// The Pub/Sub API (gRPC): `http://127.0.0.1:N`, or `https://localhost:N` with TLS.
+    pub pubsub_url: String,
+    /// With TLS: the throwaway CA's PEM file.
+    pub pubsub_ca_path: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -155,6 +166,7 @@ fn login_router(sim: Arc<Sim>, host: Host) -> Router {
             axum::routing::post(oauth::decision),
         )
         .route("/services/oauth2/token", axum::routing::post(oauth::token))
+        .route("/id/keys", get(oauth::keys))
         .route(
             "/services/oauth2/revoke",
             get(oauth::revoke).post(oauth::revoke),
@@ -181,6 +193,7 @@ pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     let login = TcpListener::bind(("127.0.0.1", cfg.port)).await?;
     let instance = TcpListener::bind(("127.0.0.1", cfg.instance_port)).await?;
     let my_domain = TcpListener::bind(("127.0.0.1", cfg.my_domain_port)).await?;
+    let pubsub = TcpListener::bind(("127.0.0.1", cfg.pubsub_port)).await?;
     let url = |l: &TcpListener| {
         l.local_addr()
             .map(|a| format!("http://127.0.0.1:{}", a.port()))
@@ -196,7 +209,9 @@ pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let sim = Arc::new(sim);
     let (stop, rx) = watch::channel(false);
+    let ps = pubsub::serve(sim.clone(), pubsub, cfg.pubsub_tls, rx.clone())?;
     let tasks = vec![
+        ps.task,
         server::serve(login, login_router(sim.clone(), Host::Login), rx.clone()),
         server::serve(
             my_domain,
@@ -207,6 +222,8 @@ pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     ];
     Ok(SimHandle {
         control_url: format!("{login_url}/__sim"),
+        pubsub_url: ps.url,
+        pubsub_ca_path: ps.ca_path,
         login_url,
         instance_url,
         my_domain_url,

@@ -7,7 +7,7 @@ use forcelink_sim::{start, SimConfig};
 
 const USAGE: &str = "usage: forcelink-sim [--port N] [--instance-port N] [--my-domain-port N] [--client-id S] \
 [--client-secret S] [--redirect-uri U] [--rotation] [--consent] [--contacts N] [--deals N] [--notes N] [--seed N] \
-[--jwt-public-key FILE] [--jwt-user USERNAME]... [--text-field Object.Field]... [--latency-ms N] [--latency-per-1000-ms N] \
+[--jwt-public-key FILE] [--jwt-user USERNAME]... [--pubsub-port N] [--pubsub-tls] [--text-field Object.Field]... [--latency-ms N] [--latency-per-1000-ms N] \
 [--bulk-job-ms N] [--concurrent-limit N] [--api-limit N]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
@@ -64,6 +64,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             "--api-limit" => cfg.api_limit = num("--api-limit", value("--api-limit")?)?,
             "--rotation" if inline.is_none() => cfg.rotation = true,
             "--consent" if inline.is_none() => cfg.auto_approve = false,
+            "--pubsub-tls" if inline.is_none() => cfg.pubsub_tls = true,
+            "--pubsub-port" => cfg.pubsub_port = num("--pubsub-port", value("--pubsub-port")?)?,
             _ => return Err(format!("unknown argument '{arg}'")),
         }
     }
@@ -116,6 +118,8 @@ async fn main() {
         "instanceUrl": handle.instance_url,
         "myDomainUrl": handle.my_domain_url,
         "controlUrl": handle.control_url,
+        "pubsubUrl": handle.pubsub_url,
+        "pubsubCaPath": handle.pubsub_ca_path,
     });
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::data::{self, Data, Obj, Value, F};
 use crate::http;
-use crate::overlay::Rec;
+use crate::overlay::{Change, ChangeKind, Rec};
 use crate::plan::Plan;
 use crate::soql::CmpOp;
 use crate::state::{bump, lock, Sim};
@@ -71,9 +71,23 @@ pub fn delete(d: &mut Data, obj: Obj, idx: u64, at: i64) {
     if let Some(rec) = record_mut(d, obj, idx) {
         stamp(rec, at);
     }
-    let ov = Arc::make_mut(&mut d.overlay).obj_mut(obj);
-    ov.deleted.insert(idx, at);
-    ov.delete_log.push((idx, at));
+    let ov = Arc::make_mut(&mut d.overlay);
+    let o = ov.obj_mut(obj);
+    o.deleted.insert(idx, at);
+    o.delete_log.push((idx, at));
+    ov.outbox
+        .push(change(obj, ChangeKind::Delete, idx, Vec::new(), at));
+}
+
+fn change(obj: Obj, kind: ChangeKind, idx: u64, fields: Vec<(F, Value)>, at: i64) -> Change {
+    Change {
+        obj,
+        kind,
+        idx,
+        fields,
+        at,
+        user: 0,
+    }
 }
 
 /// Restores a record from the recycle bin with a new `SystemModstamp`.
@@ -85,6 +99,13 @@ pub fn undelete(d: &mut Data, obj: Obj, idx: u64, at: i64) {
     if let Some(rec) = record_mut(d, obj, idx) {
         stamp(rec, at);
     }
+    // An undeleted record comes back with all its fields, as a create does.
+    let fields = crate::pubsub::avro::event_fields(obj)
+        .map(|f| (f.f, d.value(obj, idx, f.f)))
+        .collect();
+    Arc::make_mut(&mut d.overlay)
+        .outbox
+        .push(change(obj, ChangeKind::Undelete, idx, fields, at));
 }
 
 fn create(d: &mut Data, obj: Obj, at: i64, text: &str) -> u64 {
@@ -121,9 +142,13 @@ fn create(d: &mut Data, obj: Obj, at: i64, text: &str) -> u64 {
     rec.set(F::LastModifiedById, Value::Id(Obj::User, 0));
     rec.set(F::CreatedDate, Value::DateTime(floor.max(at)));
     stamp(&mut rec, at);
-    let ov = Arc::make_mut(&mut d.overlay).obj_mut(obj);
-    ov.modstamp_shuffled = true;
-    ov.created.push(rec);
+    let fields = rec.fields().to_vec();
+    let ov = Arc::make_mut(&mut d.overlay);
+    let o = ov.obj_mut(obj);
+    o.modstamp_shuffled = true;
+    o.created.push(rec);
+    ov.outbox
+        .push(change(obj, ChangeKind::Create, n + k, fields, at));
     n + k
 }
 
@@ -178,9 +203,18 @@ pub fn random(d: &mut Data, o: &MutateOpts) -> Json {
             deleted += 1;
         } else if let Some(f) = field {
             if let Some(rec) = record_mut(d, o.obj, idx) {
-                rec.set(f, Value::Str(std::borrow::Cow::Owned(text)));
+                let v = Value::Str(std::borrow::Cow::Owned(text));
+                rec.set(f, v.clone());
                 stamp(rec, at);
                 updated += 1;
+                let fields = vec![(f, v), (F::LastModifiedDate, Value::DateTime(at))];
+                Arc::make_mut(&mut d.overlay).outbox.push(change(
+                    o.obj,
+                    ChangeKind::Update,
+                    idx,
+                    fields,
+                    at,
+                ));
             }
         }
     }
@@ -330,8 +364,20 @@ pub async fn mutate(State(sim): S, req: Request) -> Response {
         same_stamp: m.get("sameStamp").and_then(Json::as_bool).unwrap_or(false),
         late_ms: num("lateMs").unwrap_or(0).min(DELETE_LOG_MS as u64) as i64,
     };
+    // `"transaction": true`: the whole call commits as one transaction (one transactionKey;
+    // changes alike merge into multi-record events).
+    let txn = m
+        .get("transaction")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
     let sim2 = sim.clone();
-    let out = tokio::task::spawn_blocking(move || random(&mut lock(&sim2.data), &opts)).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut d = lock(&sim2.data);
+        let out = random(&mut d, &opts);
+        sim2.bus.flush(&mut d, txn);
+        out
+    })
+    .await;
     match out {
         Ok(v) => http::json_value(StatusCode::OK, &v),
         Err(_) => bad("mutation failed"),

@@ -326,6 +326,10 @@ fn refresh(sim: &Sim, p: &Params, secret_given: bool) -> Result<Issued, Response
         .map_err(|e| match e {
             RefreshError::Invalid => bad("invalid_grant", "expired access/refresh token"),
             RefreshError::SecretRequired => bad("invalid_client", "invalid client credentials"),
+            RefreshError::Refused(r) => {
+                let (error, description) = r.answer();
+                bad(error, description)
+            }
         })
 }
 
@@ -378,6 +382,27 @@ fn token_response(sim: &Sim, i: Issued, shape: Shape) -> Response {
     let mut r = http::json_value(StatusCode::OK, &serde_json::Value::Object(m));
     http::oauth_headers(&mut r);
     r
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys
+
+/// `GET /id/keys`: the JWKS that verifies JWT-based access tokens (empty until a signing key is set).
+pub async fn keys(State(sim): State<Arc<Sim>>) -> Response {
+    let keys: Vec<serde_json::Value> = lock(&sim.auth)
+        .signer
+        .as_ref()
+        .map(|s| {
+            let mut k = s.jwk.clone();
+            if let Some(o) = k.as_object_mut() {
+                o.insert("kid".into(), s.kid.clone().into());
+                o.insert("alg".into(), "RS256".into());
+                o.insert("use".into(), "sig".into());
+            }
+            vec![k]
+        })
+        .unwrap_or_default();
+    http::json_value(StatusCode::OK, &serde_json::json!({ "keys": keys }))
 }
 
 // ---------------------------------------------------------------------------------------

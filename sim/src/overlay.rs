@@ -22,6 +22,11 @@ impl Rec {
         self.fields.iter().find(|(k, _)| *k == f).map(|(_, v)| v)
     }
 
+    /// Written fields, in write order.
+    pub fn fields(&self) -> &[(F, Value)] {
+        &self.fields
+    }
+
     pub fn set(&mut self, f: F, v: Value) {
         match self.fields.iter_mut().find(|(k, _)| *k == f) {
             Some(slot) => slot.1 = v,
@@ -57,10 +62,33 @@ impl ObjOverlay {
     }
 }
 
+/// What a committed change did (a Change Data Capture `changeType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Delete,
+    Undelete,
+}
+
+/// A committed change, queued for the Pub/Sub event bus (`pubsub/bus.rs` drains it under the
+/// same data lock, so events keep commit order). `fields` holds the values the change wrote.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub obj: Obj,
+    pub kind: ChangeKind,
+    pub idx: u64,
+    pub fields: Vec<(F, Value)>,
+    pub at: i64,
+    pub user: u64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
     objs: [ObjOverlay; 5],
     writes: u64,
+    /// Changes not yet published as change events.
+    pub outbox: Vec<Change>,
 }
 
 fn slot(obj: Obj) -> usize {

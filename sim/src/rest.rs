@@ -101,7 +101,7 @@ impl Route<'_> {
     fn allowed(&self) -> &'static [&'static str] {
         match self {
             Route::SObject(_) | Route::Jobs => &["GET", "HEAD", "POST"],
-            Route::Record(..) => &["GET", "HEAD", "PATCH"],
+            Route::Record(..) => &["GET", "HEAD", "PATCH", "DELETE"],
             Route::Job(_) => &["GET", "HEAD", "PATCH", "DELETE"],
             _ => &["GET", "HEAD"],
         }
@@ -160,6 +160,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
             bump(&sim.counts.update);
             Site::Write
         }
+        Route::Record(..) if method == Method::DELETE => Site::Write,
         _ => Site::Rest,
     };
     let _slot = match pace::enter(sim) {
@@ -178,6 +179,7 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
         return http::limit_exceeded();
     }
     let Some(user) = session_user(sim, &parts.headers) else {
+        crate::state::bump(&sim.counts.invalid_session);
         return http::invalid_session();
     };
     if matches!(r, Route::Unknown) {
@@ -307,6 +309,11 @@ async fn handle(sim: &Arc<Sim>, req: Request) -> Response {
                     )
                 })
                 .await;
+                out.unwrap_or_else(internal_error)
+            }
+            Ok(o) if m == Method::DELETE => {
+                let id = id.to_string();
+                let out = blocking(sim, move |s| writes::delete(s, o, &id, user)).await;
                 out.unwrap_or_else(internal_error)
             }
             Ok(o) => writes::retrieve(sim, o, id, &version),

@@ -64,6 +64,8 @@ pub struct Counts {
     pub query_timeout: AtomicU64,
     pub deleted: AtomicU64,
     pub concurrent_refused: AtomicU64,
+    /// REST calls refused with 401 INVALID_SESSION_ID (an expired or unknown access token).
+    pub invalid_session: AtomicU64,
 }
 
 pub fn bump(c: &AtomicU64) {
@@ -92,6 +94,7 @@ impl Counts {
             "queryTimeout": g(&self.query_timeout),
             "deleted": g(&self.deleted),
             "concurrentRefused": g(&self.concurrent_refused),
+            "invalidSession": g(&self.invalid_session),
         })
     }
 
@@ -113,6 +116,7 @@ impl Counts {
             &self.query_timeout,
             &self.deleted,
             &self.concurrent_refused,
+            &self.invalid_session,
         ] {
             c.store(0, Relaxed);
         }
@@ -139,6 +143,8 @@ pub struct Sim {
     pub jobs: Jobs,
     /// `/services/data` requests being served now (for `concurrent_limit`).
     pub in_flight: AtomicU64,
+    /// Change Data Capture events for the Pub/Sub API.
+    pub bus: crate::pubsub::Bus,
 }
 
 pub const DEFAULT_API_LIMIT: u64 = 100_000;
@@ -152,6 +158,7 @@ impl Sim {
         my_domain_url: String,
     ) -> Result<Sim, String> {
         let jwt = JwtConfig::new(cfg.jwt_public_key_pem.as_deref(), cfg.jwt_users.clone())?;
+        let issuer = login_url.clone();
         Ok(Sim {
             login_url,
             instance_url,
@@ -176,12 +183,13 @@ impl Sim {
             },
             counts: Counts::default(),
             data: Mutex::new(Data::new(cfg.seed, cfg.contacts, cfg.deals, cfg.notes)),
-            auth: Mutex::new(Store::default()),
+            auth: Mutex::new(Store::with_issuer(issuer)),
             cursors: Cursors::default(),
             faults: Mutex::new(Faults::default()),
             jwt: Mutex::new(jwt),
             jobs: Jobs::default(),
             in_flight: AtomicU64::new(0),
+            bus: crate::pubsub::Bus::default(),
         })
     }
 
@@ -250,6 +258,9 @@ impl Sim {
             "tokenDelayMs": s.token_delay_ms.load(Relaxed),
             "connectOrg": lock(&self.auth).next_org + 1,
             "accessTokenTtlMs": lock(&self.auth).access_ttl.map(|d| d.as_millis() as u64).unwrap_or(0),
+            "refreshTokenIdleTtlMs": lock(&self.auth).refresh_idle_ttl_ms.unwrap_or(0),
+            "jwtAccessTokens": lock(&self.auth).signer.is_some(),
+            "clockOffsetMs": lock(&self.auth).clock_offset_ms,
             "queryTimeoutRows": s.query_timeout_rows.load(Relaxed),
             "jwtPublicKeyConfigured": jwt.key_configured(),
             "jwtUsers": jwt.users(),

@@ -9,6 +9,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use rand::Rng;
 
 use crate::data::{self, Obj, ORG_ID15};
@@ -90,6 +93,54 @@ struct Conn {
     public: bool,
     refresh: Option<String>,
     access: HashSet<String>,
+    /// Virtual ms of the family's last grant (refresh-token idle lifetime).
+    last_grant_ms: i64,
+}
+
+/// Why the org refuses every refresh grant for now (`/__sim/refuse-refresh`): each is answered
+/// with the `error` / `error_description` Salesforce uses for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    UserInactive,
+    OrgInactive,
+    IpRestricted,
+    LoginHours,
+    AppBlocked,
+}
+
+impl Refusal {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "user_inactive" => Self::UserInactive,
+            "org_inactive" => Self::OrgInactive,
+            "ip_restricted" => Self::IpRestricted,
+            "login_hours" => Self::LoginHours,
+            "app_blocked" => Self::AppBlocked,
+            _ => return None,
+        })
+    }
+
+    /// `(error, error_description)`.
+    pub fn answer(self) -> (&'static str, &'static str) {
+        match self {
+            Self::UserInactive => ("invalid_grant", "inactive user"),
+            Self::OrgInactive => ("inactive_org", "inactive organization"),
+            Self::IpRestricted => ("invalid_grant", "ip restricted"),
+            Self::LoginHours => ("invalid_grant", "login hours restricted"),
+            Self::AppBlocked => (
+                "invalid_app_access",
+                "user is not admin approved to access this app",
+            ),
+        }
+    }
+}
+
+/// Signs JWT-based access tokens (RS256), published at `/id/keys`.
+pub struct AccessSigner {
+    pub key: jsonwebtoken::EncodingKey,
+    pub kid: String,
+    /// The public key as a JWK (`kty`, `n`, `e`), as the host handed it.
+    pub jwk: serde_json::Value,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -111,6 +162,7 @@ pub struct Issued {
 pub enum RefreshError {
     Invalid,
     SecretRequired,
+    Refused(Refusal),
 }
 
 #[derive(Default)]
@@ -123,9 +175,25 @@ pub struct Store {
     pub access_ttl: Option<Duration>,
     /// The org new connections are opened in (0 or 1).
     pub next_org: usize,
-    born: HashMap<String, Instant>,
+    /// Virtual ms each access token was issued at.
+    born: HashMap<String, i64>,
     reuse: ReuseLog,
+    /// Added to the real clock for every token lifetime (`/__sim/clock`).
+    pub clock_offset_ms: i64,
+    /// A family's refresh token dies once unused this long (None: never).
+    pub refresh_idle_ttl_ms: Option<i64>,
+    pub refusal: Option<Refusal>,
+    /// Some: access tokens are RS256 JWTs with `exp`.
+    pub signer: Option<AccessSigner>,
+    /// A signing key given while JWT access tokens are off (kept for when they are turned on).
+    pub pending_signer: Option<AccessSigner>,
+    /// Issuer of JWT access tokens (the login URL).
+    pub issuer: String,
 }
+
+/// A JWT access token lives this long when no `accessTokenTtlMs` is set (Salesforce's default
+/// session timeout is 2 hours).
+const DEFAULT_JWT_TTL_MS: i64 = 2 * 3_600_000;
 
 /// Evidence for telling an unavoidable loss from a bug when a rotated-out refresh token is
 /// replayed: was its successor ever seen again (presented, or its access token used)? A successor
@@ -148,6 +216,44 @@ fn epoch_ms() -> u64 {
 }
 
 impl Store {
+    pub fn with_issuer(issuer: String) -> Self {
+        Self {
+            issuer,
+            ..Self::default()
+        }
+    }
+
+    /// The simulated org's clock: real time plus the virtual offset.
+    pub fn now_ms(&self) -> i64 {
+        crate::time::now_ms() + self.clock_offset_ms
+    }
+
+    fn ttl_ms(&self) -> Option<i64> {
+        self.access_ttl.map(|d| d.as_millis() as i64)
+    }
+
+    /// A new access token: opaque, or a signed JWT whose `exp` is its end of life.
+    fn mint_access(&self, user_idx: u64, org: usize, scope: &str) -> String {
+        let Some(signer) = &self.signer else {
+            return new_access_token();
+        };
+        let now = self.now_ms();
+        let exp = now + self.ttl_ms().unwrap_or(DEFAULT_JWT_TTL_MS);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(signer.kid.clone());
+        let claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": data::id_string(Obj::User, user_idx),
+            "aud": "https://login.salesforce.com",
+            "scp": scope.split(' ').collect::<Vec<_>>(),
+            "iat": now / 1000,
+            "exp": exp / 1000,
+            "jti": URL_SAFE_NO_PAD.encode(random_chars(24)),
+            "org": org_id(org),
+        });
+        jsonwebtoken::encode(&header, &claims, &signer.key).unwrap_or_else(|_| new_access_token())
+    }
+
     pub fn issue_code(
         &mut self,
         client_id: &str,
@@ -207,14 +313,14 @@ impl Store {
         with_refresh: bool,
     ) -> Issued {
         let id = self.conns.len();
-        let access = new_access_token();
+        let user_idx = CONN_USER_BASE + id as u64;
+        let access = self.mint_access(user_idx, self.next_org, scope);
         let refresh = with_refresh.then(new_refresh_token);
         self.access.insert(access.clone(), id);
-        self.born.insert(access.clone(), Instant::now());
+        self.born.insert(access.clone(), self.now_ms());
         if let Some(rt) = &refresh {
             self.refresh.insert(rt.clone(), Refresh::Current(id));
         }
-        let user_idx = CONN_USER_BASE + id as u64;
         self.conns.push(Conn {
             org: self.next_org,
             user_idx,
@@ -224,6 +330,7 @@ impl Store {
             public,
             refresh: refresh.clone(),
             access: HashSet::from([access.clone()]),
+            last_grant_ms: self.now_ms(),
         });
         Issued {
             access_token: access,
@@ -260,17 +367,34 @@ impl Store {
             }
             _ => return Err(RefreshError::Invalid),
         };
-        let Some(conn) = self.conns.get_mut(id) else {
+        let now = self.now_ms();
+        let Some(conn) = self.conns.get(id) else {
             return Err(RefreshError::Invalid);
         };
         if !secret_given && !conn.public {
             return Err(RefreshError::SecretRequired);
         }
+        if let Some(r) = self.refusal {
+            return Err(RefreshError::Refused(r));
+        }
+        // Refresh-token idle lifetime: unused too long, the grant is gone for good.
+        if self
+            .refresh_idle_ttl_ms
+            .is_some_and(|ttl| now - conn.last_grant_ms >= ttl)
+        {
+            self.revoke_family(id);
+            return Err(RefreshError::Invalid);
+        }
+        let (user_idx, org, scope) = (conn.user_idx, conn.org, conn.scope.clone());
+        let access = self.mint_access(user_idx, org, &scope);
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Err(RefreshError::Invalid);
+        };
+        conn.last_grant_ms = now;
         self.reuse.seen.insert(token.to_string());
-        let access = new_access_token();
         conn.access.insert(access.clone());
         self.access.insert(access.clone(), id);
-        self.born.insert(access.clone(), Instant::now());
+        self.born.insert(access.clone(), now);
         let new_rt = if rotate {
             let rt = new_refresh_token();
             conn.refresh = Some(rt.clone());
@@ -325,8 +449,13 @@ impl Store {
     /// User index of the connection owning a live access token.
     pub fn session_user(&mut self, token: &str) -> Option<u64> {
         let id = *self.access.get(token)?;
-        if let (Some(ttl), Some(born)) = (self.access_ttl, self.born.get(token)) {
-            if born.elapsed() >= ttl {
+        let ttl = match (self.ttl_ms(), self.signer.is_some()) {
+            (Some(t), _) => Some(t),
+            (None, true) => Some(DEFAULT_JWT_TTL_MS),
+            (None, false) => None,
+        };
+        if let (Some(ttl), Some(born)) = (ttl, self.born.get(token)) {
+            if self.now_ms() - born >= ttl {
                 self.revoke_access_only(token);
                 return None;
             }
@@ -401,6 +530,7 @@ impl Store {
                     "userId": data::id_string(Obj::User, c.user_idx),
                     "accessTokens": c.access.len(),
                     "refreshTokenActive": c.refresh.is_some(),
+                    "lastGrantMs": c.last_grant_ms,
                     "scope": c.scope,
                 })
             })
@@ -437,6 +567,26 @@ mod tests {
         assert!(s.refresh(&rt1, true, true).is_err());
         assert!(s.session_user(&first.access_token).is_none());
         assert!(s.session_user(&second.access_token).is_none());
+    }
+
+    #[test]
+    fn idle_refresh_tokens_die_on_the_virtual_clock() {
+        let mut s = Store {
+            refresh_idle_ttl_ms: Some(1_000),
+            ..Store::default()
+        };
+        let i = s.open("api refresh_token", false, true);
+        let rt = i.refresh_token.unwrap();
+        s.clock_offset_ms += 900;
+        assert!(s.refresh(&rt, false, true).is_ok());
+        s.clock_offset_ms += 900;
+        assert!(
+            s.refresh(&rt, false, true).is_ok(),
+            "a refresh restarts the idle clock"
+        );
+        s.clock_offset_ms += 1_000;
+        assert!(s.refresh(&rt, false, true).is_err());
+        assert!(s.refresh(&rt, false, true).is_err(), "gone for good");
     }
 
     #[test]

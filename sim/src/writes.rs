@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use crate::data::{self, Data, Obj, Value, F};
 use crate::describe::{self, DType, Meta};
 use crate::http;
-use crate::overlay::Rec;
+use crate::overlay::{Change, ChangeKind, Rec};
 use crate::plan::Sel;
 use crate::render;
 use crate::state::{lock, Sim};
@@ -501,7 +501,18 @@ pub fn create(sim: &Sim, obj: Obj, body: &[u8], ctx: &Ctx) -> Response {
     rec.set(F::CreatedDate, Value::DateTime(at));
     rec.set(F::CreatedById, Value::Id(Obj::User, ctx.user));
     stamp(&mut rec, at, ctx.user);
-    Arc::make_mut(&mut d.overlay).obj_mut(obj).created.push(rec);
+    let change = Change {
+        obj,
+        kind: ChangeKind::Create,
+        idx: n + k,
+        fields: rec.fields().to_vec(),
+        at,
+        user: ctx.user,
+    };
+    let ov = Arc::make_mut(&mut d.overlay);
+    ov.obj_mut(obj).created.push(rec);
+    ov.outbox.push(change);
+    sim.bus.flush(&mut d, true);
     let id = data::id_string(obj, n + k);
     http::json_value(
         StatusCode::CREATED,
@@ -580,10 +591,41 @@ pub fn update(sim: &Sim, obj: Obj, id: &str, body: &[u8], ctx: &Ctx) -> Response
     } else {
         ov.updated.entry(idx).or_default()
     };
+    let mut written = Vec::with_capacity(fields.len() + 2);
     for (m, v) in fields {
+        written.push((m.def.f, v.clone()));
         rec.set(m.def.f, v);
     }
     stamp(rec, at, ctx.user);
+    written.push((F::LastModifiedDate, Value::DateTime(at)));
+    written.push((F::LastModifiedById, Value::Id(Obj::User, ctx.user)));
+    let change = Change {
+        obj,
+        kind: ChangeKind::Update,
+        idx,
+        fields: written,
+        at,
+        user: ctx.user,
+    };
+    Arc::make_mut(&mut d.overlay).outbox.push(change);
+    sim.bus.flush(&mut d, true);
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+/// `DELETE /sobjects/<Type>/<Id>` → 204: the record goes to the recycle bin.
+pub fn delete(sim: &Sim, obj: Obj, id: &str, user: u64) -> Response {
+    let mut d = lock(&sim.data);
+    let idx = match record_index(&d, obj, id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    crate::mutate::delete(&mut d, obj, idx, crate::time::now_ms());
+    if let Some(c) = Arc::make_mut(&mut d.overlay).outbox.last_mut() {
+        c.user = user;
+    }
+    sim.bus.flush(&mut d, true);
     let mut r = Response::new(axum::body::Body::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     r

@@ -57,6 +57,18 @@ fn error_object<'e>(env: &'e Env, e: &Error) -> napi::Result<napi::bindgen_prelu
     if let Some(sc) = wire.salesforce_code {
         obj.set_named_property("salesforceCode", sc)?;
     }
+    if let Some(reason) = wire.reason {
+        obj.set_named_property("reason", reason)?;
+    }
+    if let Some(idle) = wire.idle_ms {
+        match idle {
+            Some(ms) => obj.set_named_property("idleMs", ms as f64)?,
+            None => obj.set_named_property("idleMs", napi::bindgen_prelude::Null)?,
+        }
+    }
+    if let Some(method) = wire.method {
+        obj.set_named_property("method", method)?;
+    }
     if let Some(fields) = wire.fields {
         obj.set_named_property("fields", fields.clone())?;
     }

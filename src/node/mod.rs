@@ -9,6 +9,8 @@ mod error;
 mod events;
 mod probe;
 mod store;
+#[cfg(feature = "test-hooks")]
+mod store_faults;
 mod sync;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -313,6 +315,50 @@ pub struct OrgLimitInfo {
     pub max: f64,
 }
 
+/// `keepAlive` options (checked by the core: each mistake names its field).
+#[napi(object, object_to_js = false)]
+pub struct KeepAliveArgs {
+    /// Refresh connections whose last grant is older than this (default 20 days).
+    pub older_than_ms: Option<f64>,
+    /// Token requests at once (default 4).
+    pub concurrency: Option<f64>,
+    /// At most this many connections per sweep.
+    pub limit: Option<f64>,
+}
+
+/// One keep-alive sweep.
+#[napi]
+pub struct NativeKeepAlive {
+    svc: Arc<Forcelink>,
+    opts: crate::token::keepalive::KeepAliveOptions,
+    cancel: tokio::sync::watch::Sender<bool>,
+}
+
+#[napi]
+impl NativeKeepAlive {
+    /// Runs the sweep: `{ refreshed, skipped, failed: [{ connection, code, reason, message }] }`
+    /// as JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn run(&self) -> Outcome<String> {
+        Outcome(
+            async {
+                let r = self
+                    .svc
+                    .keep_alive(self.opts.clone(), self.cancel.subscribe())
+                    .await?;
+                serde_json::to_string(&r).map_err(|e| crate::Error::Internal(e.to_string()))
+            }
+            .await,
+        )
+    }
+
+    /// Stops the sweep: no connection starts after this; the refreshes under way finish.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+}
+
 #[napi]
 impl NativeForcelink {
     /// `configJson`: the config as JSON text (so an unknown option is `CONFIG_INVALID` naming it).
@@ -351,6 +397,23 @@ impl NativeForcelink {
                     .build()?,
             ))),
             None => None,
+        };
+        #[cfg(feature = "test-hooks")]
+        let store = match store_faults::from_env() {
+            Some(f) => {
+                let base: Arc<dyn TokenStore> = match store {
+                    Some(s) => s,
+                    None => Arc::new(
+                        crate::token::sqlite::SqliteStore::open(
+                            &cfg.store_path,
+                            cfg.encryption_key.as_ref(),
+                        )
+                        .map_err(|e| thrown(&env, &e))?,
+                    ),
+                };
+                Some(store_faults::wrap(base, f))
+            }
+            None => store,
         };
         let inner = Forcelink::new(cfg, store).map_err(|e| thrown(&env, &e))?;
         Ok(Self {
@@ -615,10 +678,32 @@ impl NativeForcelink {
         })
     }
 
-    /// Stops background work; the JS layer refuses later calls with CLOSED.
+    /// Stops background work at once (retried saves); `drain` is the orderly way. The JS layer
+    /// refuses later calls with CLOSED.
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.shutdown();
+    }
+
+    /// Waits (bounded by `closeTimeoutMs`) for every refresh in flight and saves the rotated
+    /// tokens not saved yet, then stops background work. Resolves the connections whose token
+    /// could not be saved (each reported as a `storeError` event too).
+    #[napi(
+        ts_return_type = "Promise<Array<{ accountId?: string; ownerId?: string; connectionId?: string }>>"
+    )]
+    pub async fn drain(&self) -> Vec<serde_json::Value> {
+        self.inner
+            .drain()
+            .await
+            .iter()
+            .filter_map(|k| serde_json::to_value(crate::events::Connection::from(k)).ok())
+            .collect()
+    }
+
+    /// Whether a refresh or a rotated token not saved yet exists (the host keeps Node alive).
+    #[napi(catch_unwind)]
+    pub fn busy(&self) -> bool {
+        self.inner.busy()
     }
 
     /// Closes the embedded store's SQLite connection; the JS layer calls it once the calls in
@@ -626,6 +711,23 @@ impl NativeForcelink {
     #[napi]
     pub async fn close_store(&self) {
         self.inner.close_store().await;
+    }
+
+    /// A keep-alive sweep, ready to `run()` (and `cancel()`).
+    #[napi(catch_unwind, ts_return_type = "NativeKeepAlive")]
+    pub fn keep_alive(&self, args: KeepAliveArgs) -> Outcome<NativeKeepAlive> {
+        outcome(|| {
+            let opts = crate::token::keepalive::KeepAliveOptions::new(
+                args.older_than_ms,
+                args.concurrency,
+                args.limit,
+            )?;
+            Ok(NativeKeepAlive {
+                svc: self.inner.clone(),
+                opts,
+                cancel: tokio::sync::watch::channel(false).0,
+            })
+        })
     }
 
     /// This connection's org's last `Sforce-Limit-Info`, or `null` before any response.

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::token::record::{ConnKey, TokenRecord};
-use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
+use crate::token::store::{LeaseGrant, LeaseToken, ListPage, ListQuery, TokenStore};
 
 /// Weak: holding the store must not keep Node's event loop alive.
 pub type StoreCall = ThreadsafeFunction<
@@ -90,6 +90,54 @@ impl JsStore {
     }
 }
 
+/// Driver results a conditional save may answer instead of a boolean, checked in this order:
+/// MongoDB `updateOne` (`matchedCount`, `modifiedCount`), `pg` (`rowCount`), mysql2
+/// (`affectedRows`), better-sqlite3 (`changes`). Written when the count is above 0.
+const SAVE_COUNTS: [&str; 5] = [
+    "matchedCount",
+    "modifiedCount",
+    "rowCount",
+    "affectedRows",
+    "changes",
+];
+
+fn count_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether a conditional save wrote. Anything but a boolean or a documented driver result is a
+/// STORE_ERROR: read loosely it would turn fencing off (or drop a rotated token).
+pub(crate) fn conditional_save_answer(v: Value) -> Result<bool> {
+    let contract = "save with expectedVersion must resolve true (written) or false (the stored \
+                    version differs), or a driver result with matchedCount, modifiedCount, \
+                    rowCount, affectedRows or changes";
+    match &v {
+        Value::Bool(b) => return Ok(*b),
+        Value::Object(o) => {
+            for k in SAVE_COUNTS {
+                if let Some(c) = o.get(k) {
+                    return count_of(c).map(|n| n > 0).ok_or_else(|| {
+                        Error::store("save", format!("{contract}; {k} is not a count"))
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    Err(Error::store(
+        "save",
+        format!("{contract}, got {}", crate::shape::kind(&v)),
+    ))
+}
+
 #[async_trait]
 impl TokenStore for JsStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
@@ -118,11 +166,12 @@ impl TokenStore for JsStore {
             None => json!([rec]),
             Some(v) => json!([rec, { "expectedVersion": v }]),
         };
-        // Only an explicit `false` means "another writer got there first".
-        Ok(!matches!(
-            Self::required("save", self.invoke("save", args).await?)?,
-            Value::Bool(false)
-        ))
+        let answer = Self::required("save", self.invoke("save", args).await?)?;
+        match expected_version {
+            // An unconditional upsert: what it answers is not needed.
+            None => Ok(true),
+            Some(_) => conditional_save_answer(answer),
+        }
     }
 
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
@@ -210,6 +259,17 @@ impl TokenStore for JsStore {
         .map(|_| ())
     }
 
+    async fn list_connections(&self, q: &ListQuery) -> Result<Option<ListPage>> {
+        let mut arg = json!({ "refreshedBefore": q.refreshed_before, "limit": q.limit });
+        if let Some(a) = &q.after {
+            arg["after"] = a.clone();
+        }
+        match self.invoke("listConnections", json!([arg])).await? {
+            None => Ok(None),
+            Some(v) => list_page(v).map(Some),
+        }
+    }
+
     async fn consume_nonce(&self, nonce: &str, expires_at_ms: i64) -> Result<Option<bool>> {
         match self
             .invoke("consumeNonce", json!([nonce, expires_at_ms]))
@@ -219,4 +279,34 @@ impl TokenStore for JsStore {
             Some(v) => Self::boolean("consumeNonce", v).map(Some),
         }
     }
+}
+
+/// `{ connections: [{ accountId, ownerId }], next }` as the host's store answered it.
+fn list_page(v: Value) -> Result<ListPage> {
+    let bad = |what: String| {
+        Error::store("listConnections", format!("listConnections must return {{ connections: [{{ accountId, ownerId }}], next }}: {what}"))
+    };
+    let Value::Object(mut o) = v else {
+        return Err(bad(format!("got {}", crate::shape::kind(&v))));
+    };
+    let Some(Value::Array(items)) = o.remove("connections") else {
+        return Err(bad("connections is not an array".into()));
+    };
+    let mut connections = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let field = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
+        match (field("accountId"), field("ownerId")) {
+            (Some(a), Some(u)) => connections.push((a, u)),
+            _ => {
+                return Err(bad(format!(
+                    "connections[{i}] needs string accountId and ownerId"
+                )))
+            }
+        }
+    }
+    let next = match o.remove("next") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(n),
+    };
+    Ok(ListPage { connections, next })
 }

@@ -45,7 +45,14 @@ pub struct OAuthClient<'a> {
     pub http: &'a reqwest::Client,
     /// The connection (and its org, when known) the requests are for: named in `retry` events.
     pub who: Option<(&'a ConnKey, Option<&'a str>)>,
+    /// Asked before every attempt; `false` stops the request unsent (a lease that could not be
+    /// renewed: the token must not be presented).
+    pub before_send: Option<&'a SendGuard>,
 }
+
+/// A check run before each attempt of a request (see `OAuthClient::guarded`).
+pub type SendGuard =
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync;
 
 impl<'a> OAuthClient<'a> {
     pub fn new(cfg: &'a Config, http: &'a reqwest::Client) -> Self {
@@ -53,7 +60,14 @@ impl<'a> OAuthClient<'a> {
             cfg,
             http,
             who: None,
+            before_send: None,
         }
+    }
+
+    /// Runs `guard` before each attempt; when it answers `false` nothing is sent.
+    pub fn guarded(mut self, guard: &'a SendGuard) -> Self {
+        self.before_send = Some(guard);
+        self
     }
 
     /// Names the connection these requests are for, so their retries are reported.
@@ -79,13 +93,26 @@ impl<'a> OAuthClient<'a> {
     }
 
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
+        let tr = self.refresh_unverified(refresh_token).await?;
+        self.verify(&tr)?;
+        Ok(tr)
+    }
+
+    /// A refresh-token grant whose answer is not checked yet: with rotation the token sent is
+    /// retired once Salesforce accepted it, so the caller saves the answer before `verify`.
+    pub async fn refresh_unverified(&self, refresh_token: &RefreshToken) -> Result<TokenResponse> {
         let form = [
             ("grant_type", "refresh_token"),
             ("client_id", self.cfg.client_id.as_str()),
             ("client_secret", self.cfg.client_secret.expose()),
             ("refresh_token", refresh_token.expose()),
         ];
-        self.token_request(&form).await
+        self.token_request_unverified(&form).await
+    }
+
+    /// Checks a token response's signature (see `check_signature`).
+    pub fn verify(&self, tr: &TokenResponse) -> Result<()> {
+        self.check_signature(tr)
     }
 
     /// Mints a token with the configured server-to-server grant.
@@ -118,18 +145,24 @@ impl<'a> OAuthClient<'a> {
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse> {
+        let tr = self.token_request_unverified(form).await?;
+        self.check_signature(&tr)?;
+        Ok(tr)
+    }
+
+    async fn token_request_unverified(&self, form: &[(&str, &str)]) -> Result<TokenResponse> {
         let url = self.cfg.login_url.join("/services/oauth2/token");
         let resp = self.send(&url, form).await?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
+        let deadline = tokio::time::Instant::now() + self.cfg.http_timeout;
+        let body = net::until(deadline, resp.bytes())
             .await
+            .ok_or_else(|| self.timed_out())?
             .map_err(|e| Error::Unavailable(net::describe(e)))?;
         if status == 200 {
             let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
                 Error::Unavailable("the token endpoint answered with an unreadable body".into())
             })?;
-            self.check_signature(&tr)?;
             return Ok(tr);
         }
         match serde_json::from_slice::<OAuthErrorBody>(&body) {
@@ -173,14 +206,27 @@ impl<'a> OAuthClient<'a> {
         loop {
             attempt += 1;
             let last = attempt > self.cfg.max_retries;
-            match self
+            if let Some(guard) = self.before_send {
+                if !guard().await {
+                    return Err(Error::Unavailable(
+                        "the refresh lease could not be renewed; the refresh token was not sent"
+                            .into(),
+                    ));
+                }
+            }
+            // The bound is enforced by `until` (stall-tolerant), not by reqwest's own timeout.
+            let request = self
                 .http
                 .post(url)
                 .header("Accept", "application/json")
                 .form(form)
-                .send()
-                .await
-            {
+                .timeout(net::BACKSTOP)
+                .send();
+            let deadline = tokio::time::Instant::now() + self.cfg.http_timeout;
+            let Some(sent) = net::until(deadline, request).await else {
+                return Err(self.timed_out());
+            };
+            match sent {
                 Ok(r) if r.status().as_u16() == 503 && !last => {
                     self.pause(attempt, Some(503), "503 from the OAuth endpoint")
                         .await
@@ -200,6 +246,13 @@ impl<'a> OAuthClient<'a> {
                 Err(e) => return Err(Error::Unavailable(net::describe(e))),
             }
         }
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::Unavailable(format!(
+            "timed out: the OAuth endpoint did not answer within {} ms (httpTimeoutMs)",
+            self.cfg.http_timeout.as_millis()
+        ))
     }
 
     /// Sleeps the retry backoff, telling the host first (as REST retries do).

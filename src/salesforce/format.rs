@@ -23,14 +23,30 @@ fn lookup<'v>(rec: &'v Value, path: &str) -> Option<&'v Value> {
     Some(cur)
 }
 
-/// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"),
+/// full-width forms included (spreadsheets normalise them).
+const FORMULA_START: [char; 10] = [
+    '=', '+', '-', '@', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Whether a text cell could be read as a formula: it (or any part after a `;`, the list
+/// separator in many locales) starts with a formula character, leading spaces and no-break spaces
+/// ignored (spreadsheets skip them).
+fn looks_like_formula(s: &str) -> bool {
+    if s.starts_with(FORMULA_START) {
+        return true;
+    }
+    s.split(';').any(|part| {
+        part.trim_start_matches([' ', '\u{00A0}', '\u{202F}', '\u{3000}'])
+            .starts_with(FORMULA_START)
+    })
+}
 
 pub(crate) fn csv_cell(out: &mut String, v: Option<&Value>, guard: bool) {
     let text = match v {
         None | Some(Value::Null) => return,
         // Only text is guarded: a number (even a negative one) stays a number.
-        Some(Value::String(s)) if guard && s.starts_with(FORMULA_START) => {
+        Some(Value::String(s)) if guard && looks_like_formula(s) => {
             std::borrow::Cow::Owned(format!("'{s}"))
         }
         Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
@@ -212,6 +228,22 @@ mod tests {
         );
         let raw = csv_rows_with(&ty, &recs, false).unwrap();
         assert!(raw.starts_with("\"=HYPERLINK(") && raw.contains("\n-2+3,@SUM(A1),1.5\n"));
+        // Leading (no-break) spaces, full-width signs and cells after a `;` are guarded too.
+        for risky in [
+            " =1",
+            "\u{a0}+1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            "a;=cmd()",
+            "a; @x",
+        ] {
+            assert!(looks_like_formula(risky), "{risky:?}");
+        }
+        for safe in ["Ann = B", "x-1", "a;b", "", "  plain"] {
+            assert!(!looks_like_formula(safe), "{safe:?}");
+        }
         // NDJSON is never altered.
         assert!(ndjson_rows(&recs).contains(r#""Name":"=HYPERLINK("#));
     }

@@ -5,10 +5,15 @@
 //!   all get its outcome, failure included. The task runs to completion even if every caller is
 //!   gone, because a token request that was sent must have its answer saved: with refresh-token
 //!   rotation a dropped answer loses the connection.
-//! - Across processes the store's lease (renewed while the refresh runs, short enough that a
-//!   crashed holder frees others within seconds) keeps one refresh per expiry, and a conditional
-//!   save on the record's `version` stops a holder whose lease lapsed from overwriting a newer token.
-//! - A rotated token whose save fails stays in memory and is saved again in the background.
+//! - Across processes the store's lease keeps one refresh per expiry. Salesforce's token endpoint
+//!   cannot check a fence, so the lease guards the request itself: it is renewed immediately
+//!   before every attempt to send the refresh token, for as long as that attempt and its commit
+//!   can take (`request_lease`), kept there while it runs, and no token is sent without it. A conditional save on the record's `version` then stops a
+//!   holder whose lease was lost from overwriting a newer token.
+//! - Commit first, validate after: a grant Salesforce accepted is saved before any later check
+//!   (signature, instance_url) can fail.
+//! - A rotated token whose save fails stays in memory, keeps its lease (others wait rather than
+//!   present the rotated-out token) and is saved again in the background; `drain` flushes it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,11 +23,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::{is_loopback, Config};
-use crate::error::{Error, OAuthErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::lru::Lru;
 use crate::net;
 use crate::oauth::client::{OAuthClient, TokenResponse};
+use crate::oauth::state::now_millis;
+use crate::token::reason::{safe_description, ReconnectReason};
 use crate::token::record::{next_version, ConnKey, TokenData, TokenRecord};
 use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
 
@@ -57,6 +64,13 @@ pub fn check_instance_url(s: &str) -> Result<String> {
 pub fn refresh_bound(cfg: &Config) -> Duration {
     let attempts = cfg.max_retries + 1;
     cfg.http_timeout * attempts + Duration::from_secs(2) * cfg.max_retries + cfg.store_timeout * 4
+}
+
+/// The lease a token request is sent under: one attempt (answer and body, each within
+/// `httpTimeoutMs`, plus the stall grace) and the store calls that commit its answer. Renewed to
+/// this immediately before every attempt, and kept there while the request runs.
+pub fn request_lease(cfg: &Config) -> Duration {
+    cfg.http_timeout * 2 + Duration::from_secs(1) + cfg.store_timeout * 2
 }
 
 #[derive(Clone)]
@@ -95,7 +109,10 @@ struct Inner {
     /// Connections with a background save running.
     resaving: Mutex<HashMap<ConnKey, ()>>,
     next_flight: AtomicU64,
-    /// Set by `close()`: background saves stop.
+    /// Leases kept for unsaved records: while a rotated token exists only here, no other process
+    /// may refresh from the rotated-out one the store still holds.
+    held: Mutex<HashMap<ConnKey, LeaseToken>>,
+    /// Set once `drain` is done: background saves stop.
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -139,6 +156,20 @@ pub struct Closing {
     inner: Arc<Inner>,
     key: ConnKey,
     lease: Option<LeaseToken>,
+    _renewal: Option<Renewal>,
+}
+
+impl Closing {
+    /// The newest record this process knows: an unsaved rotated token in memory outranks the
+    /// store's copy it replaces.
+    pub fn newest(&self, stored: Option<TokenRecord>) -> Option<TokenRecord> {
+        let pending = lock(&self.inner.pending).get(&self.key).cloned();
+        match (pending, stored) {
+            (Some(p), Some(s)) if p.unsaved == Some(s.stored_version()) => Some((*p.rec).clone()),
+            (Some(p), None) => Some((*p.rec).clone()),
+            (_, s) => s,
+        }
+    }
 }
 
 impl Drop for Closing {
@@ -178,6 +209,7 @@ impl TokenManager {
                 closing: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashMap::new()),
                 resaving: Mutex::new(HashMap::new()),
+                held: Mutex::new(HashMap::new()),
                 next_flight: AtomicU64::new(1),
                 stop: tokio::sync::watch::channel(false).0,
             }),
@@ -188,7 +220,7 @@ impl TokenManager {
         &self.inner.store
     }
 
-    /// Stops background work (retried saves); a record still unsaved stays unsaved.
+    /// Stops background work (retried saves) at once; `drain` is the orderly way.
     pub fn shutdown(&self) {
         self.inner.stop.send_replace(true);
     }
@@ -208,17 +240,25 @@ impl TokenManager {
     }
 
     /// A connection usable for REST: it has an instance URL (records written by the incumbent do
-    /// not, so they get one refresh first).
+    /// not, so they get one refresh first) and no JWT access token about to expire (refreshed
+    /// ahead of its `exp`, on the single-flight path).
     pub async fn usable(&self, key: &ConnKey) -> Result<Arc<TokenRecord>> {
         let rec = match self.current(key).await {
             // A server-to-server connection is minted on first use: no user needs to be asked.
             Err(Error::TokenNotFound) if key.is_server() => return self.refresh(key, "").await,
             other => other?,
         };
-        if rec.token.instance_url.is_some() {
+        if rec.token.instance_url.is_some() && !self.expiring(&rec) {
             return Ok(rec);
         }
         self.refresh(key, rec.token.access_token.expose()).await
+    }
+
+    /// A JWT access token within `refreshAheadMs` of its `exp` (opaque tokens never are).
+    fn expiring(&self, rec: &TokenRecord) -> bool {
+        let ahead = self.inner.cfg.refresh_ahead.as_millis() as i64;
+        crate::token::jwt_exp::refresh_due_at_ms(rec.token.access_token.expose(), ahead)
+            .is_some_and(|due| due <= now_millis())
     }
 
     /// Refreshes the connection unless someone already replaced `stale_access` (then returns
@@ -294,6 +334,7 @@ impl TokenManager {
             inner: inner.clone(),
             key: key.clone(),
             lease: None,
+            _renewal: None,
         };
         let flight = lock(&inner.flights).get(key).map(|f| f.rx.clone());
         if let Some(mut rx) = flight {
@@ -303,15 +344,16 @@ impl TokenManager {
             )
             .await;
         }
+        // An unsaved record of ours already holds the lease.
+        if let Some(l) = lock(&inner.held).remove(key) {
+            closing.lease = Some(l);
+        }
         let started = Instant::now();
         let ttl = inner.lease_ttl().await;
         let mut attempt = 0;
-        loop {
+        while closing.lease.is_none() {
             match inner.store.acquire_lease(key, ttl.as_millis() as u64).await {
-                Ok(LeaseGrant::Held(l)) => {
-                    closing.lease = Some(l);
-                    break;
-                }
+                Ok(LeaseGrant::Held(l)) => closing.lease = Some(l),
                 Ok(LeaseGrant::Busy) if started.elapsed() < inner.cfg.lease_wait => {
                     attempt += 1;
                     tokio::time::sleep(net::backoff(attempt.min(3))).await;
@@ -319,7 +361,64 @@ impl TokenManager {
                 _ => break,
             }
         }
+        // The revoke can take as long as a refresh (same retry policy): the lease must outlast it.
+        if let Some(l) = &closing.lease {
+            if ttl == RENEWED_LEASE_TTL {
+                let bound = refresh_bound(&inner.cfg);
+                let _ = inner.renew(key, l, bound).await;
+                closing._renewal = Some(inner.renew_while_running(key, l.clone(), bound));
+            }
+        }
         closing
+    }
+
+    /// Before `close()`: waits (bounded by `limit`) for every refresh in flight, then saves what
+    /// is still unsaved, then stops background work. Answers the connections whose rotated token
+    /// could not be saved (each also reported as a `storeError` event); their leases are kept
+    /// until they expire, so no other process presents the rotated-out token meanwhile.
+    pub async fn drain(&self, limit: Duration) -> Vec<ConnKey> {
+        let inner = &self.inner;
+        let deadline = Instant::now() + limit;
+        while !lock(&inner.flights).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let keys: Vec<ConnKey> = lock(&inner.pending).keys().cloned().collect();
+            for k in &keys {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = tokio::time::timeout(left, inner.flush_one(k)).await;
+            }
+            if lock(&inner.pending).is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(delay.min(left)).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+        inner.stop.send_replace(true);
+        let mut lost: Vec<ConnKey> = lock(&inner.pending).keys().cloned().collect();
+        for k in lock(&inner.flights).keys() {
+            if !lost.contains(k) {
+                lost.push(k.clone());
+            }
+        }
+        for k in &lost {
+            inner.cfg.events.emit(|| Event::StoreError {
+                op: "close".into(),
+                message: "a refreshed token could not be saved before close(): the connection \
+                          may need to be connected again"
+                    .into(),
+                timed_out: true,
+                connection: Some(k.into()),
+            });
+        }
+        lost
+    }
+
+    /// Whether a refresh or an unsaved token exists (the host process must stay alive for it).
+    pub fn busy(&self) -> bool {
+        !lock(&self.inner.flights).is_empty() || !lock(&self.inner.pending).is_empty()
     }
 }
 
@@ -366,7 +465,7 @@ impl Inner {
             }
             Some(r) if r.token_invalidated => {
                 self.forget(key);
-                Err(Error::ReconnectRequired)
+                Err(reconnect_for(&r))
             }
             Some(r) => {
                 // A token refreshed here but not yet saved is newer than what the store holds.
@@ -389,6 +488,17 @@ impl Inner {
         }
     }
 
+    /// Renews a held lease for `ttl`; true only when the store confirmed it (a store that
+    /// cannot renew leased for the whole refresh already).
+    async fn renew(&self, key: &ConnKey, lease: &LeaseToken, ttl: Duration) -> bool {
+        let call = self.store.renew_lease(key, lease, ttl.as_millis() as u64);
+        // A renewal slower than a third of the short lease counts as lost.
+        matches!(
+            tokio::time::timeout(RENEWED_LEASE_TTL / 3, call).await,
+            Ok(Ok(Some(true) | None))
+        )
+    }
+
     async fn run_refresh(self: &Arc<Self>, key: &ConnKey, stale: &str) -> Result<Arc<TokenRecord>> {
         let ttl = self.lease_ttl().await;
         let (rec, expected, lease) = match self.take_lease(key, stale, ttl).await? {
@@ -399,26 +509,57 @@ impl Inner {
                 lease,
             } => (rec, expected, lease),
         };
-        let _renewal = match &lease {
-            Some(l) if ttl == RENEWED_LEASE_TTL => {
-                Some(self.renew_while_running(key, l.clone(), ttl))
-            }
-            _ => None,
-        };
+        // The lease guards the request, not only the save: renewed immediately before every
+        // attempt for as long as that attempt and its commit can take (`request_lease`), and
+        // kept there while the request runs; no token is sent without it.
+        let mut renewal = None;
+        let mut guard: Option<Box<crate::oauth::client::SendGuard>> = None;
+        if let (Some(l), true) = (&lease, ttl == RENEWED_LEASE_TTL) {
+            let bound = request_lease(&self.cfg);
+            let (inner, k, l2) = (self.clone(), key.clone(), l.clone());
+            guard = Some(Box::new(move || {
+                let (inner, k, l2) = (inner.clone(), k.clone(), l2.clone());
+                Box::pin(async move { inner.renew(&k, &l2, bound).await })
+            }));
+            renewal = Some(self.renew_while_running(key, l.clone(), bound));
+        }
         let out = match rec {
-            Some(r) if r.token.refresh_token.is_some() => self.do_refresh(key, *r, expected).await,
+            Some(r) if r.token.refresh_token.is_some() => {
+                self.do_refresh(key, *r, expected, guard.as_deref()).await
+            }
             // Server flows have no refresh token: a new grant replaces the token.
-            _ if key.is_server() => self.mint(key, expected).await,
+            _ if key.is_server() => self.mint(key, expected, guard.as_deref()).await,
             // A connection that cannot refresh is marked, so the next login starts a new flow.
-            Some(r) => self.invalidate(key, *r, expected).await,
+            Some(r) => {
+                let why =
+                    Error::reconnect(ReconnectReason::NoRefreshToken, r.idle_ms(now_millis()));
+                self.invalidate(key, *r, expected, why).await
+            }
             None => Err(Error::TokenNotFound),
         };
+        drop(renewal);
         if let Some(l) = lease {
-            let _ = self.store.release_lease(key, &l).await;
+            self.settle_lease(key, l).await;
         }
         out
     }
 
+    /// After a refresh: an unsaved rotated token keeps the lease (its background save renews and
+    /// finally releases it); otherwise the lease is released.
+    async fn settle_lease(&self, key: &ConnKey, lease: LeaseToken) {
+        if lock(&self.pending).contains_key(key) {
+            let old = lock(&self.held).insert(key.clone(), lease);
+            if let Some(old) = old {
+                let _ = self.store.release_lease(key, &old).await;
+            }
+        } else {
+            let _ = self.store.release_lease(key, &lease).await;
+        }
+    }
+
+    /// Keeps a lease at `ttl` while the request runs: renewals every third of the short lease,
+    /// each bounded by it. A failed renewal is a loss: the request (already covered for its
+    /// whole bound) may finish, its save still goes through the fence.
     fn renew_while_running(
         self: &Arc<Self>,
         key: &ConnKey,
@@ -428,13 +569,9 @@ impl Inner {
         let (inner, key) = (self.clone(), key.clone());
         Renewal(Some(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(ttl / 3).await;
-                if let Ok(Some(false)) = inner
-                    .store
-                    .renew_lease(&key, &lease, ttl.as_millis() as u64)
-                    .await
-                {
-                    return; // lost it: the conditional save still protects the record
+                tokio::time::sleep(RENEWED_LEASE_TTL / 3).await;
+                if !inner.renew(&key, &lease, ttl).await {
+                    return;
                 }
             }
         })))
@@ -446,17 +583,23 @@ impl Inner {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let grant = self
-                .store
-                .acquire_lease(key, ttl.as_millis() as u64)
-                .await?;
+            // An unsaved record of ours holds the lease already: refresh under it.
+            let held = lock(&self.held).remove(key);
+            let grant = match held {
+                Some(l) => LeaseGrant::Held(l),
+                None => {
+                    self.store
+                        .acquire_lease(key, ttl.as_millis() as u64)
+                        .await?
+                }
+            };
             let lease = match &grant {
                 LeaseGrant::Held(l) => Some(l.clone()),
                 _ => None,
             };
             let release = |lease: Option<LeaseToken>| async move {
                 if let Some(l) = lease {
-                    let _ = self.store.release_lease(key, &l).await;
+                    self.settle_lease(key, l).await;
                 }
             };
             // Read after acquiring: the holder before us may have saved a new token.
@@ -496,7 +639,7 @@ impl Inner {
             if fresh.token_invalidated {
                 release(lease).await;
                 self.forget(key);
-                return Err(Error::ReconnectRequired);
+                return Err(reconnect_for(&fresh));
             }
             // Our unsaved token is newer than the store's: refresh from it, never from the
             // rotated-out one the store still holds.
@@ -539,11 +682,13 @@ impl Inner {
         self: &Arc<Self>,
         key: &ConnKey,
         expected: Option<u64>,
+        guard: Option<&crate::oauth::client::SendGuard>,
     ) -> Result<Arc<TokenRecord>> {
-        let tr = OAuthClient::new(&self.cfg, &self.http)
-            .for_conn(key, None)
-            .server_grant()
-            .await?;
+        let mut client = OAuthClient::new(&self.cfg, &self.http).for_conn(key, None);
+        if let Some(g) = guard {
+            client = client.guarded(g);
+        }
+        let tr = client.server_grant().await?;
         let mut extra = serde_json::Map::new();
         extra.insert(
             "grant".into(),
@@ -566,10 +711,15 @@ impl Inner {
                 extra,
             },
             token_invalidated: false,
+            invalidated_reason: None,
+            refreshed_at: None,
             version: None,
             extra: Default::default(),
         };
-        apply_refresh(&mut rec, tr)?;
+        // No refresh token is at stake here: an unusable grant is simply refused.
+        if let Some(p) = apply_refresh(&mut rec, tr) {
+            return Err(p);
+        }
         self.commit(key, rec, expected).await
     }
 
@@ -578,58 +728,100 @@ impl Inner {
         key: &ConnKey,
         mut rec: TokenRecord,
         expected: Option<u64>,
+        guard: Option<&crate::oauth::client::SendGuard>,
     ) -> Result<Arc<TokenRecord>> {
         let Some(refresh_token) = rec.token.refresh_token.clone() else {
-            return Err(Error::ReconnectRequired);
+            return Err(Error::reconnect(
+                ReconnectReason::NoRefreshToken,
+                rec.idle_ms(now_millis()),
+            ));
         };
         let started = Instant::now();
+        // The version of the record whose refresh token is sent: our own unsaved record when
+        // there is one (then newer than `expected`, the store's).
+        let from = rec.version;
         let org = crate::events::org_of(rec.token.id.as_deref());
-        match OAuthClient::new(&self.cfg, &self.http)
-            .for_conn(key, org.as_deref())
-            .refresh(&refresh_token)
-            .await
-        {
+        let mut client = OAuthClient::new(&self.cfg, &self.http).for_conn(key, org.as_deref());
+        if let Some(g) = guard {
+            client = client.guarded(g);
+        }
+        match client.refresh_unverified(&refresh_token).await {
             Ok(tr) => {
-                apply_refresh(&mut rec, tr)?;
+                // Commit first, validate after: Salesforce has accepted the grant (and with
+                // rotation retired the token we sent), so its answer is saved before any check
+                // can fail; a problem found is reported, the tokens are never dropped.
+                let problem = client.verify(&tr).err();
+                let problem = apply_refresh(&mut rec, tr).or(problem);
                 let rotated = rec.token.refresh_token.as_ref().map(|t| t.expose())
                     != Some(refresh_token.expose());
-                let out = self.commit(key, rec, expected).await;
-                if out.is_ok() {
-                    self.cfg.events.emit(|| Event::Refresh {
-                        connection: key.into(),
-                        org_id: org,
-                        rotated,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                    });
+                let saved = self.commit_from(key, rec, expected, from).await?;
+                if let Some(p) = problem {
+                    return Err(p);
                 }
-                out
-            }
-            Err(Error::OAuth {
-                error: OAuthErrorCode::InvalidGrant,
-                ..
-            }) => {
-                self.cfg.events.emit(|| Event::ReconnectRequired {
+                self.cfg.events.emit(|| Event::Refresh {
                     connection: key.into(),
                     org_id: org,
+                    rotated,
+                    duration_ms: started.elapsed().as_millis() as u64,
                 });
-                self.invalidate(key, rec, expected).await
+                Ok(saved)
+            }
+            Err(Error::OAuth { error, description }) => {
+                let Some(reason) = ReconnectReason::from_oauth(&error, &description) else {
+                    return Err(Error::OAuth { error, description });
+                };
+                let why = Error::ReconnectRequired {
+                    reason,
+                    idle_ms: rec.idle_ms(now_millis()),
+                    description: Some(safe_description(&description)),
+                };
+                self.invalidate(key, rec, expected, why).await
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Saves `token_invalidated: true` (best effort) and answers RECONNECT_REQUIRED.
+    /// Marks the connection invalidated (with why) through the fence. Only when that write landed
+    /// is the connection reported (`reconnectRequired`, `why`): a newer record that won (a
+    /// reconnect meanwhile) is adopted instead. The one place that decides and reports it.
     async fn invalidate(
         &self,
         key: &ConnKey,
         mut rec: TokenRecord,
         expected: Option<u64>,
+        why: Error,
     ) -> Result<Arc<TokenRecord>> {
-        self.forget(key);
+        let org = crate::events::org_of(rec.token.id.as_deref());
         rec.token_invalidated = true;
+        if let Error::ReconnectRequired { reason, .. } = &why {
+            rec.invalidated_reason = Some(reason.as_str().to_string());
+        }
         rec.version = Some(next_version(expected));
-        let _ = self.store.save(&rec, expected).await;
-        Err(Error::ReconnectRequired)
+        match self.store.save(&rec, expected).await {
+            Ok(true) => {
+                self.forget(key);
+                if let Error::ReconnectRequired {
+                    reason, idle_ms, ..
+                } = &why
+                {
+                    let (reason, idle_ms) = (*reason, *idle_ms);
+                    self.cfg.events.emit(|| Event::ReconnectRequired {
+                        connection: key.into(),
+                        org_id: org,
+                        reason,
+                        idle_ms,
+                    });
+                }
+                Err(why)
+            }
+            Ok(false) => self.adopt_winner(key).await,
+            Err(e) => {
+                // Nothing was written: the store still holds the (dead) token; the next call
+                // tries again.
+                lock(&self.cache).remove(key);
+                Err(e)
+            }
+        }
     }
 
     /// Saves a refreshed record if the store still holds `expected`. A lost race adopts the
@@ -638,11 +830,39 @@ impl Inner {
     async fn commit(
         self: &Arc<Self>,
         key: &ConnKey,
-        mut rec: TokenRecord,
+        rec: TokenRecord,
         expected: Option<u64>,
     ) -> Result<Arc<TokenRecord>> {
-        rec.version = Some(next_version(expected));
-        match self.store.save(&rec, expected).await {
+        self.commit_from(key, rec, expected, expected).await
+    }
+
+    /// `commit` for a record refreshed from version `from`. When the fence lost to that very
+    /// version (our own unsaved record, saved in the background meanwhile), ours is its successor
+    /// and replaces it: adopting it would bring back the refresh token just rotated out.
+    async fn commit_from(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        mut rec: TokenRecord,
+        mut expected: Option<u64>,
+        from: Option<u64>,
+    ) -> Result<Arc<TokenRecord>> {
+        let mut retried = false;
+        rec.version = Some(next_version(expected.max(from)));
+        let saved = loop {
+            match self.store.save(&rec, expected).await {
+                Ok(false) if !retried && from.is_some() && from != expected => {
+                    retried = true;
+                    match self.store.find(key).await {
+                        Ok(Some(w)) if w.version == from && !w.token_invalidated => {
+                            expected = from;
+                        }
+                        _ => break Ok(false),
+                    }
+                }
+                other => break other,
+            }
+        };
+        match saved {
             Ok(true) => Ok(self.remember(key, rec)),
             Ok(false) => self.adopt_winner(key).await,
             Err(_) => {
@@ -664,9 +884,9 @@ impl Inner {
     async fn adopt_winner(&self, key: &ConnKey) -> Result<Arc<TokenRecord>> {
         match self.store.find(key).await? {
             Some(w) if !w.token_invalidated => Ok(self.remember(key, w)),
-            Some(_) => {
+            Some(w) => {
                 self.forget(key);
-                Err(Error::ReconnectRequired)
+                Err(reconnect_for(&w))
             }
             None => {
                 self.forget(key);
@@ -675,14 +895,90 @@ impl Inner {
         }
     }
 
+    /// One attempt at saving `key`'s unsaved record, renewing the lease it holds first. True
+    /// when nothing is left to save (saved, superseded or forgotten).
+    async fn flush_one(&self, key: &ConnKey) -> bool {
+        let Some(c) = lock(&self.pending).get(key).cloned() else {
+            self.release_held(key).await;
+            return true;
+        };
+        let held = lock(&self.held).get(key).cloned();
+        if let Some(l) = &held {
+            // Lost or not, the save below is fenced; keeping the lease keeps others waiting.
+            let _ = self.renew(key, l, refresh_bound(&self.cfg)).await;
+        }
+        let base = c.unsaved.unwrap_or(0);
+        match self.store.save(&c.rec, Some(base)).await {
+            Ok(true) => {
+                let done = {
+                    let mut pending = lock(&self.pending);
+                    let mut cache = lock(&self.cache);
+                    match pending.get_mut(key) {
+                        Some(p) if Arc::ptr_eq(&p.rec, &c.rec) => {
+                            pending.remove(key);
+                            if cache
+                                .get(key)
+                                .is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec))
+                            {
+                                cache.put(
+                                    key.clone(),
+                                    Cached {
+                                        rec: c.rec.clone(),
+                                        checked: Instant::now(),
+                                        unsaved: None,
+                                    },
+                                );
+                            }
+                            true
+                        }
+                        // A newer unsaved record replaced this one meanwhile: it now replaces
+                        // the version just written.
+                        Some(p) => {
+                            p.unsaved = c.rec.version;
+                            let newer = p.clone();
+                            if cache
+                                .get(key)
+                                .is_some_and(|now| Arc::ptr_eq(&now.rec, &newer.rec))
+                            {
+                                cache.put(key.clone(), newer);
+                            }
+                            false
+                        }
+                        None => true,
+                    }
+                };
+                if done {
+                    self.release_held(key).await;
+                }
+                done
+            }
+            Ok(false) => {
+                lock(&self.pending).remove(key);
+                let _ = self.adopt_winner(key).await;
+                self.release_held(key).await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn release_held(&self, key: &ConnKey) {
+        let l = lock(&self.held).remove(key);
+        if let Some(l) = l {
+            let _ = self.store.release_lease(key, &l).await;
+        }
+    }
+
     /// Retries saving the unsaved record with growing backoff until it lands, another writer
-    /// wins, or the connection is forgotten (disconnected).
+    /// wins, or the connection is forgotten (disconnected). Its lease is renewed meanwhile.
     fn resave_in_background(self: &Arc<Self>, key: &ConnKey) {
         if lock(&self.resaving).insert(key.clone(), ()).is_some() {
             return;
         }
         let (inner, key) = (self.clone(), key.clone());
         tokio::spawn(async move {
+            // Short enough that the lease (renewed on every attempt) never lapses meanwhile.
+            let max = MAX_RESAVE_BACKOFF.min(refresh_bound(&inner.cfg) / 3);
             let mut delay = Duration::from_millis(200);
             let mut stop = inner.stop.subscribe();
             loop {
@@ -693,54 +989,9 @@ impl Inner {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => break,
                 }
-                delay = (delay * 2).min(MAX_RESAVE_BACKOFF);
-                let Some(c) = lock(&inner.pending).get(&key).cloned() else {
+                delay = (delay * 2).min(max);
+                if inner.flush_one(&key).await {
                     break;
-                };
-                let base = c.unsaved.unwrap_or(0);
-                match inner.store.save(&c.rec, Some(base)).await {
-                    Ok(true) => {
-                        let mut pending = lock(&inner.pending);
-                        let mut cache = lock(&inner.cache);
-                        match pending.get_mut(&key) {
-                            Some(p) if Arc::ptr_eq(&p.rec, &c.rec) => {
-                                pending.remove(&key);
-                                if cache
-                                    .get(&key)
-                                    .is_some_and(|now| Arc::ptr_eq(&now.rec, &c.rec))
-                                {
-                                    cache.put(
-                                        key.clone(),
-                                        Cached {
-                                            rec: c.rec.clone(),
-                                            checked: Instant::now(),
-                                            unsaved: None,
-                                        },
-                                    );
-                                }
-                                break;
-                            }
-                            // A newer unsaved record replaced this one meanwhile: it now replaces
-                            // the version just written.
-                            Some(p) => {
-                                p.unsaved = c.rec.version;
-                                let newer = p.clone();
-                                if cache
-                                    .get(&key)
-                                    .is_some_and(|now| Arc::ptr_eq(&now.rec, &newer.rec))
-                                {
-                                    cache.put(key.clone(), newer);
-                                }
-                            }
-                            None => break,
-                        }
-                    }
-                    Ok(false) => {
-                        lock(&inner.pending).remove(&key);
-                        let _ = inner.adopt_winner(&key).await;
-                        break;
-                    }
-                    Err(_) => {}
                 }
             }
             lock(&inner.resaving).remove(&key);
@@ -748,10 +999,18 @@ impl Inner {
     }
 }
 
+/// RECONNECT_REQUIRED for a record stored as invalidated, with its stored reason.
+fn reconnect_for(rec: &TokenRecord) -> Error {
+    Error::reconnect(rec.reason(), rec.idle_ms(now_millis()))
+}
+
 /// Applies a refresh response: new access token, issued_at, instance_url; the refresh token only
-/// changes when Salesforce rotated it.
-pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Result<()> {
+/// changes when Salesforce rotated it. Every token is taken; what cannot be used (an instance_url
+/// that fails validation, or none at all) is answered as the problem to report after saving.
+pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Option<Error> {
+    let mut problem = None;
     rec.token.access_token = tr.access_token;
+    rec.refreshed_at = Some(crate::oauth::state::now_millis());
     if let Some(rt) = tr.refresh_token {
         rec.token.refresh_token = Some(rt);
     }
@@ -759,7 +1018,10 @@ pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Result<()> {
         rec.token.issued_at = Some(at);
     }
     if let Some(iu) = tr.instance_url {
-        rec.token.instance_url = Some(check_instance_url(&iu)?);
+        match check_instance_url(&iu) {
+            Ok(u) => rec.token.instance_url = Some(u),
+            Err(e) => problem = Some(e),
+        }
     }
     if let Some(id) = tr.id {
         rec.token.id = Some(id);
@@ -767,10 +1029,10 @@ pub fn apply_refresh(rec: &mut TokenRecord, tr: TokenResponse) -> Result<()> {
     if let Some(scope) = tr.scope {
         rec.token.scope = Some(scope);
     }
-    if rec.token.instance_url.is_none() {
-        return Err(Error::Unavailable(
+    if problem.is_none() && rec.token.instance_url.is_none() {
+        problem = Some(Error::Unavailable(
             "Salesforce did not return an instance_url".into(),
         ));
     }
-    Ok(())
+    problem
 }

@@ -162,22 +162,82 @@ pub struct TokenRecord {
     pub token: TokenData,
     #[serde(default, deserialize_with = "null_as_false")]
     pub token_invalidated: bool,
+    /// Why the connection was invalidated (a `ReconnectReason`), beside `token_invalidated`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_str"
+    )]
+    pub invalidated_reason: Option<String>,
+    /// Ms since the epoch of the last successful token grant; absent on older records (unknown).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_ms"
+    )]
+    pub refreshed_at: Option<i64>,
     /// Fencing: grows on every write, so a conditional save can tell a newer record from ours.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_version"
+        deserialize_with = "strict_version"
     )]
     pub version: Option<u64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn lenient_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+/// `version` is a finite non-negative integer; a numeric string (PostgreSQL `bigint` through `pg`)
+/// is accepted and normalised. Anything else is refused: read as 0 it would make every fenced
+/// save lose and a rotated token be discarded.
+fn strict_version<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    use serde::de::Error as _;
+    let v = Option::<Value>::deserialize(d)?.unwrap_or(Value::Null);
+    parse_version(&v).map_err(D::Error::custom)
+}
+
+/// The reason names the kind of value, never the value.
+fn parse_version(v: &Value) -> std::result::Result<Option<u64>, String> {
+    let bad =
+        |what: &str| format!("must be a non-negative integer (or a string of digits), not {what}");
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_u64() {
+            Some(v) => Ok(Some(v)),
+            None => match n.as_f64() {
+                Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => {
+                    Ok(Some(f as u64))
+                }
+                _ => Err(bad("a fraction or a negative number")),
+            },
+        },
+        Value::String(s) => {
+            let t = s.trim();
+            if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) {
+                t.parse()
+                    .map(Some)
+                    .map_err(|_| bad("an out-of-range string"))
+            } else {
+                Err(bad("a non-numeric string"))
+            }
+        }
+        other => Err(bad(crate::shape::kind(other))),
+    }
+}
+
+fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    })
+}
+
+/// A number of ms (a `Date` stored by a JS host arrives as a number too); anything else is unknown.
+fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
         _ => None,
     })
 }
@@ -193,6 +253,19 @@ impl TokenRecord {
     /// The stored version (0 for records written before versions existed).
     pub fn stored_version(&self) -> u64 {
         self.version.unwrap_or(0)
+    }
+
+    /// Time since the last grant, None when unknown.
+    pub fn idle_ms(&self, now_ms: i64) -> Option<u64> {
+        self.refreshed_at
+            .map(|t| now_ms.saturating_sub(t).max(0) as u64)
+    }
+
+    /// Why the stored record was invalidated (`other` for records that do not say).
+    pub fn reason(&self) -> crate::token::reason::ReconnectReason {
+        crate::token::reason::ReconnectReason::parse(
+            self.invalidated_reason.as_deref().unwrap_or("other"),
+        )
     }
 
     pub fn key(&self) -> Result<ConnKey> {
@@ -233,6 +306,9 @@ impl TokenRecord {
             ("id", Want::OptStr),
             ("scope", Want::OptStr),
         ];
+        if let Some(Err(reason)) = v.get("version").map(parse_version) {
+            return Err(shape("version".into(), reason));
+        }
         match v.get("token") {
             None => return Err(shape("token".into(), "is required".into())),
             Some(t) => {
@@ -334,6 +410,37 @@ mod tests {
                 text.contains("must be") || text.contains("is required"),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn version_is_a_finite_integer_or_digits() {
+        let rec = |v: Value| {
+            TokenRecord::from_store_json(json!({
+                "account_id": "a", "owner": "o", "token": { "access_token": "x" }, "version": v
+            }))
+        };
+        assert_eq!(rec(json!(7)).unwrap().version, Some(7));
+        assert_eq!(rec(json!(7.0)).unwrap().version, Some(7));
+        assert_eq!(
+            rec(json!("1765000000000")).unwrap().version,
+            Some(1_765_000_000_000)
+        );
+        assert_eq!(rec(Value::Null).unwrap().version, None);
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("abc"),
+            json!(""),
+            json!(true),
+            json!({}),
+        ] {
+            match rec(bad.clone()) {
+                Err(Error::Store { message, .. }) => {
+                    assert!(message.contains("version"), "{message}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

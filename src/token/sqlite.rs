@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::oauth::state::now_millis;
 use crate::token::record::{ConnKey, TokenRecord};
 use crate::token::seal::Sealer;
-use crate::token::store::{LeaseGrant, LeaseToken, TokenStore};
+use crate::token::store::{
+    decode_cursor, page_of, LeaseGrant, LeaseToken, ListPage, ListQuery, TokenStore,
+};
 
 pub struct SqliteStore {
     /// `None` once closed.
@@ -33,6 +35,52 @@ CREATE TABLE IF NOT EXISTS forcelink_leases (
 CREATE TABLE IF NOT EXISTS forcelink_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 ";
 
+/// `listConnections` columns, added to tables created before them and filled from the records
+/// (a sealed token cannot be read here: such a record is listed, and keepAlive skips it if it
+/// turns out to have no refresh token).
+const KEEPALIVE_COLUMNS: &str = "
+ALTER TABLE forcelink_tokens ADD COLUMN live INTEGER;
+ALTER TABLE forcelink_tokens ADD COLUMN refreshed_at INTEGER;
+UPDATE forcelink_tokens SET
+  live = CASE WHEN COALESCE(json_extract(record, '$.token_invalidated'), 0) THEN 0
+              WHEN json_type(record, '$.token') = 'text' THEN 1
+              WHEN json_extract(record, '$.token.refresh_token') IS NULL THEN 0 ELSE 1 END,
+  refreshed_at = CASE WHEN json_type(record, '$.refreshed_at') IN ('integer', 'real')
+                      THEN CAST(json_extract(record, '$.refreshed_at') AS INTEGER) END;
+";
+/// Keyset paging in primary-key order over live rows, filtered on the grant time inside the index.
+const KEEPALIVE_INDEX: &str = "CREATE INDEX IF NOT EXISTS forcelink_tokens_keepalive
+  ON forcelink_tokens (live, account_id, owner, refreshed_at)";
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let has_live: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('forcelink_tokens') WHERE name = 'live'")?
+        .exists([])?;
+    if !has_live {
+        // One transaction: a concurrent opener either sees both columns or retries.
+        let done = conn.execute_batch(&format!("BEGIN IMMEDIATE; {KEEPALIVE_COLUMNS} COMMIT;"));
+        if done.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            let again: bool = conn
+                .prepare("SELECT 1 FROM pragma_table_info('forcelink_tokens') WHERE name = 'live'")?
+                .exists([])?;
+            if !again {
+                done?;
+            }
+        }
+    }
+    conn.execute_batch(KEEPALIVE_INDEX)
+}
+
+/// `live` and `refreshed_at` of a record as written.
+fn keepalive_columns(rec: &TokenRecord) -> (bool, Option<i64>) {
+    (
+        !rec.token_invalidated && rec.token.refresh_token.is_some(),
+        rec.refreshed_at,
+    )
+}
+
 /// `storePath` value for a store that lives in this instance's memory only.
 pub const MEMORY_PATH: &str = ":memory:";
 
@@ -46,7 +94,7 @@ impl SqliteStore {
             // Private to this instance: parallel test workers never share (or collide on) a file.
             let conn = Connection::open_in_memory()
                 .map_err(|e| Error::config("storePath", format!("cannot open {path:?}: {e}")))?;
-            conn.execute_batch(SCHEMA)?;
+            migrate(&conn)?;
             conn
         } else {
             crate::token::file_mode::create_owner_only(path)
@@ -58,7 +106,7 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             // FULL: a rotated refresh token is on disk before save returns, power cut or not.
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.execute_batch(SCHEMA)?;
+            migrate(&conn)?;
             // SQLite gives -wal/-shm the database file's mode; tighten them too in case they predate it.
             crate::token::file_mode::restrict_companions(path);
             conn
@@ -122,6 +170,25 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` inside a write transaction with `now` read once the write lock is held: waiting for
+/// the connection or for another process's write (busy timeout) never eats into a lease.
+fn in_write<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection, i64) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    // Never leave the shared connection inside a transaction, whatever fails.
+    match f(c, now_millis()).and_then(|v| c.execute_batch("COMMIT").map(|_| v)) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            Err(e)
+        }
+    }
+}
+
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>> {
@@ -142,20 +209,22 @@ impl TokenStore for SqliteStore {
     async fn save(&self, record: &TokenRecord, expected_version: Option<u64>) -> Result<bool> {
         let text = self.encode(record)?;
         let (a, o) = (record.account_id.clone(), record.owner.clone());
+        let (live, refreshed_at) = keepalive_columns(record);
         self.with_conn("save", move |c| match expected_version {
             None => c
                 .execute(
-                    "INSERT INTO forcelink_tokens (account_id, owner, record, updated_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (account_id, owner) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
-                    params![a, o, text, now_millis()],
+                    "INSERT INTO forcelink_tokens (account_id, owner, record, updated_at, live, refreshed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (account_id, owner) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at,
+                       live = excluded.live, refreshed_at = excluded.refreshed_at",
+                    params![a, o, text, now_millis(), live, refreshed_at],
                 )
                 .map(|_| true),
             // Fencing in one statement: only over the version the writer read.
             Some(v) => c
                 .execute(
-                    "UPDATE forcelink_tokens SET record = ?3, updated_at = ?4
+                    "UPDATE forcelink_tokens SET record = ?3, updated_at = ?4, live = ?6, refreshed_at = ?7
                      WHERE account_id = ?1 AND owner = ?2 AND COALESCE(json_extract(record, '$.version'), 0) = ?5",
-                    params![a, o, text, now_millis(), v as i64],
+                    params![a, o, text, now_millis(), v as i64, live, refreshed_at],
                 )
                 .map(|n| n == 1),
         })
@@ -174,20 +243,42 @@ impl TokenStore for SqliteStore {
         .await
     }
 
+    async fn list_connections(&self, q: &ListQuery) -> Result<Option<ListPage>> {
+        let after = q.after.as_ref().map(decode_cursor).transpose()?;
+        let (before, limit) = (q.refreshed_before, q.limit.max(1));
+        let rows = self
+            .with_conn("listConnections", move |c| {
+                let (a, o) = after.unwrap_or_default();
+                let mut st = c.prepare_cached(
+                    "SELECT account_id, owner FROM forcelink_tokens INDEXED BY forcelink_tokens_keepalive
+                     WHERE live = 1 AND (account_id, owner) > (?1, ?2)
+                       AND (refreshed_at IS NULL OR refreshed_at < ?3)
+                     ORDER BY account_id, owner LIMIT ?4",
+                )?;
+                let rows = st
+                    .query_map(params![a, o, before, limit as i64 + 1], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?;
+        Ok(Some(page_of(rows, limit as usize)))
+    }
+
     async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
         let (a, o) = (key.account_id().to_string(), key.owner().to_string());
         let token = format!("{}-{:032x}", self.holder, rand::random::<u128>());
         let t = token.clone();
-        let now = now_millis();
         let got = self
             .with_conn("acquireLease", move |c| {
                 // Take the lease if nobody holds it or it expired; no record needs to exist.
-                c.execute(
+                in_write(c, |c, now| c.execute(
                     "INSERT INTO forcelink_leases (account_id, owner, holder, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (account_id, owner) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
                      WHERE forcelink_leases.expires_at <= ?5",
                     params![a, o, t, now + ttl_ms as i64, now],
-                )
+                ))
                 .map(|n| n == 1)
             })
             .await?;
@@ -213,13 +304,12 @@ impl TokenStore for SqliteStore {
             key.owner().to_string(),
             lease.as_str().to_string(),
         );
-        let now = now_millis();
         let kept = self
             .with_conn("renewLease", move |c| {
-                c.execute(
+                in_write(c, |c, now| c.execute(
                     "UPDATE forcelink_leases SET expires_at = ?4 WHERE account_id = ?1 AND owner = ?2 AND holder = ?3 AND expires_at > ?5",
                     params![a, o, t, now + ttl_ms as i64, now],
-                )
+                ))
                 .map(|n| n == 1)
             })
             .await?;
@@ -299,6 +389,8 @@ mod tests {
                 extra: Default::default(),
             },
             token_invalidated: false,
+            invalidated_reason: None,
+            refreshed_at: None,
             version: None,
             extra: Default::default(),
         }
@@ -311,6 +403,86 @@ mod tests {
             rand::random::<u32>()
         ));
         p.to_string_lossy().into_owned()
+    }
+
+    #[tokio::test]
+    async fn list_connections_pages_live_idle_records_and_migrates_old_tables() {
+        let path = tmp("list");
+        // A table from before keepAlive, holding an incumbent-shaped record.
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE forcelink_tokens (account_id TEXT NOT NULL, owner TEXT NOT NULL, record TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (account_id, owner));",
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO forcelink_tokens VALUES ('old', 'u1', ?1, 0)",
+                params![r#"{"account_id":"old","owner":"u1","token":{"access_token":"x","refresh_token":"r"}}"#],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path, None).unwrap();
+        let live = |a: &str, at: Option<i64>| {
+            let mut r = record(a);
+            r.token.refresh_token = Some(crate::secret::RefreshToken::new("5Aep"));
+            r.refreshed_at = at;
+            r
+        };
+        for (i, a) in ["c", "a", "e", "b", "d"].iter().enumerate() {
+            s.save(&live(a, Some(100 + i as i64)), None).await.unwrap();
+        }
+        s.save(&live("fresh", Some(10_000)), None).await.unwrap();
+        s.save(&record("no-refresh-token"), None).await.unwrap();
+        let mut dead = live("dead", Some(1));
+        dead.token_invalidated = true;
+        s.save(&dead, None).await.unwrap();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let q = ListQuery {
+                refreshed_before: 1_000,
+                after: after.take(),
+                limit: 2,
+            };
+            let page = s.list_connections(&q).await.unwrap().unwrap();
+            assert!(page.connections.len() <= 2);
+            seen.extend(page.connections.into_iter().map(|(a, _)| a));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["a", "b", "c", "d", "e", "old"]);
+        // The listing reads the index, not the table.
+        let plan = s
+            .with_conn("plan", |c| {
+                c.query_row(
+                    "EXPLAIN QUERY PLAN SELECT account_id, owner FROM forcelink_tokens INDEXED BY forcelink_tokens_keepalive
+                     WHERE live = 1 AND (account_id, owner) > ('', '') AND (refreshed_at IS NULL OR refreshed_at < 5)
+                     ORDER BY account_id, owner LIMIT 3",
+                    [],
+                    |r| r.get::<_, String>(3),
+                )
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("COVERING INDEX forcelink_tokens_keepalive"),
+            "{plan}"
+        );
+        let bad = ListQuery {
+            refreshed_before: 1,
+            after: Some(serde_json::json!({"not": "ours"})),
+            limit: 2,
+        };
+        assert_eq!(
+            s.list_connections(&bad).await.unwrap_err().code(),
+            "INVALID_INPUT"
+        );
+        drop(s);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
     }
 
     #[tokio::test]

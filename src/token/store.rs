@@ -40,6 +40,50 @@ pub enum LeaseGrant {
     Busy,
 }
 
+/// `listConnections` arguments: records whose last grant is older than `refreshed_before` (ms
+/// since the epoch; a missing `refreshed_at` counts as old), after the keyset position `after`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub refreshed_before: i64,
+    /// The previous page's `next`: opaque to forcelink, the store's own cursor (any JSON).
+    pub after: Option<serde_json::Value>,
+    pub limit: u32,
+}
+
+/// One page of `listConnections`, in `(account_id, owner)` order.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub connections: Vec<(String, String)>,
+    /// None on the last page.
+    pub next: Option<serde_json::Value>,
+}
+
+/// The keyset cursor forcelink's own stores use: the last `(account_id, owner)` of a page as a
+/// JSON pair (both are at most 256 printable characters).
+pub fn encode_cursor(account_id: &str, owner: &str) -> serde_json::Value {
+    serde_json::Value::String(serde_json::Value::from(vec![account_id, owner]).to_string())
+}
+
+pub fn decode_cursor(v: &serde_json::Value) -> Result<(String, String)> {
+    v.as_str()
+        .and_then(|s| serde_json::from_str::<(String, String)>(s).ok())
+        .ok_or_else(|| Error::input("after", "is not a cursor this store returned"))
+}
+
+/// A page from `limit + 1` rows read in key order: the extra row only says another page exists.
+pub fn page_of(mut rows: Vec<(String, String)>, limit: usize) -> ListPage {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.last()) {
+        (true, Some((a, o))) => Some(encode_cursor(a, o)),
+        _ => None,
+    };
+    ListPage {
+        connections: rows,
+        next,
+    }
+}
+
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn find(&self, key: &ConnKey) -> Result<Option<TokenRecord>>;
@@ -71,6 +115,11 @@ pub trait TokenStore: Send + Sync {
     }
     /// `None` when the store cannot record nonces (the in-process guard then decides).
     async fn consume_nonce(&self, _nonce: &str, _expires_at_ms: i64) -> Result<Option<bool>> {
+        Ok(None)
+    }
+    /// Connections worth keeping alive: not invalidated, holding a refresh token, last granted
+    /// before `refreshed_before`. `None` when the store does not implement it.
+    async fn list_connections(&self, _q: &ListQuery) -> Result<Option<ListPage>> {
         Ok(None)
     }
     /// Releases what the store holds open (the embedded store's SQLite connection); later calls
@@ -108,25 +157,31 @@ impl TimedStore {
     ) -> Result<T> {
         let (r, timed_out) = match tokio::time::timeout(self.limit, f).await {
             Ok(r) => (r, false),
-            Err(_) => (
-                Err(Error::store(
-                    op,
-                    format!(
-                        "did not settle within {} ms (storeTimeoutMs)",
-                        self.limit.as_millis()
-                    ),
-                )),
-                true,
-            ),
+            Err(_) => (Err(self.timeout_error(op)), true),
         };
-        if let Err(e) = &r {
+        self.report(op, &r, timed_out);
+        r
+    }
+
+    fn timeout_error(&self, op: &'static str) -> Error {
+        Error::store(
+            op,
+            format!(
+                "did not settle within {} ms (storeTimeoutMs)",
+                self.limit.as_millis()
+            ),
+        )
+    }
+
+    fn report<T>(&self, op: &'static str, r: &Result<T>, timed_out: bool) {
+        if let Err(e) = r {
             self.events.emit(|| crate::events::Event::StoreError {
                 op: op.to_string(),
                 message: e.to_string(),
                 timed_out,
+                connection: None,
             });
         }
-        r
     }
 }
 
@@ -142,9 +197,27 @@ impl TokenStore for TimedStore {
     async fn delete(&self, key: &ConnKey) -> Result<bool> {
         self.bound("delete", self.inner.delete(key)).await
     }
+    /// A lease granted after the call timed out is a lease nobody knows about: the call runs on
+    /// in the background and whatever it returns is released (best effort).
     async fn acquire_lease(&self, key: &ConnKey, ttl_ms: u64) -> Result<LeaseGrant> {
-        self.bound("acquireLease", self.inner.acquire_lease(key, ttl_ms))
-            .await
+        let (inner, k) = (self.inner.clone(), key.clone());
+        let mut call = tokio::spawn(async move { inner.acquire_lease(&k, ttl_ms).await });
+        let limit = self.limit;
+        let (r, timed_out) = match tokio::time::timeout(limit, &mut call).await {
+            Ok(Ok(r)) => (r, false),
+            Ok(Err(_)) => (Err(Error::store("acquireLease", "the call failed")), false),
+            Err(_) => {
+                let (inner, k) = (self.inner.clone(), key.clone());
+                tokio::spawn(async move {
+                    if let Ok(Ok(LeaseGrant::Held(l))) = call.await {
+                        let _ = tokio::time::timeout(limit, inner.release_lease(&k, &l)).await;
+                    }
+                });
+                (Err(self.timeout_error("acquireLease")), true)
+            }
+        };
+        self.report("acquireLease", &r, timed_out);
+        r
     }
     async fn can_renew_lease(&self) -> bool {
         self.bound("renewLease", async {
@@ -172,6 +245,10 @@ impl TokenStore for TimedStore {
             self.inner.consume_nonce(nonce, expires_at_ms),
         )
         .await
+    }
+    async fn list_connections(&self, q: &ListQuery) -> Result<Option<ListPage>> {
+        self.bound("listConnections", self.inner.list_connections(q))
+            .await
     }
     async fn close(&self) {
         let _ = tokio::time::timeout(self.limit, self.inner.close()).await;
