@@ -3,8 +3,8 @@
 // napi-build links a gnu Windows addon with `-lnode` and panics unless LIBNODE_PATH holds a
 // `libnode.dll`; napi-sys (without its dyn-symbols feature, as forcelink builds it) declares the
 // N-API functions as plain externs that node.exe exports. So: a .def listing napi-sys's own
-// functions as exports of node.exe, turned into `libnode.dll.a` by zig's llvm-dlltool, and an
-// empty `libnode.dll` only for napi-build's existence check (the linker takes the .dll.a first).
+// functions as exports of node.exe, turned into `node.lib` by zig's llvm-dlltool (zig's linker looks for node.dll, node.lib, libnode.a), and an
+// empty `libnode.dll` only for napi-build's existence check.
 //   node scripts/ci/libnode-import.js DIR   → prints DIR (set it as LIBNODE_PATH)
 const fs = require('node:fs')
 const path = require('node:path')
@@ -22,7 +22,7 @@ function napiSysDir() {
 
 function libnodeImport(dir) {
   fs.mkdirSync(dir, { recursive: true })
-  const lib = path.join(dir, 'libnode.dll.a')
+  const lib = path.join(dir, 'node.lib')
   if (fs.existsSync(lib)) return dir
   const src = fs.readFileSync(path.join(napiSysDir(), 'src', 'functions.rs'), 'utf8')
   const names = [...new Set([...src.matchAll(/\bfn ((?:napi|node_api)_\w+)\s*\(/g)].map((m) => m[1]))].sort()
