@@ -21,6 +21,7 @@ const { execFileSync, spawn } = require('node:child_process')
 const { root, readPkg, platforms, simulatorDir } = require('./lib/platforms')
 const { spawnSim } = require('../sim/client')
 const { runtime, prefetch, NODE_MAJORS } = require('./verify/runtimes')
+const { muslLibs } = require('./verify/musl-libs')
 
 const argv = process.argv.slice(2)
 const opt = (name) => {
@@ -244,15 +245,21 @@ async function main() {
 }
 
 /**
- * The x64 musl package under Bun's musl build: Debian's `musl` package provides the loader; Bun's
- * musl build also links libstdc++/libgcc_s, which a musl system provides and Debian does not.
+ * The x64 musl package under Bun's musl build: Debian's `musl` package provides the loader, and
+ * scripts/verify/musl-libs.js the musl libstdc++/libgcc_s Bun links (a musl system's own).
  */
 async function muslSmoke(t, env) {
   const loader = '/lib/ld-musl-x86_64.so.1'
-  if (!fs.existsSync(loader)) return report('linux-x64-musl bun-musl', false, `(no ${loader}: apt-get install musl)`)
+  if (!fs.existsSync(loader)) return report('linux-x64-musl bun (musl build)', false, `(no ${loader}: apt-get install musl)`)
   const dir = installInto('musl', [t.root, t['linux-x64-musl'], t.sim, t.simFor['linux-x64-musl']], ['--force'])
   const bun = await runtime('bun-musl')
-  smoke('linux-x64-musl bun (musl build)', dir, loader, [bun], env, 120_000)
+  let libs
+  try {
+    libs = muslLibs(path.join(root, 'target', 'verify-runtimes'), env0)
+  } catch (e) {
+    return report('linux-x64-musl bun (musl build)', false, `(preparing the musl libraries: ${e.message})`)
+  }
+  smoke('linux-x64-musl bun (musl build)', dir, bun, [], { ...env, ...libs }, 120_000)
 }
 
 main().catch((e) => {
