@@ -157,8 +157,9 @@ async function wineSmoke(t, env) {
     dir,
     'wine',
     [node],
-    // Node refuses Wine's reported Windows version without the skip; no pipes for its stdout.
-    { ...env, WINEPREFIX: wineprefix, WINEDEBUG: '-all', NODE_SKIP_PLATFORM_CHECK: '1', FORCELINK_SMOKE_OUT: result },
+    // Node refuses Wine's reported Windows version without the skip; no pipes for its stdout;
+    // FORCELINK_SMOKE_WINE: see smoke.cjs (keep-alive before connect).
+    { ...env, WINEPREFIX: wineprefix, WINEDEBUG: '-all', NODE_SKIP_PLATFORM_CHECK: '1', FORCELINK_SMOKE_OUT: result, FORCELINK_SMOKE_WINE: '1' },
     600_000,
     result,
   )

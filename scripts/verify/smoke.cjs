@@ -10,6 +10,13 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+// Wine 8.0 fails a TCP connect whose socket got keep-alive options before connecting ("connect
+// UNKNOWN"), which undici (fetch) does; node:http does not. Under Wine only, fetch's sockets skip
+// keep-alive. forcelink's own HTTP (Rust) is untouched.
+if (process.env.FORCELINK_SMOKE_WINE === '1') require('node:net').Socket.prototype.setKeepAlive = function () {
+  return this
+}
+
 const { Forcelink, ForcelinkError, paginate } = require('forcelink')
 const { salesforceRouter } = require('forcelink/express')
 
