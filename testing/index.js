@@ -50,15 +50,22 @@ function simulatorBinary() {
   if (process.env.FORCELINK_SIM_BINARY) return process.env.FORCELINK_SIM_BINARY
   const { platform, arch } = process
   const simPackage = loadSimPackage()
-  // Installed but without this platform's executable: its own error names the missing package.
-  if (simPackage) return simPackage.binaryPath()
+  let packageError = null
+  if (simPackage) {
+    try {
+      return simPackage.binaryPath()
+    } catch (e) {
+      packageError = e // installed without this platform's executable: its error names that package
+    }
+  }
+  // forcelink's own source checkout (its tests): the newest local build.
   const root = path.join(__dirname, '..')
   const builds = ['release', 'debug']
     .map((p) => path.join(root, 'target', p, SIM_NAME))
     .filter((f) => fs.existsSync(f))
     .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
   if (builds[0]) return builds[0]
-  throw simulatorMissing(platform, arch)
+  throw packageError || simulatorMissing(platform, arch)
 }
 
 const TYPES = { contacts: 'Contact', deals: 'Opportunity', notes: 'Note' }
