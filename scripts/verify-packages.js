@@ -214,6 +214,7 @@ async function main() {
       if (wants('node')) {
         for (const v of NODE_MAJORS) smoke(`linux-x64-gnu node ${v}`, x64, await runtime(`node-${v}`), [], env, 120_000)
       }
+      if (wants('node')) readmeTestingFile(x64)
       if (wants('bun')) smoke('linux-x64-gnu bun', x64, await runtime('bun'), [], env, 120_000)
       // Deno runs the CommonJS smoke file as CommonJS, resolving forcelink from node_modules.
       if (wants('deno')) smoke('linux-x64-gnu deno', x64, await runtime('deno'), ['run', '-A'], env, 120_000)
@@ -243,6 +244,22 @@ async function main() {
   console.log(`verification took ${Math.round((Date.now() - started) / 1000)} s`)
   console.log(`${results.length - failed} passed, ${failed} failed`)
   process.exit(failed ? 1 : 0)
+}
+
+/** README's testing example (__test__/readme-testing.test.js) under Jest, in the installed folder. */
+function readmeTestingFile(dir) {
+  const t0 = Date.now()
+  if (!fs.existsSync(path.join(dir, 'node_modules', 'express'))) fs.symlinkSync(path.join(root, 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir')
+  fs.copyFileSync(path.join(root, '__test__', 'readme-testing.test.js'), path.join(dir, 'forcelink.test.js'))
+  const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+  const env = { ...env0 }
+  delete env.FORCELINK_SIM_BINARY
+  try {
+    execFileSync(process.execPath, [jest, '--rootDir', dir, '--config', '{"testEnvironment":"node"}', '--ci', 'forcelink.test.js'], { cwd: dir, env, stdio: 'pipe', timeout: 180_000 })
+    report('README testing file (Jest) with forcelink-simulator installed', true, `(${seconds(t0)} s)`)
+  } catch (e) {
+    report('README testing file (Jest) with forcelink-simulator installed', false, `\n${e.stderr || e.message}`)
+  }
 }
 
 /**
