@@ -32,7 +32,8 @@ const opt = (name) => {
 const pkg = readPkg()
 const env = { ...process.env, PATH: `${path.join(os.homedir(), '.local', 'bin')}${path.delimiter}${process.env.PATH}` }
 const run = (cmd, args, o = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...o })
-const out = (cmd, args) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 })
+// npm is npm.cmd on Windows (the release workflow's runner), which Node runs only through a shell.
+const out = (cmd, args) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024, shell: cmd === 'npm' && process.platform === 'win32' })
 
 const versionLE = (a, b) => {
   const pa = a.split('.').map(Number)

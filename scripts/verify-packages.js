@@ -36,7 +36,9 @@ const logs = path.join(root, 'target', 'verify-logs')
 const SIM = { CLIENT_ID: 'smoke-client', CLIENT_SECRET: 'smoke-client-secret-0123456789', REDIRECT_URI: 'http://localhost:3999/cb', CONTACTS: 450 }
 const env0 = { ...process.env, PATH: `${path.join(os.homedir(), '.local', 'bin')}${path.delimiter}${process.env.PATH}` }
 
-const sh = (cmd, args, o = {}) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: env0, ...o })
+// npm is npm.cmd on Windows (the release workflow's runner), which Node runs only through a shell.
+const viaShell = (cmd) => (cmd === 'npm' && process.platform === 'win32' ? { shell: true } : {})
+const sh = (cmd, args, o = {}) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: env0, ...viaShell(cmd), ...o })
 const started = Date.now()
 const results = []
 const seconds = (t0) => ((Date.now() - t0) / 1000).toFixed(1)
