@@ -279,7 +279,10 @@ async function muslSmoke(t, env) {
   } catch (e) {
     return report('linux-x64-musl bun (musl build)', false, `(preparing the musl libraries: ${e.message})`)
   }
-  smoke('linux-x64-musl bun (musl build)', dir, bun, [], { ...env, ...libs }, 120_000)
+  // napi-rs's loader tells musl from glibc by /usr/bin/ldd first, and this Debian machine's is
+  // glibc's (on Alpine it is musl's): the loader is pointed at the installed musl package instead.
+  const native = path.join(dir, 'node_modules', 'forcelink-linux-x64-musl', 'forcelink.linux-x64-musl.node')
+  smoke('linux-x64-musl bun (musl build)', dir, bun, [], { ...env, ...libs, NAPI_RS_NATIVE_LIBRARY_PATH: native }, 120_000)
 }
 
 main().catch((e) => {
