@@ -14,6 +14,7 @@
 //   --skip-package   reuse the tarballs in dist/ (package-report.json must be there)
 //   --native-only    only this machine's own platform and Node (the release workflow's runners)
 //   --only a,b       only these checks: node, bun, deno, musl, arm64, wine, compile
+//   --targets a,b    build only these napi.targets triples (passed to package-all.js)
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -172,7 +173,8 @@ async function main() {
   if (!native) prefetch()
   if (!argv.includes('--skip-package')) {
     const t0 = Date.now()
-    execFileSync(process.execPath, [path.join(__dirname, 'package-all.js'), ...(native ? ['--pack-only'] : [])], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: env0 })
+    const targets = opt('--targets') ? ['--targets', opt('--targets')] : []
+    execFileSync(process.execPath, [path.join(__dirname, 'package-all.js'), ...(native ? ['--pack-only'] : targets)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: env0 })
     console.log(`packages built in ${seconds(t0)} s`)
   }
   const t = tarballs()
