@@ -20,7 +20,8 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { root, readPkg, platforms, platformManifest, simManifest, simRootManifest, simulatorDir } = require('./lib/platforms')
 
-// A runtime platform package holds the native module alone (the simulator has its own packages).
+// A runtime platform package holds the native module alone (the simulator has its own packages):
+// at most 8 MiB unpacked, as `npm pack` counts it.
 const MAX_UNPACKED = 8 * 1024 * 1024
 const GLIBC_FLOOR = '2.17'
 
