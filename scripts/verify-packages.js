@@ -112,8 +112,9 @@ function compileChecks() {
   const windows = new Promise((resolve) => (windowsBuilt = resolve))
   const all = (async () => {
     const steps = []
+    // `cargo-zigbuild <build|check|clippy>`: `cargo zigbuild` is its build only.
     const step = async (label, name, args, env) => {
-      const r = await background(name, 'cargo', args, env)
+      const r = await background(name, 'cargo-zigbuild', args, env)
       const ok = r.code === 0
       report(label, ok, ok ? `(${r.seconds} s)` : `(exit ${r.code}; ${path.relative(root, r.log)})\n${tail(r.log)}`)
       steps.push({ label, ok })
