@@ -126,9 +126,9 @@ function compileChecks() {
       windowsBuilt(built)
     } else windowsBuilt(false)
     if (wants('compile')) {
-      await step('clippy x86_64-pc-windows-gnu', 'clippy-windows-gnu', ['zigbuild', 'clippy', ...both, '--target', 'x86_64-pc-windows-gnu', '--', '-D', 'warnings'], winEnv)
-      await step('clippy aarch64-apple-darwin', 'clippy-aarch64-apple-darwin', ['zigbuild', 'clippy', ...both, '--target', 'aarch64-apple-darwin', '--', '-D', 'warnings'])
-      await step('check x86_64-apple-darwin', 'check-x86_64-apple-darwin', ['zigbuild', 'check', ...both, '--target', 'x86_64-apple-darwin'])
+      await step('clippy x86_64-pc-windows-gnu', 'clippy-windows-gnu', ['clippy', ...both, '--target', 'x86_64-pc-windows-gnu', '--', '-D', 'warnings'], winEnv)
+      await step('clippy aarch64-apple-darwin', 'clippy-aarch64-apple-darwin', ['clippy', ...both, '--target', 'aarch64-apple-darwin', '--', '-D', 'warnings'])
+      await step('check x86_64-apple-darwin', 'check-x86_64-apple-darwin', ['check', ...both, '--target', 'x86_64-apple-darwin'])
     }
     return steps
   })()
