@@ -71,15 +71,22 @@ function installInto(name, files, extra = []) {
 /** Runs the smoke file in `dir` with `cmd args…`; its JSON line (stdout, or `outFile`) is the result. */
 function smoke(label, dir, cmd, args, env, timeout, outFile) {
   const t0 = Date.now()
+  // With an outFile (Node under Wine cannot open a pipe as stdout/stderr), both go to a file.
+  const logFile = outFile ? `${outFile}.log` : null
+  const fd = logFile ? fs.openSync(logFile, 'w') : null
   try {
-    const stdout = sh(cmd, [...args, 'smoke.cjs'], { cwd: dir, env: { ...env0, ...env }, timeout, stdio: ['ignore', 'pipe', 'pipe'] })
+    const stdio = fd === null ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd]
+    const stdout = sh(cmd, [...args, 'smoke.cjs'], { cwd: dir, env: { ...env0, ...env }, timeout, stdio })
     const out = outFile ? fs.readFileSync(outFile, 'utf8') : stdout
     const line = out.trim().split('\n').pop()
     if (!line.startsWith('{"ok":true')) throw Object.assign(new Error('no result line'), { stdout: out })
     report(label, true, `(${seconds(t0)} s) ${line}`)
   } catch (e) {
     const written = outFile && fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : ''
-    report(label, false, `\n${written}${e.stdout || ''}${e.stderr || e.message}`)
+    const log = logFile ? fs.readFileSync(logFile, 'utf8') : ''
+    report(label, false, `\n${written}${log}${e.stdout || ''}${e.stderr || e.message}`)
+  } finally {
+    if (fd !== null) fs.closeSync(fd)
   }
 }
 
