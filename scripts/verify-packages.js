@@ -193,7 +193,7 @@ async function main() {
   const sizes = path.join(dist, 'package-report.json')
   if (fs.existsSync(sizes)) {
     for (const r of JSON.parse(fs.readFileSync(sizes, 'utf8'))) {
-      const mb = (n) => (n ? `${(n / 1024 / 1024).toFixed(2)} MB` : '-')
+      const mb = (n) => (n ? `${n} bytes (${(n / 1024 / 1024).toFixed(2)} MiB)` : '-')
       console.log(`size ${r.target}: runtime package ${mb(r.unpackedSize)} unpacked (.node ${mb(r.bytes)}), simulator package ${mb(r.simUnpackedSize)}`)
     }
   }
