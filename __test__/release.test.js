@@ -33,7 +33,9 @@ test('the release workflow builds every napi target and nothing else', () => {
     if (s.target.endsWith('-linux-gnu')) expect(s.build).toContain(`${s.target}.2.17`)
   }
   // Smoke runs where a runner loads the binary; publish waits for all of it and uses provenance.
-  expect(wf.jobs.smoke.strategy.matrix.node).toEqual([18, 20, 22, 24])
+  expect(wf.jobs.smoke.strategy.matrix.node).toEqual(['18.17.0', 20, 22, 24, 26])
+  expect(wf.jobs.smoke.strategy.matrix.settings.map((s) => s.target).sort()).toEqual(pkg.napi.targets.filter((t) => /darwin|windows/.test(t)).sort())
+  expect(wf.jobs['verify-linux'].steps.map((s) => s.run || '')).toContain('node scripts/verify-packages.js')
   expect(wf.jobs.publish.needs).toEqual(expect.arrayContaining(['build', 'smoke', 'verify-linux']))
   expect(wf.jobs.publish.permissions['id-token']).toBe('write')
   const publish = wf.jobs.publish.steps.map((s) => s.run || '').join('\n')
@@ -42,27 +44,45 @@ test('the release workflow builds every napi target and nothing else', () => {
   expect(publish.indexOf('napi prepublish')).toBeLessThan(publish.indexOf('npm publish'))
 })
 
-test('every platform package ships the simulator: built on each release runner, uploaded, placed before publishing', () => {
+test('the simulator packages: built on each release runner, uploaded, placed and published beside the runtime ones', () => {
   const wf = yaml.load(fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8'))
+  // The build matrix names each target's simulator package: exactly forcelink-simulator's list.
+  const simPkg = JSON.parse(fs.readFileSync(path.join(root, 'simulator', 'package.json'), 'utf8'))
+  const matrix = wf.jobs.build.strategy.matrix.settings
+  expect(matrix.map((s) => s.simulator).sort()).toEqual(Object.keys(simPkg.optionalDependencies).sort())
+  expect(matrix.map((s) => s.simulator).sort()).toEqual(platforms.map((p) => `forcelink-simulator-${p.dir}`).sort())
+  for (const s of matrix) expect(s.simulator).toBe(`forcelink-simulator-${platforms.find((p) => p.triple === s.target).dir}`)
+  expect(fs.readdirSync(path.join(root, 'simulator', 'npm')).sort()).toEqual(platforms.map((p) => p.dir).sort())
+
   const steps = wf.jobs.build.steps
   const simStep = steps.findIndex((s) => /node scripts\/package-all\.js --sim-only \$\{\{ matrix\.settings\.target \}\}/.test(s.run || ''))
   expect(simStep).toBeGreaterThan(-1)
   expect(steps[simStep].if).toBeUndefined() // every target: linux, darwin and win32
-  const upload = steps.findIndex((s) => (s.uses || '').startsWith('actions/upload-artifact') && /bindings-/.test(s.with.name))
-  expect(upload).toBeGreaterThan(simStep)
-  expect(steps[upload].with.path).toContain('npm/*/forcelink-sim*')
-  expect(steps[upload].with.path).toContain('npm/*/forcelink.*.node')
+  const upload = (name) => steps.findIndex((s) => (s.uses || '').startsWith('actions/upload-artifact') && s.with.name === name)
+  expect(upload('simulator-${{ matrix.settings.target }}')).toBeGreaterThan(simStep)
+  expect(steps[upload('simulator-${{ matrix.settings.target }}')].with.path).toBe('simulator/npm/*/forcelink-sim*')
+  expect(steps[upload('bindings-${{ matrix.settings.target }}')].with.path).toBe('npm/*/forcelink.*.node')
   const publish = wf.jobs.publish.steps.map((s) => s.run || '').join('\n')
   const place = publish.indexOf('node scripts/package-all.js --place-sims artifacts')
   expect(place).toBeGreaterThan(publish.indexOf('napi artifacts'))
   expect(place).toBeLessThan(publish.indexOf('prepublish-check.js'))
   expect(place).toBeLessThan(publish.indexOf('napi prepublish'))
-  // Each platform package's manifest lists the simulator, so `napi prepublish` publishes it.
+  // Every simulator package, then forcelink-simulator, then forcelink: each with provenance.
+  const simPublish = publish.indexOf('for d in simulator/npm/*/; do npm publish "$d" --provenance')
+  expect(simPublish).toBeGreaterThan(publish.indexOf('napi prepublish'))
+  expect(publish.indexOf('npm publish simulator --provenance')).toBeGreaterThan(simPublish)
+  expect(publish.lastIndexOf('npm publish --provenance --access public')).toBeGreaterThan(publish.indexOf('npm publish simulator'))
+  // A runtime platform package is the native module alone; the simulator's, the executable alone.
   for (const p of platforms) {
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'npm', p.dir, 'package.json'), 'utf8'))
-    expect(manifest.files).toEqual([p.file, p.sim])
+    expect(manifest.files).toEqual([p.file])
+    const sim = JSON.parse(fs.readFileSync(path.join(root, 'simulator', 'npm', p.dir, 'package.json'), 'utf8'))
+    expect(sim).toMatchObject({ name: `forcelink-simulator-${p.dir}`, version: pkg.version, files: [p.sim], os: manifest.os, cpu: manifest.cpu })
+    expect(sim.libc).toEqual(manifest.libc)
   }
   expect(platforms.filter((p) => p.sim.endsWith('.exe')).map((p) => p.platform)).toEqual(['win32'])
+  expect(pkg.peerDependencies['forcelink-simulator']).toBe(pkg.version)
+  expect(pkg.peerDependenciesMeta['forcelink-simulator']).toEqual({ optional: true })
 })
 
 test('optionalDependencies and npm/ follow napi.targets at the package version', () => {
@@ -78,18 +98,19 @@ test('prepublishOnly refuses to publish while a platform binary is missing', () 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-prepublish-'))
   fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
   fs.cpSync(path.join(root, 'npm'), path.join(dir, 'npm'), { recursive: true })
+  fs.cpSync(path.join(root, 'simulator'), path.join(dir, 'simulator'), { recursive: true })
   const magic = { linux: Buffer.from([0x7f, 0x45, 0x4c, 0x46]), darwin: Buffer.from([0xcf, 0xfa, 0xed, 0xfe]), win32: Buffer.from('MZ\0\0') }
   for (const p of platforms) {
     fs.writeFileSync(path.join(dir, 'npm', p.dir, p.file), magic[p.platform])
-    fs.writeFileSync(path.join(dir, 'npm', p.dir, p.sim), magic[p.platform])
+    fs.writeFileSync(path.join(dir, 'simulator', 'npm', p.dir, p.sim), magic[p.platform])
   }
   const check = () => spawnSync(process.execPath, [path.join(root, 'scripts', 'prepublish-check.js'), '--dir', dir], { encoding: 'utf8' })
   expect(check().status).toBe(0)
 
-  // The simulator is part of every platform package: publishing without it is refused too.
-  fs.rmSync(path.join(dir, 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'))
-  expect(check()).toMatchObject({ status: 1, stderr: expect.stringMatching(/forcelink-win32-x64-msvc: missing npm\/win32-x64-msvc\/forcelink-sim\.exe/) })
-  fs.writeFileSync(path.join(dir, 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'), magic.win32)
+  // Every simulator package is published with the release: publishing without one is refused too.
+  fs.rmSync(path.join(dir, 'simulator', 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'))
+  expect(check()).toMatchObject({ status: 1, stderr: expect.stringMatching(/forcelink-simulator-win32-x64-msvc: missing simulator\/npm\/win32-x64-msvc\/forcelink-sim\.exe/) })
+  fs.writeFileSync(path.join(dir, 'simulator', 'npm', 'win32-x64-msvc', 'forcelink-sim.exe'), magic.win32)
   expect(check().status).toBe(0)
 
   fs.rmSync(path.join(dir, 'npm', 'darwin-arm64', 'forcelink.darwin-arm64.node'))

@@ -1,26 +1,28 @@
 'use strict'
-// `npm run package:all`: builds the four Linux platform packages from this x86_64 machine with
-// cargo-zigbuild (gnu against glibc 2.17, musl with a dynamic libc), checks each binary (glibc
-// floor with objdump, musl NEEDED with readelf, size, no test hooks) and packs them with the root
-// package into dist/. darwin and win32 are built by .github/workflows/release.yml.
+// `npm run package` / `package:all`: builds the four Linux platform packages from this x86_64
+// machine with cargo-zigbuild (gnu against glibc 2.17, musl with a dynamic libc), checks each binary
+// (glibc floor with objdump, musl NEEDED with readelf, size, no test hooks) and packs them with the
+// root package into dist/, beside the simulator's packages (`forcelink-simulator` and one
+// `forcelink-simulator-<platform>` per target built). darwin and win32 are built by
+// .github/workflows/release.yml.
 //   --no-setup            skip scripts/ci/setup-cross.sh (toolchain already there)
 //   --targets a,b         only these napi.targets triples
 //   --check-only TRIPLE   only check npm/<platform>/<binary> (the release workflow's Linux jobs)
 //   --pack-only           build nothing: pack the binaries already in npm/<platform>/ (release runners)
-//   --sim-only TRIPLE     only build the simulator for TRIPLE into npm/<platform>/ (every release
-//                         build job: cargo-zigbuild on Linux, cargo on the darwin/win32 runners)
+//   --sim-only TRIPLE     only build the simulator for TRIPLE into simulator/npm/<platform>/ (every
+//                         release build job: cargo-zigbuild on Linux, cargo on the darwin/win32 runners)
 //   --place-sims DIR      copy each platform's simulator from the downloaded release artifacts
-//                         (DIR/bindings-<triple>/) into npm/<platform>/, executable (release publish)
+//                         (DIR/simulator-<triple>/) into simulator/npm/<platform>/, executable
+//                         (release publish)
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { root, readPkg, platforms, platformManifest } = require('./lib/platforms')
+const { root, readPkg, platforms, platformManifest, simManifest, simRootManifest, simulatorDir } = require('./lib/platforms')
 
-const MAX_UNPACKED = 10 * 1024 * 1024
-// A platform package also carries the simulator for `forcelink/testing` (issue 12): the native
-// module stays under MAX_UNPACKED on its own, the package as a whole under this.
-const MAX_PACKAGE = 18 * 1024 * 1024
+// A runtime platform package holds the native module alone (the simulator has its own packages):
+// at most 8 MiB unpacked, as `npm pack` counts it.
+const MAX_UNPACKED = 8 * 1024 * 1024
 const GLIBC_FLOOR = '2.17'
 
 const argv = process.argv.slice(2)
@@ -31,7 +33,8 @@ const opt = (name) => {
 const pkg = readPkg()
 const env = { ...process.env, PATH: `${path.join(os.homedir(), '.local', 'bin')}${path.delimiter}${process.env.PATH}` }
 const run = (cmd, args, o = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env, ...o })
-const out = (cmd, args) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 })
+// npm is npm.cmd on Windows (the release workflow's runner), which Node runs only through a shell.
+const out = (cmd, args) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024, shell: cmd === 'npm' && process.platform === 'win32' })
 
 const versionLE = (a, b) => {
   const pa = a.split('.').map(Number)
@@ -58,19 +61,19 @@ function checkBinary(p, file) {
   }
   // The test-only entry points (cargo feature test-hooks) must not be in a package build.
   if (fs.readFileSync(file).includes('panicForTest')) throw new Error(`${p.file}: contains test hooks`)
-  const unpacked = facts.bytes + 2048 // package.json + README
+  const unpacked = facts.bytes + 2048 // package.json + README (npm pack's figure is checked too)
   if (unpacked > MAX_UNPACKED) throw new Error(`${p.file}: ${unpacked} bytes unpacked, over ${MAX_UNPACKED}`)
   return facts
 }
 
 /**
- * Builds the simulator for `p` (dist profile) into npm/<platform>/, checking a glibc build's floor;
- * returns its size. Linux targets go through cargo-zigbuild (glibc 2.17 / static musl).
+ * Builds the simulator for `p` (dist profile) into simulator/npm/<platform>/, checking a glibc
+ * build's floor; returns its size. Linux targets go through cargo-zigbuild (glibc 2.17 / static musl).
  */
 function buildSim(p) {
   const zig = p.platform === 'linux'
   const target = p.libc === 'glibc' ? `${p.triple}.${GLIBC_FLOOR}` : p.triple
-  const simOut = path.join(root, 'npm', p.dir, p.sim)
+  const simOut = path.join(simulatorDir, 'npm', p.dir, p.sim)
   fs.rmSync(simOut, { force: true })
   run('cargo', [zig ? 'zigbuild' : 'build', '-p', 'forcelink-sim', '--bin', 'forcelink-sim', '--profile', 'dist', '--target', zig ? target : p.triple])
   const sim = path.join(root, 'target', p.triple, 'dist', p.sim)
@@ -96,12 +99,12 @@ const placeSims = opt('--place-sims')
 if (placeSims) {
   const missing = []
   for (const p of platforms(pkg)) {
-    const from = path.join(path.resolve(placeSims), `bindings-${p.triple}`, p.sim)
+    const from = path.join(path.resolve(placeSims), `simulator-${p.triple}`, p.sim)
     if (!fs.existsSync(from)) {
       missing.push(`${p.triple}: ${path.relative(root, from)}`)
       continue
     }
-    const to = path.join(root, 'npm', p.dir, p.sim)
+    const to = path.join(simulatorDir, 'npm', p.dir, p.sim)
     fs.copyFileSync(from, to)
     fs.chmodSync(to, 0o755) // artifacts do not keep the executable bit
   }
@@ -140,38 +143,48 @@ for (const p of linux) {
   const file = path.join(outDir, p.file)
   const facts = checkBinary(p, file)
   fs.copyFileSync(file, path.join(root, 'npm', p.dir, p.file)) // where `napi prepublish` expects it
-  // The simulator executable for `forcelink/testing` (musl: static, so it runs on any Alpine).
-  // A failure here leaves the package without it (reported, and the smoke suite says so) rather
-  // than failing the release of the library itself.
-  try {
-    facts.simBytes = buildSim(p)
-  } catch (e) {
-    facts.simBytes = null
-    console.error(`warning: ${p.triple}: no simulator in the package (${e.message})`)
-  }
+  // The simulator executable for `forcelink/testing`, in its own package (musl: static, so it runs
+  // on any Alpine).
+  facts.simBytes = buildSim(p)
   report.push({ ...facts, seconds: Math.round((Date.now() - started) / 1000) })
 }
 
 const pack = (dir) => JSON.parse(out('npm', ['pack', '--json', '--pack-destination', dist, dir]))[0]
 const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'forcelink-pack-'))
 const tarballs = []
+const simTarballs = []
 const toPack = packOnly ? platforms(pkg).filter((p) => fs.existsSync(path.join(root, 'npm', p.dir, p.file))) : linux
+/** Throws unless `dir`'s package.json is what scripts/sync-platforms.js writes. */
+const inStep = (dir, expected) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
+  if (JSON.stringify(manifest) !== JSON.stringify(expected)) throw new Error(`${path.relative(root, dir)}/package.json is out of step with napi.targets (run node scripts/sync-platforms.js)`)
+}
 // A platform package is its npm/<platform>/ folder as `napi prepublish` publishes it: the manifest
-// scripts/sync-platforms.js keeps in step with napi.targets (a test checks it), the binary and the
-// simulator placed beside it above.
+// scripts/sync-platforms.js keeps in step with napi.targets (a test checks it) and the binary
+// placed beside it above. The simulator's platform package is simulator/npm/<platform>/ likewise.
 for (const p of toPack) {
   const dir = path.join(root, 'npm', p.dir)
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
-  const expected = platformManifest(pkg, p)
-  if (JSON.stringify(manifest) !== JSON.stringify(expected)) throw new Error(`npm/${p.dir}/package.json is out of step with napi.targets (run node scripts/sync-platforms.js)`)
-  const sim = path.join(dir, p.sim)
-  if (fs.existsSync(sim)) fs.chmodSync(sim, 0o755)
+  inStep(dir, platformManifest(pkg, p))
   const info = pack(dir)
-  if (info.unpackedSize > MAX_PACKAGE) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked`)
-  const r = report.find((x) => x.target === p.triple)
-  if (r) r.unpackedSize = info.unpackedSize
+  if (info.unpackedSize > MAX_UNPACKED) throw new Error(`${info.filename}: ${info.unpackedSize} bytes unpacked, over ${MAX_UNPACKED}`)
+  const r = report.find((x) => x.target === p.triple) || report[report.push({ target: p.triple }) - 1]
+  r.unpackedSize = info.unpackedSize
   tarballs.push(path.join(dist, info.filename))
+
+  const simDir = path.join(simulatorDir, 'npm', p.dir)
+  inStep(simDir, simManifest(pkg, p))
+  const sim = path.join(simDir, p.sim)
+  if (!fs.existsSync(sim)) {
+    if (packOnly) continue // a runner that built no simulator
+    throw new Error(`no simulator at ${path.relative(root, sim)}`)
+  }
+  fs.chmodSync(sim, 0o755)
+  const simInfo = pack(simDir)
+  r.simUnpackedSize = simInfo.unpackedSize
+  simTarballs.push(path.join(dist, simInfo.filename))
 }
+inStep(simulatorDir, simRootManifest(pkg))
+simTarballs.unshift(path.join(dist, pack(simulatorDir).filename))
 
 // The root package: JS, types and the binding loader generated by a package build (no test hooks).
 const rootDir = path.join(stage, 'root')
@@ -189,4 +202,4 @@ fs.rmSync(stage, { recursive: true, force: true })
 
 fs.writeFileSync(path.join(dist, 'package-report.json'), JSON.stringify(report, null, 2))
 console.error(JSON.stringify(report, null, 2))
-for (const t of tarballs) console.log(path.relative(root, t))
+for (const t of [...tarballs, ...simTarballs]) console.log(path.relative(root, t))

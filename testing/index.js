@@ -18,28 +18,54 @@ const DEFAULT_REDIRECT_URI = 'http://localhost:3000/forcelink/callback'
 const START_TIMEOUT_MS = 30_000
 const CONTROL_TIMEOUT_MS = 10_000
 
-/** Where the simulator binary is: an override, the platform package, then a source checkout. */
+/** The package that ships the simulator executable (a devDependency of the host, issue 24). */
+const SIM_PACKAGE = 'forcelink-simulator'
+
+/** `forcelink-simulator`, resolved from this package and then from the host's own folder. */
+function loadSimPackage() {
+  for (const from of [__dirname, process.cwd()]) {
+    let resolved
+    try {
+      resolved = require.resolve(SIM_PACKAGE, { paths: [from] })
+    } catch (_) {
+      continue // not reachable from there
+    }
+    return require(resolved)
+  }
+  return null
+}
+
+function simulatorMissing(platform, arch) {
+  const err = new Error(
+    `forcelink/testing needs the simulator package "${SIM_PACKAGE}", which is not installed: ` +
+      `run "npm install --save-dev ${SIM_PACKAGE}" (it ships the ${platform}-${arch} simulator ` +
+      `apart from forcelink), or set FORCELINK_SIM_BINARY to a simulator executable`,
+  )
+  err.code = 'FORCELINK_SIMULATOR_MISSING'
+  return err
+}
+
+/** Where the simulator binary is: an override, the forcelink-simulator package, then a source checkout. */
 function simulatorBinary() {
   if (process.env.FORCELINK_SIM_BINARY) return process.env.FORCELINK_SIM_BINARY
   const { platform, arch } = process
-  const abis = platform === 'linux' ? ['gnu', 'musl'] : platform === 'win32' ? ['msvc'] : ['']
-  for (const abi of abis) {
-    const name = `forcelink-${platform}-${arch}${abi ? `-${abi}` : ''}`
+  const simPackage = loadSimPackage()
+  let packageError = null
+  if (simPackage) {
     try {
-      const dir = path.dirname(require.resolve(`${name}/package.json`))
-      const bin = path.join(dir, SIM_NAME)
-      if (fs.existsSync(bin)) return bin
-    } catch (_) {
-      /* not installed for this platform */
+      return simPackage.binaryPath()
+    } catch (e) {
+      packageError = e // installed without this platform's executable: its error names that package
     }
   }
+  // forcelink's own source checkout (its tests): the newest local build.
   const root = path.join(__dirname, '..')
   const builds = ['release', 'debug']
     .map((p) => path.join(root, 'target', p, SIM_NAME))
     .filter((f) => fs.existsSync(f))
     .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
   if (builds[0]) return builds[0]
-  throw new Error(`forcelink/testing: no simulator binary for ${platform}-${arch} (set FORCELINK_SIM_BINARY)`)
+  throw packageError || simulatorMissing(platform, arch)
 }
 
 const TYPES = { contacts: 'Contact', deals: 'Opportunity', notes: 'Note' }

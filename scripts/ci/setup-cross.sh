@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the cross toolchain the Linux packaging and its verification need, on a fresh Debian
-# machine: zig (PyPI wheel) + cargo-zigbuild, the Rust targets, qemu-user and the arm64 loader.
+# Installs the cross toolchain the packaging and its verification need, on a fresh Debian machine:
+# zig (PyPI wheel) + cargo-zigbuild, the Rust targets (Linux, plus macOS and Windows gnu for the
+# compile checks and the Wine run), qemu-user and the arm64 loader, Wine and the musl loader.
 # Each step is skipped when already present, so a warm machine spends seconds here.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ if ! command -v zig >/dev/null 2>&1; then
   chmod +x "$shim_dir/zig"
 fi
 
-wanted="x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl"
+wanted="x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu"
 installed="$(rustup target list --installed)"
 missing=""
 for t in $wanted; do
@@ -31,8 +32,9 @@ if [ -n "$missing" ]; then
 fi
 
 if ! command -v qemu-aarch64 >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
-  || ! command -v objdump >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1; then
+  || ! command -v objdump >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1 \
+  || ! command -v wine >/dev/null 2>&1 || [ ! -e /lib/ld-musl-x86_64.so.1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross binutils file >/dev/null
+  apt-get install -y -qq qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross binutils file wine64 musl >/dev/null
 fi

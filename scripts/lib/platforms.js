@@ -28,8 +28,17 @@ const root = path.join(__dirname, '..', '..')
 /** The libc a Linux ABI links (npm's `libc` field); none elsewhere. */
 const LIBC = { gnu: 'glibc', musl: 'musl' }
 
-/** The simulator executable each platform package ships for `forcelink/testing`. */
+/** The simulator executable each simulator platform package ships for `forcelink/testing`. */
 const simFile = (platform) => (platform === 'win32' ? 'forcelink-sim.exe' : 'forcelink-sim')
+
+/**
+ * The test-only simulator ships apart from the runtime (issue 24): `forcelink-simulator`, a host's
+ * devDependency, with one optional `forcelink-simulator-<platform>` package per napi target.
+ * Sources: simulator/ (the finder) and simulator/npm/<platform>/ (manifests; the executable lands
+ * there when built).
+ */
+const SIM_PACKAGE = 'forcelink-simulator'
+const simulatorDir = path.join(root, 'simulator')
 
 function readPkg(dir = root) {
   return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
@@ -41,7 +50,7 @@ function platforms(pkg = readPkg()) {
   return pkg.napi.targets.map((triple) => {
     const t = parseTriple(triple)
     const dir = t.platformArchABI
-    const p = { triple, platform: t.platform, arch: t.arch, dir, name: `${pkg.name}-${dir}`, file: `${bin}.${dir}.node`, sim: simFile(t.platform) }
+    const p = { triple, platform: t.platform, arch: t.arch, dir, name: `${pkg.name}-${dir}`, file: `${bin}.${dir}.node`, sim: simFile(t.platform), simName: `${SIM_PACKAGE}-${dir}` }
     if (t.abi) p.abi = t.abi
     if (t.platform === 'linux' && LIBC[t.abi]) p.libc = LIBC[t.abi]
     return p
@@ -56,7 +65,7 @@ function platformManifest(pkg, p) {
     description: `${pkg.name}'s native binary for ${p.triple}`,
     license: pkg.license,
     main: p.file,
-    files: [p.file, p.sim],
+    files: [p.file],
     os: [p.platform],
     cpu: [p.arch],
   }
@@ -65,4 +74,36 @@ function platformManifest(pkg, p) {
   return m
 }
 
-module.exports = { root, readPkg, platforms, platformManifest, simFile }
+/** The package.json of `forcelink-simulator-<platform>`: the executable alone. */
+function simManifest(pkg, p) {
+  const m = {
+    name: p.simName,
+    version: pkg.version,
+    description: `The ${p.triple} executable of ${SIM_PACKAGE}, the Salesforce simulator behind ${pkg.name}/testing`,
+    license: pkg.license,
+    files: [p.sim],
+    os: [p.platform],
+    cpu: [p.arch],
+  }
+  if (p.libc) m.libc = [p.libc]
+  return m
+}
+
+/** The package.json of `forcelink-simulator`: the finder, one optional package per platform. */
+function simRootManifest(pkg) {
+  const optionalDependencies = {}
+  for (const p of platforms(pkg)) optionalDependencies[p.simName] = pkg.version
+  return {
+    name: SIM_PACKAGE,
+    version: pkg.version,
+    description: `The local Salesforce simulator for ${pkg.name}/testing: add it as a devDependency beside ${pkg.name}`,
+    license: pkg.license,
+    main: 'index.js',
+    types: 'index.d.ts',
+    files: ['index.js', 'index.d.ts'],
+    engines: pkg.engines,
+    optionalDependencies,
+  }
+}
+
+module.exports = { root, readPkg, platforms, platformManifest, simFile, simManifest, simRootManifest, SIM_PACKAGE, simulatorDir }
