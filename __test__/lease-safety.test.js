@@ -122,6 +122,7 @@ test('1c. a token close() could not save is reported: storeError per connection,
   const err = await fl.close().catch((e) => e)
   expect(err).toMatchObject({ code: 'STORE_ERROR', connections: [{ accountId: c.accountId, ownerId: c.ownerId }] })
   expect(err.message).toContain(c.accountId)
+  for (let i = 0; i < 50 && !events.some((e) => e.op === 'close'); i++) await sleep(20)
   expect(events.some((e) => e.op === 'close' && e.connection?.accountId === c.accountId)).toBe(true)
   expect(JSON.stringify(err) + err.message).not.toMatch(/refresh_token|access_token/)
 })
@@ -275,7 +276,10 @@ test('7. { matchedCount: 0 } loses the fence, string versions are read, junk is 
   const events = []
   j.fl.on('storeError', (e) => events.push(e))
   await j.fl.getAccessToken({ ...j.c, forceRefresh: true }).catch(() => {})
-  expect(events.some((e) => e.op === 'save' && /expectedVersion must resolve true/.test(e.message))).toBe(true)
+  const named = () => events.some((e) => e.op === 'save' && /expectedVersion must resolve true/.test(e.message))
+  // Events reach JS through their own queue: give it a moment.
+  for (let i = 0; i < 50 && !named(); i++) await sleep(20)
+  expect(named()).toBe(true)
   junk.docs.get(key(j.c)).version = 'abc'
   const fresh = new Forcelink(baseConfig(sim, { store: junk, storePath: tmpDb('j') }))
   await expect(fresh.getAccessToken(j.c)).rejects.toMatchObject({ code: 'STORE_ERROR' })
