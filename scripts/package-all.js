@@ -21,8 +21,8 @@ const { execFileSync } = require('node:child_process')
 const { root, readPkg, platforms, platformManifest, simManifest, simRootManifest, simulatorDir } = require('./lib/platforms')
 
 // A runtime platform package holds the native module alone (the simulator has its own packages):
-// at most 8 MiB unpacked, as `npm pack` counts it.
-const MAX_UNPACKED = 8 * 1024 * 1024
+// at most 8 MB (8,000,000 bytes) unpacked, as `npm pack` counts it.
+const MAX_UNPACKED = 8_000_000
 const GLIBC_FLOOR = '2.17'
 
 const argv = process.argv.slice(2)
