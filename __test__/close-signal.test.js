@@ -141,6 +141,7 @@ describe('signal', () => {
     exportPageJson: (signal) => fl.exportPageJson({ ...who, type: 'contacts', page: 1, limit: 5, signal }),
     createRecord: (signal) => fl.createRecord({ ...who, object: 'Contact', fields: { LastName: 'Sig' }, signal }),
     updateRecord: (signal) => fl.updateRecord({ ...who, object: 'Contact', id: '003000000000001AAA', fields: { LastName: 'Sig' }, signal }),
+    describe: (signal) => fl.describe({ ...who, type: 'contacts', signal }),
     exportAll: (signal) => fl.exportAll({ ...who, type: 'contacts', signal }).next(),
     exportAllJson: (signal) => fl.exportAllJson({ ...who, type: 'contacts', signal }).next(),
     sync: (signal) => fl.sync({ ...who, type: 'contacts', signal }).next(),
