@@ -995,6 +995,12 @@ impl Inner {
                 }
             }
             lock(&inner.resaving).remove(&key);
+            // A save that failed while this loop was ending found it still registered and started
+            // none: without a loop its held lease would lapse and another process would refresh
+            // from the rotated-out token the store still holds.
+            if !*inner.stop.borrow() && lock(&inner.pending).contains_key(&key) {
+                inner.resave_in_background(&key);
+            }
         });
     }
 }
