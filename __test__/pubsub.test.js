@@ -185,15 +185,17 @@ test('Publish to a change event channel is refused after GetTopic and GetSchema 
 })
 
 test('gap, overflow and multi-record events reach a subscriber', async () => {
-  const { c } = await client(sim)
+  const { c, accessToken } = await client(sim)
   const got = collect(c, (cb) => c.subscribe('/data/ContactChangeEvent', cb, 50))
   await control('pubsub', { keepaliveMs: 50 })
   expect(await got.until(() => got.keepalives > 0)).toBe(true)
+  // REST creates: each is exactly one change (a random mutation may change nothing).
+  const create = (n) => rest(sim, accessToken, 'POST', '/sobjects/Contact/', { LastName: `Gap${n}` })
   try {
     await control('pubsub/gap', { object: 'Contact', count: 1 })
-    await control('mutate', { object: 'Contact', count: 1, seed: 7 })
+    await create(0)
     await control('pubsub/overflow', { object: 'Contact', count: 3 })
-    await control('mutate', { object: 'Contact', count: 3, seed: 8 })
+    for (const n of [1, 2, 3]) await create(n)
     await control('delete-range', { object: 'Contact', from: 10, to: 13 })
     expect(await got.until(() => got.events.length >= 3)).toBe(true)
     const h = got.events.map((e) => e.payload.ChangeEventHeader)
