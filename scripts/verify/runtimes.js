@@ -27,7 +27,12 @@ const pending = new Map()
 
 /** Resolves to the runtime's executable, fetching its package the first time (one fetch per key). */
 function runtime(key) {
-  if (!pending.has(key)) pending.set(key, fetchRuntime(key))
+  if (!pending.has(key)) {
+    const p = fetchRuntime(key)
+    // A failed prefetch is not remembered: the use fetches again (with the builds done by then).
+    p.catch(() => pending.delete(key))
+    pending.set(key, p)
+  }
   return pending.get(key)
 }
 
@@ -39,7 +44,20 @@ async function fetchRuntime(key) {
   if (fs.existsSync(bin)) return bin
   fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(dir, { recursive: true })
-  const { stdout } = await run('npm', ['pack', '--json', r.spec, '--pack-destination', dir], { timeout: 600_000, maxBuffer: 64 * 1024 * 1024 })
+  // Eight downloads start together while the cross builds hold both cores: one attempt was seen
+  // killed at 10 min, so each gets 15 min and up to three attempts.
+  let stdout
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ;({ stdout } = await run('npm', ['pack', '--json', r.spec, '--pack-destination', dir], { timeout: 900_000, maxBuffer: 64 * 1024 * 1024 }))
+      break
+    } catch (e) {
+      if (attempt >= 3) throw e
+      process.stderr.write(`runtime ${key}: npm pack failed (attempt ${attempt}), retrying\n`)
+      fs.rmSync(dir, { recursive: true, force: true })
+      fs.mkdirSync(dir, { recursive: true })
+    }
+  }
   const info = JSON.parse(stdout)[0]
   await run('tar', ['-xzf', path.join(dir, info.filename), '-C', dir], { timeout: 300_000 })
   fs.rmSync(path.join(dir, info.filename))
@@ -49,7 +67,9 @@ async function fetchRuntime(key) {
 
 /** Starts every fetch now (network-bound, while the builds use the CPU); failures surface on use. */
 function prefetch(keys = Object.keys(RUNTIMES)) {
-  for (const k of keys) runtime(k).catch(() => {})
+  // One at a time: ten npm processes at once contend for npm's cache and were seen to stall.
+  let chain = Promise.resolve()
+  for (const k of keys) chain = chain.then(() => runtime(k).catch(() => {}))
 }
 
 module.exports = { runtime, prefetch, NODE_MAJORS, RUNTIMES }
