@@ -41,6 +41,8 @@ async function connected(n, extra = {}) {
     await connectForTest(fl, c)
     who.push(c)
   }
+  // A sweep with olderThanMs 0 lists grants made before its millisecond, not in it.
+  await new Promise((r) => setTimeout(r, 5))
   return { fl, who }
 }
 
@@ -111,11 +113,15 @@ describe('idle refresh-token lifetime', () => {
     // One connection's grant dies (idle past TTL at the org) before the sweep.
     const victim = store.records().find((d) => d.account_id === who[1].accountId)
     await store.save({ ...victim, token: { ...victim.token, refresh_token: '5Aep861unknownTokenThatWasRevoked==' } })
+    // olderThanMs 0 means granted before this millisecond: a grant in the same one is fresh.
+    const tick = () => new Promise((r) => setTimeout(r, 5))
+    await tick()
     const r = await fl.keepAlive({ olderThanMs: 0 })
     expect(r.refreshed).toBe(2)
     expect(r.failed).toEqual([expect.objectContaining({ connection: who[1], code: 'RECONNECT_REQUIRED', reason: 'expired_or_revoked' })])
     expect(JSON.stringify(r)).not.toContain('5Aep861')
     // Invalidated now: the next sweep leaves it out.
+    await tick()
     expect(await fl.keepAlive({ olderThanMs: 0 })).toMatchObject({ refreshed: 2, failed: [] })
   })
 
