@@ -139,28 +139,42 @@ test('sync: a field added and one hidden between runs are reported, and never fa
   expect(events).toHaveLength(1)
 })
 
-test('formulaRefresh: a formula whose value changed without a SystemModstamp move comes out as an upsert', async () => {
-  const run = async (opts) => {
-    const steps = []
-    for await (const s of fl.sync({ ...alice, type: 'contacts', fields: 'all', engine: 'rest', ...opts })) steps.push(s)
-    return steps
-  }
-  const first = await run({ formulaRefresh: 1 })
-  const cp = first[first.length - 1].checkpoint
-  const contact = first.flatMap((s) => s.upserts).find((r) => r.AccountId && r.Account_Industry__c)
-  // (Industry itself is hidden from everyone by the drift test; the formula still reads it.)
-  const next = contact.Account_Industry__c === 'Technology' ? 'Finance' : 'Technology'
-  await fl.updateRecord({ ...alice, object: 'Account', id: contact.AccountId, fields: { Industry: next } })
-  // Salesforce's clock (the Date header) counts whole seconds.
-  await new Promise((r) => setTimeout(r, 1100))
-  // Without the option the contact is not seen to change: its SystemModstamp did not move.
-  const plain = await run({ checkpoint: cp })
-  expect(plain.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)).toBeUndefined()
-  const refreshed = await run({ checkpoint: cp, formulaRefresh: 1 })
-  const again = refreshed.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)
-  expect(again).toMatchObject({ Id: contact.Id, Account_Industry__c: next })
-  // Within the period nothing is re-read.
-  const quiet = await run({ checkpoint: refreshed[refreshed.length - 1].checkpoint, formulaRefresh: 86_400_000 })
-  expect(quiet.flatMap((s) => s.upserts).find((r) => r.Id === contact.Id)).toBeUndefined()
-  await expect(run({ formulaRefresh: 'daily' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'formulaRefresh' })
-})
+for (const engine of ['rest', 'bulk']) {
+  test(`formulaRefresh (${engine}): exactly the records whose formula value changed come out, once`, async () => {
+    const run = async (opts) => {
+      const steps = []
+      for await (const s of fl.sync({ ...alice, type: 'contacts', fields: 'all', engine, batchSize: 200, ...opts })) steps.push(s)
+      return steps
+    }
+    const ups = (steps) => steps.flatMap((s) => s.upserts)
+    const first = await run({ formulaRefresh: 1 })
+    const cp = first[first.length - 1].checkpoint
+    const records = ups(first)
+    const contact = records.find((r) => r.AccountId && r.Account_Industry__c)
+    // (Industry itself is hidden from everyone by the drift test; the formula still reads it.)
+    const next = contact.Account_Industry__c === 'Technology' ? 'Finance' : 'Technology'
+    await fl.updateRecord({ ...alice, object: 'Account', id: contact.AccountId, fields: { Industry: next } })
+    const changed = records.filter((r) => r.AccountId === contact.AccountId && r.Account_Industry__c !== next).map((r) => r.Id).sort()
+    expect(changed.length).toBeGreaterThan(0)
+    // Salesforce's clock (the Date header) counts whole seconds.
+    await new Promise((r) => setTimeout(r, 1100))
+    // Without the option the contact is not seen to change: its SystemModstamp did not move.
+    const plain = await run({ checkpoint: cp })
+    expect(ups(plain).find((r) => r.Id === contact.Id)).toBeUndefined()
+    const refreshed = await run({ checkpoint: cp, formulaRefresh: 1 })
+    expect(ups(refreshed).map((r) => r.Id).sort()).toEqual(changed)
+    for (const r of ups(refreshed)) expect(r.Account_Industry__c).toBe(next)
+    expect(refreshed.some((s) => s.meta.formulaRefresh)).toBe(false)
+    const cp2 = refreshed[refreshed.length - 1].checkpoint
+    // Within the period nothing is re-read; a re-read with nothing changed emits nothing.
+    expect(ups(await run({ checkpoint: cp2, formulaRefresh: 86_400_000 }))).toEqual([])
+    await new Promise((r) => setTimeout(r, 1100))
+    expect(ups(await run({ checkpoint: cp2, formulaRefresh: 1 }))).toEqual([])
+    // A checkpoint made without the option has no digests: its first refresh emits all, and says so.
+    const cp3 = plain[plain.length - 1].checkpoint
+    const all = await run({ checkpoint: cp3, formulaRefresh: 1 })
+    expect(ups(all).length).toBe(records.length)
+    expect(all.find((s) => s.meta.formulaRefresh).meta.formulaRefresh).toMatchObject({ emitted: 'all', reason: 'no_digests' })
+    if (engine === 'rest') await expect(run({ formulaRefresh: 'daily' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'formulaRefresh' })
+  }, 60000)
+}

@@ -12,6 +12,7 @@
 //! exist (emptied recycle bin, hard deletes) are delivered as deletes at the end.
 
 pub mod checkpoint;
+mod formula;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -165,6 +166,8 @@ pub struct SyncRun {
     has_formulas: bool,
     formula_at: Option<i64>,
     formula_after: Option<String>,
+    /// `formulaRefresh`: digests of what was delivered, and a re-read under way.
+    formulas: formula::Formulas,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +272,7 @@ impl SyncRun {
             has_formulas: false,
             formula_at: None,
             formula_after: None,
+            formulas: formula::Formulas::default(),
             opts,
         })
     }
@@ -306,6 +310,7 @@ impl SyncRun {
             fields: self.fields.clone(),
             formula_at: self.formula_at,
             formula_after: self.formula_after.clone(),
+            formula: self.formulas.state(),
         })
     }
 
@@ -323,11 +328,16 @@ impl SyncRun {
             let d = describes
                 .get(rest, &self.key, self.shape.object.as_str())
                 .await?;
-            self.has_formulas = self
+            let names: Vec<String> = self
                 .shape
                 .fields
                 .iter()
-                .any(|f| d.field(f.as_str()).is_some_and(|i| i.calculated));
+                .filter(|f| d.field(f.as_str()).is_some_and(|i| i.calculated))
+                .map(|f| f.as_str().to_string())
+                .collect();
+            self.has_formulas = !names.is_empty();
+            let from = self.from.as_ref().and_then(|s| s.formula.as_ref());
+            self.formulas.load(names, self.from.is_none(), from);
         }
         Ok(())
     }
@@ -337,51 +347,13 @@ impl SyncRun {
         match self.opts.formula_refresh {
             Some(period) if self.has_formulas => {
                 self.formula_after.is_some()
+                    || self.formulas.resuming()
                     || self
                         .formula_at
                         .is_none_or(|t| self.end.saturating_sub(t) >= period)
             }
             _ => false,
         }
-    }
-
-    /// One page of the formula re-read: live records after the last Id, as upserts.
-    async fn formula_page(
-        &mut self,
-        rest: &Rest<'_>,
-        secret: &StateSecret,
-    ) -> Result<Option<Step>> {
-        let after = match &self.formula_after {
-            Some(id) => format!(" WHERE Id > {}", Literal::Str(id.clone())),
-            None => String::new(),
-        };
-        let soql = format!(
-            "SELECT {} FROM {}{after} ORDER BY Id ASC LIMIT {}",
-            self.shape.select_list(),
-            self.shape.object.as_str(),
-            self.opts.batch
-        );
-        let body = rest
-            .get(&self.key, &query_path(rest.cfg, &soql), None)
-            .await?;
-        let page = QueryPage::parse(&body)?;
-        let rows = page.rows()?;
-        let last = rows
-            .last()
-            .and_then(|r| crate::salesforce::export::record_id(r));
-        if (rows.len() as u32) < self.opts.batch || last.is_none() {
-            self.formula_after = None;
-            self.formula_at = Some(self.end);
-            self.stage = Stage::Deletes;
-        } else {
-            self.formula_after = last;
-        }
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let n = rows.len();
-        let json = crate::salesforce::format::json_array(&rows);
-        self.step(json, n, Vec::new(), secret).map(Some)
     }
 
     async fn settle_list(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
@@ -578,6 +550,9 @@ impl SyncRun {
                     self.bulk_done += rows.len() as u64;
                     self.bulk = Some((job.unwrap_or(old_job), self.bulk_done, start));
                     let kept = &rows[skip..];
+                    for r in kept {
+                        self.formulas.delivered_raw(r.get())?;
+                    }
                     if kept.is_empty() {
                         continue;
                     }
@@ -591,7 +566,7 @@ impl SyncRun {
                     }
                 }
                 Stage::Formula => {
-                    if let Some(step) = self.formula_page(rest, secret).await? {
+                    if let Some(step) = self.formula_page(rest, describes, secret).await? {
                         return Ok(Some(step));
                     }
                 }
@@ -948,12 +923,14 @@ impl SyncRun {
                 continue;
             }
             if is_deleted {
+                self.formulas.deleted(&id);
                 self.emitted_deletes.insert(id.clone());
                 deletes.push(Deleted {
                     id,
                     deleted_at: stamp_text,
                 });
             } else {
+                self.formulas.delivered(&id, &rec);
                 upserts.push(Value::Object(rec));
             }
         }
@@ -1031,6 +1008,7 @@ impl SyncRun {
                 if !alive.iter().any(|a| same_id(a, &d.id))
                     && self.emitted_deletes.insert(d.id.clone())
                 {
+                    self.formulas.deleted(&d.id);
                     out.push(d);
                 }
             }
@@ -1052,6 +1030,7 @@ impl SyncRun {
     pub fn abortable_job(&self) -> Option<String> {
         match &self.stage {
             Stage::Bulk(c) => c.abortable_job(),
+            Stage::Formula => self.formula_job(),
             _ => None,
         }
     }
