@@ -163,8 +163,8 @@ pub fn selects_compound(query: &str) -> bool {
         })
 }
 
-/// Fault: the next `times` query pages with several records each lose their first one (a page that
-/// disagrees with `SELECT COUNT()` over the same filter).
+/// Fault: the next `times` query pages (or Bulk result chunks) with several records each lose
+/// their first one (a page that disagrees with `SELECT COUNT()` over the same filter).
 static DROP_NEXT: AtomicU32 = AtomicU32::new(0);
 
 #[derive(Deserialize)]
@@ -178,6 +178,15 @@ pub async fn drop_next(Json(b): Json<DropBody>) -> Response {
     http::json_value(StatusCode::OK, &json!({ "armed": true }))
 }
 
+/// Whether a page (REST) or chunk (Bulk results) of `rows` records loses its first one. Pages
+/// of one record (a probe such as `LIMIT 1`) are left alone.
+pub fn take_drop(rows: usize) -> bool {
+    rows >= 2
+        && DROP_NEXT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+}
+
 /// A query page's body, with its first record dropped when the fault is armed.
 pub fn maybe_drop(body: Vec<u8>) -> Vec<u8> {
     if DROP_NEXT.load(Ordering::SeqCst) == 0 {
@@ -189,12 +198,7 @@ pub fn maybe_drop(body: Vec<u8>) -> Vec<u8> {
     let Some(recs) = v.get_mut("records").and_then(|r| r.as_array_mut()) else {
         return body;
     };
-    // Pages of one record (a probe such as `LIMIT 1`) are left alone.
-    if recs.len() < 2
-        || DROP_NEXT
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_err()
-    {
+    if !take_drop(recs.len()) {
         return body;
     }
     recs.remove(0);

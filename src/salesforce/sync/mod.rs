@@ -11,6 +11,7 @@
 //! fails with FULL_RESYNC_REQUIRED before delivering anything; the ids it lists that no longer
 //! exist (emptied recycle bin, hard deletes) are delivered as deletes at the end.
 
+mod bulk_verify;
 pub mod checkpoint;
 mod formula;
 
@@ -168,6 +169,8 @@ pub struct SyncRun {
     formula_after: Option<String>,
     /// `formulaRefresh`: digests of what was delivered, and a re-read under way.
     formulas: formula::Formulas,
+    /// `verify` over an initial load through Bulk.
+    bulk_check: bulk_verify::BulkCheck,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +276,7 @@ impl SyncRun {
             formula_at: None,
             formula_after: None,
             formulas: formula::Formulas::default(),
+            bulk_check: bulk_verify::BulkCheck::default(),
             opts,
         })
     }
@@ -529,6 +533,11 @@ impl SyncRun {
                         return Err(Error::Internal("bulk sync without a job".into()));
                     };
                     let Some(batch) = got else {
+                        if self.bulk_verified(rest, start).await? {
+                            // Run the job again: rows not delivered yet come out.
+                            self.start_bulk(None, 0, start);
+                            continue;
+                        }
                         // Everything the job saw is delivered; changes from its start on (and
                         // within the lookback before it) come from the walk of the next run.
                         self.bulk = None;
@@ -544,19 +553,24 @@ impl SyncRun {
                             .map(Some);
                     };
                     let rows = batch.rows()?;
+                    self.bulk_seen(&rows, start);
                     // On resume, the rows an earlier run delivered are read again and passed over.
                     let skip = self.bulk_skip.min(rows.len() as u64) as usize;
                     self.bulk_skip -= skip as u64;
                     self.bulk_done += rows.len() as u64;
                     self.bulk = Some((job.unwrap_or(old_job), self.bulk_done, start));
-                    let kept = &rows[skip..];
-                    for r in kept {
+                    let kept: Vec<&RawValue> = rows[skip..]
+                        .iter()
+                        .copied()
+                        .filter(|r| !self.bulk_delivered(r))
+                        .collect();
+                    for r in &kept {
                         self.formulas.delivered_raw(r.get())?;
                     }
                     if kept.is_empty() {
                         continue;
                     }
-                    let json = crate::salesforce::format::json_array(kept);
+                    let json = crate::salesforce::format::json_array(&kept);
                     let n = kept.len();
                     return self.step(json, n, Vec::new(), secret).map(Some);
                 }
@@ -840,9 +854,24 @@ impl SyncRun {
             return Ok(true);
         }
         self.rereading = false;
+        self.report_mismatch(rest, start.ts, hi, expected, received)
+            .await?;
+        self.pending_meta.insert("verifyMismatch".into(), window);
+        Ok(false)
+    }
+
+    /// The `verifyMismatch` event for a window still short after its re-read.
+    async fn report_mismatch(
+        &self,
+        rest: &Rest<'_>,
+        from: i64,
+        to: i64,
+        expected: u64,
+        received: u64,
+    ) -> Result<()> {
         let rec = rest.tokens.current(&self.key).await?;
         let org = crate::events::org_of(rec.token.id.as_deref());
-        let (from, to) = (literal(start.ts)?, literal(hi)?);
+        let (from, to) = (literal(from)?, literal(to)?);
         rest.cfg
             .events
             .emit(|| crate::events::Event::VerifyMismatch {
@@ -854,8 +883,7 @@ impl SyncRun {
                 expected,
                 received,
             });
-        self.pending_meta.insert("verifyMismatch".into(), window);
-        Ok(false)
+        Ok(())
     }
 
     /// One page of the walk; `None` when it read nothing new (the caller keeps going).
