@@ -327,6 +327,15 @@ impl SyncRun {
             self.formula_at = from.formula_at;
             self.formula_after = from.formula_after.clone();
         }
+        if !self.opts.ty.all {
+            // A compound in a fixed list is read as its components (Bulk refuses compounds).
+            let mut shape = self.shape.clone();
+            crate::salesforce::describe::resolve_fields(
+                describes, rest, &self.key, &mut shape, false,
+            )
+            .await?;
+            self.shape = shape;
+        }
         self.settle_list(rest, describes).await?;
         if self.opts.formula_refresh.is_some() {
             let d = describes
