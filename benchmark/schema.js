@@ -50,7 +50,7 @@ async function main() {
     for (const all of [false, true]) {
       for (const engine of ['rest', 'bulk']) runs.push({ fields: all ? "'all'" : 'contacts (6)', engine, ...(await runChild(sim.urls, { all, engine })) })
     }
-    const result = { records, customFields: CUSTOM_FIELDS, baseFields: 15, runs }
+    const result = { records, customFields: CUSTOM_FIELDS, runs }
     process.stdout.write(JSON.stringify(result, null, 2) + '\n')
     if (process.argv.includes('--write')) write(result)
   } finally {
@@ -69,8 +69,11 @@ function write(result) {
   let commit = 'unknown'
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-  } catch (_) {}
-  const native = process.env.FORCELINK_BENCH_NATIVE ? `native module ${path.basename(process.env.FORCELINK_BENCH_NATIVE)}` : 'the native module at the repo root'
+  } catch (_) {
+    // not a git checkout: the section says so
+  }
+  // FORCELINK_BENCH_NATIVE_NOTE says which build FORCELINK_BENCH_NATIVE is (profile, commit).
+  const native = process.env.FORCELINK_BENCH_NATIVE_NOTE || (process.env.FORCELINK_BENCH_NATIVE ? `native module ${path.basename(process.env.FORCELINK_BENCH_NATIVE)}` : 'the native module at the repo root')
   const load = os.loadavg()[0].toFixed(1)
   const note = `Written by \`node benchmark/schema.js --write\` on ${new Date().toISOString().slice(0, 10)} (commit ${commit}, ${os.cpus().length} cores, Node ${process.version}, ${native}; 1-minute load average ${load} at the end: other work shared the machine).`
   const section = schemaSection(result, note)

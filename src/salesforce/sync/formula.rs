@@ -365,10 +365,14 @@ impl SyncRun {
             return Ok(None);
         };
         let got = match cursor.next(rest, describes).await {
-            // The interrupted re-read's job is gone: start it over.
-            Err(Error::Salesforce {
-                http_status: 404, ..
-            }) if self.formulas.resumed_job => {
+            // The interrupted re-read's job is gone (or was aborted when that run was
+            // abandoned): start it over.
+            Err(
+                Error::Salesforce {
+                    http_status: 404, ..
+                }
+                | Error::Cancelled,
+            ) if self.formulas.resumed_job => {
                 self.formulas.resumed_job = false;
                 self.formulas.cursor = None;
                 self.formulas.job = None;
