@@ -172,6 +172,8 @@ impl Formulas {
         if self.digests.as_ref().is_some_and(|m| m.len() > MAX_DIGESTS) {
             self.digests = None;
             self.over = true;
+            // Nothing left to prune: the Ids read need not be held either.
+            self.touched = None;
         }
     }
 
