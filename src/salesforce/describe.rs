@@ -113,12 +113,21 @@ impl Describe {
                 .filter(|f| !n.contains('.') && f.skip() == Some(Skip::Compound))
             {
                 Some(c) => {
-                    for part in self.fields.iter().filter(|f| {
-                        f.skip().is_none()
-                            && f.compound_field_name
-                                .as_deref()
-                                .is_some_and(|p| p.eq_ignore_ascii_case(&c.name))
-                    }) {
+                    let parts: Vec<&FieldInfo> = self
+                        .fields
+                        .iter()
+                        .filter(|f| {
+                            f.skip().is_none()
+                                && f.compound_field_name
+                                    .as_deref()
+                                    .is_some_and(|p| p.eq_ignore_ascii_case(&c.name))
+                        })
+                        .collect();
+                    // A describe that names no component leaves the compound as asked.
+                    if parts.is_empty() {
+                        push(n);
+                    }
+                    for part in parts {
                         push(&part.name);
                     }
                 }
@@ -314,6 +323,11 @@ mod tests {
         assert_eq!(
             d.expand_compounds(&v(&["Id", "billingaddress", "BillingCity", "Account.Name"])),
             v(&["Id", "BillingCity", "Account.Name"])
+        );
+        assert_eq!(
+            d.expand_compounds(&v(&["Spot__c"])),
+            v(&["Spot__c"]),
+            "no component described"
         );
     }
 }
