@@ -441,4 +441,31 @@ mod tests {
         f.deleted("003000000000001AAA");
         assert!(f.changed("003000000000001AAA", &rec(serde_json::json!(2), "b")));
     }
+
+    #[test]
+    fn past_the_bound_no_digests_and_the_next_refresh_says_all() {
+        let mut f = Formulas::default();
+        f.load(vec!["Score__c".into()], true, None);
+        let mut rec = Map::new();
+        rec.insert("Score__c".into(), serde_json::json!(1));
+        for i in 0..=MAX_DIGESTS {
+            f.delivered(&format!("{i:015}"), &rec);
+        }
+        let st = f.state().unwrap();
+        assert_eq!((st.digests, st.over), (None, true));
+        // Resumed from that checkpoint: the refresh emits every record and says why.
+        let mut g = Formulas::default();
+        g.load(vec!["Score__c".into()], false, Some(&f.state().unwrap()));
+        let mut meta = Map::new();
+        g.begin(true, &mut meta);
+        assert_eq!(meta["formulaRefresh"]["reason"], "over_limit");
+        assert!(g.changed("003000000000000001", &rec));
+        assert!(g.changed("003000000000000001", &rec), "all, even unchanged");
+        // A checkpoint made without the option: no digests.
+        let mut h = Formulas::default();
+        h.load(vec!["Score__c".into()], false, None);
+        let mut meta = Map::new();
+        h.begin(true, &mut meta);
+        assert_eq!(meta["formulaRefresh"]["reason"], "no_digests");
+    }
 }
