@@ -227,3 +227,32 @@ for (const engine of ['rest', 'bulk']) {
     if (engine === 'rest') await expect(run({ formulaRefresh: 'daily' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'formulaRefresh' })
   }, 60000)
 }
+
+test('formulaRefresh: a refresh stopped half-way resumes from its checkpoint and delivers each change once', async () => {
+  for (const engine of ['rest', 'bulk']) {
+    const run = async (opts, stopAfterUpserts = false) => {
+      const steps = []
+      for await (const s of fl.sync({ ...alice, type: 'contacts', fields: 'all', engine, batchSize: 25, formulaRefresh: 1, ...opts })) {
+        steps.push(s)
+        if (stopAfterUpserts && s.upserts.length) break
+      }
+      return steps
+    }
+    const first = await run({})
+    const records = first.flatMap((s) => s.upserts)
+    // Two accounts' contacts change: they lie far apart in Id order.
+    const accounts = [...new Set(records.filter((r) => r.AccountId).map((r) => r.AccountId))].slice(0, 2)
+    const changed = []
+    for (const a of accounts) {
+      const one = records.find((r) => r.AccountId === a)
+      const next = one.Account_Industry__c === 'Energy' ? 'Retail' : 'Energy'
+      await fl.updateRecord({ ...alice, object: 'Account', id: a, fields: { Industry: next } })
+      changed.push(...records.filter((r) => r.AccountId === a && r.Account_Industry__c !== next).map((r) => r.Id))
+    }
+    await new Promise((r) => setTimeout(r, 1100))
+    const half = await run({ checkpoint: first[first.length - 1].checkpoint }, true)
+    const rest = await run({ checkpoint: half[half.length - 1].checkpoint })
+    const got = [...half, ...rest].flatMap((s) => s.upserts).map((r) => r.Id)
+    expect(got.sort()).toEqual(changed.sort())
+  }
+}, 90000)
