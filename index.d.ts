@@ -305,13 +305,15 @@ export type SyncOptions = Connection & {
   lookbackMs?: number
   /**
    * After each window, `SELECT COUNT()` over it must equal the records read for it; a mismatch
-   * re-reads the window once, then reports `verifyMismatch` (event and step `meta`). Default false.
+   * re-reads the window once, then reports `verifyMismatch` (event and step `meta`). An initial
+   * load through Bulk is checked as one window (a mismatch runs the job once more). Default false.
    */
   verify?: boolean
   /**
    * Formula fields change without `SystemModstamp` moving: with a period in ms (e.g. `86_400_000`),
-   * every live record is re-read (REST, in Id order) once per period when the fields include a
-   * formula, and comes out as an upsert. Default off.
+   * every live record is re-read once per period when the fields include a formula (Bulk when the
+   * initial load would be), and the records whose formula values changed come out as upserts.
+   * Default off.
    */
   formulaRefresh?: number
   /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
@@ -335,6 +337,8 @@ export interface SyncStep<R = SalesforceRecord> {
     /** `verify`: a window re-read after its count disagreed, and one that still disagrees. */
     reread?: VerifyWindow
     verifyMismatch?: VerifyWindow
+    /** `formulaRefresh`: this refresh delivers every record (no digests kept, or past 50,000 records). */
+    formulaRefresh?: { emitted: 'all'; reason: 'no_digests' | 'over_limit'; limit: number }
   }
 }
 

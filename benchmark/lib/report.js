@@ -398,6 +398,9 @@ function render(r) {
   const lat = r.benchmarks.latency
   if (lat) out.push('', latencySection(lat, r))
 
+  const sc = r.benchmarks.schema
+  if (sc) out.push('', schemaSection(sc))
+
   if (micro && micro.results.length) {
     const rows = micro.results
       .sort((a, b) => (a.group + a.name).localeCompare(b.group + b.name))
@@ -432,6 +435,22 @@ function previousExport(file) {
 }
 
 const ceilDiv = (a, b) => Math.ceil(a / b)
+
+/** Issue 22: `fields: 'all'` against the 6-field type. Marked, so `node benchmark/schema.js --write` can
+ *  replace it alone and a run of other suites keeps it. */
+function schemaSection(sc, note = '') {
+  const allFields = Math.max(...sc.runs.map((x) => x.fieldCount || 0))
+  const rows = sc.runs.map((x) => [x.fields, x.engine === 'bulk' ? 'Bulk API 2.0' : 'REST', num(x.records, 0), num(x.fields === 'contacts (6)' ? 6 : x.fieldCount, 0), num(x.wallMs, 0), num((1000 * x.records) / x.wallMs, 0), num(x.peakRssMB, 0), num(x.apiCalls, 0)])
+  return [
+    '<!-- schema:start -->',
+    `## 9. \`fields: 'all'\`: ${num(sc.records, 0)} contacts, ${num(allFields, 0)} fields against 6 (benchmark/schema.js, one round; issue 22)`,
+    '',
+    `\`exportAll\` of Contact as the 6-field \`contacts\` type and as \`fields: 'all'\` (every field the user can read: Contact’s ${num(allFields - (sc.customFields || 65), 0)} plus ${sc.customFields || 65} custom text fields added at runtime, null until written; the count is \`progress().fields\`), each export in its own Node process (fresh heap, its own peak RSS) against one simulator (release build, Bulk jobs complete at once). API calls are the simulator’s count of REST requests (Bulk’s included).${note ? ` ${note}` : ''}`,
+    '',
+    table(['fields', 'engine', 'records', 'fields read', 'wall ms', 'records/s', 'peak RSS MB', 'API calls'], rows),
+    '<!-- schema:end -->',
+  ].join('\n')
+}
 
 /** Issue 13: with the simulator's latency on; `r` (the whole run) for the zero-latency comparison. */
 function latencySection(lat, r = null) {
@@ -633,4 +652,4 @@ function targets21(r) {
   return { rows, why }
 }
 
-module.exports = { render, latencySection, previousExport, targets21, BEFORE_21 }
+module.exports = { render, schemaSection, latencySection, previousExport, targets21, BEFORE_21 }

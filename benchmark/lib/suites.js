@@ -178,6 +178,14 @@ async function latencySuite({ child, log }) {
   return r
 }
 
+/** Issue 22: `fields: 'all'` (80 fields) beside the 6-field type, REST and Bulk (benchmark/schema.js, one
+ *  round: it starts its own simulator and runs each export in its own child process). */
+async function schemaSuite({ child, log }) {
+  const r = await runScript('schema.js', child)
+  for (const e of r.runs) log(`  schema ${e.fields} ${e.engine}: wall ${Math.round(e.wallMs)} ms, peak RSS ${Math.round(e.peakRssMB)} MB`)
+  return r
+}
+
 /** Criterion micro-benchmarks (benchmark/micro/): short measurement windows, results read back as JSON. */
 async function microSuite({ log }) {
   const home = path.join(__dirname, '..', 'results', 'criterion')
@@ -223,5 +231,6 @@ module.exports = {
   memory: memorySuite,
   engines: enginesSuite,
   latency: latencySuite,
+  schema: schemaSuite,
   micro: microSuite,
 }

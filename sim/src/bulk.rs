@@ -763,6 +763,9 @@ impl CsvPage {
                 break;
             }
             self.left = self.left.saturating_sub(self.rows.len() as u64);
+            if crate::schema::take_drop(self.rows.len()) {
+                self.rows.remove(0);
+            }
             for &idx in &self.rows {
                 for (i, c) in cols.iter().enumerate() {
                     if i > 0 {

@@ -70,6 +70,10 @@ pub enum F {
     BillingCountry,
     Latitude,
     Longitude,
+    /// Compound fields (`BillingAddress`, `Location__c`): selected in REST, rendered as an
+    /// object of their components (see `schema::push_compound`); never stored.
+    CompoundAddress,
+    CompoundLocation,
     /// Contact formula `Account_Industry__c`: its account's Industry (changes with the account,
     /// without the contact's SystemModstamp moving).
     AccountIndustry,

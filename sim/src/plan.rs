@@ -133,7 +133,7 @@ fn build(q: &Query) -> Result<Plan, SoqlError> {
     let mut keys = Vec::new();
     for item in &q.order {
         keys.push(SortKey {
-            path: r.resolve(&item.path)?,
+            path: r.scalar(&item.path)?,
             desc: item.desc,
             nulls_first: item.nulls_first.unwrap_or(!item.desc),
         });
@@ -272,7 +272,7 @@ impl Resolver<'_> {
             hops.push(rel);
             cur = rel.target;
         }
-        let field = cur.field(last).filter(|_| !crate::schema::is_hidden(cur, last, None)).ok_or_else(|| {
+        let field = cur.field(last).or_else(|| crate::schema::compound_def(cur, last)).filter(|_| !crate::schema::is_hidden(cur, last, None)).ok_or_else(|| {
             SoqlError::at(
                 "INVALID_FIELD",
                 p.pos,
@@ -282,13 +282,29 @@ impl Resolver<'_> {
         Ok(FPath { hops, field })
     }
 
+    /// A field a filter or sort can use: not a compound (Salesforce filters on its components).
+    fn scalar(&self, p: &Path) -> Result<FPath, SoqlError> {
+        let fp = self.resolve(p)?;
+        if crate::schema::is_compound(fp.field.f) {
+            return Err(SoqlError::at(
+                "INVALID_FIELD",
+                p.pos,
+                format!(
+                    "field '{}' can not be filtered in a query call",
+                    fp.field.name
+                ),
+            ));
+        }
+        Ok(fp)
+    }
+
     fn pred(&self, e: &Expr) -> Result<Pred, SoqlError> {
         Ok(match e {
             Expr::And(v) => Pred::And(v.iter().map(|x| self.pred(x)).collect::<Result<_, _>>()?),
             Expr::Or(v) => Pred::Or(v.iter().map(|x| self.pred(x)).collect::<Result<_, _>>()?),
             Expr::Not(x) => Pred::Not(Box::new(self.pred(x)?)),
             Expr::Cmp { path, op, lit } => {
-                let fp = self.resolve(path)?;
+                let fp = self.scalar(path)?;
                 let l = typed_lit(&fp.field, lit)?;
                 Pred::Cmp(fp, *op, l)
             }

@@ -62,6 +62,11 @@ pub fn push_record(
     for sel in sels {
         out.push(b',');
         match sel {
+            Sel::Field(f) if crate::schema::is_compound(f.f) => {
+                push_json_str(out, f.name);
+                out.push(b':');
+                crate::schema::push_compound(out, d, obj, idx, f.f);
+            }
             Sel::Field(f) => {
                 push_json_str(out, f.name);
                 out.push(b':');

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::data::{FieldDef, Obj, Ty, F};
+use crate::data::{Data, FieldDef, Obj, Ty, Value, F};
 use crate::http;
 
 struct Hidden {
@@ -136,6 +136,65 @@ pub const COMPOUNDS: [(Obj, &str, &str); 2] = [
     (Obj::Account, "Location__c", "location"),
 ];
 
+/// A compound as a selectable field (REST renders it as an object; Bulk refuses it).
+pub fn compound_def(obj: Obj, name: &str) -> Option<FieldDef> {
+    COMPOUNDS
+        .iter()
+        .find(|(o, n, _)| *o == obj && n.eq_ignore_ascii_case(name))
+        .map(|(_, n, kind)| FieldDef {
+            name: n,
+            f: if *kind == "address" {
+                F::CompoundAddress
+            } else {
+                F::CompoundLocation
+            },
+            ty: Ty::Str,
+        })
+}
+
+pub fn is_compound(f: F) -> bool {
+    matches!(f, F::CompoundAddress | F::CompoundLocation)
+}
+
+/// REST's rendering of a compound: an object of its components (keys in Salesforce's order),
+/// `null` when every component is null.
+pub fn push_compound(out: &mut Vec<u8>, d: &Data, obj: Obj, idx: u64, f: F) {
+    let parts: &[(&str, Option<F>)] = match f {
+        F::CompoundAddress => &[
+            ("city", Some(F::BillingCity)),
+            ("country", Some(F::BillingCountry)),
+            ("geocodeAccuracy", None),
+            ("latitude", None),
+            ("longitude", None),
+            ("postalCode", Some(F::BillingPostalCode)),
+            ("state", None),
+            ("street", Some(F::BillingStreet)),
+        ],
+        _ => &[
+            ("latitude", Some(F::Latitude)),
+            ("longitude", Some(F::Longitude)),
+        ],
+    };
+    let values: Vec<(&str, Value)> = parts
+        .iter()
+        .map(|(k, c)| (*k, c.map_or(Value::Null, |c| d.value(obj, idx, c))))
+        .collect();
+    if values.iter().all(|(_, v)| v.is_null()) {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'{');
+    for (i, (k, v)) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::http::push_json_str(out, k);
+        out.push(b':');
+        crate::render::push_value(out, v);
+    }
+    out.push(b'}');
+}
+
 /// The compound field a component belongs to.
 pub fn compound_of(obj: Obj, field: &str) -> Option<&'static str> {
     match (obj, field) {
@@ -163,8 +222,8 @@ pub fn selects_compound(query: &str) -> bool {
         })
 }
 
-/// Fault: the next `times` query pages with several records each lose their first one (a page that
-/// disagrees with `SELECT COUNT()` over the same filter).
+/// Fault: the next `times` query pages (or Bulk result chunks) with several records each lose
+/// their first one (a page that disagrees with `SELECT COUNT()` over the same filter).
 static DROP_NEXT: AtomicU32 = AtomicU32::new(0);
 
 #[derive(Deserialize)]
@@ -178,6 +237,15 @@ pub async fn drop_next(Json(b): Json<DropBody>) -> Response {
     http::json_value(StatusCode::OK, &json!({ "armed": true }))
 }
 
+/// Whether a page (REST) or chunk (Bulk results) of `rows` records loses its first one. Pages
+/// of one record (a probe such as `LIMIT 1`) are left alone.
+pub fn take_drop(rows: usize) -> bool {
+    rows >= 2
+        && DROP_NEXT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+}
+
 /// A query page's body, with its first record dropped when the fault is armed.
 pub fn maybe_drop(body: Vec<u8>) -> Vec<u8> {
     if DROP_NEXT.load(Ordering::SeqCst) == 0 {
@@ -189,12 +257,7 @@ pub fn maybe_drop(body: Vec<u8>) -> Vec<u8> {
     let Some(recs) = v.get_mut("records").and_then(|r| r.as_array_mut()) else {
         return body;
     };
-    // Pages of one record (a probe such as `LIMIT 1`) are left alone.
-    if recs.len() < 2
-        || DROP_NEXT
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_err()
-    {
+    if !take_drop(recs.len()) {
         return body;
     }
     recs.remove(0);

@@ -171,10 +171,10 @@ impl NativeExportCursor {
             .await
             .map_err(|e| Error::Internal(format!("export task failed: {e}")))?;
         let progress = progress_of(&c);
-        if c.ty.all {
-            if let Ok(mut t) = self.ty.lock() {
-                t.clone_from(&c.ty);
-            }
+        // `fields: 'all'` resolved, or a compound expanded into its components: the CSV header
+        // follows the list the records were read with.
+        if let Ok(mut t) = self.ty.lock() {
+            t.clone_from(&c.ty);
         }
         if let Ok(mut p) = self.last_progress.lock() {
             p.clone_from(&progress);

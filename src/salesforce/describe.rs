@@ -96,6 +96,58 @@ impl Describe {
     }
 }
 
+impl Describe {
+    /// A compound named in a field list stands for its readable components, in describe order
+    /// (Bulk API 2.0 refuses compounds, REST answers an object): REST and Bulk then give the
+    /// same records, as with `fields: 'all'`. Other names are kept; duplicates go.
+    pub fn expand_compounds(&self, names: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(names.len());
+        let mut push = |n: &str| {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+                out.push(n.to_string());
+            }
+        };
+        for n in names {
+            match self
+                .field(n)
+                .filter(|f| !n.contains('.') && f.skip() == Some(Skip::Compound))
+            {
+                Some(c) => {
+                    let parts: Vec<&FieldInfo> = self
+                        .fields
+                        .iter()
+                        .filter(|f| {
+                            f.skip().is_none()
+                                && f.compound_field_name
+                                    .as_deref()
+                                    .is_some_and(|p| p.eq_ignore_ascii_case(&c.name))
+                        })
+                        .collect();
+                    // A describe that names no component leaves the compound as asked.
+                    if parts.is_empty() {
+                        push(n);
+                    }
+                    for part in parts {
+                        push(&part.name);
+                    }
+                }
+                None => push(n),
+            }
+        }
+        out
+    }
+}
+
+/// Whether a field list may name a compound: standard ones are addresses (`BillingAddress`,
+/// `MailingAddress`, `Address`…), custom ones geolocations (`Spot__c`). Only then does a fixed
+/// list cost a describe.
+fn may_name_compound(ty: &crate::salesforce::soql::ExportType) -> bool {
+    ty.fields.iter().any(|f| {
+        let n = f.as_str().to_ascii_lowercase();
+        !n.contains('.') && (n.ends_with("address") || n.ends_with("__c"))
+    })
+}
+
 impl FieldInfo {
     pub fn skip(&self) -> Option<Skip> {
         if self.deprecated_and_hidden {
@@ -209,16 +261,22 @@ pub async fn resolve_fields(
     ty: &mut crate::salesforce::soql::ExportType,
     check: bool,
 ) -> Result<()> {
-    if !ty.all && !check {
+    let expand = may_name_compound(ty);
+    if !ty.all && !check && !expand {
         return Ok(());
     }
-    let d = describes.get(rest, key, ty.object.as_str()).await?;
+    let d = match describes.get(rest, key, ty.object.as_str()).await {
+        Ok(d) => d,
+        // A configured list is Salesforce's to judge: its query reports the same failure.
+        Err(_) if !ty.all && !check => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if ty.all {
         return ty
             .resolve(&d.all_fields())
             .map_err(|e| Error::Unavailable(format!("unusable describe field: {e}")));
     }
-    for f in &ty.fields {
+    for f in ty.fields.iter().filter(|_| check) {
         let path = f.as_str();
         let known = match path.split_once('.') {
             None => d.field(path).is_some(),
@@ -230,6 +288,14 @@ pub async fn resolve_fields(
                 format!("{} has no field {path} for this user", d.name),
             ));
         }
+    }
+    let names = ty.field_names();
+    let expanded = d.expand_compounds(&names);
+    if expanded != names {
+        let refs: Vec<&str> = expanded.iter().map(String::as_str).collect();
+        ty.fields = crate::salesforce::soql::ExportType::new(ty.object.as_str(), &refs)
+            .map_err(|e| Error::Unavailable(format!("unusable describe field: {e}")))?
+            .fields;
     }
     Ok(())
 }
@@ -253,5 +319,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.all_fields(), ["Id", "BillingCity", "Score__c"]);
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            d.expand_compounds(&v(&["Id", "billingaddress", "BillingCity", "Account.Name"])),
+            v(&["Id", "BillingCity", "Account.Name"])
+        );
+        assert_eq!(
+            d.expand_compounds(&v(&["Spot__c"])),
+            v(&["Spot__c"]),
+            "no component described"
+        );
     }
 }

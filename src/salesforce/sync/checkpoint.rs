@@ -14,8 +14,9 @@ use crate::secret::StateSecret;
 use crate::token::record::ConnKey;
 
 const DOMAIN: &[u8] = b"forcelink.sync.checkpoint.v1\0";
-/// Checkpoints carry hashes of the rows delivered inside the lookback; this bounds their size.
-pub const MAX_LEN: usize = 512 * 1024;
+/// Checkpoints carry hashes of the rows delivered inside the lookback (at most 384 KB) and the
+/// `formulaRefresh` digests (at most 800 KB); this bounds their size.
+pub const MAX_LEN: usize = 1536 * 1024;
 
 /// A position in (SystemModstamp, Id) order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,9 @@ pub struct State {
     /// A formula re-read under way: records up to this Id have been re-read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formula_after: Option<String>,
+    /// `formulaRefresh`: digests of the formula values delivered, a Bulk re-read under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<super::formula::FormulaState>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -252,6 +256,7 @@ mod tests {
             fields: None,
             formula_at: None,
             formula_after: None,
+            formula: None,
         }
     }
 

@@ -11,7 +11,9 @@
 //! fails with FULL_RESYNC_REQUIRED before delivering anything; the ids it lists that no longer
 //! exist (emptied recycle bin, hard deletes) are delivered as deletes at the end.
 
+mod bulk_verify;
 pub mod checkpoint;
+mod formula;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -165,6 +167,10 @@ pub struct SyncRun {
     has_formulas: bool,
     formula_at: Option<i64>,
     formula_after: Option<String>,
+    /// `formulaRefresh`: digests of what was delivered, and a re-read under way.
+    formulas: formula::Formulas,
+    /// `verify` over an initial load through Bulk.
+    bulk_check: bulk_verify::BulkCheck,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +275,8 @@ impl SyncRun {
             has_formulas: false,
             formula_at: None,
             formula_after: None,
+            formulas: formula::Formulas::default(),
+            bulk_check: bulk_verify::BulkCheck::default(),
             opts,
         })
     }
@@ -306,6 +314,7 @@ impl SyncRun {
             fields: self.fields.clone(),
             formula_at: self.formula_at,
             formula_after: self.formula_after.clone(),
+            formula: self.formulas.state(),
         })
     }
 
@@ -318,16 +327,30 @@ impl SyncRun {
             self.formula_at = from.formula_at;
             self.formula_after = from.formula_after.clone();
         }
+        if !self.opts.ty.all {
+            // A compound in a fixed list is read as its components (Bulk refuses compounds).
+            let mut shape = self.shape.clone();
+            crate::salesforce::describe::resolve_fields(
+                describes, rest, &self.key, &mut shape, false,
+            )
+            .await?;
+            self.shape = shape;
+        }
         self.settle_list(rest, describes).await?;
         if self.opts.formula_refresh.is_some() {
             let d = describes
                 .get(rest, &self.key, self.shape.object.as_str())
                 .await?;
-            self.has_formulas = self
+            let names: Vec<String> = self
                 .shape
                 .fields
                 .iter()
-                .any(|f| d.field(f.as_str()).is_some_and(|i| i.calculated));
+                .filter(|f| d.field(f.as_str()).is_some_and(|i| i.calculated))
+                .map(|f| f.as_str().to_string())
+                .collect();
+            self.has_formulas = !names.is_empty();
+            let from = self.from.as_ref().and_then(|s| s.formula.as_ref());
+            self.formulas.load(names, self.from.is_none(), from);
         }
         Ok(())
     }
@@ -337,51 +360,13 @@ impl SyncRun {
         match self.opts.formula_refresh {
             Some(period) if self.has_formulas => {
                 self.formula_after.is_some()
+                    || self.formulas.resuming()
                     || self
                         .formula_at
                         .is_none_or(|t| self.end.saturating_sub(t) >= period)
             }
             _ => false,
         }
-    }
-
-    /// One page of the formula re-read: live records after the last Id, as upserts.
-    async fn formula_page(
-        &mut self,
-        rest: &Rest<'_>,
-        secret: &StateSecret,
-    ) -> Result<Option<Step>> {
-        let after = match &self.formula_after {
-            Some(id) => format!(" WHERE Id > {}", Literal::Str(id.clone())),
-            None => String::new(),
-        };
-        let soql = format!(
-            "SELECT {} FROM {}{after} ORDER BY Id ASC LIMIT {}",
-            self.shape.select_list(),
-            self.shape.object.as_str(),
-            self.opts.batch
-        );
-        let body = rest
-            .get(&self.key, &query_path(rest.cfg, &soql), None)
-            .await?;
-        let page = QueryPage::parse(&body)?;
-        let rows = page.rows()?;
-        let last = rows
-            .last()
-            .and_then(|r| crate::salesforce::export::record_id(r));
-        if (rows.len() as u32) < self.opts.batch || last.is_none() {
-            self.formula_after = None;
-            self.formula_at = Some(self.end);
-            self.stage = Stage::Deletes;
-        } else {
-            self.formula_after = last;
-        }
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let n = rows.len();
-        let json = crate::salesforce::format::json_array(&rows);
-        self.step(json, n, Vec::new(), secret).map(Some)
     }
 
     async fn settle_list(&mut self, rest: &Rest<'_>, describes: &DescribeCache) -> Result<()> {
@@ -557,6 +542,11 @@ impl SyncRun {
                         return Err(Error::Internal("bulk sync without a job".into()));
                     };
                     let Some(batch) = got else {
+                        if self.bulk_verified(rest, start).await? {
+                            // Run the job again: rows not delivered yet come out.
+                            self.start_bulk(None, 0, start);
+                            continue;
+                        }
                         // Everything the job saw is delivered; changes from its start on (and
                         // within the lookback before it) come from the walk of the next run.
                         self.bulk = None;
@@ -572,16 +562,24 @@ impl SyncRun {
                             .map(Some);
                     };
                     let rows = batch.rows()?;
+                    self.bulk_seen(&rows, start);
                     // On resume, the rows an earlier run delivered are read again and passed over.
                     let skip = self.bulk_skip.min(rows.len() as u64) as usize;
                     self.bulk_skip -= skip as u64;
                     self.bulk_done += rows.len() as u64;
                     self.bulk = Some((job.unwrap_or(old_job), self.bulk_done, start));
-                    let kept = &rows[skip..];
+                    let kept: Vec<&RawValue> = rows[skip..]
+                        .iter()
+                        .copied()
+                        .filter(|r| !self.bulk_delivered(r))
+                        .collect();
+                    for r in &kept {
+                        self.formulas.delivered_raw(r.get())?;
+                    }
                     if kept.is_empty() {
                         continue;
                     }
-                    let json = crate::salesforce::format::json_array(kept);
+                    let json = crate::salesforce::format::json_array(&kept);
                     let n = kept.len();
                     return self.step(json, n, Vec::new(), secret).map(Some);
                 }
@@ -591,7 +589,7 @@ impl SyncRun {
                     }
                 }
                 Stage::Formula => {
-                    if let Some(step) = self.formula_page(rest, secret).await? {
+                    if let Some(step) = self.formula_page(rest, describes, secret).await? {
                         return Ok(Some(step));
                     }
                 }
@@ -865,9 +863,24 @@ impl SyncRun {
             return Ok(true);
         }
         self.rereading = false;
+        self.report_mismatch(rest, start.ts, hi, expected, received)
+            .await?;
+        self.pending_meta.insert("verifyMismatch".into(), window);
+        Ok(false)
+    }
+
+    /// The `verifyMismatch` event for a window still short after its re-read.
+    async fn report_mismatch(
+        &self,
+        rest: &Rest<'_>,
+        from: i64,
+        to: i64,
+        expected: u64,
+        received: u64,
+    ) -> Result<()> {
         let rec = rest.tokens.current(&self.key).await?;
         let org = crate::events::org_of(rec.token.id.as_deref());
-        let (from, to) = (literal(start.ts)?, literal(hi)?);
+        let (from, to) = (literal(from)?, literal(to)?);
         rest.cfg
             .events
             .emit(|| crate::events::Event::VerifyMismatch {
@@ -879,8 +892,7 @@ impl SyncRun {
                 expected,
                 received,
             });
-        self.pending_meta.insert("verifyMismatch".into(), window);
-        Ok(false)
+        Ok(())
     }
 
     /// One page of the walk; `None` when it read nothing new (the caller keeps going).
@@ -948,12 +960,14 @@ impl SyncRun {
                 continue;
             }
             if is_deleted {
+                self.formulas.deleted(&id);
                 self.emitted_deletes.insert(id.clone());
                 deletes.push(Deleted {
                     id,
                     deleted_at: stamp_text,
                 });
             } else {
+                self.formulas.delivered(&id, &rec);
                 upserts.push(Value::Object(rec));
             }
         }
@@ -1031,6 +1045,7 @@ impl SyncRun {
                 if !alive.iter().any(|a| same_id(a, &d.id))
                     && self.emitted_deletes.insert(d.id.clone())
                 {
+                    self.formulas.deleted(&d.id);
                     out.push(d);
                 }
             }
@@ -1052,6 +1067,7 @@ impl SyncRun {
     pub fn abortable_job(&self) -> Option<String> {
         match &self.stage {
             Stage::Bulk(c) => c.abortable_job(),
+            Stage::Formula => self.formula_job(),
             _ => None,
         }
     }
