@@ -49,7 +49,9 @@ impl EventSchema {
     pub fn parse(json: &str) -> Result<Self, PubSubError> {
         let schema = Schema::parse_str(json).map_err(|e| PubSubError::Decode(e.to_string()))?;
         let Schema::Record(r) = &schema else {
-            return Err(PubSubError::Decode("the event schema is not a record".into()));
+            return Err(PubSubError::Decode(
+                "the event schema is not a record".into(),
+            ));
         };
         let top = r
             .fields
@@ -184,7 +186,9 @@ pub fn to_json(v: &Avro) -> Json {
         Avro::Boolean(b) => Json::Bool(*b),
         Avro::Int(i) => Json::from(*i),
         Avro::Long(l) => Json::from(*l),
-        Avro::Float(f) => serde_json::Number::from_f64(f64::from(*f)).map_or(Json::Null, Json::Number),
+        Avro::Float(f) => {
+            serde_json::Number::from_f64(f64::from(*f)).map_or(Json::Null, Json::Number)
+        }
         Avro::Double(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Avro::String(s) | Avro::Enum(_, s) => Json::String(s.clone()),
         Avro::Date(d) => Json::String(iso_date(i64::from(*d))),
@@ -232,12 +236,16 @@ pub fn decode(schema: &EventSchema, payload: &[u8]) -> Result<ChangeEvent, PubSu
     for (i, (name, v)) in fields.iter().enumerate() {
         if name == "ChangeEventHeader" {
             let Avro::Record(h) = unwrap(v) else {
-                return Err(PubSubError::Decode("the ChangeEventHeader is not a record".into()));
+                return Err(PubSubError::Decode(
+                    "the ChangeEventHeader is not a record".into(),
+                ));
             };
             for (k, hv) in h {
                 match (k.as_str(), unwrap(hv)) {
                     ("entityName", Avro::String(s)) => ev.entity = s.clone(),
-                    ("changeType", Avro::Enum(_, s) | Avro::String(s)) => ev.change_type = s.clone(),
+                    ("changeType", Avro::Enum(_, s) | Avro::String(s)) => {
+                        ev.change_type = s.clone()
+                    }
                     ("transactionKey", Avro::String(s)) => ev.transaction_key = s.clone(),
                     ("commitTimestamp", Avro::Long(t) | Avro::TimestampMillis(t)) => {
                         ev.commit_timestamp = *t

@@ -63,9 +63,11 @@ impl Subscription {
         };
         tx.try_send(first)
             .map_err(|_| PubSubError::Unavailable("request queue closed".into()))?;
-        let outbound = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|m| (m, rx))
-        });
+        let outbound =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|m| (m, rx)) },
+            );
         let req = creds.request(outbound)?;
         let resp = tokio::time::timeout(CALL_TIMEOUT, client.subscribe(req))
             .await
