@@ -98,11 +98,11 @@ impl EventSchema {
                     Some(TopField {
                         components: Some(c),
                         ..
-                    }) => {
-                        if !nested_parents.contains(i) {
-                            c.iter().for_each(|n| push(n));
-                        }
-                    }
+                    }) if !nested_parents.contains(i) => c.iter().for_each(|n| push(n)),
+                    Some(TopField {
+                        components: Some(_),
+                        ..
+                    }) => {}
                     Some(f) if *i > 0 => push(&f.name),
                     _ => {}
                 },

@@ -310,11 +310,16 @@ impl LiveRun {
         let Some(reason) = e.reason() else {
             return Err(e.into());
         };
-        self.failures += 1;
+        // A stall is silence, not a failure: it is retried at once, paced by the stall window.
+        if !matches!(e, PubSubError::Stall) {
+            self.failures += 1;
+        }
         if self.failures > MAX_FAILURES {
             return Err(e.into());
         }
-        if matches!(e, PubSubError::Auth) {
+        if matches!(e, PubSubError::Stall) {
+            self.client = None;
+        } else if matches!(e, PubSubError::Auth) {
             let stale = self
                 .creds
                 .as_ref()
@@ -448,6 +453,7 @@ impl LiveRun {
                 return Ok(None);
             }
         };
+        self.failures = 0;
         if resp.events.is_empty() {
             if resp.latest_replay_id.is_empty()
                 || self.replay.as_deref() == Some(&resp.latest_replay_id[..])
@@ -821,7 +827,7 @@ async fn reread(
             select.join(", "),
             list.join(", ")
         );
-        let body = rest.get(&key, &query_path(rest.cfg, &soql), None).await?;
+        let body = rest.get(key, &query_path(rest.cfg, &soql), None).await?;
         let page = QueryPage::parse(&body)?;
         let mut found = HashSet::new();
         for row in page.rows()? {
@@ -851,4 +857,47 @@ async fn reread(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_by_replay_id_and_uuid() {
+        let mut d = Dedup::default();
+        assert!(d.admit(b"r1", "u1"));
+        assert!(!d.admit(b"r1", "u2"));
+        assert!(!d.admit(b"r2", "u1"));
+        assert!(d.admit(b"r3", ""));
+        for i in 0..(MAX_DEDUP + 5) {
+            d.admit(format!("x{i}").as_bytes(), &format!("y{i}"));
+        }
+        assert!(d.order.len() <= MAX_DEDUP);
+        // The oldest were forgotten.
+        assert!(d.admit(b"r1", "u1"));
+    }
+
+    #[test]
+    fn batch_merges_per_id_in_commit_order() {
+        let mut b = Batch::default();
+        let f = |k: &str, v: &str| {
+            let mut m = Map::new();
+            m.insert(k.into(), Value::from(v));
+            m
+        };
+        b.upsert("a", f("Title", "x"), Value::from("t1"), false);
+        b.upsert("a", f("Email", "e"), Value::from("t2"), true);
+        assert_eq!(b.upserts.len(), 1);
+        assert!(!b.upserts[0].partial);
+        assert_eq!(b.upserts[0].fields.len(), 2);
+        b.delete("a", "t3".into());
+        assert!(b.upserts.is_empty());
+        assert_eq!(b.deletes.len(), 1);
+        // UNDELETE after DELETE: the record is back, no delete left.
+        b.upsert("a", f("Title", "y"), Value::from("t4"), false);
+        assert!(b.deletes.is_empty());
+        b.upsert("p", f("Title", "z"), Value::from("t5"), true);
+        assert!(b.upserts.iter().any(|u| u.id == "p" && u.partial));
+    }
 }
