@@ -666,10 +666,11 @@ impl LiveRun {
                     }),
                 );
             }
-            rec.insert("Id".into(), Value::String(u.id));
+            // The order polling gives: the fields, then `Id` and `SystemModstamp`.
             for (k, v) in u.fields {
                 rec.insert(k, v);
             }
+            rec.insert("Id".into(), Value::String(u.id));
             rec.insert("SystemModstamp".into(), u.stamp);
             records.push(Value::Object(rec));
         }
