@@ -1,6 +1,7 @@
-//! The gRPC connection to the Pub/Sub API: HTTP/2 over rustls with the OS roots plus
-//! `NODE_EXTRA_CA_CERTS` (plaintext only for `http://` loopback, checked by the config), and
-//! the `accesstoken` / `instanceurl` / `tenantid` metadata Salesforce authenticates each call by.
+//! The gRPC connection to the Pub/Sub API: HTTP/2 over rustls with the bundled Mozilla roots,
+//! the OS roots and `NODE_EXTRA_CA_CERTS` (plaintext only for `http://` loopback, checked by the
+//! config), and the `accesstoken` / `instanceurl` / `tenantid` metadata Salesforce authenticates
+//! each call by.
 
 use std::time::Duration;
 
@@ -79,7 +80,10 @@ pub fn connect(url: &str) -> Result<PubSubClient<Channel>, PubSubError> {
         .keep_alive_timeout(Duration::from_secs(20))
         .keep_alive_while_idle(true);
     if url.starts_with("https://") {
-        let mut tls = ClientTlsConfig::new().with_native_roots();
+        // Like Node and the REST client: bundled Mozilla roots, the OS store, NODE_EXTRA_CA_CERTS.
+        let mut tls = ClientTlsConfig::new()
+            .trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+            .with_native_roots();
         if let Some(ca) = extra_roots() {
             tls = tls.ca_certificate(ca);
         }
