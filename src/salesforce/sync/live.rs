@@ -368,6 +368,12 @@ impl LiveRun {
                     Some(mut step) => {
                         self.base = Some(self.sealer(secret).open(&step.checkpoint)?);
                         step.meta.insert("source".into(), Value::from("poll"));
+                        if !self.opts.ty.attributes && step.upserts > 0 {
+                            // One record shape across the run: stream records honour
+                            // `attributes: false`, so the catch-up's do too.
+                            step.upserts_json =
+                                crate::salesforce::attributes::strip(&step.upserts_json);
+                        }
                         return Ok(Some(step));
                     }
                     None => self.mode = Mode::Stream,
