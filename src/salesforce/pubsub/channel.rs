@@ -9,6 +9,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::proto::pub_sub_client::PubSubClient;
+use super::proxy::Proxy;
 use super::PubSubError;
 
 /// Connecting (TCP + TLS + HTTP/2) takes at most this.
@@ -89,5 +90,22 @@ pub fn connect(url: &str) -> Result<PubSubClient<Channel>, PubSubError> {
         }
         ep = ep.tls_config(tls).map_err(|e| bad(e.to_string()))?;
     }
-    Ok(PubSubClient::new(ep.connect_lazy()).max_decoding_message_size(MAX_MESSAGE))
+    let uri = ep.uri().clone();
+    let host = uri.host().unwrap_or("").to_string();
+    let channel = match Proxy::for_target(&host, url.starts_with("https://")) {
+        None => ep.connect_lazy(),
+        Some(proxy) => {
+            let connector = tower::service_fn(move |target: tonic::codegen::http::Uri| {
+                let proxy = proxy.clone();
+                async move {
+                    let host = target.host().unwrap_or("").to_string();
+                    let port = target.port_u16().unwrap_or(443);
+                    let s = proxy.tunnel(&host, port, CONNECT_TIMEOUT).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
+                }
+            });
+            ep.connect_with_connector_lazy(connector)
+        }
+    };
+    Ok(PubSubClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
 }
