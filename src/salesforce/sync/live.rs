@@ -604,6 +604,9 @@ impl LiveRun {
                     for f in &fields {
                         match value_of(f) {
                             Some((n, v)) => rec.insert(n.clone(), self.format(&n, v)),
+                            None if f.eq_ignore_ascii_case("Name") => {
+                                rec.insert(f.clone(), full_name(&ev.values))
+                            }
                             None => rec.insert(f.clone(), Value::Null),
                         };
                     }
@@ -770,6 +773,27 @@ impl Batch {
                 deleted_at: at,
             });
         }
+    }
+}
+
+/// A person's `Name` from the components of the event's compound `Name` field (a whole record
+/// has them all): first, middle, last name and suffix, as Salesforce composes it.
+fn full_name(values: &[(String, Value)]) -> Value {
+    let part = |k: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let parts: Vec<&str> = ["FirstName", "MiddleName", "LastName", "Suffix"]
+        .into_iter()
+        .filter_map(part)
+        .collect();
+    if parts.is_empty() {
+        Value::Null
+    } else {
+        Value::String(parts.join(" "))
     }
 }
 
