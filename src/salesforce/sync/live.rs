@@ -513,9 +513,16 @@ impl LiveRun {
                 self.add(&mut batch, r);
             }
         }
-        if !batch.gap_ids.is_empty() {
-            let ids = std::mem::take(&mut batch.gap_ids);
-            self.emit(rest, "gap", None, Some(ids.clone()), None);
+        if !batch.gap_ids.is_empty() || !batch.diff_ids.is_empty() {
+            let mut ids = std::mem::take(&mut batch.gap_ids);
+            if !ids.is_empty() {
+                self.emit(rest, "gap", None, Some(ids.clone()), None);
+            }
+            for id in std::mem::take(&mut batch.diff_ids) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
             let mut select = self.shape_fields();
             select.extend(["Id".to_string(), "SystemModstamp".to_string()]);
             let object = self.opts.ty.object.as_str().to_string();
@@ -634,6 +641,19 @@ impl LiveRun {
                 for id in &ev.record_ids {
                     batch.upsert(id, patch.clone(), stamp.clone(), true);
                 }
+                // A field sent as a data diff (long text) has no value to hand out: the record
+                // is read whole instead.
+                if ev
+                    .diff
+                    .iter()
+                    .any(|d| fields.iter().any(|f| f.eq_ignore_ascii_case(d)))
+                {
+                    for id in &ev.record_ids {
+                        if !batch.diff_ids.contains(id) {
+                            batch.diff_ids.push(id.clone());
+                        }
+                    }
+                }
             }
             "DELETE" => {
                 for id in &ev.record_ids {
@@ -726,6 +746,8 @@ struct Batch {
     types: Vec<String>,
     newest: i64,
     gap_ids: Vec<String>,
+    /// Records with a field sent as a diff: re-read like a gap's.
+    diff_ids: Vec<String>,
     gap_at: i64,
     overflow: bool,
 }
