@@ -523,7 +523,14 @@ impl LiveRun {
                     ids.push(id);
                 }
             }
-            let mut select = self.shape_fields();
+            // The whole shape, relationship paths included, as polling reads it.
+            let mut select: Vec<String> = self
+                .field_list()
+                .into_iter()
+                .filter(|f| {
+                    !f.eq_ignore_ascii_case("Id") && !f.eq_ignore_ascii_case("SystemModstamp")
+                })
+                .collect();
             select.extend(["Id".to_string(), "SystemModstamp".to_string()]);
             let object = self.opts.ty.object.as_str().to_string();
             reread(rest, &self.key, &object, &select, &mut batch, &ids).await?;
@@ -543,6 +550,18 @@ impl LiveRun {
 
     /// The record shape's top-level field names (`Id` and `SystemModstamp` come separately).
     fn shape_fields(&self) -> Vec<String> {
+        self.field_list()
+            .into_iter()
+            .filter(|f| {
+                !f.contains('.')
+                    && !f.eq_ignore_ascii_case("Id")
+                    && !f.eq_ignore_ascii_case("SystemModstamp")
+            })
+            .collect()
+    }
+
+    /// The type's field list (`fields: 'all'`: the one the catch-up read).
+    fn field_list(&self) -> Vec<String> {
         let list: Vec<String> = match (
             &self.opts.ty.all,
             self.base.as_ref().and_then(|b| b.fields.clone()),
@@ -556,13 +575,7 @@ impl LiveRun {
                 .map(|f| f.as_str().to_string())
                 .collect(),
         };
-        list.into_iter()
-            .filter(|f| {
-                !f.contains('.')
-                    && !f.eq_ignore_ascii_case("Id")
-                    && !f.eq_ignore_ascii_case("SystemModstamp")
-            })
-            .collect()
+        list
     }
 
     fn format(&self, name: &str, v: Value) -> Value {
@@ -704,6 +717,12 @@ impl LiveRun {
             records.push(Value::Object(rec));
         }
         let n = records.len();
+        let mut json =
+            serde_json::to_string(&records).map_err(|e| Error::Internal(e.to_string()))?;
+        if !self.opts.ty.attributes {
+            // Records re-read over REST carry them on their parent records too.
+            json = crate::salesforce::attributes::strip(&json);
+        }
         let mut meta = Map::new();
         meta.insert("source".into(), Value::from("stream"));
         meta.insert("changeTypes".into(), serde_json::json!(batch.types));
@@ -718,8 +737,7 @@ impl LiveRun {
         }
         Ok((
             Step {
-                upserts_json: serde_json::to_string(&records)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                upserts_json: json,
                 upserts: n,
                 deletes: batch.deletes,
                 checkpoint: self.checkpoint(secret)?,
