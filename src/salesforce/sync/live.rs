@@ -196,11 +196,6 @@ impl LiveRun {
         rest: &Rest<'_>,
         start: &Start,
     ) -> std::result::Result<(), PubSubError> {
-        if self.creds.is_none() {
-            self.credentials(rest, None)
-                .await
-                .map_err(|e| PubSubError::Unavailable(e.to_string()))?;
-        }
         if self.client.is_none() {
             self.client = Some(channel::connect(rest.cfg.pubsub_url.as_str())?);
         }
@@ -247,6 +242,10 @@ impl LiveRun {
             Start::Latest => "LATEST",
             Start::After(_) => "CUSTOM",
         };
+        // The token's own failures (RECONNECT_REQUIRED …) are the run's, not the stream's.
+        if self.creds.is_none() {
+            self.credentials(rest, None).await?;
+        }
         loop {
             match self.open(rest, &start).await {
                 Ok(()) => {
@@ -396,6 +395,7 @@ impl LiveRun {
             Some((state, Some(replay))) => {
                 self.base = Some(state);
                 self.replay = Some(replay.clone());
+                self.credentials(rest, None).await?;
                 match self.open(rest, &Start::After(replay)).await {
                     Ok(()) => {
                         self.emit(rest, "subscribed", None, None, Some("CUSTOM"));
@@ -406,7 +406,10 @@ impl LiveRun {
                         self.emit(rest, "replayExpired", None, None, None);
                         self.fallback(rest, secret).await
                     }
-                    Err(e) if e.reason().is_some() => self.recover(e, rest, secret).await,
+                    Err(e) if e.reason().is_some() => {
+                        self.mode = Mode::Stream;
+                        self.recover(e, rest, secret).await
+                    }
                     Err(e) => Err(e.into()),
                 }
             }
