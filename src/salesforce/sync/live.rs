@@ -96,8 +96,6 @@ pub struct LiveRun {
     failures: u32,
     /// Describe types by lower-case field name (dates and datetimes are formatted as REST's).
     kinds: Option<HashMap<String, String>>,
-    /// Steps ready to hand out (an overflow's own step before its catch-up).
-    queued: VecDeque<Step>,
 }
 
 fn now_ms() -> i64 {
@@ -122,7 +120,6 @@ impl LiveRun {
             dedup: Dedup::default(),
             failures: 0,
             kinds: None,
-            queued: VecDeque::new(),
         }
     }
 
@@ -358,9 +355,6 @@ impl LiveRun {
         secret: &StateSecret,
     ) -> Result<Option<Step>> {
         loop {
-            if let Some(s) = self.queued.pop_front() {
-                return Ok(Some(s));
-            }
             match &mut self.mode {
                 Mode::Start => self.start(rest, secret).await?,
                 Mode::Poll(run) => match run.next(rest, describes, secret).await? {
