@@ -119,3 +119,29 @@ test('create, update and delete reach a live sync as stream steps', async () => 
   expect(again.state.error).toBeNull()
   expect(before).toBeGreaterThan(0)
 }, 60000)
+
+test('a keepalive advances the checkpoint with an empty stream step', async () => {
+  await sim.control('pubsub', { keepaliveMs: 150 })
+  try {
+    const copy = new Map()
+    const run = liveRun(copy)
+    expect(await until(() => run.steps.some((s) => s.meta.keepalive === true))).toBe(true)
+    const ka = run.steps.find((s) => s.meta.keepalive === true)
+    expect(ka.upserts).toEqual([])
+    expect(ka.deletes).toEqual([])
+    expect(ka.meta.source).toBe('stream')
+    run.ac.abort()
+    await run.done
+    expect(run.state.error).toBeNull()
+  } finally {
+    await sim.control('pubsub', { keepaliveMs: 270000 })
+  }
+})
+
+test('bad live options are typed errors', async () => {
+  const first = (opts) => fl.sync({ ...conn, type: 'contacts', ...opts }).next()
+  await expect(first({ live: 'yes' })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  await expect(first({ live: true, liveStallMs: 5 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  expect(() => new Forcelink(baseConfig(sim, { pubsubUrl: 'http://pubsub.example.com:7443' }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+  expect(() => new Forcelink(baseConfig(sim, { pubsubUrl: 'ftp://x' }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+})
