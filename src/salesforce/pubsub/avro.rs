@@ -228,6 +228,12 @@ pub fn iso_date(days: i64) -> String {
 
 /// Decodes one event's payload under its schema.
 pub fn decode(schema: &EventSchema, payload: &[u8]) -> Result<ChangeEvent, PubSubError> {
+    // A length prefix is never trusted past the message size (8 MiB): a corrupt one fails the
+    // decode instead of allocating gigabytes. (Process-wide and set once.)
+    static LIMIT: std::sync::Once = std::sync::Once::new();
+    LIMIT.call_once(|| {
+        apache_avro::util::max_allocation_bytes(8 << 20);
+    });
     let mut reader = payload;
     let value = apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
         .map_err(|e| PubSubError::Decode(e.to_string()))?;
