@@ -59,9 +59,15 @@ struct Dedup {
 }
 
 impl Dedup {
-    /// False when the event was delivered already.
+    /// False when the event was delivered already: the same EventUuid, or for an event without
+    /// one the same replay id (replay ids alone can repeat after an org migration).
     fn admit(&mut self, replay: &[u8], uuid: &str) -> bool {
-        if self.replays.contains(replay) || (!uuid.is_empty() && self.uuids.contains(uuid)) {
+        let seen = if uuid.is_empty() {
+            self.replays.contains(replay)
+        } else {
+            self.uuids.contains(uuid)
+        };
+        if seen {
             return false;
         }
         self.replays.insert(replay.to_vec());
@@ -935,9 +941,11 @@ mod tests {
     fn dedup_by_replay_id_and_uuid() {
         let mut d = Dedup::default();
         assert!(d.admit(b"r1", "u1"));
-        assert!(!d.admit(b"r1", "u2"));
         assert!(!d.admit(b"r2", "u1"));
+        // A repeated replay id with a new EventUuid is a new event.
+        assert!(d.admit(b"r1", "u2"));
         assert!(d.admit(b"r3", ""));
+        assert!(!d.admit(b"r3", ""));
         for i in 0..(MAX_DEDUP + 5) {
             d.admit(format!("x{i}").as_bytes(), &format!("y{i}"));
         }
