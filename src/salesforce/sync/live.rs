@@ -630,6 +630,11 @@ impl LiveRun {
                             None if f.eq_ignore_ascii_case("Name") => {
                                 rec.insert(f.clone(), full_name(&ev.values))
                             }
+                            // Change events leave it out; a record just created or restored
+                            // is not in the recycle bin.
+                            None if f.eq_ignore_ascii_case("IsDeleted") => {
+                                rec.insert(f.clone(), Value::Bool(false))
+                            }
                             None => rec.insert(f.clone(), Value::Null),
                         };
                     }
