@@ -662,12 +662,27 @@ impl LiveRun {
                 for id in &ev.record_ids {
                     batch.upsert(id, patch.clone(), stamp.clone(), true);
                 }
-                // A field sent as a data diff (long text) has no value to hand out: the record
-                // is read whole instead.
-                if ev
-                    .diff
-                    .iter()
-                    .any(|d| fields.iter().any(|f| f.eq_ignore_ascii_case(d)))
+                // A field sent as a data diff (long text) has no value to hand out, and a
+                // person's full `Name` is not in the event when only its parts changed: the
+                // record is read whole instead.
+                let has = |list: &[String], f: &str| list.iter().any(|x| x.eq_ignore_ascii_case(f));
+                let name_parts = [
+                    "FirstName",
+                    "MiddleName",
+                    "LastName",
+                    "Suffix",
+                    "Salutation",
+                ];
+                let stale_name = has(&fields, "Name")
+                    && !has(&ev.changed, "Name")
+                    && name_parts
+                        .iter()
+                        .any(|p| has(&ev.changed, p) || has(&ev.nulled, p));
+                if stale_name
+                    || ev
+                        .diff
+                        .iter()
+                        .any(|d| fields.iter().any(|f| f.eq_ignore_ascii_case(d)))
                 {
                     for id in &ev.record_ids {
                         if !batch.diff_ids.contains(id) {
