@@ -102,6 +102,8 @@ pub struct LiveRun {
     failures: u32,
     /// Describe types by lower-case field name (dates and datetimes are formatted as REST's).
     kinds: Option<HashMap<String, String>>,
+    /// Relationship name (lower case) → its reference field (`account` → `AccountId`).
+    rels: HashMap<String, String>,
 }
 
 fn now_ms() -> i64 {
@@ -126,6 +128,7 @@ impl LiveRun {
             dedup: Dedup::default(),
             failures: 0,
             kinds: None,
+            rels: HashMap::new(),
         }
     }
 
@@ -507,6 +510,14 @@ impl LiveRun {
                     .map(|f| (f.name.to_ascii_lowercase(), f.kind.clone()))
                     .collect(),
             );
+            self.rels = d
+                .fields
+                .iter()
+                .filter_map(|f| {
+                    let r = f.relationship_name.as_ref()?;
+                    Some((r.to_ascii_lowercase(), f.name.clone()))
+                })
+                .collect();
         }
         let mut batch = Batch::default();
         for r in received {
@@ -561,6 +572,19 @@ impl LiveRun {
                     && !f.eq_ignore_ascii_case("SystemModstamp")
             })
             .collect()
+    }
+
+    /// The relationship names of the type's parent fields (`Account.Name` → `Account`).
+    fn relationships(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in self.field_list() {
+            if let Some((rel, _)) = f.split_once('.') {
+                if !out.iter().any(|r| r.eq_ignore_ascii_case(rel)) {
+                    out.push(rel.to_string());
+                }
+            }
+        }
+        out
     }
 
     /// The type's field list (`fields: 'all'`: the one the catch-up read).
@@ -640,6 +664,24 @@ impl LiveRun {
                     }
                     batch.upsert(id, rec, stamp.clone(), false);
                 }
+                // Parent fields (`Account.Name`) are not in change events: a null reference
+                // gives a null parent, as REST does; a set one means reading the record. So does
+                // an event for several records (each has its own values).
+                let mut reread = ev.record_ids.len() > 1;
+                for rel in self.relationships() {
+                    let reference = self.rels.get(&rel.to_ascii_lowercase());
+                    match reference.and_then(|r| value_of(r)).map(|(_, v)| v) {
+                        None | Some(Value::Null) if reference.is_some() => {
+                            for id in &ev.record_ids {
+                                batch.set(id, &rel, Value::Null);
+                            }
+                        }
+                        _ => reread = true,
+                    }
+                }
+                if reread {
+                    batch.reread(&ev.record_ids);
+                }
             }
             "UPDATE" => {
                 let mut patch = Map::new();
@@ -678,7 +720,14 @@ impl LiveRun {
                     && name_parts
                         .iter()
                         .any(|p| has(&ev.changed, p) || has(&ev.nulled, p));
+                // A changed reference makes its parent's fields stale.
+                let parent_changed = self.relationships().iter().any(|rel| {
+                    self.rels
+                        .get(&rel.to_ascii_lowercase())
+                        .is_some_and(|r| has(&ev.changed, r) || has(&ev.nulled, r))
+                });
                 if stale_name
+                    || parent_changed
                     || ev
                         .diff
                         .iter()
@@ -814,6 +863,22 @@ impl Batch {
                 // A patch after a delete in the same step cannot restore the record.
                 partial: partial || was_deleted,
             }),
+        }
+    }
+
+    /// Sets one field of a record already in the batch.
+    fn set(&mut self, id: &str, field: &str, v: Value) {
+        if let Some(u) = self.upserts.iter_mut().find(|u| u.id == id) {
+            u.fields.insert(field.to_string(), v);
+        }
+    }
+
+    /// Records to read whole over REST once the batch is complete.
+    fn reread(&mut self, ids: &[String]) {
+        for id in ids {
+            if !self.diff_ids.contains(id) {
+                self.diff_ids.push(id.clone());
+            }
         }
     }
 
