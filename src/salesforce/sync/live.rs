@@ -48,6 +48,8 @@ enum Mode {
     /// Polling (the catch-up, a replay-expiry or overflow catch-up).
     Poll(Box<SyncRun>),
     Stream,
+    /// The API budget stopped the catch-up: the run ends (resuming polls the rest first).
+    Done,
 }
 
 /// Recently delivered events, by replay id and by EventUuid.
@@ -376,10 +378,17 @@ impl LiveRun {
                             step.upserts_json =
                                 crate::salesforce::attributes::strip(&step.upserts_json);
                         }
+                        if step.meta.get("done") == Some(&Value::Bool(false)) {
+                            // Streaming now would skip what the catch-up has not read; its
+                            // checkpoint has no replay id, so a resumed run polls first.
+                            self.stop();
+                            self.mode = Mode::Done;
+                        }
                         return Ok(Some(step));
                     }
                     None => self.mode = Mode::Stream,
                 },
+                Mode::Done => return Ok(None),
                 Mode::Stream => {
                     if let Some(step) = self.stream_step(rest, describes, secret).await? {
                         return Ok(Some(step));
