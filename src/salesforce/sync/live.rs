@@ -7,6 +7,12 @@
 //! checkpoint is the catch-up's last state plus the replay id of the last event delivered.
 //! Resuming one resubscribes after that replay id; when Salesforce no longer retains it the run
 //! polls from the state's modstamp (with the lookback) under a fresh subscription, as above.
+//!
+//! Each FetchResponse becomes one step: records merged per Id in commit order (CREATE/UNDELETE
+//! whole, UPDATE as a patch of changed and nulled fields), deletes, and the Ids whose values an
+//! event cannot give (gap events, data-diff fields, parent fields, a person's full Name) re-read
+//! over REST. Redelivered events are dropped by EventUuid; `GAP_OVERFLOW` polls from the walk's
+//! state before the stream goes on.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
