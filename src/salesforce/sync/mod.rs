@@ -14,6 +14,7 @@
 mod bulk_verify;
 pub mod checkpoint;
 mod formula;
+pub mod live;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -61,6 +62,7 @@ pub struct Deleted {
 }
 
 /// Options of one run, already validated.
+#[derive(Clone)]
 pub struct SyncOptions {
     pub type_name: String,
     pub ty: ExportType,
