@@ -20,7 +20,7 @@ const BENCH = __dirname
 const ROOT = path.join(BENCH, '..')
 const RESULTS = path.join(BENCH, 'results')
 const NATIVE_DIR = path.join(RESULTS, 'native')
-const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'latency', 'micro']
+const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'latency', 'live', 'micro']
 
 function parseArgs(argv) {
   const o = { only: ALL, rounds: null, cpuProf: false, build: true, write: null }
@@ -193,12 +193,14 @@ main().catch((e) => {
   process.exit(1)
 })
 
-// The chaos runs' sections (`npm run chaos -- --write`) and the keepAlive benchmark's
-// (`node benchmark/keepalive.js --write`) survive a benchmark rewrite.
+// The chaos runs' sections (`npm run chaos -- --write`), the keepAlive benchmark's
+// (`node benchmark/keepalive.js --write`) and the live one's (`node benchmark/live.js --write`) when
+// this run has none survive a benchmark rewrite.
 function writeBenchmarks(text) {
   const file = path.join(ROOT, 'BENCHMARKS.md')
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
-  const kept = ['chaos', 'chaos-keepalive', 'keepalive']
+  const kept = ['chaos', 'chaos-keepalive', 'keepalive', 'live']
+    .filter((name) => !text.includes(`<!-- ${name}:start -->`))
     .map((name) => old.match(new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->\\n?`)))
     .filter(Boolean)
     .map((m) => m[0].trimEnd())
