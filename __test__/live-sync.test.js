@@ -74,7 +74,7 @@ function apply(copy, step) {
 /** A live sync in this process; `stop()` aborts it (which must end it cleanly). */
 function live({ checkpoint, copy = new Map(), ...extra } = {}) {
   const ac = new AbortController()
-  const run = { copy, checkpoint, steps: [], error: null }
+  const run = { copy, checkpoint, steps: [], error: null, from: events.length }
   run.done = (async () => {
     try {
       const it = fl.sync({ ...conn, checkpoint, live: true, signal: ac.signal, liveStallMs: LIVE_STALL_MS, ...extra })
@@ -119,9 +119,12 @@ async function expectEqualToOrg(copy) {
   expect(diffs.slice(0, 10)).toEqual([])
 }
 
-/** Resolves once the run is live: caught up and subscribed (a stream step, keepalives included). */
-const isLive = (run) => until(() => run.stream().length > 0 || run.error !== null).then(() => expect(run.error).toBeNull())
 const kinds = (from) => events.slice(from).map((e) => e.kind)
+/** Resolves once the run is live: caught up and subscribed (its `subscribed` event). */
+async function isLive(run) {
+  expect(await until(() => kinds(run.from).includes('subscribed') || run.error !== null)).toBe(true)
+  expect(run.error).toBeNull()
+}
 
 beforeAll(async () => {
   sim = await startSimulator({ contacts: 120, deals: 0, notes: 0 })
@@ -205,21 +208,24 @@ test('resume from a live checkpoint after a SIGKILL of the consuming process: no
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.pubsubCaPath },
       })
-      const p = { child, lines: [], stderr: '', last: null, exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) }
+      const p = { child, lines: [], stderr: '', last: null }
+      const rl = readline.createInterface({ input: child.stdout })
+      // Exited, and every line it printed read.
+      p.exited = Promise.all([new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))), new Promise((r) => rl.once('close', r))]).then(([x]) => x)
       child.stderr.on('data', (d) => (p.stderr += d))
-      readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      rl.on('line', (l) => {
         p.lines.push(l)
         const m = /^CKPT (\S+) (\S+)$/.exec(l)
         if (m) p.last = { source: m[1], checkpoint: m[2] }
       })
-      p.stream = () => p.lines.filter((l) => l.startsWith('CKPT stream')).length
+      p.subscribed = () => p.lines.some((l) => l.startsWith('EVENT') && JSON.parse(l.slice(6)).kind === 'subscribed')
       return p
     }
     const copyNow = () => new Map(JSON.parse(fs.readFileSync(statePath, 'utf8')).copy)
 
     const first = start()
-    expect(await until(() => first.stream() > 0 || first.child.exitCode !== null)).toBe(true)
-    expect(first.stderr).toBe('')
+    expect(await until(() => first.subscribed() || first.child.exitCode !== null)).toBe(true)
+    expect(first.stderr).not.toMatch(/live-sync-child/)
     // Changes while it runs; killed -9 once it applied some of them from the stream.
     const n0 = first.lines.length
     await kmutate({ count: 30, seed: 7 })
@@ -246,7 +252,7 @@ test('resume from a live checkpoint after a SIGKILL of the consuming process: no
     expect(await until(want)).toBe(true)
     second.child.kill('SIGKILL')
     await second.exited
-    expect(second.stderr).toBe('')
+    expect(second.stderr).not.toMatch(/live-sync-child/)
     const org = await tls.control.records('Contact')
     const copy = copyNow()
     expect([...copy.keys()].sort()).toEqual(org.map((r) => r.Id).sort())
@@ -271,14 +277,14 @@ test('replay expiry: polling catch-up from the checkpoint, then live again, with
   await control('pubsub/expire', {})
   const from = events.length
   const again = live({ checkpoint, copy })
-  expect(await until(() => kinds(from).includes('replayExpired') && again.stream().length > 0)).toBe(true)
+  expect(await until(() => kinds(from).includes('replayExpired') && kinds(from).lastIndexOf('subscribed') > kinds(from).indexOf('replayExpired'))).toBe(true)
   expect(again.error).toBeNull()
   expect(again.steps.some((s) => s.meta.source === 'poll')).toBe(true)
-  expect(kinds(from).indexOf('replayExpired')).toBeLessThan(kinds(from).lastIndexOf('subscribed'))
   await expectEqualToOrg(again.copy)
   // And the stream carries on.
   await mutate({ count: 20, seed: 302 })
   await expectEqualToOrg(again.copy)
+  expect(again.stream().some((s) => s.upserts.length + s.deletes.length > 0)).toBe(true)
   await again.stop()
 })
 
@@ -333,18 +339,23 @@ test('a stalled stream is resubscribed (reason stall) and the copy stays correct
 test('a stream reset is resubscribed; break ends the iterator cleanly', async () => {
   const copy = new Map()
   const from = events.length
-  let resetSent = false
+  let changed = false
+  // Once subscribed: the stream is reset, then records change.
+  const driver = (async () => {
+    if (!(await until(() => kinds(from).includes('subscribed')))) return
+    await control('pubsub/reset', {})
+    expect(await until(() => kinds(from).includes('resubscribed'))).toBe(true)
+    await mutate({ count: 10, seed: 700 })
+    changed = true
+  })()
   // A bound, so a stream that never converges fails the test instead of hanging it.
   const signal = AbortSignal.timeout(30000)
   for await (const step of fl.sync({ ...conn, live: true, liveStallMs: LIVE_STALL_MS, signal })) {
     apply(copy, step)
-    if (step.meta.source === 'stream' && !resetSent) {
-      resetSent = true
-      await control('pubsub/reset', {})
-      await mutate({ count: 10, seed: 700 })
-    }
-    if (resetSent && (await inStep(copy))) break
+    if (changed && step.meta.source === 'stream' && (await inStep(copy))) break
   }
-  expect(events.slice(from).some((e) => e.kind === 'resubscribed')).toBe(true)
+  await driver
+  expect(signal.aborted).toBe(false)
+  expect(events.slice(from).find((e) => e.kind === 'resubscribed').reason).toBe('reset')
   await expectEqualToOrg(copy)
 })
