@@ -347,6 +347,10 @@ export interface SyncArgs {
   formulaRefresh?: number
   /** `'all'` or a list of fields, in place of the export type's. */
   fields?: 'all' | string[]
+  /** After the polling catch-up, follow the object's Change Data Capture channel. */
+  live?: boolean
+  /** Live: silence (ms) after which the stream is resubscribed (default 300,000). */
+  liveStallMs?: number
 }
 
 /** `getAccessToken` arguments. */

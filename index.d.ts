@@ -143,6 +143,12 @@ export interface ForcelinkConfig {
   stateSecret: string | undefined
   /** Default `https://login.salesforce.com`. */
   loginUrl?: string
+  /**
+   * The Pub/Sub API (gRPC) origin for `sync({ live: true })`. Default
+   * `https://api.pubsub.salesforce.com:7443`; `http://` only for loopback hosts. TLS trusts the
+   * OS roots plus `NODE_EXTRA_CA_CERTS`.
+   */
+  pubsubUrl?: string
   /** Default `"62.0"`. */
   apiVersion?: string
   /** Default `["api", "id", "web", "refresh_token"]`. */
@@ -316,6 +322,18 @@ export type SyncOptions = Connection & {
   formulaRefresh?: number
   /** This sync's fields: `'all'` follows the org's schema (see `schemaChange`), or a list. */
   fields?: 'all' | string[]
+  /**
+   * After the polling catch-up, follow the object's Change Data Capture channel
+   * (`/data/<Object>ChangeEvent`) over the Pub/Sub API and yield its changes until `signal`
+   * aborts or the loop breaks. Stream steps' UPDATE records are patches: apply upserts as a
+   * merge (`{ ...old, ...patch }`). Default false.
+   */
+  live?: boolean
+  /**
+   * Live: a stream silent this long (ms) is resubscribed. Salesforce sends a keepalive at least
+   * every 270 s; default 300000.
+   */
+  liveStallMs?: number
   signal?: AbortSignal
 }
 
@@ -335,6 +353,16 @@ export interface SyncStep<R = SalesforceRecord> {
     /** `verify`: a window re-read after its count disagreed, and one that still disagrees. */
     reread?: VerifyWindow
     verifyMismatch?: VerifyWindow
+    /** `live`: where the step comes from (the polling catch-up, or the change stream). */
+    source?: 'poll' | 'stream'
+    /** Stream steps: ms from the newest event's commit to the step being handed out. */
+    lagMs?: number
+    /** Stream steps: the change types in the step (`CREATE`, `UPDATE`, `DELETE`, `UNDELETE`, `GAP_*`). */
+    changeTypes?: string[]
+    /** Stream steps holding UPDATE patches (only changed and nulled fields, plus `Id`/`SystemModstamp`). */
+    partial?: true
+    /** A keepalive advanced the checkpoint; no records. */
+    keepalive?: true
   }
 }
 
@@ -429,6 +457,19 @@ export interface ForcelinkEvents {
   schemaChange: { connection: EventConnection; orgId: string | null; type: string; added: string[]; removed: string[] }
   /** `sync({ verify: true })`: a window's count still disagreed after one re-read. */
   verifyMismatch: { connection: EventConnection; orgId: string | null; type: string; from: string; to: string; expected: number; received: number }
+  /** `sync({ live: true })`: the change stream (re)subscribed, or recovered from a gap, an overflow or an expired replay id. */
+  changeStream: {
+    connection: EventConnection
+    orgId: string | null
+    type: string
+    kind: 'subscribed' | 'resubscribed' | 'gap' | 'overflow' | 'replayExpired'
+    /** `resubscribed`: why. */
+    reason?: 'auth' | 'unavailable' | 'internal' | 'stall' | 'reset'
+    /** `gap`: the records re-read over REST. */
+    recordIds?: string[]
+    /** `subscribed` / `resubscribed`: `LATEST`, or `CUSTOM` (after the last replay id). */
+    replayFrom?: 'LATEST' | 'CUSTOM'
+  }
 }
 
 /** Every async method accepts `signal`: aborting it rejects the call with `CANCELLED` (`cause`: `signal.reason`). */

@@ -275,7 +275,7 @@ function checkJson(v, field) {
 }
 
 const LOG_METHODS = ['debug', 'info', 'warn', 'error']
-const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob', 'schemaChange', 'verifyMismatch']
+const EVENT_NAMES = ['refresh', 'reconnectRequired', 'retry', 'rateLimited', 'apiUsage', 'storeError', 'bulkJob', 'schemaChange', 'verifyMismatch', 'changeStream']
 
 function who(e) {
   const c = e.connection
@@ -303,6 +303,8 @@ function logLine(name, e) {
       return ['info', `forcelink: Bulk job ${e.jobId} ${e.state}${who(e)}${org}`]
     case 'verifyMismatch':
       return ['warn', `forcelink: ${e.type} window ${e.from}..${e.to} counts ${e.expected} records, ${e.received} read after a re-read${who(e)}${org}`]
+    case 'changeStream':
+      return [e.kind === 'subscribed' ? 'info' : 'warn', `forcelink: ${e.type} change stream ${e.kind}${e.reason ? ` (${e.reason})` : ''}${e.recordIds ? ` (${e.recordIds.length} records re-read)` : ''}${who(e)}${org}`]
     case 'schemaChange':
       return ['info', `forcelink: ${e.type} fields changed (added ${(e.added || []).join(', ') || 'none'}; removed ${(e.removed || []).join(', ') || 'none'})${who(e)}${org}`]
     default:
@@ -749,7 +751,11 @@ class Forcelink extends EventEmitter {
       fields: fieldsOption(opts.fields),
       verify: opts.verify === undefined || opts.verify === null ? undefined : opts.verify,
       formulaRefresh: num(opts.formulaRefresh),
+      live: opts.live === undefined || opts.live === null ? undefined : opts.live,
+      liveStallMs: num(opts.liveStallMs),
     }
+    if (args.live !== undefined && typeof args.live !== 'boolean') throw inputError('live', 'must be a boolean')
+    if (opts.liveStallMs !== undefined && opts.liveStallMs !== null && args.liveStallMs === undefined) throw inputError('liveStallMs', 'must be a whole number of milliseconds from 100 to 3,600,000')
     if (opts.formulaRefresh !== undefined && opts.formulaRefresh !== null && args.formulaRefresh === undefined) throw inputError('formulaRefresh', 'must be a duration in milliseconds, from 0 to a year')
     if (args.verify !== undefined && typeof args.verify !== 'boolean') throw inputError('verify', 'must be a boolean')
     if (this.#closed) throw closedError()
@@ -760,7 +766,18 @@ class Forcelink extends EventEmitter {
     } catch (e) {
       throw convert(e)
     }
-    for await (const text of this.#drain(cursor, signal, (c) => c.nextJson())) yield JSON.parse(text)
+    if (args.live !== true) {
+      for await (const text of this.#drain(cursor, signal, (c) => c.nextJson())) yield JSON.parse(text)
+      return
+    }
+    // A live sync has no end of its own: aborting `signal` or close() ends it cleanly (the
+    // stream is cancelled with the native cursor), as breaking out of the loop does.
+    try {
+      for await (const text of this.#drain(cursor, signal, (c) => c.nextJson())) yield JSON.parse(text)
+    } catch (e) {
+      if (e && e.code === 'CANCELLED' && ((signal && signal.aborted) || this.#closed)) return
+      throw e
+    }
   }
 
   /** Creates a record: `{ id }`. Not retried once the request may have reached Salesforce. */

@@ -12,6 +12,8 @@ use crate::salesforce::soql::ExportType;
 use crate::secret::{ClientSecret, StateSecret};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+/// Salesforce's Pub/Sub API endpoint (gRPC), for `sync({ live: true })`.
+pub const DEFAULT_PUBSUB_URL: &str = "https://api.pubsub.salesforce.com:7443";
 pub const DEFAULT_API_VERSION: &str = "62.0";
 pub const DEFAULT_SCOPES: [&str; 4] = ["api", "id", "web", "refresh_token"];
 
@@ -24,6 +26,7 @@ struct RawConfig {
     redirect_uri: Option<String>,
     state_secret: Option<String>,
     login_url: Option<String>,
+    pubsub_url: Option<String>,
     api_version: Option<String>,
     scopes: Option<Vec<String>>,
     state_ttl_seconds: Option<f64>,
@@ -253,6 +256,8 @@ pub struct Config {
     pub redirect_uri: RedirectUri,
     pub state_secret: StateSecret,
     pub login_url: LoginUrl,
+    /// The Pub/Sub API origin (https, or http on loopback).
+    pub pubsub_url: LoginUrl,
     pub api_version: ApiVersion,
     pub scopes: Vec<String>,
     pub state_ttl: Duration,
@@ -299,6 +304,7 @@ impl std::fmt::Debug for Config {
             .field("redirect_uri", &self.redirect_uri)
             .field("state_secret", &self.state_secret)
             .field("login_url", &self.login_url)
+            .field("pubsub_url", &self.pubsub_url)
             .field("api_version", &self.api_version)
             .field("scopes", &self.scopes)
             .field("encryption_key", &self.encryption_key.map(|_| "***"))
@@ -479,6 +485,10 @@ impl Config {
         let login_url = LoginUrl::parse(
             "loginUrl",
             raw.login_url.as_deref().unwrap_or(DEFAULT_LOGIN_URL),
+        )?;
+        let pubsub_url = LoginUrl::parse(
+            "pubsubUrl",
+            raw.pubsub_url.as_deref().unwrap_or(DEFAULT_PUBSUB_URL),
         )?;
         let api_version = ApiVersion::parse(
             "apiVersion",
@@ -681,6 +691,7 @@ impl Config {
             redirect_uri,
             state_secret: StateSecret::new(state_secret),
             login_url,
+            pubsub_url,
             api_version,
             scopes,
             state_ttl,

@@ -106,6 +106,25 @@ pub enum Event {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// `sync({ live: true })`: the change stream (re)subscribed, or recovered from a gap, an
+    /// overflow or an expired replay id.
+    ChangeStream {
+        connection: Connection,
+        org_id: Option<String>,
+        #[serde(rename = "type")]
+        type_name: String,
+        /// `subscribed`, `resubscribed`, `gap`, `overflow` or `replayExpired`.
+        kind: &'static str,
+        /// `resubscribed`: why (`auth`, `unavailable`, `internal`, `stall`, `reset`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+        /// `gap`: the records re-read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record_ids: Option<Vec<String>>,
+        /// `subscribed` / `resubscribed`: `LATEST`, or `CUSTOM` (after the last replay id).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replay_from: Option<&'static str>,
+    },
     /// `sync({ verify: true })`: a window's `SELECT COUNT()` still disagreed with the records read
     /// for it after one re-read.
     VerifyMismatch {

@@ -577,6 +577,64 @@ impl Forcelink {
 
     /// A `sync` run; the checkpoint is verified here, before any request.
     pub fn sync_run(&self, key: &ConnKey, type_name: &str, o: SyncArgs) -> Result<SyncRun> {
+        SyncRun::new(
+            key.clone(),
+            self.sync_options(type_name, o)?,
+            &self.cfg.state_secret,
+        )
+    }
+
+    /// A `sync` run as the binding drives it: `live` joins the change stream after the catch-up
+    /// (`live_stall_ms`: silence after which the stream is resubscribed).
+    pub fn sync_runner(
+        &self,
+        key: &ConnKey,
+        type_name: &str,
+        o: SyncArgs,
+        live: bool,
+        live_stall_ms: Option<f64>,
+    ) -> Result<crate::salesforce::sync::live::Runner> {
+        use crate::salesforce::sync::live::{LiveRun, Runner};
+        let stall = match live_stall_ms {
+            None => None,
+            Some(ms)
+                if ms.is_finite() && ms.fract() == 0.0 && (100.0..=3_600_000.0).contains(&ms) =>
+            {
+                Some(ms as u64)
+            }
+            Some(_) => {
+                return Err(Error::input(
+                    "liveStallMs",
+                    "must be a whole number of milliseconds from 100 to 3,600,000",
+                ))
+            }
+        };
+        let opts = self.sync_options(type_name, o)?;
+        if !live {
+            return Ok(Runner::Poll(Box::new(SyncRun::new(
+                key.clone(),
+                opts,
+                &self.cfg.state_secret,
+            )?)));
+        }
+        // A bad checkpoint fails here, before any request, as for a polling run.
+        SyncRun::new(key.clone(), opts.clone(), &self.cfg.state_secret)?;
+        Ok(Runner::Live(Box::new(LiveRun::new(
+            key.clone(),
+            opts,
+            stall,
+        ))))
+    }
+
+    pub async fn runner_next(
+        &self,
+        run: &mut crate::salesforce::sync::live::Runner,
+    ) -> Result<Option<Step>> {
+        run.next(&self.rest(), &self.describes, &self.cfg.state_secret)
+            .await
+    }
+
+    fn sync_options(&self, type_name: &str, o: SyncArgs) -> Result<SyncOptions> {
         let mut ty = self.cfg.export_type(type_name)?.clone();
         if let Some(f) = &o.fields {
             ty = f.apply(&ty)?.0;
@@ -643,7 +701,7 @@ impl Forcelink {
             verify: o.verify,
             formula_refresh,
         };
-        SyncRun::new(key.clone(), opts, &self.cfg.state_secret)
+        Ok(opts)
     }
 
     /// A call's `fields` on an `exportAll` / `exportStream` cursor.

@@ -270,6 +270,10 @@ pub struct SyncArgs {
     /// `'all'` or a list of fields, in place of the export type's.
     #[napi(ts_type = "'all' | string[]")]
     pub fields: Option<napi::Either<String, Vec<String>>>,
+    /// After the polling catch-up, follow the object's Change Data Capture channel.
+    pub live: Option<bool>,
+    /// Live: silence (ms) after which the stream is resubscribed (default 300,000).
+    pub live_stall_ms: Option<f64>,
 }
 
 /// `createRecord` / `updateRecord` arguments. `fieldsJson` is the record body as JSON text.
@@ -662,9 +666,13 @@ impl NativeForcelink {
                 batch_size: args.batch_size,
                 lookback_ms: args.lookback_ms,
             };
-            let run = self
-                .inner
-                .sync_run(&args.conn.key()?, &args.type_name, opts)?;
+            let run = self.inner.sync_runner(
+                &args.conn.key()?,
+                &args.type_name,
+                opts,
+                args.live.unwrap_or(false),
+                args.live_stall_ms,
+            )?;
             Ok(NativeSyncCursor::new(self.inner.clone(), run))
         })
     }

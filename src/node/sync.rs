@@ -10,13 +10,14 @@ use tokio::sync::watch;
 use super::error::Outcome;
 use crate::error::Error;
 use crate::salesforce::format;
-use crate::salesforce::sync::{Step, SyncRun};
+use crate::salesforce::sync::live::Runner;
+use crate::salesforce::sync::Step;
 use crate::service::Forcelink;
 
 #[napi]
 pub struct NativeSyncCursor {
     svc: Arc<Forcelink>,
-    run: Arc<tokio::sync::Mutex<SyncRun>>,
+    run: Arc<tokio::sync::Mutex<Runner>>,
     cancel: watch::Sender<bool>,
 }
 
@@ -42,7 +43,7 @@ fn step_json(s: Step) -> String {
 }
 
 impl NativeSyncCursor {
-    pub fn new(svc: Arc<Forcelink>, run: SyncRun) -> Self {
+    pub fn new(svc: Arc<Forcelink>, run: Runner) -> Self {
         let (cancel, _) = watch::channel(false);
         Self {
             svc,
@@ -58,14 +59,15 @@ impl NativeSyncCursor {
         let mut cancelled = self.cancel.subscribe();
         let mut run = self.run.lock().await;
         let got = tokio::select! {
-            r = self.svc.sync_next(&mut run) => Some(r),
+            r = self.svc.runner_next(&mut run) => Some(r),
             _ = cancelled.wait_for(|v| *v) => None,
         };
         match got {
             Some(r) => r.map(|s| s.map(step_json)),
             None => {
+                run.stop();
                 if let Some(job) = run.abortable_job() {
-                    let _ = self.svc.abort_bulk_job(&run.key, &job).await;
+                    let _ = self.svc.abort_bulk_job(run.key(), &job).await;
                 }
                 Err(Error::Cancelled)
             }
@@ -90,9 +92,10 @@ impl NativeSyncCursor {
         let (svc, run) = (self.svc.clone(), self.run.clone());
         napi::bindgen_prelude::spawn(async move {
             // Free only when no step is in flight (that one aborts its own job).
-            if let Ok(r) = run.try_lock() {
+            if let Ok(mut r) = run.try_lock() {
+                r.stop();
                 if let Some(job) = r.abortable_job() {
-                    let _ = svc.abort_bulk_job(&r.key, &job).await;
+                    let _ = svc.abort_bulk_job(r.key(), &job).await;
                 }
             }
         });

@@ -13,6 +13,7 @@ pub mod id_key;
 pub mod locator;
 pub mod paginate;
 pub mod parallel;
+pub mod pubsub;
 pub mod rest;
 pub mod soql;
 pub mod sync;

@@ -87,6 +87,10 @@ struct Payload {
     f: String,
     #[serde(flatten)]
     s: State,
+    /// `sync({ live })`: the replay id of the last change event delivered (opaque bytes,
+    /// base64url), absent when the position is the walk's alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<String>,
 }
 
 fn tag(parts: &[&str]) -> String {
@@ -130,7 +134,13 @@ impl Sealer<'_> {
     }
 
     pub fn seal(&self, s: &State) -> Result<String> {
+        self.seal_live(s, None)
+    }
+
+    /// Seals a live position: the walk's state plus the stream's replay id.
+    pub fn seal_live(&self, s: &State, replay: Option<&[u8]>) -> Result<String> {
         let p = Payload {
+            r: replay.map(|r| B64.encode(r)),
             v: 1,
             c: self.conn_tag(),
             t: self.type_name.to_string(),
@@ -147,6 +157,11 @@ impl Sealer<'_> {
     /// Verifies the seal, then that the checkpoint belongs to this connection and type. A type
     /// whose fields changed since needs a full resync (rows already synced lack the new fields).
     pub fn open(&self, text: &str) -> Result<State> {
+        self.open_live(text).map(|(s, _)| s)
+    }
+
+    /// Opens a checkpoint with the replay id a live sync left in it (None for a polling one).
+    pub fn open_live(&self, text: &str) -> Result<(State, Option<Vec<u8>>)> {
         let bad = |why: &str| Error::input("checkpoint", why.to_string());
         if text.len() > MAX_LEN {
             return Err(bad("is too long"));
@@ -173,7 +188,11 @@ impl Sealer<'_> {
                 reason: "the export type's object or fields changed since the checkpoint".into(),
             });
         }
-        Ok(p.s)
+        let replay = match p.r {
+            Some(r) => Some(B64.decode(r).map_err(|_| bad("is malformed"))?),
+            None => None,
+        };
+        Ok((p.s, replay))
     }
 }
 

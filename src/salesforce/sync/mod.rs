@@ -12,6 +12,7 @@
 //! exist (emptied recycle bin, hard deletes) are delivered as deletes at the end.
 
 pub mod checkpoint;
+pub mod live;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -59,6 +60,7 @@ pub struct Deleted {
 }
 
 /// Options of one run, already validated.
+#[derive(Clone)]
 pub struct SyncOptions {
     pub type_name: String,
     pub ty: ExportType,

@@ -1,0 +1,89 @@
+//! The gRPC connection to the Pub/Sub API: HTTP/2 over rustls with the OS roots plus
+//! `NODE_EXTRA_CA_CERTS` (plaintext only for `http://` loopback, checked by the config), and
+//! the `accesstoken` / `instanceurl` / `tenantid` metadata Salesforce authenticates each call by.
+
+use std::time::Duration;
+
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use super::proto::pub_sub_client::PubSubClient;
+use super::PubSubError;
+
+/// Connecting (TCP + TLS + HTTP/2) takes at most this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// A unary call (GetTopic, GetSchema) or the Subscribe call's response headers.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest message accepted (Salesforce caps a FetchResponse at about 3 MB).
+const MAX_MESSAGE: usize = 8 << 20;
+
+/// Who calls: never printed (the token is a secret).
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_token: String,
+    pub instance_url: String,
+    pub tenant_id: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_token", &"***")
+            .field("instance_url", &self.instance_url)
+            .field("tenant_id", &self.tenant_id)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// A request carrying the auth metadata.
+    pub fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, PubSubError> {
+        let mut req = tonic::Request::new(msg);
+        let bad = |what: &str| PubSubError::Refused {
+            code: "INVALID_METADATA".into(),
+            message: format!("the connection's {what} cannot be sent as gRPC metadata"),
+        };
+        let m = req.metadata_mut();
+        m.insert(
+            "accesstoken",
+            MetadataValue::try_from(self.access_token.as_str()).map_err(|_| bad("access token"))?,
+        );
+        m.insert(
+            "instanceurl",
+            MetadataValue::try_from(self.instance_url.as_str()).map_err(|_| bad("instance URL"))?,
+        );
+        m.insert(
+            "tenantid",
+            MetadataValue::try_from(self.tenant_id.as_str()).map_err(|_| bad("org id"))?,
+        );
+        Ok(req)
+    }
+}
+
+fn extra_roots() -> Option<Certificate> {
+    let path = std::env::var_os("NODE_EXTRA_CA_CERTS")?;
+    std::fs::read(path).ok().map(Certificate::from_pem)
+}
+
+/// A lazily connected channel to `url` (connects on first use, reconnects after a failure).
+pub fn connect(url: &str) -> Result<PubSubClient<Channel>, PubSubError> {
+    let bad = |e: String| PubSubError::Refused {
+        code: "CONFIG_INVALID".into(),
+        message: format!("pubsubUrl: {e}"),
+    };
+    let mut ep = Endpoint::from_shared(url.to_string())
+        .map_err(|e| bad(e.to_string()))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(60))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true);
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(ca) = extra_roots() {
+            tls = tls.ca_certificate(ca);
+        }
+        ep = ep.tls_config(tls).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(PubSubClient::new(ep.connect_lazy()).max_decoding_message_size(MAX_MESSAGE))
+}
