@@ -74,7 +74,7 @@ function apply(copy, step) {
 /** A live sync in this process; `stop()` aborts it (which must end it cleanly). */
 function live({ checkpoint, copy = new Map(), ...extra } = {}) {
   const ac = new AbortController()
-  const run = { copy, checkpoint, steps: [], error: null, from: events.length }
+  const run = { copy, checkpoint, steps: [], error: null, from: events.length, t0: Date.now() }
   run.done = (async () => {
     try {
       const it = fl.sync({ ...conn, checkpoint, live: true, signal: ac.signal, liveStallMs: LIVE_STALL_MS, ...extra })
@@ -105,8 +105,22 @@ async function inStep(copy) {
 }
 
 /** The copy equals the org's records read over REST: same Ids, every field of the type equal. */
-async function expectEqualToOrg(copy) {
-  expect(await until(() => inStep(copy))).toBe(true)
+async function expectEqualToOrg(copy, run) {
+  if (!(await until(() => inStep(copy)))) {
+    if (process.env.LIVE_DEBUG && run) {
+      const t = await truth()
+      const odd = [...Object.keys(t).filter((id) => !copy.has(id)), ...[...copy.keys()].filter((id) => !(id in t))]
+      for (const id of odd) for (const st of run.steps) if (st.upserts.some((r) => r.Id === id) || st.deletes.some((r) => r.Id === id)) console.log(id, st.meta, JSON.stringify(st.upserts.filter((r) => r.Id === id)), JSON.stringify(st.deletes.filter((r) => r.Id === id)))
+      for (const id of odd) console.log('query', id, JSON.stringify(await rest('GET', `/query?q=${encodeURIComponent(`SELECT Id, Title, SystemModstamp FROM Contact WHERE Id IN ('${id}')`)}`)), JSON.stringify(await rest('GET', `/query?q=${encodeURIComponent(`SELECT Id, Title FROM Contact WHERE Id = '${id}'`)}`)))
+      console.log(JSON.stringify(events.slice(run.from)), 'odd', odd.map((id) => [id, t[id]]), 'run started', new Date(run.t0).toISOString(), 'first stream step', (run.stream()[0] || {}).meta, run.steps.filter((x) => x.meta.source === 'poll').map((x) => x.upserts.length + '/' + x.deletes.length), JSON.stringify(run.stream().map((x) => [x.meta.changeTypes, x.upserts.map((r) => r.Id.slice(12, 15)).join(','), x.deletes.map((r) => r.Id.slice(12, 15)).join(',')])))
+    }
+    const t = await truth()
+    const missing = Object.keys(t).filter((id) => !copy.has(id))
+    const extra = [...copy.keys()].filter((id) => !(id in t))
+    const stale = Object.keys(t).filter((id) => copy.has(id) && (copy.get(id).SystemModstamp !== t[id].SystemModstamp || copy.get(id).Title !== t[id].Title))
+    const show = (ids) => ids.slice(0, 3).map((id) => `${id} have ${JSON.stringify(copy.get(id))} org ${JSON.stringify(t[id])}`)
+    throw new Error(`copy differs from the org: ${missing.length} missing ${JSON.stringify(missing.slice(0, 5))}, ${extra.length} extra ${JSON.stringify(extra.slice(0, 5))}, ${stale.length} stale\n${show(stale).join('\n')}`)
+  }
   const org = await sim.control.records('Contact')
   expect([...copy.keys()].sort()).toEqual(org.map((r) => r.Id).sort())
   const diffs = []
@@ -120,9 +134,10 @@ async function expectEqualToOrg(copy) {
 }
 
 const kinds = (from) => events.slice(from).map((e) => e.kind)
-/** Resolves once the run is live: caught up and subscribed (its `subscribed` event). */
+/** Resolves once the run is subscribed (its `subscribed` event, which may come before the
+ *  polling catch-up's steps) and has yielded its first step. */
 async function isLive(run) {
-  expect(await until(() => kinds(run.from).includes('subscribed') || run.error !== null)).toBe(true)
+  expect(await until(() => (kinds(run.from).includes('subscribed') && run.steps.length > 0) || run.error !== null)).toBe(true)
   expect(run.error).toBeNull()
 }
 
@@ -179,7 +194,7 @@ test('convergence under a mutation stream: creates, updates (patches), deletes, 
   await control('delete-range', { from: 20, to: 23 })
   const after = new Set(Object.keys(await truth()))
   const removed = [...before].filter((id) => !after.has(id))
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
   if (removed.length > 1) {
     expect(run.stream().some((s) => removed.every((id) => s.deletes.some((d) => d.Id === id)))).toBe(true)
     const d = run.stream().flatMap((s) => s.deletes).find((x) => x.Id === removed[0])
@@ -269,7 +284,12 @@ test('replay expiry: polling catch-up from the checkpoint, then live again, with
   await isLive(first)
   await mutate({ count: 20, seed: 300 })
   await expectEqualToOrg(first.copy)
+  // The checkpoint kept is a stream step's (a live checkpoint, holding a replay id).
+  const n = first.steps.length
+  await rest('POST', '/sobjects/Contact/', { LastName: 'Expiry' })
+  expect(await until(() => first.steps.slice(n).some((s) => s.meta.source === 'stream' && s.upserts.length > 0))).toBe(true)
   await first.stop()
+  expect(first.steps[first.steps.length - 1].meta.source).toBe('stream')
   const { checkpoint, copy } = first
 
   // Changes nobody received, then every stored event expires.
@@ -277,13 +297,16 @@ test('replay expiry: polling catch-up from the checkpoint, then live again, with
   await control('pubsub/expire', {})
   const from = events.length
   const again = live({ checkpoint, copy })
-  expect(await until(() => kinds(from).includes('replayExpired') && kinds(from).lastIndexOf('subscribed') > kinds(from).indexOf('replayExpired'))).toBe(true)
+  await until(() => kinds(from).includes('replayExpired') && kinds(from).lastIndexOf('subscribed') > kinds(from).indexOf('replayExpired'))
+  expect(kinds(from)).toEqual(expect.arrayContaining(['replayExpired', 'subscribed']))
+  expect(kinds(from).lastIndexOf('subscribed')).toBeGreaterThan(kinds(from).indexOf('replayExpired'))
   expect(again.error).toBeNull()
-  expect(again.steps.some((s) => s.meta.source === 'poll')).toBe(true)
-  await expectEqualToOrg(again.copy)
+  await expectEqualToOrg(again.copy, again)
+  // The missed changes came from the polling catch-up.
+  expect(again.steps.some((s) => s.meta.source === 'poll' && s.upserts.length + s.deletes.length > 0)).toBe(true)
   // And the stream carries on.
   await mutate({ count: 20, seed: 302 })
-  await expectEqualToOrg(again.copy)
+  await expectEqualToOrg(again.copy, again)
   expect(again.stream().some((s) => s.upserts.length + s.deletes.length > 0)).toBe(true)
   await again.stop()
 })
@@ -298,14 +321,14 @@ test('gap and overflow events: records re-read, bounded catch-up, copy correct',
   const gap = events.slice(from).find((e) => e.kind === 'gap')
   expect(gap.recordIds.length).toBeGreaterThan(0)
   for (const id of gap.recordIds) expect(id).toMatch(/^003/)
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
 
   await control('pubsub/overflow', { object: 'Contact', count: 5 })
   await mutate({ count: 30, seed: 401 })
   expect(await until(() => kinds(from).includes('overflow'))).toBe(true)
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
   await mutate({ count: 10, seed: 402 })
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
   expect(run.error).toBeNull()
   await run.stop()
 })
@@ -318,7 +341,7 @@ test('token expiry mid-stream: refreshed, resubscribed (reason auth), no reconne
   await sim.control.expireTokens()
   await mutate({ count: 20, seed: 500 })
   expect(await until(() => events.slice(from).some((e) => e.kind === 'resubscribed' && e.reason === 'auth'))).toBe(true)
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
   expect(reconnects).toBe(before)
   expect(run.error).toBeNull()
   await run.stop()
@@ -331,7 +354,7 @@ test('a stalled stream is resubscribed (reason stall) and the copy stays correct
   await control('pubsub/stall', { ms: LIVE_STALL_MS + 1000 })
   expect(await until(() => events.slice(from).some((e) => e.kind === 'resubscribed' && e.reason === 'stall'))).toBe(true)
   await mutate({ count: 20, seed: 600 })
-  await expectEqualToOrg(run.copy)
+  await expectEqualToOrg(run.copy, run)
   expect(run.error).toBeNull()
   await run.stop()
 })
