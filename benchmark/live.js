@@ -235,11 +235,13 @@ async function main() {
   }
   const env = { NODE_EXTRA_CA_CERTS: sim.pubsubCaPath }
   process.env.NODE_EXTRA_CA_CERTS = sim.pubsubCaPath
+  const load0 = os.loadavg()[0]
   const out = { events, samples, throughput: {}, lag: {}, budget: {} }
   try {
     await sim.control.setConfig({ apiLimit: 1e12, apiUsage: 0 })
     await control('pubsub', { keepaliveMs: 1000 })
-    const cfg = (extra) => sim.forcelinkConfig({ storePath: path.join(dir, 'store.db'), pubsubUrl: sim.pubsubUrl, exportTypes: { contacts: TYPE }, httpTimeoutMs: 60000, ...extra })
+    const stateSecret = sim.forcelinkConfig().stateSecret // one secret: checkpoints move between processes
+    const cfg = (extra) => sim.forcelinkConfig({ stateSecret, storePath: path.join(dir, 'store.db'), pubsubUrl: sim.pubsubUrl, exportTypes: { contacts: TYPE }, httpTimeoutMs: 60000, ...extra })
     const base = cfg()
     const fl = new Forcelink(base)
     await connectForTest(fl, CONN)
@@ -269,7 +271,8 @@ async function main() {
     for (const contender of ['forcelink', 'salesforce-pubsub-api-client']) {
       log(`throughput: ${contender} over ${published} events`)
       const r = await runWorker({ contender: contender === 'forcelink' ? 'forcelink' : 'pubsub', mode: 'throughput', events: published, checkpoint, replayId: before, config: base, token, pubsubUrl: sim.pubsubUrl }, env)
-      out.throughput[contender] = { ...r, eventsPerSec: (r.records / r.wallMs) * 1000, cpuUsPerEvent: (r.cpuMs * 1000) / r.records }
+      // Per event published (forcelink merges the events of one Id within a step into one record).
+      out.throughput[contender] = { ...r, events: published, eventsPerSec: (published / r.wallMs) * 1000, cpuUsPerEvent: (r.cpuMs * 1000) / published }
     }
 
     // Lag, one change at a time, at 0 and 150 ms.
@@ -337,6 +340,8 @@ async function main() {
       live: { changes: liveChanges, delivered: seenRecords, rest: liveRest, restPer10k: (liveRest * 10000) / liveChanges },
     }
     await fl.close()
+    const build = process.env.FORCELINK_BENCH_NATIVE ? 'the runner’s release build of forcelink' : 'the native module built at the repo root (`npm run build:debug` unless a release build replaced it)'
+    out.note = `Forcelink: ${build}; simulator: ${require('../testing').simulatorBinary().includes('/release/') ? 'release' : 'debug'} build. 1-minute load average ${load0.toFixed(1)} at the start and ${os.loadavg()[0].toFixed(1)} at the end on ${os.cpus().length} cores.`
   } finally {
     await sim.close()
     fs.rmSync(dir, { recursive: true, force: true })
@@ -349,7 +354,7 @@ const n0 = (v, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toLoca
 /** The BENCHMARKS.md section (measured numbers only). */
 function section(r) {
   const t = r.throughput
-  const rows = Object.entries(t).map(([k, x]) => `| ${k} | ${n0(x.records)} | ${n0(x.wallMs)} | ${n0(x.eventsPerSec)} | ${n0(x.cpuMs)} | ${n0(x.cpuUsPerEvent, 1)} |`)
+  const rows = Object.entries(t).map(([k, x]) => `| ${k} | ${n0(x.events)} | ${n0(x.records)} | ${n0(x.wallMs)} | ${n0(x.eventsPerSec)} | ${n0(x.cpuMs)} | ${n0(x.cpuUsPerEvent, 1)} |`)
   const lag = Object.values(r.lag).map((x) => `| ${x.contender} | ${x.latencyMs} | ${x.n} | ${n0(x.p50Ms, 1)} | ${n0(x.p99Ms, 1)} | ${n0(x.maxMs, 1)} |`)
   const b = r.budget
   return [
@@ -358,10 +363,10 @@ function section(r) {
     '',
     `Simulator with its Pub/Sub listener over TLS; each contender in its own process. ${r.note || ''}`.trim(),
     '',
-    'Throughput: a backlog of change events, read from the same replay id, decoded (Avro) and handed to JS (forcelink: as sync steps of records; salesforce-pubsub-api-client: its event callback). CPU is the process’s, every thread.',
+    'Throughput: a backlog of change events, read from the same replay id, decoded (Avro) and handed to JS (forcelink: as sync steps of records, the events of one Id within a step merged into one record; salesforce-pubsub-api-client: its event callback, one per event). CPU is the process’s, every thread.',
     '',
-    '| contender | events | wall ms | events/s | CPU ms | CPU µs/event |',
-    '|---|---|---|---|---|---|',
+    '| contender | events | records handed to JS | wall ms | events/s | CPU ms | CPU µs/event |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
     'Lag from sending a REST create to the record in JS, one change at a time (at 150 ms: REST answers 150 ms late, and a proxy delays the stream’s bytes 150 ms towards the client).',
