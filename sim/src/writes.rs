@@ -599,7 +599,10 @@ pub fn update(sim: &Sim, obj: Obj, id: &str, body: &[u8], ctx: &Ctx) -> Response
         rec.set(m.def.f, v);
     }
     stamp(rec, at, ctx.user);
-    written.push((F::LastModifiedDate, Value::DateTime(at - at.rem_euclid(1000))));
+    written.push((
+        F::LastModifiedDate,
+        Value::DateTime(at - at.rem_euclid(1000)),
+    ));
     written.push((F::LastModifiedById, Value::Id(Obj::User, ctx.user)));
     let change = Change {
         obj,
