@@ -26,7 +26,10 @@ fn decodes_the_simulators_events_with_bitmaps() {
     let modified = sim_avro::position(Obj::Contact, F::LastModifiedDate).unwrap();
     let changed = sim_avro::bitmap(&[title, modified]).unwrap();
     let nulled = sim_avro::bitmap(&[phone]).unwrap();
-    let ids = vec!["003000000000001AAA".to_string(), "003000000000002AAA".to_string()];
+    let ids = vec![
+        "003000000000001AAA".to_string(),
+        "003000000000002AAA".to_string(),
+    ];
     let header = sim_avro::Header {
         entity: "Contact",
         record_ids: &ids,
@@ -53,7 +56,12 @@ fn decodes_the_simulators_events_with_bitmaps() {
     assert_eq!(ev.commit_timestamp, 1_700_000_000_123);
     assert_eq!(ev.changed, vec!["Title", "LastModifiedDate"]);
     assert_eq!(ev.nulled, vec!["Phone"]);
-    let get = |n: &str| ev.values.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        ev.values
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(get("Title"), Some(json!("VP Sales")));
     assert_eq!(
         get("LastModifiedDate"),
@@ -143,9 +151,14 @@ async fn responses_hold_at_most_one_fetch_of_events() {
         tenant_id: tenant,
     };
     let mut client = channel::connect(&sim.pubsub_url).unwrap();
-    let mut sub = Subscription::open(&mut client, &creds, "/data/ContactChangeEvent", &Start::Latest)
-        .await
-        .unwrap();
+    let mut sub = Subscription::open(
+        &mut client,
+        &creds,
+        "/data/ContactChangeEvent",
+        &Start::Latest,
+    )
+    .await
+    .unwrap();
     control(
         &sim,
         "mutate",
