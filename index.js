@@ -775,7 +775,7 @@ class Forcelink extends EventEmitter {
     try {
       for await (const text of this.#drain(cursor, signal, (c) => c.nextJson())) yield JSON.parse(text)
     } catch (e) {
-      if (e && e.code === 'CANCELLED' && ((signal && signal.aborted) || this.#closed)) return
+      if (/** @type {any} */ (e)?.code === 'CANCELLED' && ((signal && signal.aborted) || this.#closed)) return
       throw e
     }
   }

@@ -2,7 +2,8 @@
 // Smoke test of `sync({ live: true })`: after the polling catch-up, a create, an update and a delete
 // made through REST reach the consumer as stream steps, the copy (upserts merged, deletes removed)
 // equals the simulator's records, and aborting the signal ends the iteration cleanly. A second run
-// resumes from the live checkpoint without polling.
+// resumes from the live checkpoint without polling. Then each stream failure the simulator can
+// inject is recovered from with the copy still equal to the org.
 const { Forcelink } = require('..')
 const { startSim, tmpDb, baseConfig, connect } = require('./helpers')
 
@@ -45,13 +46,13 @@ function converged(copy, t) {
 }
 
 /** Runs a live sync in the background, applying steps to `copy`. */
-function liveRun(copy, checkpoint) {
+function liveRun(copy, checkpoint, extra = {}) {
   const ac = new AbortController()
   const steps = []
   const state = { checkpoint, error: null }
   const done = (async () => {
     try {
-      for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint, live: true, signal: ac.signal })) {
+      for await (const step of fl.sync({ ...conn, type: 'contacts', checkpoint, live: true, signal: ac.signal, ...extra })) {
         apply(copy, step)
         steps.push(step)
         state.checkpoint = step.checkpoint
@@ -118,4 +119,75 @@ test('create, update and delete reach a live sync as stream steps', async () => 
   await again.done
   expect(again.state.error).toBeNull()
   expect(before).toBeGreaterThan(0)
+}, 60000)
+
+test('a keepalive advances the checkpoint with an empty stream step', async () => {
+  await sim.control('pubsub', { keepaliveMs: 150 })
+  try {
+    const copy = new Map()
+    const run = liveRun(copy)
+    expect(await until(() => run.steps.some((s) => s.meta.keepalive === true))).toBe(true)
+    const ka = run.steps.find((s) => s.meta.keepalive === true)
+    expect(ka.upserts).toEqual([])
+    expect(ka.deletes).toEqual([])
+    expect(ka.meta.source).toBe('stream')
+    run.ac.abort()
+    await run.done
+    expect(run.state.error).toBeNull()
+  } finally {
+    await sim.control('pubsub', { keepaliveMs: 270000 })
+  }
+})
+
+test('bad live options are typed errors', async () => {
+  const first = (opts) => fl.sync({ ...conn, type: 'contacts', ...opts }).next()
+  await expect(first({ live: 'yes' })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  await expect(first({ live: true, liveStallMs: 5 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  expect(() => new Forcelink(baseConfig(sim, { pubsubUrl: 'http://pubsub.example.com:7443' }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+  expect(() => new Forcelink(baseConfig(sim, { pubsubUrl: 'ftp://x' }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }))
+})
+
+test('the stream recovers from a reset, a gap, an overflow, a stall, an expired token and an expired replay id', async () => {
+  const mutate = (count, seed) => sim.control('mutate', { object: 'Contact', count, seed })
+  const ok = async (copy) => expect(await until(async () => converged(copy, await truth()))).toBe(true)
+  const kinds = () => events.map((e) => `${e.kind}${e.reason ? `:${e.reason}` : ''}`)
+  const copy = new Map()
+  const run = liveRun(copy, undefined, { liveStallMs: 1000 })
+  await ok(copy)
+  await sim.control('pubsub/reset', {})
+  await mutate(8, 11)
+  await ok(copy)
+  expect(kinds()).toContain('resubscribed:reset')
+  await sim.control('pubsub/gap', { count: 3 })
+  await mutate(5, 12)
+  await ok(copy)
+  expect(events.find((e) => e.kind === 'gap').recordIds.length).toBeGreaterThan(0)
+  await sim.control('pubsub/overflow', { count: 4 })
+  await mutate(6, 13)
+  await ok(copy)
+  expect(kinds()).toContain('overflow')
+  await sim.control('pubsub/stall', { ms: 2500 })
+  await mutate(4, 14)
+  await ok(copy)
+  expect(kinds()).toContain('resubscribed:stall')
+  await sim.control('expire-access-tokens', {})
+  await mutate(4, 15)
+  await ok(copy)
+  expect(kinds()).toContain('resubscribed:auth')
+  run.ac.abort()
+  await run.done
+  expect(run.state.error).toBeNull()
+
+  // Changes while no one listens, then every stored event expires: the resumed run polls
+  // from the checkpoint's modstamp, then streams again.
+  await mutate(6, 16)
+  await sim.control('pubsub/expire', {})
+  const again = liveRun(copy, run.state.checkpoint)
+  await ok(copy)
+  expect(kinds()).toContain('replayExpired')
+  await mutate(6, 17)
+  await ok(copy)
+  again.ac.abort()
+  await again.done
+  expect(again.state.error).toBeNull()
 }, 60000)

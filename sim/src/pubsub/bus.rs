@@ -246,7 +246,22 @@ impl Bus {
                 diff: &[],
                 changed: &changed,
             };
-            let body = (!gap).then_some(c);
+            // A CREATE or UNDELETE event carries the whole record, as on Salesforce (defaults
+            // such as `IsPrivate = false` included), not only the fields the write named.
+            let whole;
+            let body = if gap {
+                None
+            } else if matches!(c.kind, ChangeKind::Create | ChangeKind::Undelete) {
+                whole = Change {
+                    fields: avro::event_fields(c.obj)
+                        .map(|fd| (fd.f, d.value(c.obj, c.idx, fd.f)))
+                        .collect(),
+                    ..c.clone()
+                };
+                Some(&whole)
+            } else {
+                Some(c)
+            };
             log.push(c.obj, now, &h, body);
         }
         log.prune(now, self.retention_ms.load(Relaxed));

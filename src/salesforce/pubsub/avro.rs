@@ -73,8 +73,11 @@ impl EventSchema {
         for e in entries {
             let decoded = bitmap::entry(e);
             if decoded.is_empty() && !e.starts_with("0x") && !e.contains("-0x") {
-                // A list of plain names (older API versions send names, not bitmaps).
-                bits.push(Err(e.clone()));
+                // Plain names, as CometD sends them: `BillingAddress.City` → `BillingCity`.
+                bits.push(Err(match e.split_once('.') {
+                    Some((parent, c)) => component_name(parent, c),
+                    None => e.clone(),
+                }));
             }
             bits.extend(decoded.into_iter().map(Ok));
         }
@@ -98,11 +101,11 @@ impl EventSchema {
                     Some(TopField {
                         components: Some(c),
                         ..
-                    }) => {
-                        if !nested_parents.contains(i) {
-                            c.iter().for_each(|n| push(n));
-                        }
-                    }
+                    }) if !nested_parents.contains(i) => c.iter().for_each(|n| push(n)),
+                    Some(TopField {
+                        components: Some(_),
+                        ..
+                    }) => {}
                     Some(f) if *i > 0 => push(&f.name),
                     _ => {}
                 },
@@ -225,6 +228,12 @@ pub fn iso_date(days: i64) -> String {
 
 /// Decodes one event's payload under its schema.
 pub fn decode(schema: &EventSchema, payload: &[u8]) -> Result<ChangeEvent, PubSubError> {
+    // A length prefix is never trusted past the message size (8 MiB): a corrupt one fails the
+    // decode instead of allocating gigabytes. (Process-wide and set once.)
+    static LIMIT: std::sync::Once = std::sync::Once::new();
+    LIMIT.call_once(|| {
+        apache_avro::util::max_allocation_bytes(8 << 20);
+    });
     let mut reader = payload;
     let value = apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
         .map_err(|e| PubSubError::Decode(e.to_string()))?;
@@ -289,6 +298,64 @@ mod tests {
     fn iso_text() {
         assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000+0000");
         assert_eq!(iso_date(1), "1970-01-02");
+    }
+
+    #[test]
+    fn compound_fields_flatten_and_bitmaps_name_components() {
+        let schema_json = r#"{"type":"record","name":"ContactChangeEvent","fields":[
+            {"name":"ChangeEventHeader","type":{"type":"record","name":"H","fields":[
+                {"name":"changeType","type":"string"},
+                {"name":"recordIds","type":{"type":"array","items":"string"}},
+                {"name":"commitTimestamp","type":"long"},
+                {"name":"changedFields","type":{"type":"array","items":"string"}},
+                {"name":"nulledFields","type":{"type":"array","items":"string"}}]}},
+            {"name":"Title","type":["null","string"]},
+            {"name":"MailingAddress","type":["null",{"type":"record","name":"Address","fields":[
+                {"name":"Street","type":["null","string"]},
+                {"name":"City","type":["null","string"]}]}]}]}"#;
+        let schema = EventSchema::parse(schema_json).unwrap();
+        let strs =
+            |v: &[&str]| Avro::Array(v.iter().map(|s| Avro::String(s.to_string())).collect());
+        let value = Avro::Record(vec![
+            (
+                "ChangeEventHeader".into(),
+                Avro::Record(vec![
+                    ("changeType".into(), Avro::String("UPDATE".into())),
+                    ("recordIds".into(), strs(&["003A"])),
+                    ("commitTimestamp".into(), Avro::Long(5)),
+                    ("changedFields".into(), strs(&["0x06", "2-0x02"])),
+                    ("nulledFields".into(), strs(&["MailingAddress.Street"])),
+                ]),
+            ),
+            (
+                "Title".into(),
+                Avro::Union(1, Box::new(Avro::String("CEO".into()))),
+            ),
+            (
+                "MailingAddress".into(),
+                Avro::Union(
+                    1,
+                    Box::new(Avro::Record(vec![
+                        ("Street".into(), Avro::Union(0, Box::new(Avro::Null))),
+                        (
+                            "City".into(),
+                            Avro::Union(1, Box::new(Avro::String("Paris".into()))),
+                        ),
+                    ])),
+                ),
+            ),
+        ]);
+        let bytes = apache_avro::to_avro_datum(&schema.schema, value).unwrap();
+        let ev = decode(&schema, &bytes).unwrap();
+        assert_eq!(ev.changed, vec!["Title", "MailingCity"]);
+        assert_eq!(ev.nulled, vec!["MailingStreet"]);
+        assert_eq!(
+            ev.values,
+            vec![
+                ("Title".to_string(), Json::from("CEO")),
+                ("MailingCity".to_string(), Json::from("Paris"))
+            ]
+        );
     }
 
     #[test]

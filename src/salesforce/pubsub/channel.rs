@@ -1,6 +1,7 @@
-//! The gRPC connection to the Pub/Sub API: HTTP/2 over rustls with the OS roots plus
-//! `NODE_EXTRA_CA_CERTS` (plaintext only for `http://` loopback, checked by the config), and
-//! the `accesstoken` / `instanceurl` / `tenantid` metadata Salesforce authenticates each call by.
+//! The gRPC connection to the Pub/Sub API: HTTP/2 over rustls with the bundled Mozilla roots,
+//! the OS roots and `NODE_EXTRA_CA_CERTS` (plaintext only for `http://` loopback, checked by the
+//! config), and the `accesstoken` / `instanceurl` / `tenantid` metadata Salesforce authenticates
+//! each call by.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::proto::pub_sub_client::PubSubClient;
+use super::proxy::Proxy;
 use super::PubSubError;
 
 /// Connecting (TCP + TLS + HTTP/2) takes at most this.
@@ -79,11 +81,31 @@ pub fn connect(url: &str) -> Result<PubSubClient<Channel>, PubSubError> {
         .keep_alive_timeout(Duration::from_secs(20))
         .keep_alive_while_idle(true);
     if url.starts_with("https://") {
-        let mut tls = ClientTlsConfig::new().with_native_roots();
+        // Like Node and the REST client: bundled Mozilla roots, the OS store, NODE_EXTRA_CA_CERTS.
+        let mut tls = ClientTlsConfig::new()
+            .trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+            .with_native_roots();
         if let Some(ca) = extra_roots() {
             tls = tls.ca_certificate(ca);
         }
         ep = ep.tls_config(tls).map_err(|e| bad(e.to_string()))?;
     }
-    Ok(PubSubClient::new(ep.connect_lazy()).max_decoding_message_size(MAX_MESSAGE))
+    let uri = ep.uri().clone();
+    let host = uri.host().unwrap_or("").to_string();
+    let channel = match Proxy::for_target(&host, url.starts_with("https://")) {
+        None => ep.connect_lazy(),
+        Some(proxy) => {
+            let connector = tower::service_fn(move |target: tonic::codegen::http::Uri| {
+                let proxy = proxy.clone();
+                async move {
+                    let host = target.host().unwrap_or("").to_string();
+                    let port = target.port_u16().unwrap_or(443);
+                    let s = proxy.tunnel(&host, port, CONNECT_TIMEOUT).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
+                }
+            });
+            ep.connect_with_connector_lazy(connector)
+        }
+    };
+    Ok(PubSubClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
 }

@@ -1,7 +1,7 @@
 //! Salesforce's Pub/Sub API (gRPC over HTTP/2): Change Data Capture events for `sync({ live })`.
-//! `channel` connects and authenticates, `stream` holds one Subscribe stream with its flow
-//! control, `avro` decodes events with schemas fetched by id, `bitmap` turns the header's field
-//! bitmaps into names.
+//! `channel` connects (through `proxy` when the environment names one) and authenticates,
+//! `stream` holds one Subscribe stream with its flow control, `avro` decodes events with schemas
+//! fetched by id, `bitmap` turns the header's field bitmaps into names.
 
 pub mod avro;
 pub mod bitmap;
@@ -9,6 +9,7 @@ pub mod channel;
 pub mod error;
 #[rustfmt::skip]
 pub mod proto;
+pub mod proxy;
 pub mod stream;
 
 pub use error::PubSubError;

@@ -30,6 +30,8 @@ pub struct Subscription {
     topic: String,
     requests: mpsc::Sender<FetchRequest>,
     responses: Streaming<FetchResponse>,
+    /// A FetchRequest is on its way that no response has acknowledged yet.
+    asked: bool,
 }
 
 /// One event of a response, decoded.
@@ -77,6 +79,7 @@ impl Subscription {
             topic: topic.to_string(),
             requests: tx,
             responses: resp.into_inner(),
+            asked: false,
         })
     }
 
@@ -90,15 +93,22 @@ impl Subscription {
             Ok(None) => return Err(PubSubError::Unavailable("the stream ended (reset)".into())),
             Err(s) => return Err(PubSubError::from_status(&s)),
         };
-        if resp.pending_num_requested <= 0 {
+        if !resp.events.is_empty() || resp.pending_num_requested > 0 {
+            self.asked = false;
+        }
+        if resp.pending_num_requested <= 0 && !self.asked {
             let more = FetchRequest {
                 topic_name: self.topic.clone(),
                 num_requested: BATCH,
                 ..Default::default()
             };
             // Never blocks: at most one request is outstanding once pending reached zero.
-            if self.requests.try_send(more).is_err() {
-                return Err(PubSubError::Unavailable("the stream ended (reset)".into()));
+            match self.requests.try_send(more) {
+                Ok(()) => self.asked = true,
+                Err(mpsc::error::TrySendError::Full(_)) => self.asked = true,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(PubSubError::Unavailable("the stream ended (reset)".into()))
+                }
             }
         }
         Ok(resp)

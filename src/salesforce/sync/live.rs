@@ -7,6 +7,12 @@
 //! checkpoint is the catch-up's last state plus the replay id of the last event delivered.
 //! Resuming one resubscribes after that replay id; when Salesforce no longer retains it the run
 //! polls from the state's modstamp (with the lookback) under a fresh subscription, as above.
+//!
+//! Each FetchResponse becomes one step: records merged per Id in commit order (CREATE/UNDELETE
+//! whole, UPDATE as a patch of changed and nulled fields), deletes, and the Ids whose values an
+//! event cannot give (gap events, data-diff fields, parent fields, a person's full Name) re-read
+//! over REST. Redelivered events are dropped by EventUuid; `GAP_OVERFLOW` polls from the walk's
+//! state before the stream goes on.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -48,6 +54,8 @@ enum Mode {
     /// Polling (the catch-up, a replay-expiry or overflow catch-up).
     Poll(Box<SyncRun>),
     Stream,
+    /// The API budget stopped the catch-up: the run ends (resuming polls the rest first).
+    Done,
 }
 
 /// Recently delivered events, by replay id and by EventUuid.
@@ -59,9 +67,15 @@ struct Dedup {
 }
 
 impl Dedup {
-    /// False when the event was delivered already.
+    /// False when the event was delivered already: the same EventUuid, or for an event without
+    /// one the same replay id (replay ids alone can repeat after an org migration).
     fn admit(&mut self, replay: &[u8], uuid: &str) -> bool {
-        if self.replays.contains(replay) || (!uuid.is_empty() && self.uuids.contains(uuid)) {
+        let seen = if uuid.is_empty() {
+            self.replays.contains(replay)
+        } else {
+            self.uuids.contains(uuid)
+        };
+        if seen {
             return false;
         }
         self.replays.insert(replay.to_vec());
@@ -96,8 +110,8 @@ pub struct LiveRun {
     failures: u32,
     /// Describe types by lower-case field name (dates and datetimes are formatted as REST's).
     kinds: Option<HashMap<String, String>>,
-    /// Steps ready to hand out (an overflow's own step before its catch-up).
-    queued: VecDeque<Step>,
+    /// Relationship name (lower case) → its reference field (`account` → `AccountId`).
+    rels: HashMap<String, String>,
 }
 
 fn now_ms() -> i64 {
@@ -122,7 +136,7 @@ impl LiveRun {
             dedup: Dedup::default(),
             failures: 0,
             kinds: None,
-            queued: VecDeque::new(),
+            rels: HashMap::new(),
         }
     }
 
@@ -196,11 +210,6 @@ impl LiveRun {
         rest: &Rest<'_>,
         start: &Start,
     ) -> std::result::Result<(), PubSubError> {
-        if self.creds.is_none() {
-            self.credentials(rest, None)
-                .await
-                .map_err(|e| PubSubError::Unavailable(e.to_string()))?;
-        }
         if self.client.is_none() {
             self.client = Some(channel::connect(rest.cfg.pubsub_url.as_str())?);
         }
@@ -253,6 +262,10 @@ impl LiveRun {
             Start::Latest => "LATEST",
             Start::After(_) => "CUSTOM",
         };
+        // The token's own failures (RECONNECT_REQUIRED …) are the run's, not the stream's.
+        if self.creds.is_none() {
+            self.credentials(rest, None).await?;
+        }
         loop {
             match self.open(rest, &start).await {
                 Ok(()) => {
@@ -316,11 +329,16 @@ impl LiveRun {
         let Some(reason) = e.reason() else {
             return Err(e.into());
         };
-        self.failures += 1;
+        // A stall is silence, not a failure: it is retried at once, paced by the stall window.
+        if !matches!(e, PubSubError::Stall) {
+            self.failures += 1;
+        }
         if self.failures > MAX_FAILURES {
             return Err(e.into());
         }
-        if matches!(e, PubSubError::Auth) {
+        if matches!(e, PubSubError::Stall) {
+            self.client = None;
+        } else if matches!(e, PubSubError::Auth) {
             let stale = self
                 .creds
                 .as_ref()
@@ -360,19 +378,29 @@ impl LiveRun {
         secret: &StateSecret,
     ) -> Result<Option<Step>> {
         loop {
-            if let Some(s) = self.queued.pop_front() {
-                return Ok(Some(s));
-            }
             match &mut self.mode {
                 Mode::Start => self.start(rest, secret).await?,
                 Mode::Poll(run) => match run.next(rest, describes, secret).await? {
                     Some(mut step) => {
                         self.base = Some(self.sealer(secret).open(&step.checkpoint)?);
                         step.meta.insert("source".into(), Value::from("poll"));
+                        if !self.opts.ty.attributes && step.upserts > 0 {
+                            // One record shape across the run: stream records honour
+                            // `attributes: false`, so the catch-up's do too.
+                            step.upserts_json =
+                                crate::salesforce::attributes::strip(&step.upserts_json);
+                        }
+                        if step.meta.get("done") == Some(&Value::Bool(false)) {
+                            // Streaming now would skip what the catch-up has not read; its
+                            // checkpoint has no replay id, so a resumed run polls first.
+                            self.stop();
+                            self.mode = Mode::Done;
+                        }
                         return Ok(Some(step));
                     }
                     None => self.mode = Mode::Stream,
                 },
+                Mode::Done => return Ok(None),
                 Mode::Stream => {
                     if let Some(step) = self.stream_step(rest, describes, secret).await? {
                         return Ok(Some(step));
@@ -391,6 +419,7 @@ impl LiveRun {
             Some((state, Some(replay))) => {
                 self.base = Some(state);
                 self.replay = Some(replay.clone());
+                self.credentials(rest, None).await?;
                 match self.open(rest, &Start::After(replay)).await {
                     Ok(()) => {
                         self.emit(rest, "subscribed", None, None, Some("CUSTOM"));
@@ -401,7 +430,10 @@ impl LiveRun {
                         self.emit(rest, "replayExpired", None, None, None);
                         self.fallback(rest, secret).await
                     }
-                    Err(e) if e.reason().is_some() => self.recover(e, rest, secret).await,
+                    Err(e) if e.reason().is_some() => {
+                        self.mode = Mode::Stream;
+                        self.recover(e, rest, secret).await
+                    }
                     Err(e) => Err(e.into()),
                 }
             }
@@ -454,6 +486,7 @@ impl LiveRun {
                 return Ok(None);
             }
         };
+        self.failures = 0;
         if resp.events.is_empty() {
             if resp.latest_replay_id.is_empty()
                 || self.replay.as_deref() == Some(&resp.latest_replay_id[..])
@@ -498,6 +531,14 @@ impl LiveRun {
                     .map(|f| (f.name.to_ascii_lowercase(), f.kind.clone()))
                     .collect(),
             );
+            self.rels = d
+                .fields
+                .iter()
+                .filter_map(|f| {
+                    let r = f.relationship_name.as_ref()?;
+                    Some((r.to_ascii_lowercase(), f.name.clone()))
+                })
+                .collect();
         }
         let mut batch = Batch::default();
         for r in received {
@@ -507,10 +548,24 @@ impl LiveRun {
                 self.add(&mut batch, r);
             }
         }
-        if !batch.gap_ids.is_empty() {
-            let ids = std::mem::take(&mut batch.gap_ids);
-            self.emit(rest, "gap", None, Some(ids.clone()), None);
-            let mut select = self.shape_fields();
+        if !batch.gap_ids.is_empty() || !batch.diff_ids.is_empty() {
+            let mut ids = std::mem::take(&mut batch.gap_ids);
+            if !ids.is_empty() {
+                self.emit(rest, "gap", None, Some(ids.clone()), None);
+            }
+            for id in std::mem::take(&mut batch.diff_ids) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            // The whole shape, relationship paths included, as polling reads it.
+            let mut select: Vec<String> = self
+                .field_list()
+                .into_iter()
+                .filter(|f| {
+                    !f.eq_ignore_ascii_case("Id") && !f.eq_ignore_ascii_case("SystemModstamp")
+                })
+                .collect();
             select.extend(["Id".to_string(), "SystemModstamp".to_string()]);
             let object = self.opts.ty.object.as_str().to_string();
             reread(rest, &self.key, &object, &select, &mut batch, &ids).await?;
@@ -530,6 +585,31 @@ impl LiveRun {
 
     /// The record shape's top-level field names (`Id` and `SystemModstamp` come separately).
     fn shape_fields(&self) -> Vec<String> {
+        self.field_list()
+            .into_iter()
+            .filter(|f| {
+                !f.contains('.')
+                    && !f.eq_ignore_ascii_case("Id")
+                    && !f.eq_ignore_ascii_case("SystemModstamp")
+            })
+            .collect()
+    }
+
+    /// The relationship names of the type's parent fields (`Account.Name` → `Account`).
+    fn relationships(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in self.field_list() {
+            if let Some((rel, _)) = f.split_once('.') {
+                if !out.iter().any(|r| r.eq_ignore_ascii_case(rel)) {
+                    out.push(rel.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The type's field list (`fields: 'all'`: the one the catch-up read).
+    fn field_list(&self) -> Vec<String> {
         let list: Vec<String> = match (
             &self.opts.ty.all,
             self.base.as_ref().and_then(|b| b.fields.clone()),
@@ -543,13 +623,7 @@ impl LiveRun {
                 .map(|f| f.as_str().to_string())
                 .collect(),
         };
-        list.into_iter()
-            .filter(|f| {
-                !f.contains('.')
-                    && !f.eq_ignore_ascii_case("Id")
-                    && !f.eq_ignore_ascii_case("SystemModstamp")
-            })
-            .collect()
+        list
     }
 
     fn format(&self, name: &str, v: Value) -> Value {
@@ -598,10 +672,36 @@ impl LiveRun {
                     for f in &fields {
                         match value_of(f) {
                             Some((n, v)) => rec.insert(n.clone(), self.format(&n, v)),
+                            None if f.eq_ignore_ascii_case("Name") => {
+                                rec.insert(f.clone(), full_name(&ev.values))
+                            }
+                            // Change events leave it out; a record just created or restored
+                            // is not in the recycle bin.
+                            None if f.eq_ignore_ascii_case("IsDeleted") => {
+                                rec.insert(f.clone(), Value::Bool(false))
+                            }
                             None => rec.insert(f.clone(), Value::Null),
                         };
                     }
                     batch.upsert(id, rec, stamp.clone(), false);
+                }
+                // Parent fields (`Account.Name`) are not in change events: a null reference
+                // gives a null parent, as REST does; a set one means reading the record. So does
+                // an event for several records (each has its own values).
+                let mut reread = ev.record_ids.len() > 1;
+                for rel in self.relationships() {
+                    let reference = self.rels.get(&rel.to_ascii_lowercase());
+                    match reference.and_then(|r| value_of(r)).map(|(_, v)| v) {
+                        None | Some(Value::Null) if reference.is_some() => {
+                            for id in &ev.record_ids {
+                                batch.set(id, &rel, Value::Null);
+                            }
+                        }
+                        _ => reread = true,
+                    }
+                }
+                if reread {
+                    batch.reread(&ev.record_ids);
                 }
             }
             "UPDATE" => {
@@ -624,6 +724,41 @@ impl LiveRun {
                 }
                 for id in &ev.record_ids {
                     batch.upsert(id, patch.clone(), stamp.clone(), true);
+                }
+                // A field sent as a data diff (long text) has no value to hand out, and a
+                // person's full `Name` is not in the event when only its parts changed: the
+                // record is read whole instead.
+                let has = |list: &[String], f: &str| list.iter().any(|x| x.eq_ignore_ascii_case(f));
+                let name_parts = [
+                    "FirstName",
+                    "MiddleName",
+                    "LastName",
+                    "Suffix",
+                    "Salutation",
+                ];
+                let stale_name = has(&fields, "Name")
+                    && !has(&ev.changed, "Name")
+                    && name_parts
+                        .iter()
+                        .any(|p| has(&ev.changed, p) || has(&ev.nulled, p));
+                // A changed reference makes its parent's fields stale.
+                let parent_changed = self.relationships().iter().any(|rel| {
+                    self.rels
+                        .get(&rel.to_ascii_lowercase())
+                        .is_some_and(|r| has(&ev.changed, r) || has(&ev.nulled, r))
+                });
+                if stale_name
+                    || parent_changed
+                    || ev
+                        .diff
+                        .iter()
+                        .any(|d| fields.iter().any(|f| f.eq_ignore_ascii_case(d)))
+                {
+                    for id in &ev.record_ids {
+                        if !batch.diff_ids.contains(id) {
+                            batch.diff_ids.push(id.clone());
+                        }
+                    }
                 }
             }
             "DELETE" => {
@@ -666,14 +801,21 @@ impl LiveRun {
                     }),
                 );
             }
-            rec.insert("Id".into(), Value::String(u.id));
+            // The order polling gives: the fields, then `Id` and `SystemModstamp`.
             for (k, v) in u.fields {
                 rec.insert(k, v);
             }
+            rec.insert("Id".into(), Value::String(u.id));
             rec.insert("SystemModstamp".into(), u.stamp);
             records.push(Value::Object(rec));
         }
         let n = records.len();
+        let mut json =
+            serde_json::to_string(&records).map_err(|e| Error::Internal(e.to_string()))?;
+        if !self.opts.ty.attributes {
+            // Records re-read over REST carry them on their parent records too.
+            json = crate::salesforce::attributes::strip(&json);
+        }
         let mut meta = Map::new();
         meta.insert("source".into(), Value::from("stream"));
         meta.insert("changeTypes".into(), serde_json::json!(batch.types));
@@ -688,8 +830,7 @@ impl LiveRun {
         }
         Ok((
             Step {
-                upserts_json: serde_json::to_string(&records)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                upserts_json: json,
                 upserts: n,
                 deletes: batch.deletes,
                 checkpoint: self.checkpoint(secret)?,
@@ -716,6 +857,8 @@ struct Batch {
     types: Vec<String>,
     newest: i64,
     gap_ids: Vec<String>,
+    /// Records with a field sent as a diff: re-read like a gap's.
+    diff_ids: Vec<String>,
     gap_at: i64,
     overflow: bool,
 }
@@ -744,6 +887,22 @@ impl Batch {
         }
     }
 
+    /// Sets one field of a record already in the batch.
+    fn set(&mut self, id: &str, field: &str, v: Value) {
+        if let Some(u) = self.upserts.iter_mut().find(|u| u.id == id) {
+            u.fields.insert(field.to_string(), v);
+        }
+    }
+
+    /// Records to read whole over REST once the batch is complete.
+    fn reread(&mut self, ids: &[String]) {
+        for id in ids {
+            if !self.diff_ids.contains(id) {
+                self.diff_ids.push(id.clone());
+            }
+        }
+    }
+
     fn replace(&mut self, id: &str, fields: Map<String, Value>, stamp: Value) {
         self.deletes.retain(|d| d.id != id);
         self.upserts.retain(|u| u.id != id);
@@ -763,6 +922,27 @@ impl Batch {
                 deleted_at: at,
             });
         }
+    }
+}
+
+/// A person's `Name` from the components of the event's compound `Name` field (a whole record
+/// has them all): first, middle, last name and suffix, as Salesforce composes it.
+fn full_name(values: &[(String, Value)]) -> Value {
+    let part = |k: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let parts: Vec<&str> = ["FirstName", "MiddleName", "LastName", "Suffix"]
+        .into_iter()
+        .filter_map(part)
+        .collect();
+    if parts.is_empty() {
+        Value::Null
+    } else {
+        Value::String(parts.join(" "))
     }
 }
 
@@ -827,7 +1007,7 @@ async fn reread(
             select.join(", "),
             list.join(", ")
         );
-        let body = rest.get(&key, &query_path(rest.cfg, &soql), None).await?;
+        let body = rest.get(key, &query_path(rest.cfg, &soql), None).await?;
         let page = QueryPage::parse(&body)?;
         let mut found = HashSet::new();
         for row in page.rows()? {
@@ -857,4 +1037,49 @@ async fn reread(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_by_replay_id_and_uuid() {
+        let mut d = Dedup::default();
+        assert!(d.admit(b"r1", "u1"));
+        assert!(!d.admit(b"r2", "u1"));
+        // A repeated replay id with a new EventUuid is a new event.
+        assert!(d.admit(b"r1", "u2"));
+        assert!(d.admit(b"r3", ""));
+        assert!(!d.admit(b"r3", ""));
+        for i in 0..(MAX_DEDUP + 5) {
+            d.admit(format!("x{i}").as_bytes(), &format!("y{i}"));
+        }
+        assert!(d.order.len() <= MAX_DEDUP);
+        // The oldest were forgotten.
+        assert!(d.admit(b"r1", "u1"));
+    }
+
+    #[test]
+    fn batch_merges_per_id_in_commit_order() {
+        let mut b = Batch::default();
+        let f = |k: &str, v: &str| {
+            let mut m = Map::new();
+            m.insert(k.into(), Value::from(v));
+            m
+        };
+        b.upsert("a", f("Title", "x"), Value::from("t1"), false);
+        b.upsert("a", f("Email", "e"), Value::from("t2"), true);
+        assert_eq!(b.upserts.len(), 1);
+        assert!(!b.upserts[0].partial);
+        assert_eq!(b.upserts[0].fields.len(), 2);
+        b.delete("a", "t3".into());
+        assert!(b.upserts.is_empty());
+        assert_eq!(b.deletes.len(), 1);
+        // UNDELETE after DELETE: the record is back, no delete left.
+        b.upsert("a", f("Title", "y"), Value::from("t4"), false);
+        assert!(b.deletes.is_empty());
+        b.upsert("p", f("Title", "z"), Value::from("t5"), true);
+        assert!(b.upserts.iter().any(|u| u.id == "p" && u.partial));
+    }
 }
