@@ -132,7 +132,7 @@ async function syncSnippet(fl, db) {
  * @param {import('forcelink').Forcelink} fl
  * @param {string | undefined} checkpoint
  * @param {{ info(o: object): void }} log
- * @param {{ transaction(f: (tx: { merge(id: string, r: object): Promise<void>, remove(id: string): Promise<void>, saveCheckpoint(t: string, c: string): Promise<void> }) => Promise<void>): Promise<void> }} db
+ * @param {{ transaction(f: (tx: { merge(id: unknown, r: object): Promise<void>, remove(id: string): Promise<void>, saveCheckpoint(t: string, c: string): Promise<void> }) => Promise<void>): Promise<void> }} db
  */
 async function liveSyncSnippet(fl, checkpoint, log, db) {
   const ac = new AbortController() // ac.abort() on shutdown
