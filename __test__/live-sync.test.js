@@ -202,6 +202,15 @@ test('convergence under a mutation stream: creates, updates (patches), deletes, 
   }
   const types = new Set(run.stream().flatMap((s) => s.meta.changeTypes || []))
   for (const t of ['CREATE', 'UPDATE', 'DELETE', 'UNDELETE']) expect(types).toContain(t)
+
+  // Another object's changes move the stream's position: a keepalive step, no records, a new checkpoint.
+  const n = run.steps.length
+  const last = run.checkpoint
+  await control('mutate', { object: 'Account', count: 5, seed: 150 })
+  expect(await until(() => run.steps.slice(n).some((s) => s.meta.keepalive === true))).toBe(true)
+  const ka = run.steps.slice(n).find((s) => s.meta.keepalive === true)
+  expect(ka).toMatchObject({ upserts: [], deletes: [], meta: { source: 'stream' } })
+  expect(ka.checkpoint).not.toBe(last)
   await run.stop()
 })
 
@@ -379,6 +388,6 @@ test('a stream reset is resubscribed; break ends the iterator cleanly', async ()
   }
   await driver
   expect(signal.aborted).toBe(false)
-  expect(events.slice(from).find((e) => e.kind === 'resubscribed').reason).toBe('reset')
+  expect(events.slice(from).some((e) => e.kind === 'resubscribed' && e.reason === 'reset')).toBe(true)
   await expectEqualToOrg(copy)
 })
