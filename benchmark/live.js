@@ -305,7 +305,10 @@ async function main() {
       const start = (await control('pubsub')).latestReplayId
       for (let i = 0; i < rounds; i++) {
         const t = (await control('pubsub')).latestReplayId
-        while ((await control('pubsub')).latestReplayId - t < perRound) await control('mutate', { object: 'Contact', count: perRound, seed: 1000 + i + t })
+        for (let have = 0, k = 0; have < perRound; k++) {
+          await control('mutate', { object: 'Contact', count: perRound - have, seed: 1000 + i + t + k })
+          have = (await control('pubsub')).latestReplayId - t
+        }
         await each(i)
       }
       return (await control('pubsub')).latestReplayId - start
