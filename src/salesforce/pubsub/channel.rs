@@ -76,10 +76,10 @@ pub fn connect(url: &str) -> Result<PubSubClient<Channel>, PubSubError> {
     let mut ep = Endpoint::from_shared(url.to_string())
         .map_err(|e| bad(e.to_string()))?
         .connect_timeout(CONNECT_TIMEOUT)
+        // No HTTP/2 keepalive pings: gRPC servers answer pings more frequent than every 5 min
+        // with GOAWAY (too_many_pings); TCP keepalives and the stall window find dead ones.
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(60))
-        .keep_alive_timeout(Duration::from_secs(20))
-        .keep_alive_while_idle(true);
+        .tcp_keepalive(Some(Duration::from_secs(60)));
     if url.starts_with("https://") {
         // Like Node and the REST client: bundled Mozilla roots, the OS store, NODE_EXTRA_CA_CERTS.
         let mut tls = ClientTlsConfig::new()

@@ -82,8 +82,12 @@ impl From<PubSubError> for Error {
         match e {
             PubSubError::Refused { code, message } => Error::Salesforce {
                 http_status: 400,
+                message: if code.contains("topic") {
+                    format!("{message} (select the object for Change Data Capture in Setup)")
+                } else {
+                    message
+                },
                 salesforce_code: code,
-                message,
                 fields: Vec::new(),
             },
             PubSubError::Decode(m) => Error::Unavailable(format!("undecodable change event: {m}")),
