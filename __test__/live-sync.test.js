@@ -426,3 +426,20 @@ test('a type with parent fields and the formula Name, attributes off: the copy e
   expect(diffs.slice(0, 10)).toEqual([])
   await run.stop()
 })
+
+test('72 hours later on the org clock the replay id is gone: catch-up by polling, no error', async () => {
+  const first = live()
+  await isLive(first)
+  const n = first.steps.length
+  await rest('POST', '/sobjects/Contact/', { LastName: 'Retention' })
+  expect(await until(() => first.steps.slice(n).some((s) => s.meta.source === 'stream' && s.upserts.length > 0))).toBe(true)
+  await first.stop()
+  await mutate({ count: 20, seed: 900 })
+  await sim.control.advanceClock(73 * 3600 * 1000)
+  const from = events.length
+  const again = live({ checkpoint: first.checkpoint, copy: first.copy })
+  await expectEqualToOrg(again.copy, again)
+  expect(kinds(from)).toContain('replayExpired')
+  expect(reconnects).toBe(0)
+  await again.stop()
+})
