@@ -20,7 +20,7 @@ const BENCH = __dirname
 const ROOT = path.join(BENCH, '..')
 const RESULTS = path.join(BENCH, 'results')
 const NATIVE_DIR = path.join(RESULTS, 'native')
-const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'latency', 'schema', 'micro']
+const ALL = ['export', 'page', 'storm', 'state', 'overhead', 'memory', 'engines', 'latency', 'schema', 'live', 'micro']
 
 function parseArgs(argv) {
   const o = { only: ALL, rounds: null, cpuProf: false, build: true, write: null }
@@ -194,12 +194,14 @@ main().catch((e) => {
 })
 
 // The chaos runs' sections (`npm run chaos -- --write`), the keepAlive benchmark's
-// (`node benchmark/keepalive.js --write`) and the schema one's survive a benchmark rewrite.
+// (`node benchmark/keepalive.js --write`), the schema and live ones (`node benchmark/schema.js --write`,
+// `node benchmark/live.js --write`) when
+// this run has none survive a benchmark rewrite.
 function writeBenchmarks(text) {
   const file = path.join(ROOT, 'BENCHMARKS.md')
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
-  // The schema section too when this run did not measure it (`node benchmark/schema.js --write`).
-  const kept = ['chaos', 'chaos-keepalive', 'keepalive', ...(text.includes('<!-- schema:start -->') ? [] : ['schema'])]
+  const kept = ['chaos', 'chaos-keepalive', 'keepalive', 'schema', 'live']
+    .filter((name) => !text.includes(`<!-- ${name}:start -->`))
     .map((name) => old.match(new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->\\n?`)))
     .filter(Boolean)
     .map((m) => m[0].trimEnd())

@@ -128,6 +128,24 @@ async function syncSnippet(fl, db) {
   return checkpoint
 }
 
+/**
+ * @param {import('forcelink').Forcelink} fl
+ * @param {string | undefined} checkpoint
+ * @param {{ info(o: object): void }} log
+ * @param {{ transaction(f: (tx: { merge(id: unknown, r: object): Promise<void>, remove(id: string): Promise<void>, saveCheckpoint(t: string, c: string): Promise<void> }) => Promise<void>): Promise<void> }} db
+ */
+async function liveSyncSnippet(fl, checkpoint, log, db) {
+  const ac = new AbortController() // ac.abort() on shutdown
+  fl.on('changeStream', (e) => log.info({ kind: e.kind, reason: e.reason, type: e.type }))
+  for await (const step of fl.sync({ accountId, ownerId, type: 'contacts', checkpoint, live: true, signal: ac.signal })) {
+    await db.transaction(async (tx) => {
+      for (const r of step.upserts) await tx.merge(r.Id, r) // { ...old, ...r }: an UPDATE is a patch
+      for (const d of step.deletes) await tx.remove(d.Id)
+      await tx.saveCheckpoint('contacts', step.checkpoint)
+    })
+  }
+}
+
 function hostMountSnippet() {
   /** @type {import('forcelink').TokenStore} */
   const tokenStore = { find: () => null, save: () => {}, delete: () => false }
@@ -158,4 +176,4 @@ function hostMountSnippet() {
   app.use('/v1/integrations/salesforce', salesforceRouter(forcelink, { express }))
 }
 
-module.exports = { quickStart, keepAliveSnippet, postgresSnippet, syncSnippet, hostMountSnippet }
+module.exports = { quickStart, keepAliveSnippet, postgresSnippet, syncSnippet, liveSyncSnippet, hostMountSnippet }

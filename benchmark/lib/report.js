@@ -397,6 +397,7 @@ function render(r) {
 
   const lat = r.benchmarks.latency
   if (lat) out.push('', latencySection(lat, r))
+  if (r.benchmarks.live) out.push('', require('../live').section(r.benchmarks.live))
 
   const sc = r.benchmarks.schema
   if (sc) out.push('', schemaSection(sc))

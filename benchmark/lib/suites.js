@@ -147,10 +147,10 @@ async function overheadSuite({ sim, child, rounds: n, log }) {
 
 /** Runs `benchmark/<script>` in its own process with the benchmarked native module; its stdout is
  *  one JSON document. */
-function runScript(script, child) {
+function runScript(script, child, args = []) {
   const { spawn } = require('node:child_process')
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(__dirname, '..', script)], {
+    const p = spawn(process.execPath, [path.join(__dirname, '..', script), ...args], {
       cwd: ROOT,
       env: { ...process.env, FORCELINK_BENCH_NATIVE: child.nativePath() },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -183,6 +183,17 @@ async function latencySuite({ child, log }) {
 async function schemaSuite({ child, log }) {
   const r = await runScript('schema.js', child)
   for (const e of r.runs) log(`  schema ${e.fields} ${e.engine}: wall ${Math.round(e.wallMs)} ms, peak RSS ${Math.round(e.peakRssMB)} MB`)
+  return r
+}
+
+/** Issue 23: live sync over the Pub/Sub API against salesforce-pubsub-api-client (benchmark/live.js,
+ *  one round: it starts its own simulator and runs each contender in its own process). Its size:
+ *  FORCELINK_BENCH_LIVE_EVENTS (default 10,000 events) and FORCELINK_BENCH_LIVE_LAG (100 samples). */
+async function liveSuite({ child, log }) {
+  const events = process.env.FORCELINK_BENCH_LIVE_EVENTS || '10000'
+  const lag = process.env.FORCELINK_BENCH_LIVE_LAG || '100'
+  const r = await runScript('live.js', child, ['--events', events, '--lag', lag])
+  for (const [k, x] of Object.entries(r.throughput)) log(`  live ${k}: ${Math.round(x.eventsPerSec)} events/s, ${x.cpuUsPerEvent.toFixed(1)} µs CPU/event`)
   return r
 }
 
@@ -232,5 +243,6 @@ module.exports = {
   engines: enginesSuite,
   latency: latencySuite,
   schema: schemaSuite,
+  live: liveSuite,
   micro: microSuite,
 }

@@ -441,6 +441,8 @@ fn duplicate_rule(
 // Handlers (run on a blocking thread: the duplicate rule may scan generated contacts)
 
 fn stamp(rec: &mut Rec, at: i64, user: u64) {
+    // Salesforce keeps these in whole seconds (as `/__sim/mutate` does).
+    let at = at - at.rem_euclid(1000);
     rec.set(F::LastModifiedDate, Value::DateTime(at));
     rec.set(F::SystemModstamp, Value::DateTime(at));
     rec.set(F::LastModifiedById, Value::Id(Obj::User, user));
@@ -597,7 +599,10 @@ pub fn update(sim: &Sim, obj: Obj, id: &str, body: &[u8], ctx: &Ctx) -> Response
         rec.set(m.def.f, v);
     }
     stamp(rec, at, ctx.user);
-    written.push((F::LastModifiedDate, Value::DateTime(at)));
+    written.push((
+        F::LastModifiedDate,
+        Value::DateTime(at - at.rem_euclid(1000)),
+    ));
     written.push((F::LastModifiedById, Value::Id(Obj::User, ctx.user)));
     let change = Change {
         obj,

@@ -169,7 +169,10 @@ impl Bus {
                         && g.obj == c.obj
                         && g.kind == c.kind
                         && matches!(c.kind, ChangeKind::Delete | ChangeKind::Undelete)
-                        && g.at == c.at =>
+                        && g.at == c.at
+                        // One event carries one body: undeletes merge only when their field
+                        // values are the same (as on Salesforce); deletes carry none.
+                        && g.fields == c.fields =>
                 {
                     ids.push(c.idx);
                 }

@@ -231,7 +231,13 @@ impl LiveRun {
     /// The walk's state as a checkpoint (no replay id): where a fallback catch-up starts.
     fn base_checkpoint(&self, secret: &StateSecret) -> Result<Option<String>> {
         match &self.base {
-            Some(b) => self.sealer(secret).seal(b).map(Some),
+            // Without the rows it remembers as delivered: the stream may have changed or deleted
+            // them since, so the catch-up delivers every row of the lookback again.
+            Some(b) => {
+                let mut b = b.clone();
+                b.seen.clear();
+                self.sealer(secret).seal(&b).map(Some)
+            }
             None => Ok(self.opts.checkpoint.clone()),
         }
     }
