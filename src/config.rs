@@ -621,6 +621,13 @@ impl Config {
                             "must be an RSA private key in PEM form",
                         )
                     })?;
+                // Checked here, not at the first grant: ring signs with 2048-8192-bit keys.
+                crate::oauth::jwt_crypto::rsa_key_usable(&key).map_err(|why| {
+                    Error::config(
+                        "jwtBearer.privateKeyPem",
+                        format!("is not an RSA key that can sign RS256 ({why}; 2048 to 8192 bits)"),
+                    )
+                })?;
                 let audience = match j.audience {
                     Some(a) => {
                         Origin::parse("jwtBearer.audience", &a)?;

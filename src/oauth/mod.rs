@@ -4,6 +4,7 @@ pub mod binding;
 pub mod client;
 pub mod error;
 pub mod forward;
+pub mod jwt_crypto;
 pub mod pkce;
 pub mod server;
 pub mod state;

@@ -32,6 +32,7 @@ pub fn grant_form(cfg: &Config) -> Result<Vec<(&'static str, String)>> {
                 aud: audience,
                 exp: now_secs() + ASSERTION_TTL_SECS,
             };
+            super::jwt_crypto::install();
             let assertion = encode(&Header::new(Algorithm::RS256), &claims, key)
                 .map_err(|e| Error::Internal(format!("could not sign the JWT assertion: {e}")))?;
             Ok(vec![

@@ -63,6 +63,7 @@ pub fn now_millis() -> i64 {
 
 impl StateCodec {
     pub fn new(secret: &StateSecret, ttl: Duration) -> Self {
+        super::jwt_crypto::install();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
