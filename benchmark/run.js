@@ -56,8 +56,10 @@ const shOut = (cmd, args) => {
 function ensureDeps() {
   if (fs.existsSync(path.join(BENCH, 'node_modules', 'jsforce', 'package.json'))) return
   log('installing bench dependencies (npm install --prefix bench)')
-  const lock = fs.existsSync(path.join(BENCH, 'package-lock.json'))
-  sh('npm', [lock ? 'ci' : 'install', '--prefix', BENCH, '--no-audit', '--no-fund'])
+  // Not `npm ci`: the lock lists @node-rs/jsonwebtoken's other-platform packages as optional without
+  // entries of their own, which npm 11's ci refuses as out of sync; install keeps the locked versions
+  // and --no-save leaves the lock as it is.
+  sh('npm', ['install', '--no-save', '--prefix', BENCH, '--no-audit', '--no-fund'])
 }
 
 /** The release build of the native module, into benchmark/results/native (so a debug build at the repo
