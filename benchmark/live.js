@@ -366,7 +366,7 @@ function section(r) {
   const b = r.budget
   return [
     '<!-- live:start -->',
-    `## Live sync: Change Data Capture over the Pub/Sub API (issue 23, \`node benchmark/live.js --events ${r.events} --lag ${r.samples}\`)`,
+    `## 10. Live sync: Change Data Capture over the Pub/Sub API (issue 23, \`node benchmark/live.js --events ${r.events} --lag ${r.samples}\`)`,
     '',
     `Simulator with its Pub/Sub listener over TLS; each contender in its own process. ${r.note || ''}`.trim(),
     '',
