@@ -155,12 +155,7 @@ impl LiveRun {
     }
 
     fn sealer<'a>(&'a self, secret: &'a StateSecret) -> Sealer<'a> {
-        Sealer {
-            secret,
-            key: &self.key,
-            type_name: &self.opts.type_name,
-            ty: &self.opts.ty,
-        }
+        self.opts.sealer(secret, &self.key)
     }
 
     fn emit(
@@ -184,6 +179,17 @@ impl LiveRun {
     }
 
     /// The connection's credentials for Pub/Sub (a fresh token when `stale` is the current one).
+    /// New credentials after Salesforce refused the ones the stream presented (single flight
+    /// through the token manager, past the refused access token).
+    async fn renew_credentials(&mut self, rest: &Rest<'_>) -> Result<()> {
+        let stale = self
+            .creds
+            .as_ref()
+            .map(|c| c.access_token.clone())
+            .unwrap_or_default();
+        self.credentials(rest, Some(&stale)).await
+    }
+
     async fn credentials(&mut self, rest: &Rest<'_>, stale: Option<&str>) -> Result<()> {
         let rec = match stale {
             Some(s) => rest.tokens.refresh(&self.key, s).await?,
@@ -281,12 +287,7 @@ impl LiveRun {
                     if self.failures > 2 {
                         return Err(PubSubError::Auth.into());
                     }
-                    let stale = self
-                        .creds
-                        .as_ref()
-                        .map(|c| c.access_token.clone())
-                        .unwrap_or_default();
-                    self.credentials(rest, Some(&stale)).await?;
+                    self.renew_credentials(rest).await?;
                 }
                 Err(
                     e @ (PubSubError::Unavailable(_)
@@ -339,12 +340,7 @@ impl LiveRun {
         if matches!(e, PubSubError::Stall) {
             self.client = None;
         } else if matches!(e, PubSubError::Auth) {
-            let stale = self
-                .creds
-                .as_ref()
-                .map(|c| c.access_token.clone())
-                .unwrap_or_default();
-            self.credentials(rest, Some(&stale)).await?;
+            self.renew_credentials(rest).await?;
         } else {
             self.client = None;
             tokio::time::sleep(self.backoff()).await;

@@ -77,6 +77,18 @@ pub struct SyncOptions {
     pub formula_refresh: Option<i64>,
 }
 
+impl SyncOptions {
+    /// What seals and opens this sync's checkpoints for the connection `key`.
+    pub(crate) fn sealer<'a>(&'a self, secret: &'a StateSecret, key: &'a ConnKey) -> Sealer<'a> {
+        Sealer {
+            secret,
+            key,
+            type_name: &self.type_name,
+            ty: &self.ty,
+        }
+    }
+}
+
 /// A `fields: 'all'` list's change since the checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaChange {
@@ -284,12 +296,7 @@ impl SyncRun {
     }
 
     fn sealer<'a>(&'a self, secret: &'a StateSecret) -> Sealer<'a> {
-        Sealer {
-            secret,
-            key: &self.key,
-            type_name: &self.opts.type_name,
-            ty: &self.opts.ty,
-        }
+        self.opts.sealer(secret, &self.key)
     }
 
     fn checkpoint(&self, secret: &StateSecret) -> Result<String> {
