@@ -98,4 +98,16 @@ class CookieJar {
   }
 }
 
-module.exports = { startSim, tmpDb, baseConfig, MapStore, CookieJar, authorize, connect, CLIENT_ID, CLIENT_SECRET, STATE_SECRET, REDIRECT_URI }
+/** A REST call to the simulator's data API as a Salesforce client makes it (bearer token, JSON):
+ * expects a 2xx and returns the body (null for 204). */
+async function simRest(instanceUrl, token, method, path, body) {
+  const res = await fetch(`${instanceUrl}/services/data/v62.0${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body && JSON.stringify(body),
+  })
+  expect(res.status).toBeLessThan(300)
+  return res.status === 204 ? null : res.json()
+}
+
+module.exports = { simRest, startSim, tmpDb, baseConfig, MapStore, CookieJar, authorize, connect, CLIENT_ID, CLIENT_SECRET, STATE_SECRET, REDIRECT_URI }

@@ -5,7 +5,7 @@
 // resumes from the live checkpoint without polling. Then each stream failure the simulator can
 // inject is recovered from with the copy still equal to the org.
 const { Forcelink } = require('..')
-const { startSim, tmpDb, baseConfig, connect } = require('./helpers')
+const { startSim, tmpDb, baseConfig, connect, simRest } = require('./helpers')
 
 let sim, fl
 const conn = { accountId: 'live-acc', ownerId: 'live-usr' }
@@ -71,15 +71,7 @@ test('create, update and delete reach a live sync as stream steps', async () => 
   expect(await until(async () => converged(copy, await truth()))).toBe(true)
 
   const token = (await fl.getAccessToken(conn)).accessToken
-  const api = async (method, path, body) => {
-    const res = await fetch(`${sim.instanceUrl}/services/data/v62.0${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    })
-    expect(res.status).toBeLessThan(300)
-    return res.status === 204 ? null : res.json()
-  }
+  const api = (method, path, body) => simRest(sim.instanceUrl, token, method, path, body)
   const { id } = await api('POST', '/sobjects/Contact', { LastName: 'Live', Title: 'Created' })
   await api('PATCH', `/sobjects/Contact/${id}`, { Title: 'Updated' })
   const victim = [...copy.keys()].find((k) => k !== id)

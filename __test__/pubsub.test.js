@@ -6,6 +6,7 @@
 const crypto = require('node:crypto')
 const PubSubApiClient = require('salesforce-pubsub-api-client').default
 const { startSimulator } = require('../testing')
+const { simRest } = require('./helpers')
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 const b64url = (b) => b.toString('base64url')
@@ -40,15 +41,7 @@ async function oauthToken(sim) {
   return { accessToken: tok.access_token, instanceUrl: tok.instance_url, orgId }
 }
 
-async function rest(sim, token, method, path, body) {
-  const res = await fetch(`${sim.instanceUrl}/services/data/v62.0${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body && JSON.stringify(body),
-  })
-  expect(res.status).toBeLessThan(300)
-  return res.status === 204 ? null : res.json()
-}
+const rest = (sim, token, method, path, body) => simRest(sim.instanceUrl, token, method, path, body)
 
 let sim
 beforeAll(async () => {
